@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the system packages the test-suite needs when they are missing.
+# PostgreSQL server binaries (the tests start their own throw-away cluster with initdb).
+set -euo pipefail
+
+need=()
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+if [ -z "$(pg_bin)" ] || [ ! -x "$(pg_bin)/initdb" ]; then need+=(postgresql); fi
+
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing system packages: ${need[*]} (run as root or install them)" >&2; exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # The Debian package starts a cluster of its own; the tests never use it.
+  service postgresql stop >/dev/null 2>&1 || true
+fi
+echo "system deps ok: postgres at $(pg_bin)"

@@ -1,0 +1,96 @@
+"""The ``triage`` command line (Typer).  Each command is a thin shell over one module."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from triage.settings import get_settings
+
+app = typer.Typer(help="民转刑 escalation-risk and 绿黄红 tier scoring.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+
+DatasetDir = Annotated[Path, typer.Argument(help="Folder with one <table>.csv or .parquet per table.")]
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else get_settings().log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="Folder to write the dataset to.")],
+    households: Annotated[int, typer.Option(min=10)] = 20_000,
+    seed: int = 7,
+    start: Annotated[str, typer.Option(help="First day simulated (YYYY-MM-DD).")] = "2022-01-01",
+    end: Annotated[str, typer.Option(help="Last day simulated (YYYY-MM-DD).")] = "2025-06-30",
+    bad_rows: Annotated[float, typer.Option(help="Share of rows made invalid on purpose "
+                                            "(listed in _expected/bad_rows.csv).")] = 0.0,
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet")] = "csv",
+) -> None:
+    """Write a synthetic city in the exchange format, with its _oracle/ files."""
+    from triage.synth import generate_city
+
+    summary = generate_city(out, households=households, seed=seed, start=date.fromisoformat(start),
+                            end=date.fromisoformat(end), bad_row_share=bad_rows, fmt=fmt)
+    typer.echo(json.dumps(summary, ensure_ascii=False))
+
+
+@app.command()
+def validate(
+    dataset: DatasetDir,
+    out: Annotated[Path, typer.Option(help="Folder for validation.json, quarantine/ and the report.")],
+) -> None:
+    """Check every table against the data contract and quarantine the rows that break it."""
+    from triage.data_contracts import DatasetUnreadable, validate_dataset, write_validation_outputs
+
+    try:
+        result = validate_dataset(dataset)
+    except DatasetUnreadable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    write_validation_outputs(result, out)
+    typer.echo(result.one_line_summary())
+
+
+@app.command()
+def load(
+    dataset: DatasetDir,
+    db: Annotated[Optional[str], typer.Option(help="SQLAlchemy URL (default: settings).")] = None,
+) -> None:
+    """Validate a dataset and upsert its valid rows into the service database."""
+    from triage.data_contracts import DatasetUnreadable, validate_dataset
+    from triage.db import load_frames, migrate
+
+    try:
+        result = validate_dataset(dataset)
+    except DatasetUnreadable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    url = db or get_settings().db_url
+    get_settings().ensure_home()
+    migrate(url)
+    counts = load_frames(url, result.valid)
+    typer.echo(json.dumps({"validation": result.one_line_summary(), "loaded": counts}, ensure_ascii=False))
+
+
+@app.command()
+def demo(
+    households: Annotated[int, typer.Option(min=100)] = 20_000,
+    serve: Annotated[bool, typer.Option(help="Start the service at the end.")] = True,
+) -> None:
+    """The main job on embedded defaults: generate, validate, load, train, promote, serve."""
+    from triage.demo import run_demo
+
+    run_demo(households=households, serve=serve)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,58 @@
+"""One settings object for the whole service: every knob typed, read from ``TRIAGE_*``.
+
+MLflow keeps its own ``MLFLOW_TRACKING_URI``; when it is unset we point MLflow at an
+embedded SQLite store under ``home`` so that the registry and aliases work out of the box.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="ignore")
+
+    home: Path = Field(Path(".triage"), description="Where embedded state lives (database, MLflow, models).")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite at home/triage.db.")
+    domain_file: Path = Field(PACKAGE_DIR / "config" / "domain.yaml", description="Teams, bands, tier rule.")
+    routing_file: Path = Field(PACKAGE_DIR / "config" / "routing.yaml", description="Routing rules (data).")
+    horizon_days: int = Field(180, ge=1, le=3650, description="民转刑 label horizon H in days.")
+    log_level: str = "INFO"
+    spark_master: str = Field("local[*]", description="Spark master URL for --engine spark.")
+    escalation_model_name: str = "triage-escalation"
+    tier_model_name: str = "triage-tier"
+    champion_alias: str = "champion"
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'triage.db'}"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.home / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifact_root(self) -> str:
+        return (self.home / "mlartifacts").as_uri()
+
+    def ensure_home(self) -> Path:
+        self.home.mkdir(parents=True, exist_ok=True)
+        return self.home
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; tests build their own ``Settings(...)`` instead."""
+    return Settings()
