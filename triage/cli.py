@@ -82,6 +82,32 @@ def load(
 
 
 @app.command()
+def train(
+    dataset: DatasetDir,
+    horizon_days: Annotated[Optional[int], typer.Option(help="民转刑 horizon H (default: settings).")] = None,
+    promote: Annotated[str, typer.Option(help="auto: only through the gates; never; force.")] = "auto",
+) -> None:
+    """Train both models out of time, log them to MLflow, register and (gated) promote them."""
+    from triage.training.pipeline import train as train_models
+
+    if promote not in {"auto", "never", "force"}:
+        raise typer.BadParameter("--promote must be auto, never or force")
+    summary = train_models(dataset, settings=get_settings(), horizon_days=horizon_days, promote=promote)
+    typer.echo(json.dumps(summary, ensure_ascii=False, default=str))
+
+
+@app.command()
+def evaluate(
+    dataset: DatasetDir,
+    model: Annotated[str, typer.Option("--model", help="e.g. models:/triage-escalation@champion")],
+) -> None:
+    """Evaluate a registered model on a dataset (beside the oracle when _oracle/ is present)."""
+    from triage.training.pipeline import evaluate as evaluate_model
+
+    typer.echo(json.dumps(evaluate_model(dataset, model, settings=get_settings()), ensure_ascii=False))
+
+
+@app.command()
 def demo(
     households: Annotated[int, typer.Option(min=100)] = 20_000,
     serve: Annotated[bool, typer.Option(help="Start the service at the end.")] = True,

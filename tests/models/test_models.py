@@ -1,0 +1,86 @@
+"""The model wrappers: calibrated, explainable, and in scikit-learn's estimator shape."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from triage.models import EscalationModel, TierModel
+
+
+@pytest.fixture(scope="module")
+def cases():
+    """A learnable toy problem with a categorical feature and missing values."""
+    rng = np.random.default_rng(3)
+    n = 6000
+    threats = rng.poisson(0.4, n).astype(float)
+    alcohol = rng.choice([0.0, 1.0, np.nan], n, p=[0.6, 0.2, 0.2])
+    dispute = pd.Categorical(rng.choice(["marriage_family", "neighbor", "wage_arrears"], n),
+                             categories=["marriage_family", "neighbor", "wage_arrears", "other"])
+    logit = -3.5 + 1.2 * threats + 1.0 * np.nan_to_num(alcohol) + 0.8 * (dispute == "marriage_family")
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(float)
+    X = pd.DataFrame({"threat_calls": threats, "alcohol": alcohol, "dispute_type": dispute,
+                      "noise": rng.normal(size=n)})
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def fitted(cases):
+    X, y = cases
+    return EscalationModel(n_estimators=200).fit(X.iloc[:5000], y[:5000])
+
+
+def test_probabilities_are_calibrated_on_later_cases(fitted, cases):
+    X, y = cases
+    p = fitted.predict_proba(X.iloc[5000:])[:, 1]
+    assert abs(p.mean() - y[5000:].mean()) < 0.02
+    assert np.all((p > 0) & (p < 1))
+
+
+def test_shap_contributions_add_up_to_the_margin(fitted, cases):
+    X, _ = cases
+    contributions, base = fitted.explain(X.iloc[:50])
+    np.testing.assert_allclose(base + contributions.sum(axis=1), fitted.decision_function(X.iloc[:50]), atol=1e-6)
+    top = np.abs(contributions).mean(axis=0)
+    assert fitted.feature_names_[int(top.argmax())] == "threat_calls"
+
+
+def test_bands_follow_the_stored_thresholds(fitted):
+    t = fitted.band_thresholds_
+    assert t["medium"] < t["high"] < t["critical"]
+    p = np.array([0.0, t["medium"], t["high"], t["critical"], 1.0])
+    assert list(fitted.bands(p)) == ["low", "medium", "high", "critical", "critical"]
+
+
+def test_strings_and_unseen_categories_score_like_categoricals(fitted, cases):
+    X, _ = cases
+    as_strings = X.iloc[:20].astype({"dispute_type": "string"})
+    np.testing.assert_allclose(fitted.predict_proba(as_strings), fitted.predict_proba(X.iloc[:20]))
+    unseen = X.iloc[:1].astype({"dispute_type": "string"}).assign(dispute_type="a type never seen")
+    assert np.isfinite(fitted.predict_proba(unseen)).all()
+
+
+def test_missing_feature_column_is_an_error_not_a_zero(fitted, cases):
+    X, _ = cases
+    with pytest.raises(KeyError, match="alcohol"):
+        fitted.predict_proba(X.drop(columns="alcohol").iloc[:5])
+
+
+def test_estimator_contract(fitted):
+    params = fitted.get_params()
+    assert clone(fitted).get_params() == params
+    assert not hasattr(clone(fitted), "booster_")
+
+
+def test_tier_model_orders_classes_and_explains_the_predicted_class():
+    rng = np.random.default_rng(5)
+    phq9 = rng.integers(0, 28, 3000).astype(float)
+    tier = np.where(phq9 >= 20, "red", np.where(phq9 >= 10, "yellow", "green"))
+    X = pd.DataFrame({"phq9_latest": phq9, "noise": rng.normal(size=3000)})
+    model = TierModel(n_estimators=60).fit(X, tier)
+    assert list(model.classes_) == ["green", "yellow", "red"]
+    assert (model.predict(X) == tier).mean() > 0.95
+    predicted = model.predict_proba(X.iloc[:10]).argmax(axis=1)
+    contributions, base = model.explain(X.iloc[:10], predicted)
+    raw = model.booster_.predict(model.schema_.matrix(X.iloc[:10]), raw_score=True)
+    np.testing.assert_allclose(base + contributions.sum(axis=1), raw[np.arange(10), predicted], atol=1e-6)

@@ -1,0 +1,46 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from triage.training.metrics import binary_metrics, expected_calibration_error, tier_metrics, top_share_metrics
+from triage.training.split import out_of_time_split
+
+
+def test_training_labels_are_known_by_the_cut():
+    times = pd.Series(pd.date_range("2022-01-01", "2024-12-31", freq="D", tz="UTC"))
+    split = out_of_time_split(times, pd.Series(True, index=times.index), test_months=10, label_delay_days=180)
+    assert (times[split.train] + pd.Timedelta(days=180) <= split.cut).all()
+    assert (times[split.test] > split.cut).all()
+    assert not (split.train & split.test).any()
+    assert split.cut == pd.Timestamp("2024-02-29", tz="UTC")
+
+
+def test_split_refuses_too_little_history():
+    times = pd.Series(pd.date_range("2024-06-01", periods=30, freq="D", tz="UTC"))
+    with pytest.raises(ValueError, match="not enough history"):
+        out_of_time_split(times, pd.Series(True, index=times.index), test_months=10, label_delay_days=180)
+
+
+def test_perfectly_calibrated_scores_have_small_ece():
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0, 0.3, 200_000)
+    y = (rng.uniform(size=p.size) < p).astype(float)
+    assert expected_calibration_error(y, p) < 0.005
+    assert expected_calibration_error(y, np.clip(p * 2, 0, 1)) > 0.05
+
+
+def test_top_share_counts_recall_and_precision():
+    y = np.array([1, 0, 0, 0, 0, 0, 0, 0, 0, 1.0])
+    score = np.arange(10)[::-1].astype(float)       # case 0 ranked first, case 9 last
+    assert top_share_metrics(y, score, 0.1) == (0.5, 1.0)
+    metrics = binary_metrics(y, score, is_probability=False)
+    assert metrics["roc_auc"] == pytest.approx(0.5)
+    assert "brier" not in metrics
+
+
+def test_tier_metrics_reward_ordinal_closeness():
+    truth = ["green", "yellow", "red", "red"]
+    close = np.eye(3)[[0, 1, 1, 2]]     # one red called yellow
+    far = np.eye(3)[[0, 1, 0, 2]]       # one red called green
+    assert tier_metrics(truth, close)["qwk"] > tier_metrics(truth, far)["qwk"]
+    assert tier_metrics(truth, close)["red_recall"] == 0.5

@@ -1,0 +1,123 @@
+"""民转刑 escalation model: LightGBM on point-in-time case features, calibrated on later cases."""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+
+from triage.models.matrix import FeatureSchema
+
+BANDS = ("low", "medium", "high", "critical")
+
+
+class EscalationModel(ClassifierMixin, BaseEstimator):
+    """Gradient-boosted trees with Platt calibration fitted on the most recent training slice.
+
+    Rows passed to :meth:`fit` must be in time order (oldest first): the last
+    ``calibration_share`` of them is held out of the trees and used to calibrate the
+    probabilities, stop boosting early and cut the bands, so calibration is learned on cases
+    *later* than those the trees saw — as it will be used.
+
+    Parameters
+    ----------
+    band_top_shares : dict
+        Share of calibration cases at or above each band, e.g. ``{"critical": 0.05,
+        "high": 0.15, "medium": 0.40}``; the thresholds are stored in ``band_thresholds_``.
+    text_model : object, optional
+        The fitted call-text model whose scores are features; kept with the model so that
+        serving computes the same features.
+    """
+
+    def __init__(self, n_estimators=600, learning_rate=0.03, num_leaves=15, min_child_samples=40,
+                 feature_fraction=0.8, bagging_fraction=0.8, reg_lambda=1.0, calibration_share=0.25,
+                 early_stopping_rounds=60, band_top_shares=None, text_model=None, random_state=0):
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.feature_fraction = feature_fraction
+        self.bagging_fraction = bagging_fraction
+        self.reg_lambda = reg_lambda
+        self.calibration_share = calibration_share
+        self.early_stopping_rounds = early_stopping_rounds
+        self.band_top_shares = band_top_shares
+        self.text_model = text_model
+        self.random_state = random_state
+
+    def fit(self, X: pd.DataFrame, y) -> "EscalationModel":
+        X = _as_frame(X)
+        y = np.asarray(y, dtype=np.float64)
+        self.schema_ = FeatureSchema.from_frame(X)
+        self.feature_names_ = list(self.schema_.names)
+        self.n_features_in_ = len(self.feature_names_)
+        self.classes_ = np.array([0, 1])
+        matrix = self.schema_.matrix(X)
+        n_calibration = max(int(round(len(y) * self.calibration_share)), 1)
+        fit_rows, cal_rows = slice(0, len(y) - n_calibration), slice(len(y) - n_calibration, None)
+        params = {
+            "objective": "binary", "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
+            "min_data_in_leaf": self.min_child_samples, "feature_fraction": self.feature_fraction,
+            "bagging_fraction": self.bagging_fraction, "bagging_freq": 1, "lambda_l2": self.reg_lambda,
+            "seed": self.random_state, "deterministic": True, "num_threads": 0, "verbose": -1,
+        }
+        categorical = self.schema_.categorical_indices or "auto"
+        train_set = lgb.Dataset(matrix[fit_rows], y[fit_rows], categorical_feature=categorical,
+                                feature_name=self.feature_names_, free_raw_data=False)
+        valid_set = lgb.Dataset(matrix[cal_rows], y[cal_rows], reference=train_set)
+        self.booster_ = lgb.train(
+            params, train_set, num_boost_round=self.n_estimators, valid_sets=[valid_set],
+            callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
+        )
+        margin = self._margin(matrix[cal_rows])
+        self.calibrator_ = LogisticRegression(C=1e4).fit(margin.reshape(-1, 1), y[cal_rows])
+        self.band_thresholds_ = self._band_thresholds(self._calibrate(margin))
+        return self
+
+    @property
+    def text_model_(self):
+        return self.text_model
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        p = self._calibrate(self._margin(self.schema_.matrix(_as_frame(X, self.feature_names_))))
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+        """The uncalibrated margin (log-odds) that SHAP contributions add up to."""
+        return self._margin(self.schema_.matrix(_as_frame(X, self.feature_names_)))
+
+    def explain(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """TreeSHAP contributions in log-odds, shape (n, features), and the base value per row.
+
+        ``base + contributions.sum(axis=1)`` equals :meth:`decision_function`.
+        """
+        contrib = self.booster_.predict(self.schema_.matrix(_as_frame(X, self.feature_names_)),
+                                        pred_contrib=True, num_threads=1)
+        return contrib[:, :-1], contrib[:, -1]
+
+    def bands(self, p: np.ndarray) -> np.ndarray:
+        t = self.band_thresholds_
+        return np.select([p >= t["critical"], p >= t["high"], p >= t["medium"]],
+                         ["critical", "high", "medium"], default="low")
+
+    def _margin(self, matrix: np.ndarray) -> np.ndarray:
+        return self.booster_.predict(matrix, raw_score=True, num_threads=1 if len(matrix) < 64 else 0)
+
+    def _calibrate(self, margin: np.ndarray) -> np.ndarray:
+        return self.calibrator_.predict_proba(np.asarray(margin).reshape(-1, 1))[:, 1]
+
+    def _band_thresholds(self, p_calibration: np.ndarray) -> dict[str, float]:
+        shares = self.band_top_shares or {"critical": 0.05, "high": 0.15, "medium": 0.40}
+        return {band: float(np.quantile(p_calibration, 1.0 - shares[band])) for band in ("medium", "high", "critical")}
+
+
+def _as_frame(X, names=None) -> pd.DataFrame:
+    if isinstance(X, pd.DataFrame):
+        return X
+    X = np.asarray(X)
+    return pd.DataFrame(X, columns=names or [f"f{i}" for i in range(X.shape[1])])

@@ -1,0 +1,61 @@
+"""Turning a feature frame into the float matrix LightGBM is fast on.
+
+The booster is trained and queried on a plain ``float64`` array (STYLE.md: the sklearn wrapper's
+input checks dominate single-row latency).  Categorical features are encoded as the codes of
+categories fixed at fit time, so a string, a pandas ``category`` or an unseen value all map the
+same way at serving time (unseen → missing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class FeatureSchema:
+    names: tuple[str, ...]
+    categories: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def from_frame(cls, X: pd.DataFrame) -> "FeatureSchema":
+        categories = {}
+        for name in X.columns:
+            column = X[name]
+            if isinstance(column.dtype, pd.CategoricalDtype):
+                categories[name] = tuple(str(c) for c in column.cat.categories)
+            elif not pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+                categories[name] = tuple(sorted(str(v) for v in column.dropna().unique()))
+        return cls(names=tuple(str(c) for c in X.columns), categories=categories)
+
+    @property
+    def categorical_indices(self) -> list[int]:
+        return [i for i, name in enumerate(self.names) if name in self.categories]
+
+    def matrix(self, X: pd.DataFrame) -> np.ndarray:
+        """The float matrix of ``X`` in schema order; a missing column is an error, not a zero."""
+        missing = [n for n in self.names if n not in X.columns]
+        if missing:
+            raise KeyError(f"feature frame lacks columns {missing}")
+        out = np.empty((len(X), len(self.names)), dtype=np.float64)
+        for j, name in enumerate(self.names):
+            column = X[name]
+            if name in self.categories:
+                codes = pd.Categorical(column.astype("string"), categories=self.categories[name]).codes
+                out[:, j] = np.where(codes < 0, np.nan, codes)
+            else:
+                out[:, j] = pd.to_numeric(column, errors="coerce").astype("float64").to_numpy(na_value=np.nan)
+        return out
+
+    def signature_frame(self, X: pd.DataFrame) -> pd.DataFrame:
+        """``X`` with plain dtypes (str / float64) that MLflow's schema can describe."""
+        frame = pd.DataFrame(index=range(len(X)))
+        for name in self.names:
+            column = X[name].reset_index(drop=True)
+            if name in self.categories:
+                frame[name] = column.astype("object").where(column.notna(), None)
+            else:
+                frame[name] = pd.to_numeric(column, errors="coerce").astype("float64")
+        return frame

@@ -1,0 +1,63 @@
+"""绿黄红 tier model: multiclass LightGBM on person features as of an assessment."""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from triage.contract import TIERS
+from triage.models.matrix import FeatureSchema
+
+
+class TierModel(ClassifierMixin, BaseEstimator):
+    """Predicts the tier a counsellor would give, for people without a recent screening.
+
+    ``y`` holds tier codes (``green``/``yellow``/``red``); ``classes_`` keeps that order so
+    that class index 2 is always red.
+    """
+
+    def __init__(self, n_estimators=300, learning_rate=0.05, num_leaves=15, min_child_samples=30,
+                 feature_fraction=0.9, reg_lambda=1.0, random_state=0):
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.feature_fraction = feature_fraction
+        self.reg_lambda = reg_lambda
+        self.random_state = random_state
+
+    def fit(self, X: pd.DataFrame, y) -> "TierModel":
+        self.schema_ = FeatureSchema.from_frame(X)
+        self.feature_names_ = list(self.schema_.names)
+        self.n_features_in_ = len(self.feature_names_)
+        self.classes_ = np.array(TIERS)
+        codes = pd.Categorical(np.asarray(y), categories=TIERS).codes
+        if (codes < 0).any():
+            raise ValueError("tier labels must be green, yellow or red")
+        params = {
+            "objective": "multiclass", "num_class": len(TIERS), "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves, "min_data_in_leaf": self.min_child_samples,
+            "feature_fraction": self.feature_fraction, "lambda_l2": self.reg_lambda,
+            "seed": self.random_state, "deterministic": True, "verbose": -1,
+        }
+        data = lgb.Dataset(self.schema_.matrix(X), codes, feature_name=self.feature_names_,
+                           categorical_feature=self.schema_.categorical_indices or "auto")
+        self.booster_ = lgb.train(params, data, num_boost_round=self.n_estimators)
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        matrix = self.schema_.matrix(X)
+        return self.booster_.predict(matrix, num_threads=1 if len(matrix) < 64 else 0)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def explain(self, X: pd.DataFrame, class_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """TreeSHAP contributions (log-odds of the softmax) towards each row's ``class_index``."""
+        n_features = len(self.feature_names_)
+        contrib = self.booster_.predict(self.schema_.matrix(X), pred_contrib=True, num_threads=1)
+        blocks = contrib.reshape(len(X), len(TIERS), n_features + 1)
+        chosen = blocks[np.arange(len(X)), np.asarray(class_index)]
+        return chosen[:, :-1], chosen[:, -1]
