@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     escalation_model_name: str = "triage-escalation"
     tier_model_name: str = "triage-tier"
     champion_alias: str = "champion"
+    # The scoring service (triage serve).
+    max_batch_cases: int = Field(1000, ge=1, le=100_000, description="Most cases in one batch-score call (413 above).")
+    max_body_bytes: int = Field(16 * 2**20, ge=1024, description="Largest request body accepted (413 above).")
+    max_ingest_rows: int = Field(50_000, ge=1, description="Most rows in one ingest call (413 above).")
+    default_top_factors: int = Field(8, ge=1, le=1000, description="Factors listed per explanation without ?top=.")
+    key_cache_seconds: float = Field(300.0, ge=0, description="How long a verified API key skips argon2 again.")
 
     @field_validator("home")
     @classmethod
