@@ -1,0 +1,145 @@
+"""Point-in-time feature frames for the escalation and tier models, and the rule-based tier.
+
+Training, batch scoring and the HTTP service all call these functions with typed frames
+(``TYPED_DTYPES``); the service passes the history it read from its database.  A row's
+features use only history rows whose own time is ≤ its ``as_of`` (CONTRACT.md "Point in time").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from triage.config import load_domain
+from triage.contract import TIMEZONE
+from triage.features.history import History, Queries, compute
+from triage.features.registry import Feature, features_of
+from triage.features.windows import last_position, to_ns
+
+CASE_COLUMNS_REQUIRED = ("case_id", "as_of", "opened_at", "household_id", "dispute_type", "source",
+                         "parties_count")
+CASE_COLUMNS_OPTIONAL = ("counterparty_household_id", "amount_cny", "description")
+
+
+def as_utc(values: pd.Series) -> pd.Series:
+    """Timestamps as ``datetime64[ns, UTC]``; values without an offset are Asia/Shanghai."""
+    values = pd.Series(values).reset_index(drop=True)
+    if not pd.api.types.is_datetime64_any_dtype(values):
+        values = pd.Series([pd.Timestamp(v) if pd.notna(v) else pd.NaT for v in values], dtype=object)
+        values = pd.Series([v.tz_localize(TIMEZONE) if v is not pd.NaT and v.tzinfo is None else v
+                            for v in values])
+        values = pd.to_datetime(values, utc=True)
+    elif values.dt.tz is None:
+        values = values.dt.tz_localize(TIMEZONE)
+    return values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+
+
+def _frame(entity_features: tuple[Feature, ...], rows: pd.DataFrame, history: History,
+           id_column: str) -> pd.DataFrame:
+    """The feature frame of ``rows``, in their order.
+
+    Rows are computed sorted by (household, as_of): sorted look-ups are several times faster.
+    """
+    order = np.lexsort((to_ns(rows["as_of"]), history.encode("household_id", rows["household_id"])))
+    queries = Queries(rows.iloc[order], history)
+    columns = {id_column: queries.frame[id_column].astype("string").to_numpy(), "as_of": queries.as_of}
+    for feature in entity_features:
+        values = compute(feature, queries)
+        if feature.kind == "categorical":
+            columns[feature.name] = pd.Categorical(pd.Series(values, dtype="string").to_numpy(na_value=None),
+                                                   categories=list(feature.categories))
+        else:
+            columns[feature.name] = np.asarray(values, dtype=np.float64)
+    frame = pd.DataFrame(columns).iloc[np.argsort(order)].reset_index(drop=True)
+    frame[id_column] = frame[id_column].astype("string")
+    return frame
+
+
+def _checked_as_of(frame: pd.DataFrame) -> pd.Series:
+    as_of = as_utc(frame["as_of"])
+    if as_of.isna().any():
+        raise ValueError("every row needs an as_of time")
+    return as_of
+
+
+def build_case_features(cases: pd.DataFrame, tables: dict[str, pd.DataFrame], *,
+                        text_model=None) -> pd.DataFrame:
+    """One row of escalation features per ``cases`` row, as of its ``as_of``, in input order.
+
+    ``cases`` holds the contract's case columns plus ``as_of``; a case need not be in
+    ``tables["cases"]`` (a new case the service scores is not), and it is never its own prior
+    case.  Returns ``case_id``, ``as_of`` and ``feature_names("case")`` (float64, or
+    ``category`` with the contract's codes).  ``text_model`` (a fitted :class:`CallTextModel`)
+    gives the text-score features; without it they are NaN.
+    """
+    missing = [c for c in CASE_COLUMNS_REQUIRED if c not in cases.columns]
+    if missing:
+        raise ValueError(f"cases lack columns {missing}")
+    queries = cases.reset_index(drop=True).copy()
+    for column in CASE_COLUMNS_OPTIONAL:
+        if column not in queries.columns:
+            queries[column] = pd.NA
+    queries["as_of"] = _checked_as_of(queries)
+    queries["opened_at"] = as_utc(queries["opened_at"])
+    return _frame(features_of("case"), queries, History(tables, text_model), "case_id")
+
+
+def _person_rows(points: pd.DataFrame, history: History) -> pd.DataFrame:
+    if not {"person_id", "as_of"} <= set(points.columns):
+        raise ValueError("points need person_id and as_of")
+    queries = points.reset_index(drop=True).copy()
+    queries["as_of"] = _checked_as_of(queries)
+    if "exclude_assessment_id" not in queries.columns:
+        queries["exclude_assessment_id"] = pd.Series(pd.NA, index=queries.index, dtype="string")
+    households = history.persons.set_index("person_id")["household_id"]
+    queries["household_id"] = households.reindex(queries["person_id"].astype("string").to_numpy()).to_numpy()
+    return queries
+
+
+def build_person_features(points: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row of tier features per ``points`` row (``person_id``, ``as_of``), in input order.
+
+    ``exclude_assessment_id`` (optional) names an assessment that must not be its own
+    "previous tier" (training rows are built as of each assessment).  Returns ``person_id``,
+    ``as_of`` and ``feature_names("person")``.
+    """
+    history = History(tables)
+    return _frame(features_of("person"), _person_rows(points, history), history, "person_id")
+
+
+def _latest_recent(queries: Queries, instrument: str, max_age_days: int, column: str) -> np.ndarray:
+    index, frame = queries.history.rows("screenings", "person_id", (("instrument", (instrument,)),))
+    lo, hi = index.window(queries.codes("person_id"), queries.as_of_ns, max_age_days)
+    last = last_position(lo, hi)
+    values = index.sorted_values(frame[column].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan))
+    return np.where(last >= 0, values[np.maximum(last, 0)] if len(values) else np.nan, np.nan)
+
+
+def rule_tiers(points: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> pd.Series:
+    """The 绿黄红 tier of DOMAIN.md's PHQ-9/GAD-7 rule (``domain.yaml`` ``tier_rule``) per point.
+
+    Uses each instrument's latest screening in ``(as_of - max_age_days, as_of]``; NA where the
+    person has no such screening (the model serves them).  Indexed like ``points``.
+    """
+    rule = load_domain()["tier_rule"]
+    history = History(tables)
+    queries = Queries(_person_rows(points, history), history)
+    days = rule["max_age_days"]
+    metrics = {
+        "phq9": _latest_recent(queries, "phq9", days, "score"),
+        "item9": _latest_recent(queries, "phq9", days, "item9"),
+        "gad7": _latest_recent(queries, "gad7", days, "score"),
+    }
+
+    def meets(tier: str) -> np.ndarray:
+        hit = np.zeros(len(queries), dtype=bool)
+        for condition in rule[tier]["any"]:
+            holds = np.ones(len(queries), dtype=bool)
+            for key, threshold in condition.items():
+                holds &= metrics[key.removesuffix("_at_least")] >= threshold   # NaN → False
+            hit |= holds
+        return hit
+
+    screened = ~(np.isnan(metrics["phq9"]) & np.isnan(metrics["gad7"]))
+    tiers = np.select([~screened, meets("red"), meets("yellow")], [None, "red", "yellow"], "green")
+    return pd.Series(tiers, index=points.index, dtype="string", name="rule_tier")

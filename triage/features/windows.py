@@ -1,0 +1,108 @@
+"""Point-in-time windows as array look-ups: no loop over queries, no cross join.
+
+Rows of a source are sorted once by (key, time).  For a query (key, as_of) the rows with that
+key and time ≤ as_of form one contiguous run ending at ``np.searchsorted``'s answer, and the
+rows of a window ``(as_of - days, as_of]`` a contiguous slice ``[lo, hi)`` of it; counts, sums,
+means, maxima and latest values then come from cumulative sums, ``reduceat`` and indexing.
+Times are compared exactly (int64 nanoseconds): ranks of the distinct row times make the
+composite (key, time) sort key fit in int64 at any scale.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+DAY_NS = 86_400 * 10**9
+
+
+def to_ns(times: pd.Series) -> np.ndarray:
+    """UTC nanoseconds since the epoch of a tz-aware series (NaT → int64 min)."""
+    return times.dt.tz_convert("UTC").astype("datetime64[ns, UTC]").array.asi8
+
+
+class EventIndex:
+    """The rows of one source, sorted by (key code, time, tie-break), ready for window queries.
+
+    Keys are non-negative integer codes (see ``History.encode``); a row with code -1 has no key
+    and is left out, a query with an unknown code finds no rows.
+    """
+
+    def __init__(self, codes: np.ndarray, times_ns: np.ndarray, tiebreak: np.ndarray | None = None):
+        keep = np.flatnonzero(codes >= 0)
+        codes, times_ns = codes[keep], np.asarray(times_ns)[keep]
+        self._keys = np.unique(codes)
+        self._times = np.unique(times_ns)
+        self._stride = len(self._times) + 1
+        dense = np.searchsorted(self._keys, codes).astype(np.int64)
+        composite = dense * self._stride + np.searchsorted(self._times, times_ns) + 1
+        if tiebreak is None:
+            order = np.argsort(composite, kind="stable")
+        else:
+            order = np.lexsort((np.asarray(tiebreak)[keep], composite))
+        self.order = keep[order]              # positions in the source frame, in index order
+        self._composite = composite[order]
+        self.times = times_ns[order]
+
+    def __len__(self) -> int:
+        return len(self._composite)
+
+    def sorted_values(self, values: np.ndarray) -> np.ndarray:
+        """A column of the source frame, in the index's order."""
+        return np.asarray(values)[self.order]
+
+    def _runs(self, codes: np.ndarray, times_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        dense = np.minimum(np.searchsorted(self._keys, codes), max(len(self._keys) - 1, 0))
+        known = (codes >= 0) & (len(self._keys) > 0)
+        known &= self._keys[dense] == codes if len(self._keys) else known
+        base = dense.astype(np.int64) * self._stride
+        start = np.searchsorted(self._composite, base, side="left")
+        end = np.searchsorted(self._composite,
+                              base + np.searchsorted(self._times, times_ns, side="right"), side="right")
+        return np.where(known, start, 0), np.where(known, end, 0)
+
+    def window(self, codes: np.ndarray, as_of_ns: np.ndarray, days: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """``[lo, hi)`` positions of each query's rows with time in ``(as_of - days, as_of]``."""
+        start, hi = self._runs(codes, as_of_ns)
+        if days is None:
+            return start, hi
+        _, lo = self._runs(codes, as_of_ns - days * DAY_NS)
+        return lo, hi
+
+
+def window_count(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    return (hi - lo).astype(np.float64)
+
+
+def window_sum(sorted_values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    cumulative = np.concatenate([[0.0], np.cumsum(np.nan_to_num(sorted_values, nan=0.0))])
+    return cumulative[hi] - cumulative[lo]
+
+
+def window_mean(sorted_values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Mean of the non-missing values in each window, NaN for none."""
+    present = window_sum((~np.isnan(sorted_values)).astype(np.float64), lo, hi)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(present > 0, window_sum(sorted_values, lo, hi) / present, np.nan)
+
+
+def window_max(sorted_values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Largest non-missing value in each window, NaN for none (``fmax.reduceat`` over slices)."""
+    if len(lo) == 0:
+        return np.empty(0)
+    padded = np.append(np.asarray(sorted_values, dtype=np.float64), np.nan)
+    by_start = np.lexsort((hi, lo))
+    bounds = np.column_stack([lo[by_start], hi[by_start]]).ravel()
+    result = np.empty(len(lo))
+    result[by_start] = np.fmax.reduceat(padded, bounds)[::2]
+    return np.where(hi > lo, result, np.nan)
+
+
+def last_position(lo: np.ndarray, hi: np.ndarray, sorted_ids: np.ndarray | None = None,
+                  excluded_ids: np.ndarray | None = None) -> np.ndarray:
+    """Position of each window's latest row (-1 for none), skipping the query's excluded id."""
+    last = hi - 1
+    if sorted_ids is not None and len(sorted_ids):
+        is_excluded = (last >= lo) & (sorted_ids[np.maximum(last, 0)] == excluded_ids)
+        last = np.where(is_excluded, last - 1, last)
+    return np.where(last >= lo, last, -1)
