@@ -1,5 +1,7 @@
 """The declarative base every table of the service database hangs off (one metadata, one Alembic history)."""
 
+import importlib
+
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -14,3 +16,16 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+#: Every module that declares tables on ``Base``.  Alembic's env.py, the schema tests and the
+#: test harness import them all through :func:`all_models_metadata`, so a new module of tables
+#: (e.g. ``"triage.db.service_models"``) is added here once and then seen everywhere.
+MODEL_MODULES: tuple[str, ...] = ("triage.db.models", "triage.db.service_models")
+
+
+def all_models_metadata() -> MetaData:
+    """``Base.metadata`` with every module of :data:`MODEL_MODULES` imported, i.e. the whole schema."""
+    for module in MODEL_MODULES:
+        importlib.import_module(module)
+    return Base.metadata
