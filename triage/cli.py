@@ -118,5 +118,58 @@ def demo(
     run_demo(households=households, serve=serve)
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (each loads the champions).")] = 1,
+) -> None:
+    """Run the scoring service under uvicorn (docs at /docs)."""
+    import uvicorn
+
+    from triage.db import migrate
+
+    settings = get_settings()
+    settings.ensure_home()
+    migrate(settings.db_url)          # once, before the workers start
+    uvicorn.run("triage.serving:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level=settings.log_level.lower(), access_log=False)
+
+
+keys_app = typer.Typer(help="API keys of the scoring service.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="scorer, analyst or admin.")],
+    name: Annotated[str, typer.Option(help="Who or what the key is for.")] = "",
+) -> None:
+    """Create an API key; it is printed once and stored only as a hash."""
+    from triage.serving.keys import ROLES, create_key, open_key_session
+
+    if role not in ROLES:
+        raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}", param_hint="--role")
+    with open_key_session(get_settings()) as session:
+        row, plain = create_key(session, role, name)
+        session.commit()
+    typer.echo(f"created {row.role} key {row.id} ({row.name}); it is shown this once:", err=True)
+    typer.echo(plain)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (the part after 'trg_').")]) -> None:
+    """Revoke an API key: it is refused from the next request on."""
+    from triage.serving.keys import open_key_session, revoke_key
+
+    with open_key_session(get_settings()) as session:
+        row = revoke_key(session, key_id)
+        session.commit()
+    if row is None:
+        typer.echo(f"no API key {key_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {row.id}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -1,0 +1,125 @@
+"""The scoring service under test: real models on real features, a small city in the database, keys per role.
+
+The champions are the project's own ``EscalationModel`` / ``TierModel`` fitted in a second on
+features built by ``triage.features`` from a random city, so that scoring, explanation and
+calibration run exactly as in production; only the registry (MLflow) is bypassed by
+injecting them into ``create_app``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from tests.factories import City, random_tables
+from triage.db.load import load_frames
+from triage.features import build_case_features, build_person_features, feature_names
+from triage.models import EscalationModel, TierModel
+from triage.models.registry import Champions
+from triage.serving import create_app
+from triage.serving.keys import create_key
+from triage.settings import Settings
+
+SERVICE_TABLES = ("reviews", "decisions", "audit_log", "api_keys")
+
+
+def train_champions(seed: int = 0, version: int = 1) -> Champions:
+    """Both models fitted on point-in-time features of a random 300-household city."""
+    rng = np.random.default_rng(seed)
+    tables = random_tables(300, seed=seed)
+    cases = tables["cases"].sort_values("opened_at").assign(as_of=lambda f: f["opened_at"])
+    X = build_case_features(cases, tables)[feature_names("case")]
+    risk = X["hh_violent_incidents_365d"].fillna(0) + X["hh_threat_calls_365d"].fillna(0) + rng.normal(0, 0.7, len(X))
+    escalation = EscalationModel(n_estimators=40, early_stopping_rounds=10, min_child_samples=5,
+                                 random_state=seed).fit(X, (risk > risk.quantile(0.8)).astype(int))
+    points = tables["persons"][["person_id"]].assign(as_of=pd.Timestamp("2024-12-31", tz="UTC"))
+    P = build_person_features(points, tables)[feature_names("person")]
+    severity = P["phq9_max"].fillna(pd.Series(rng.integers(0, 28, len(P)), index=P.index, dtype=float))
+    tier = TierModel(n_estimators=20, min_child_samples=5, random_state=seed).fit(
+        P, np.select([severity >= 20, severity >= 10], ["red", "yellow"], "green"))
+    return Champions(escalation=escalation, tier=tier,
+                     versions={"escalation": f"triage-escalation/{version}", "tier": f"triage-tier/{version}"},
+                     metrics={"escalation": {"escalation_auc": 0.71}, "tier": {"tier_macro_f1": 0.6}})
+
+
+@pytest.fixture(scope="session")
+def champions() -> Champions:
+    return train_champions()
+
+
+def small_city() -> City:
+    """Households with the histories the routing rules and warnings look for (as of mid-2025)."""
+    return (City()
+            .household("H-1").person("P-1-1", alcohol_problem=True).person("P-1-2", sex="male")
+            .household("H-2").person("P-2-1")
+            .household("H-3").person("P-3-1", mental_health_registry=True)
+            .household("H-4").person("P-4-1")
+            .call("H-1", "2025-05-20T10:00:00", text="对方持刀威胁要砍人", channel="110")
+            .incident("H-3", "2024-09-01", offence="threat")
+            .incident("H-3", "2025-01-15", offence="property_damage")
+            .incident("H-3", "2025-04-02", offence="assault")
+            .case("C-0", "H-1", "2025-01-05", counterparty="H-2", dispute_type="marriage_family")
+            .mediation("C-0", "2025-01-10", outcome="no_agreement")
+            .mediation("C-0", "2025-02-10", outcome="no_agreement", level="township")
+            .mediation("C-0", "2025-03-10", outcome="party_absent", level="county")
+            .screening("P-4-1", "2025-05-01", score=22, item9=2)
+            .screening("P-2-1", "2024-06-01", score=3, item9=0))
+
+
+@pytest.fixture
+def service_db(db_url: str) -> str:
+    """``db_url`` (SQLite and PostgreSQL) with the small city loaded and no service rows left over."""
+    from triage.db import engine_for
+
+    if engine_for(db_url).dialect.name == "postgresql":
+        with engine_for(db_url).begin() as connection:
+            connection.execute(text(f"TRUNCATE {', '.join(SERVICE_TABLES)}"))
+    load_frames(db_url, small_city().tables())
+    return db_url
+
+
+@pytest.fixture
+def settings(service_db: str, tmp_path) -> Settings:
+    return Settings(home=tmp_path / "home", database_url=service_db)
+
+
+@pytest.fixture
+def client(settings: Settings, champions: Champions) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, champions=champions), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def keys(client: TestClient) -> dict[str, str]:
+    """One plain-text API key per role (and the key ids under ``"<role>_id"``)."""
+    state = client.app.state.service
+    out = {}
+    with state.sessions() as session:
+        for role in ("scorer", "analyst", "admin"):
+            row, plain = create_key(session, role, f"test {role}")
+            out[role], out[f"{role}_id"] = plain, row.id
+        session.commit()
+    return out
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def case_request(case_id: str = "C-1", household: str = "H-1", *, counterparty: str | None = "H-2",
+                 dispute_type: str = "marriage_family", persons=("P-1-1",), as_of: str | None = "2025-06-01T10:00:00+08:00",
+                 **case) -> dict:
+    """A score request body as INTERFACES.md shows it."""
+    body = {"case": {"case_id": case_id, "opened_at": "2025-06-01T09:30:00+08:00", "household_id": household,
+                     "counterparty_household_id": counterparty, "dispute_type": dispute_type,
+                     "source": "grid_patrol", "amount_cny": 20000, "parties_count": 2,
+                     "description": "夫妻因财产分割争吵", **case},
+            "persons": list(persons)}
+    if as_of is not None:
+        body["as_of"] = as_of
+    return body

@@ -1,0 +1,88 @@
+"""Tables the scoring service writes: decisions, reviews, API keys and the audit log.
+
+A decision row is the whole record of one score (request, response, feature values, model
+versions) so that an analyst or an auditor can see later exactly what staff were told and
+why.  None of these tables holds PII: requests carry pseudonymous ids, and feature values are
+built without the PII columns.  ``teams`` is also kept as ``;a;b;`` text so that the queue can
+filter by team with a plain parameterised ``LIKE`` on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from triage.db.base import Base
+from triage.db.types import Code, Id, UtcDateTime
+
+
+class ApiKey(Base):
+    """An API key: the public ``id`` is part of the key, the secret is kept only as an argon2 hash."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(Code)
+    hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class Decision(Base):
+    """One stored score, written in the transaction that precedes the response."""
+
+    __tablename__ = "decisions"
+
+    score_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[str] = mapped_column(Id, index=True)
+    household_id: Mapped[str] = mapped_column(Id, index=True)
+    dispute_type: Mapped[str] = mapped_column(Code)
+    as_of: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    probability: Mapped[float] = mapped_column(Float)
+    band: Mapped[str] = mapped_column(Code)
+    priority: Mapped[str] = mapped_column(Code)
+    teams: Mapped[str] = mapped_column(Text, doc="';'-wrapped team codes, e.g. ';police_station;'")
+    escalation_version: Mapped[str] = mapped_column(String(200))
+    tier_version: Mapped[str] = mapped_column(String(200))
+    request: Mapped[dict] = mapped_column(JSON)
+    response: Mapped[dict] = mapped_column(JSON)
+    features: Mapped[dict] = mapped_column(JSON)
+    key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True)
+
+    reviews: Mapped[list["Review"]] = relationship(
+        back_populates="decision", order_by="Review.created_at", lazy="selectin")
+
+    __table_args__ = (Index("ix_decisions_probability", "probability"),)
+
+
+class Review(Base):
+    """An analyst's verdict on a decision's route: ``agree`` or ``override`` with the teams chosen."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    score_id: Mapped[str] = mapped_column(ForeignKey("decisions.score_id"), index=True)
+    verdict: Mapped[str] = mapped_column(Code)
+    teams: Mapped[list] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reviewer_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    decision: Mapped[Decision] = relationship(back_populates="reviews")
+
+
+class AuditEntry(Base):
+    """Who did what and when: reviews, overrides, ingests, reloads, key creation and revocation."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    key_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -1,0 +1,33 @@
+"""``POST /v1/ingest/{table}`` (role scorer): rows of one exchange table, validated and upserted."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter
+
+from triage.contract import TABLE_ORDER
+from triage.serving.audit import record
+from triage.serving.deps import ScorerKey, SessionDep, StateDep
+from triage.serving.ingest import BadIngest, ingest_rows
+from triage.serving.problems import Problem, problem_responses
+from triage.serving.schemas import IngestRequest, IngestResult
+
+router = APIRouter(prefix="/v1/ingest", tags=["ingest"])
+TableName = Literal[TABLE_ORDER]  # type: ignore[valid-type]
+
+
+@router.post("/{table}", response_model=IngestResult, responses=problem_responses(401, 403, 413, 422, 503))
+def ingest(table: TableName, body: IngestRequest, key: ScorerKey, session: SessionDep, state: StateDep) -> IngestResult:
+    """Validate rows with the data contract of `triage validate`; store the valid ones (an upsert by key, so
+    sending the same rows again changes nothing) and return the invalid ones with the rule they broke."""
+    if len(body.rows) > state.settings.max_ingest_rows:
+        raise Problem(413, f"an ingest call holds at most {state.settings.max_ingest_rows} rows")
+    try:
+        result = ingest_rows(state.settings.db_url, state.engine, table, body.rows)
+    except BadIngest as exc:
+        raise Problem(422, str(exc)) from exc
+    record(session, "ingest", key.id, target=table, received=result.received, stored=result.stored,
+           quarantined=len(result.quarantined))
+    session.commit()
+    return result

@@ -1,0 +1,98 @@
+"""Dependencies declared once, so that route handlers stay short: session, key/role, models, service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from triage.db.service_models import ApiKey
+from triage.models.registry import Champions
+from triage.serving.champions import ChampionStore
+from triage.serving.keys import KeyVerifier, allows
+from triage.serving.metrics import ServiceMetrics
+from triage.serving.problems import Problem
+from triage.serving.scoring import Scorer
+from triage.settings import Settings
+
+
+@dataclass
+class ServiceState:
+    """Everything an app instance holds for its requests (``app.state.service``)."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker
+    champions: ChampionStore
+    verifier: KeyVerifier
+    metrics: ServiceMetrics
+    scorer: Scorer
+    migrated: bool = False
+
+
+def get_state(request: Request) -> ServiceState:
+    return request.app.state.service
+
+
+StateDep = Annotated[ServiceState, Depends(get_state)]
+
+
+def get_session(state: StateDep) -> Iterator[Session]:
+    with state.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+_bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey",
+                     description="`Authorization: Bearer <api key>`; keys come from `triage keys create`.")
+_UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="triage"'}
+
+
+def current_key(state: StateDep, session: SessionDep,
+                credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> ApiKey:
+    if credentials is None:
+        raise Problem(401, "an API key is required: send 'Authorization: Bearer <key>'", headers=_UNAUTHORIZED)
+    key = state.verifier.verify(session, credentials.credentials)
+    if key is None:
+        raise Problem(401, "the API key is not valid or has been revoked", headers=_UNAUTHORIZED)
+    return key
+
+
+def _require(role: str):
+    def check(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
+        if not allows(key.role, role):
+            raise Problem(403, f"this needs the {role} role; the key has the {key.role} role")
+        return key
+
+    return check
+
+
+ScorerKey = Annotated[ApiKey, Depends(_require("scorer"))]
+AnalystKey = Annotated[ApiKey, Depends(_require("analyst"))]
+AdminKey = Annotated[ApiKey, Depends(_require("admin"))]
+
+
+def current_champions(state: StateDep) -> Champions:
+    """The champion pair for this whole request (a reload meanwhile does not change it)."""
+    return state.champions.current
+
+
+ChampionsDep = Annotated[Champions, Depends(current_champions)]
+
+
+def top_factors(state: StateDep,
+                top: Annotated[str | None, Query(pattern=r"^(all|[0-9]{1,4})$",
+                                                 description="factors to list: a number, or 'all'")] = None
+                ) -> int | None:
+    if top is None:
+        return state.settings.default_top_factors
+    return None if top == "all" else int(top)
+
+
+TopDep = Annotated[int | None, Depends(top_factors)]

@@ -1,0 +1,108 @@
+"""API keys: created once, stored as argon2 hashes, verified fast, revocable at once.
+
+A key reads ``trg_<id>_<secret>``.  The public ``id`` finds the row, so a request costs one
+primary-key lookup instead of trying every hash; argon2 (deliberately slow) runs only the
+first time a key is seen, after which a SHA-256 digest of the key is cached for
+``key_cache_seconds`` and compared in constant time.  The row is read on every request, so a
+revocation (``revoked_at``) takes effect on the next request even for a cached key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from triage.db.service_models import ApiKey
+from triage.serving.audit import record
+
+Role = Literal["scorer", "analyst", "admin"]
+ROLES: tuple[str, ...] = ("scorer", "analyst", "admin")
+#: Each role may do what the roles before it may (INTERFACES.md: analyst ⊃ scorer, admin ⊃ all).
+ROLE_RANK: dict[str, int] = {role: i for i, role in enumerate(ROLES)}
+PREFIX = "trg"
+
+_hasher = PasswordHasher()
+
+
+def allows(role: str, needed: str) -> bool:
+    return ROLE_RANK.get(role, -1) >= ROLE_RANK[needed]
+
+
+def create_key(session: Session, role: str, name: str = "", *, actor_key_id: str | None = None) -> tuple[ApiKey, str]:
+    """Store a new key hashed and return it with the only copy of its plain text."""
+    if role not in ROLE_RANK:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    key_id = secrets.token_hex(6)
+    plain = f"{PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
+    row = ApiKey(id=key_id, name=name or f"{role} key", role=role, hash=_hasher.hash(plain),
+                 created_at=datetime.now(timezone.utc))
+    session.add(row)
+    record(session, "key.create", actor_key_id, target=key_id, role=role)
+    return row, plain
+
+
+def revoke_key(session: Session, key_id: str, *, actor_key_id: str | None = None) -> ApiKey | None:
+    """Mark a key revoked (kept for the audit trail); None when there is no such key."""
+    row = session.get(ApiKey, key_id)
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = datetime.now(timezone.utc)
+        record(session, "key.revoke", actor_key_id, target=key_id)
+    return row
+
+
+def list_keys(session: Session) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at)))
+
+
+def key_id_of(presented: str) -> str | None:
+    parts = presented.split("_", 2)
+    if len(parts) != 3 or parts[0] != PREFIX or not parts[1] or not parts[2]:
+        return None
+    return parts[1]
+
+
+class KeyVerifier:
+    """Checks presented keys against the database, remembering recent argon2 successes."""
+
+    def __init__(self, cache_seconds: float = 300.0):
+        self.cache_seconds = cache_seconds
+        self._verified: dict[str, tuple[bytes, float]] = {}
+        self._lock = threading.Lock()
+
+    def verify(self, session: Session, presented: str) -> ApiKey | None:
+        """The key's row when ``presented`` is a valid, unrevoked key; None otherwise."""
+        key_id = key_id_of(presented)
+        row = session.get(ApiKey, key_id) if key_id else None
+        if row is None or row.revoked_at is not None:
+            return None
+        digest = hashlib.sha256(presented.encode()).digest()
+        with self._lock:
+            cached = self._verified.get(key_id)
+        if cached and time.monotonic() - cached[1] < self.cache_seconds and hmac.compare_digest(cached[0], digest):
+            return row
+        try:
+            _hasher.verify(row.hash, presented)
+        except (VerificationError, InvalidHashError):
+            return None
+        with self._lock:
+            self._verified[key_id] = (digest, time.monotonic())
+        return row
+
+
+def open_key_session(settings) -> Session:
+    """A session on the migrated service database, for the ``triage keys`` commands."""
+    from triage.db import engine_for, migrate
+
+    settings.ensure_home()
+    migrate(settings.db_url)
+    return Session(engine_for(settings.db_url), expire_on_commit=False)

@@ -1,0 +1,212 @@
+"""The request and response bodies of the HTTP API (INTERFACES.md), as pydantic models.
+
+Inputs follow the exchange format's rules for a case (CONTRACT.md): ids of at most 64
+characters without surrounding whitespace, a timestamp without an offset read as
+Asia/Shanghai, enum codes as listed.  These models are the OpenAPI documentation too.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from triage.contract import CASE_SOURCES, DISPUTE_TYPES, MAX_ID_LENGTH, MAX_TEXT_LENGTH, TIERS, TIMEZONE
+from triage.routing import Route
+
+SHANGHAI = ZoneInfo(TIMEZONE)
+
+
+def aware(value: datetime) -> datetime:
+    """A timestamp with its offset; without one it means Asia/Shanghai (CONTRACT.md)."""
+    return value.replace(tzinfo=SHANGHAI) if value.tzinfo is None else value
+
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^\S(.*\S)?$")]
+Moment = Annotated[datetime, AfterValidator(aware),
+                   Field(description="ISO 8601; without an offset it means Asia/Shanghai")]
+Band = Literal["low", "medium", "high", "critical"]
+Tier = Literal[TIERS]  # type: ignore[valid-type]
+DisputeType = Literal[DISPUTE_TYPES]  # type: ignore[valid-type]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CaseIn(_In):
+    """The case being scored, in the columns of the exchange table ``cases`` known at intake."""
+
+    case_id: Id
+    opened_at: Moment
+    household_id: Id
+    counterparty_household_id: Id | None = None
+    dispute_type: DisputeType
+    source: Literal[CASE_SOURCES]  # type: ignore[valid-type]
+    amount_cny: Annotated[float, Field(ge=0, le=1e15)] | None = None
+    parties_count: Annotated[int, Field(ge=2, le=10000)]
+    description: Annotated[str, Field(max_length=MAX_TEXT_LENGTH)] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "CaseIn":
+        if self.counterparty_household_id is not None and self.counterparty_household_id == self.household_id:
+            raise ValueError("counterparty_household_id must differ from household_id")
+        if self.amount_cny is not None and not math.isfinite(self.amount_cny):
+            raise ValueError("amount_cny must be a finite number")
+        return self
+
+
+class ScoreRequest(_In):
+    case: CaseIn
+    as_of: Moment | None = Field(None, description="the moment history is read up to (default: now)")
+    persons: Annotated[list[Id], Field(max_length=100, description="persons to give a 绿黄红 tier")] = []
+
+    @model_validator(mode="after")
+    def _after_opening(self) -> "ScoreRequest":
+        if self.as_of is not None and self.as_of < self.case.opened_at:
+            raise ValueError("as_of is before the case was opened")
+        if len(set(self.persons)) != len(self.persons):
+            raise ValueError("persons are listed more than once")
+        return self
+
+
+class BatchScoreRequest(_In):
+    cases: list[ScoreRequest] = Field(
+        min_length=1, description="at most `max_batch_cases` (1,000) score requests; more gives 413")
+
+
+class Factor(BaseModel):
+    feature: str
+    label: str = Field(description="the feature's Chinese label")
+    label_zh: str
+    label_en: str
+    value: float | str | bool | None = Field(description="the feature's value; null when unknown (未知)")
+    contribution: float = Field(description="SHAP value in log-odds (margin) space")
+
+
+class Escalation(BaseModel):
+    probability: float = Field(
+        description="calibrated probability of 民转刑 escalation within the horizon; calibration is fitted "
+                    "after the trees, so it need not equal sigmoid(margin)")
+    band: Band
+    base_value: float = Field(description="the model's expected margin (log-odds)")
+    margin: float = Field(description="base_value + the sum of all contributions (uncalibrated log-odds)")
+    factors: list[Factor] = Field(description="largest contributions by absolute value (?top=N, default 8; "
+                                              "?top=all for every feature)")
+
+
+class PersonScore(BaseModel):
+    person_id: str
+    tier: Tier
+    tier_source: Literal["rule", "model"] = Field(
+        description="'rule' when a screening no older than 90 days decides the tier, else 'model'")
+    probabilities: dict[str, float] = Field(description="the tier model's class probabilities")
+    factors: list[Factor] = Field(description="contributions towards the model's tier (empty for 'rule')")
+
+
+class ScoreResponse(BaseModel):
+    score_id: str
+    case_id: str
+    as_of: datetime
+    escalation: Escalation
+    persons: list[PersonScore]
+    route: Route
+    models: dict[str, str] = Field(description="registered model versions used, e.g. triage-escalation/3")
+    warnings: list[str]
+
+
+class BatchScoreResponse(BaseModel):
+    count: int
+    results: list[ScoreResponse]
+
+
+class ReviewIn(_In):
+    verdict: Literal["agree", "override"]
+    teams: list[Annotated[str, StringConstraints(max_length=64)]] | None = Field(
+        None, max_length=20, description="the route's teams as the analyst decides them (override only)")
+    note: Annotated[str, Field(max_length=MAX_TEXT_LENGTH)] | None = None
+
+    @model_validator(mode="after")
+    def _teams_for_override(self) -> "ReviewIn":
+        if self.verdict == "override" and not self.teams:
+            raise ValueError("an override names the teams")
+        if self.verdict == "agree" and self.teams:
+            raise ValueError("an agreement keeps the route's teams; send verdict 'override' to change them")
+        return self
+
+
+class ReviewOut(BaseModel):
+    id: int
+    score_id: str
+    verdict: str
+    teams: list[str]
+    note: str | None
+    reviewer_key_id: str
+    created_at: datetime
+
+
+class StoredScore(ScoreResponse):
+    created_at: datetime
+    request: dict[str, Any]
+    reviews: list[ReviewOut]
+
+
+class QueueItem(BaseModel):
+    score_id: str
+    case_id: str
+    household_id: str
+    dispute_type: str
+    as_of: datetime
+    created_at: datetime
+    probability: float
+    band: Band
+    priority: str
+    teams: list[str]
+    reviewed: bool
+    latest_verdict: str | None
+
+
+class QueuePage(BaseModel):
+    items: list[QueueItem]
+    total: int
+    limit: int
+    offset: int
+
+
+class QuarantinedRow(BaseModel):
+    row: int = Field(description="0-based position of the row in the request")
+    key: str | None = Field(description="the row's id, when it has one")
+    rule: str = Field(description="the first contract rule the row broke (see RULES in triage.contract)")
+    detail: str
+
+
+class IngestRequest(_In):
+    rows: list[dict[str, Any]] = Field(min_length=1, description="rows of one exchange table (CONTRACT.md)")
+
+
+class IngestResult(BaseModel):
+    table: str
+    received: int
+    stored: dict[str, int] = Field(description="inserted / updated / unchanged rows")
+    quarantined: list[QuarantinedRow]
+
+
+class ModelInfo(BaseModel):
+    version: str
+    metrics: dict[str, float]
+
+
+class ModelsOut(BaseModel):
+    models: dict[str, ModelInfo]
+    loaded_at: datetime
+
+
+class KeyOut(BaseModel):
+    id: str
+    name: str
+    role: str
+    created_at: datetime
+    revoked_at: datetime | None

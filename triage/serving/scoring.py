@@ -1,0 +1,148 @@
+"""Scoring cases: history as of a moment → features → champion models → explanation → route.
+
+No HTTP here.  The history comes from the service database through the same typed frames
+and the same feature code as training (``triage.features``), so a case scored over HTTP gets
+the probability ``triage score`` gives it for the same as-of time.  A batch is scored in one
+pass: one history read, one feature build, one model call.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from triage.config import load_domain
+from triage.db.history import read_tables
+from triage.features import build_case_features, build_person_features, feature_labels, rule_tiers
+from triage.models.registry import Champions
+from triage.routing import RouteInput, RoutingRules, current_routing
+from triage.serving import decisions
+from triage.serving.decisions import ScoredCase
+from triage.serving.facts import route_facts
+from triage.serving.schemas import Escalation, Factor, PersonScore, ScoreRequest, ScoreResponse
+from triage.settings import Settings
+
+
+def _plain(value):
+    """A feature value as JSON: None for missing (未知), str for categories, float otherwise."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, (str, bool)):
+        return value
+    return float(value)
+
+
+class Scorer:
+    """Scores cases against the service database; holds what is read once (labels, teams)."""
+
+    def __init__(self, settings: Settings, engine: Engine):
+        self.settings, self.engine = settings, engine
+        self.labels = feature_labels()
+        self.teams = set(load_domain(settings.domain_file)["teams"])
+
+    @property
+    def routing(self) -> RoutingRules:
+        return current_routing(self.settings.routing_file, self.teams)
+
+    def _factors(self, names: list[str], values: list, contributions: np.ndarray) -> list[Factor]:
+        order = np.argsort(-np.abs(contributions), kind="stable")
+        return [Factor(feature=names[j], label=self.labels[names[j]]["zh"], label_zh=self.labels[names[j]]["zh"],
+                       label_en=self.labels[names[j]]["en"], value=_plain(values[j]),
+                       contribution=float(contributions[j])) for j in order]
+
+    def score(self, requests: list[ScoreRequest], champions: Champions,
+              now: datetime | None = None) -> list[ScoredCase]:
+        """Score every request (each as of its own ``as_of``, default ``now``); full explanations."""
+        now = now or datetime.now(timezone.utc)
+        routing = self.routing
+        cases = pd.DataFrame([r.case.model_dump() for r in requests])
+        cases["as_of"] = pd.to_datetime([r.as_of or now for r in requests], utc=True)
+        cases["opened_at"] = pd.to_datetime(cases["opened_at"], utc=True)
+        named = pd.DataFrame([(i, p) for i, r in enumerate(requests) for p in r.persons],
+                             columns=["row", "person_id"])
+        households = set(cases["household_id"]) | set(cases["counterparty_household_id"].dropna())
+        tables = read_tables(self.engine, household_ids=households, person_ids=set(named["person_id"]),
+                             as_of=cases["as_of"].max())
+
+        model = champions.escalation
+        frame = build_case_features(cases, tables, text_model=model.text_model_)
+        X = frame[model.feature_names_]
+        probability = model.predict_proba(X)[:, 1]
+        contributions, base = model.explain(X)
+        bands = model.bands(probability)
+        persons = self._persons(named, cases["as_of"], tables, champions)
+        facts = route_facts(cases, named, tables, routing.weapon_words)
+        known_households = set(tables["households"]["household_id"].dropna())
+        known_persons = set(tables["persons"]["person_id"].dropna())
+
+        by_case: dict[int, list[PersonScore]] = {}
+        for row, person in persons:
+            by_case.setdefault(row, []).append(person)
+        scored = []
+        for i, request in enumerate(requests):
+            values = X.iloc[i].tolist()
+            person_scores = by_case.get(i, [])
+            route = routing.route(RouteInput(band=str(bands[i]), dispute_type=request.case.dispute_type,
+                                             tiers=[p.tier for p in person_scores], facts=facts.iloc[i].to_dict()))
+            response = ScoreResponse(
+                score_id=str(uuid.uuid4()), case_id=request.case.case_id, as_of=cases["as_of"].iloc[i].to_pydatetime(),
+                escalation=Escalation(
+                    probability=float(probability[i]), band=str(bands[i]), base_value=float(base[i]),
+                    margin=float(base[i] + contributions[i].sum()),
+                    factors=self._factors(model.feature_names_, values, contributions[i])),
+                persons=person_scores, route=route, models=dict(champions.versions),
+                warnings=self._warnings(request, known_households, known_persons))
+            scored.append(ScoredCase(request=request, response=response,
+                                     features=dict(zip(model.feature_names_, map(_plain, values)))))
+        return scored
+
+    def _persons(self, named: pd.DataFrame, as_of: pd.Series, tables: dict, champions: Champions
+                 ) -> list[tuple[int, PersonScore]]:
+        """Each named person's tier: the screening rule where it applies, the tier model otherwise."""
+        if named.empty:
+            return []
+        points = pd.DataFrame({"person_id": named["person_id"].astype("string"),
+                               "as_of": as_of.iloc[named["row"]].to_numpy()})
+        model = champions.tier
+        X = build_person_features(points, tables)[model.feature_names_]
+        probabilities = model.predict_proba(X)
+        predicted = probabilities.argmax(axis=1)
+        contributions, _ = model.explain(X, predicted)
+        by_rule = rule_tiers(points, tables)
+        out = []
+        for k, row in enumerate(named["row"]):
+            rule_tier = by_rule.iloc[k]
+            from_rule = not pd.isna(rule_tier)
+            out.append((int(row), PersonScore(
+                person_id=str(points["person_id"].iloc[k]),
+                tier=str(rule_tier) if from_rule else str(model.classes_[predicted[k]]),
+                tier_source="rule" if from_rule else "model",
+                probabilities={str(c): float(p) for c, p in zip(model.classes_, probabilities[k])},
+                factors=[] if from_rule else self._factors(model.feature_names_, X.iloc[k].tolist(),
+                                                           contributions[k]))))
+        return out
+
+    @staticmethod
+    def _warnings(request: ScoreRequest, households: set[str], persons: set[str]) -> list[str]:
+        case, warnings = request.case, []
+        if case.household_id not in households:
+            warnings.append(f"unknown household {case.household_id}: scored with no history")
+        if case.counterparty_household_id and case.counterparty_household_id not in households:
+            warnings.append(f"unknown counterparty household {case.counterparty_household_id}: no history used")
+        warnings += [f"unknown person {p}: tier from no history" for p in request.persons if p not in persons]
+        return warnings
+
+
+def score_and_store(session: Session, scorer: Scorer, champions: Champions, requests: list[ScoreRequest],
+                    key_id: str) -> list[ScoredCase]:
+    """Score and commit the decisions; only then may the caller answer."""
+    scored = scorer.score(requests, champions)
+    decisions.store(session, scored, key_id)
+    session.commit()
+    return scored
