@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -26,6 +27,8 @@ from triage.serving.keys import create_key
 from triage.settings import Settings
 
 SERVICE_TABLES = ("reviews", "decisions", "audit_log", "api_keys")
+#: Still argon2id, with parameters cheap enough to make keys for every test.
+TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 def train_champions(seed: int = 0, version: int = 1) -> Champions:
@@ -101,7 +104,7 @@ def keys(client: TestClient) -> dict[str, str]:
     out = {}
     with state.sessions() as session:
         for role in ("scorer", "analyst", "admin"):
-            row, plain = create_key(session, role, f"test {role}")
+            row, plain = create_key(session, role, f"test {role}", hasher=TEST_HASHER)
             out[role], out[f"{role}_id"] = plain, row.id
         session.commit()
     return out

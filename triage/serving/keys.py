@@ -31,20 +31,23 @@ ROLES: tuple[str, ...] = ("scorer", "analyst", "admin")
 ROLE_RANK: dict[str, int] = {role: i for i, role in enumerate(ROLES)}
 PREFIX = "trg"
 
-_hasher = PasswordHasher()
+#: argon2id with the library's defaults (64 MiB, 3 passes); a hash records its own parameters,
+#: so keys made with other parameters still verify.
+DEFAULT_HASHER = PasswordHasher()
 
 
 def allows(role: str, needed: str) -> bool:
     return ROLE_RANK.get(role, -1) >= ROLE_RANK[needed]
 
 
-def create_key(session: Session, role: str, name: str = "", *, actor_key_id: str | None = None) -> tuple[ApiKey, str]:
+def create_key(session: Session, role: str, name: str = "", *, actor_key_id: str | None = None,
+               hasher: PasswordHasher = DEFAULT_HASHER) -> tuple[ApiKey, str]:
     """Store a new key hashed and return it with the only copy of its plain text."""
     if role not in ROLE_RANK:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     key_id = secrets.token_hex(6)
     plain = f"{PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
-    row = ApiKey(id=key_id, name=name or f"{role} key", role=role, hash=_hasher.hash(plain),
+    row = ApiKey(id=key_id, name=name or f"{role} key", role=role, hash=hasher.hash(plain),
                  created_at=datetime.now(timezone.utc))
     session.add(row)
     record(session, "key.create", actor_key_id, target=key_id, role=role)
@@ -91,7 +94,7 @@ class KeyVerifier:
         if cached and time.monotonic() - cached[1] < self.cache_seconds and hmac.compare_digest(cached[0], digest):
             return row
         try:
-            _hasher.verify(row.hash, presented)
+            DEFAULT_HASHER.verify(row.hash, presented)
         except (VerificationError, InvalidHashError):
             return None
         with self._lock:

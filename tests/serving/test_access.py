@@ -1,0 +1,100 @@
+"""Who may do what (INTERFACES.md): every endpoint × every role, and no / wrong / revoked keys."""
+
+import pytest
+
+from tests.serving.conftest import auth, case_request
+
+#: (method, path, body, the least role allowed); None for the open liveness check.
+ENDPOINTS = [
+    ("POST", "/v1/cases/score", case_request(), "scorer"),
+    ("POST", "/v1/cases/batch-score", {"cases": [case_request()]}, "scorer"),
+    ("POST", "/v1/ingest/households", {"rows": [{"household_id": "H-9", "district": "城关区", "street": "东关街道",
+                                                 "grid_id": "G1", "area_type": "urban", "size": 2,
+                                                 "low_income": False, "registered_at": "2024-01-01"}]}, "scorer"),
+    ("GET", "/readyz", None, "scorer"),
+    ("GET", "/metrics", None, "scorer"),
+    ("GET", "/v1/scores/{score_id}", None, "analyst"),
+    ("POST", "/v1/scores/{score_id}/review", {"verdict": "agree"}, "analyst"),
+    ("GET", "/v1/queue", None, "analyst"),
+    ("GET", "/v1/models", None, "analyst"),
+    ("POST", "/v1/models/reload", None, "admin"),
+    ("GET", "/v1/keys", None, "admin"),
+    ("POST", "/v1/keys", {"role": "scorer", "name": "new"}, "admin"),
+    ("GET", "/v1/audit", None, "admin"),
+]
+RANK = {"scorer": 0, "analyst": 1, "admin": 2}
+
+
+@pytest.fixture
+def stored_score(client, keys) -> str:
+    return client.post("/v1/cases/score", json=case_request(), headers=auth(keys["scorer"])).json()["score_id"]
+
+
+@pytest.fixture
+def reload_to_same_models(client, champions):
+    client.app.state.service.champions._loader = lambda: champions
+
+
+def call(client, method, path, body, headers, score_id):
+    return client.request(method, path.format(score_id=score_id), json=body, headers=headers)
+
+
+@pytest.mark.parametrize("role", ["scorer", "analyst", "admin"])
+def test_each_role_may_do_exactly_what_interfaces_md_allows(client, keys, stored_score, role,
+                                                            reload_to_same_models):
+    for method, path, body, least in ENDPOINTS:
+        response = call(client, method, path, body, auth(keys[role]), stored_score)
+        if RANK[role] >= RANK[least]:
+            assert response.status_code in (200, 201), (role, path, response.text)
+        else:
+            assert response.status_code == 403, (role, path, response.status_code)
+            assert response.headers["content-type"] == "application/problem+json"
+            assert least in response.json()["detail"]
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nonsense"},
+                                     {"Authorization": "Bearer trg_000000000000_wrong-secret"},
+                                     {"Authorization": "Basic dXNlcjpwYXNz"}],
+                         ids=["no key", "malformed key", "unknown key", "not bearer"])
+def test_without_a_valid_key_every_endpoint_but_healthz_says_401(client, keys, stored_score, headers):
+    for method, path, body, _ in ENDPOINTS:
+        response = call(client, method, path, body, headers, stored_score)
+        assert response.status_code == 401, (path, response.status_code)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["www-authenticate"].startswith("Bearer")
+    assert client.get("/healthz").status_code == 200
+
+
+def test_a_right_id_with_a_wrong_secret_is_refused_even_after_the_key_was_cached(client, keys):
+    assert client.get("/v1/queue", headers=auth(keys["analyst"])).status_code == 200
+    forged = keys["analyst"][:-4] + ("AAAA" if not keys["analyst"].endswith("AAAA") else "BBBB")
+    assert client.get("/v1/queue", headers=auth(forged)).status_code == 401
+
+
+def test_a_revoked_key_is_refused_from_the_next_request_on(client, keys):
+    analyst = auth(keys["analyst"])
+    assert client.get("/v1/queue", headers=analyst).status_code == 200          # now cached as verified
+    revoked = client.post(f"/v1/keys/{keys['analyst_id']}/revoke", headers=auth(keys["admin"]))
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
+    assert client.get("/v1/queue", headers=analyst).status_code == 401
+    actions = [e["action"] for e in client.get("/v1/audit", headers=auth(keys["admin"])).json()]
+    assert "key.revoke" in actions
+
+
+def test_keys_are_stored_only_as_argon2_hashes(client, keys):
+    from triage.db.service_models import ApiKey
+
+    with client.app.state.service.sessions() as session:
+        stored = {k.id: k.hash for k in session.query(ApiKey)}
+    assert stored[keys["scorer_id"]].startswith("$argon2id$")
+    assert all(keys[role] not in stored.values() for role in ("scorer", "analyst", "admin"))
+
+
+def test_an_admin_creates_a_key_that_works_at_once_and_is_never_shown_again(client, keys):
+    created = client.post("/v1/keys", json={"role": "analyst", "name": "desk 3"}, headers=auth(keys["admin"]))
+    assert created.status_code == 201
+    new_key = created.json()["key"]
+    assert client.get("/v1/queue", headers=auth(new_key)).status_code == 200
+    listed = client.get("/v1/keys", headers=auth(keys["admin"])).json()
+    assert {"id", "name", "role", "created_at", "revoked_at"} == set(listed[0])
+    assert new_key not in str(listed)
