@@ -113,7 +113,18 @@ class History:
             for kind in ("household_id", "case_id", "person_id", "assessment_id")
         }
         self._indexes: dict[tuple, tuple[EventIndex, pd.DataFrame]] = {}
+        self._distinct_times: dict[tuple[str, str], np.ndarray] = {}
         self._member_flags: dict[str, np.ndarray] = {}
+        for (source, key), frame in self._sources.items():   # the costly parts, once per source
+            time_column, id_column = _TIME_AND_ID[source]
+            times = to_ns(frame[time_column])
+            distinct_times, time_ranks = np.unique(times, return_inverse=True)
+            frame["_code"] = self.encode(key, frame[key])
+            frame["_time_rank"] = time_ranks
+            frame["_tiebreak"] = pd.factorize(frame[id_column].astype("string"), sort=True)[0]
+            if key != "case_id" and "case_id" in frame.columns:
+                frame["_case_code"] = self.encode("case_id", frame["case_id"])
+            self._distinct_times[source, key] = distinct_times
 
     def encode(self, kind: str, ids: pd.Series) -> np.ndarray:
         """Integer codes of ``ids`` (an id column of ``kind``); -1 for missing or unseen ids."""
@@ -132,12 +143,12 @@ class History:
             for column, allowed in where:
                 frame = frame[frame[column].isin(list(allowed))]
             frame = frame.reset_index(drop=True)
-            time_column, id_column = _TIME_AND_ID[source]
-            codes = self.encode(key, frame[key])
+            codes = frame["_code"].to_numpy()
             if with_case:
-                codes = self.pair_code(codes, self.encode("case_id", frame["case_id"]))
-            tiebreak = pd.factorize(frame[id_column].astype("string"), sort=True)[0]
-            self._indexes[cache_key] = (EventIndex(codes, to_ns(frame[time_column]), tiebreak), frame)
+                codes = self.pair_code(codes, frame["_case_code"].to_numpy())
+            index = EventIndex(codes, to_ns(frame[_TIME_AND_ID[source][0]]), frame["_tiebreak"].to_numpy(),
+                               self._distinct_times[source, key], frame["_time_rank"].to_numpy())
+            self._indexes[cache_key] = (index, frame)
         return self._indexes[cache_key]
 
     def member_flag(self, flag: str) -> np.ndarray:

@@ -15,7 +15,7 @@ from sklearn.dummy import DummyClassifier
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from triage.contract import ESCALATION_OFFENCES
+from triage.contract import ESCALATION_OFFENCES, TIMEZONE
 from triage.features.registry import FEATURE_CONFIG
 
 _T2S = str.maketrans({pair[0]: pair[1] for pair in FEATURE_CONFIG["t2s"].split()})
@@ -33,10 +33,8 @@ _THREAT_PATTERN = re.compile("|".join(map(re.escape, THREAT_PHRASES)))
 def normalise_texts(texts: pd.Series) -> pd.Series:
     """``normalise`` over a string series, keeping missing texts missing."""
     texts = texts.astype("string")
-    present = texts.notna()
-    out = pd.Series(pd.NA, index=texts.index, dtype="string")
-    out[present] = [normalise(t) for t in texts[present]]
-    return out
+    distinct = texts.dropna().unique()          # hotline summaries repeat; normalise each once
+    return texts.map(dict(zip(distinct, map(normalise, distinct)))).astype("string")
 
 
 def carries_threat(texts: pd.Series) -> pd.Series:
@@ -77,9 +75,9 @@ class CallTextModel:
                                  alternate_sign=False, norm="l2", lowercase=False)
 
     def training_set(self, tables: dict[str, pd.DataFrame], cutoff) -> tuple[pd.Series, np.ndarray]:
-        """Texts and targets of the calls the model may learn from at ``cutoff``."""
+        """Texts and targets of the calls the model may learn from at ``cutoff`` (no offset: Asia/Shanghai)."""
         cutoff = pd.Timestamp(cutoff)
-        cutoff = cutoff.tz_localize("UTC") if cutoff.tzinfo is None else cutoff.tz_convert("UTC")
+        cutoff = cutoff.tz_localize(TIMEZONE) if cutoff.tzinfo is None else cutoff   # CONTRACT.md
         calls = tables["hotline_calls"]
         usable = calls[calls["household_id"].notna() & calls["text"].notna()
                        & (calls["received_at"] + pd.Timedelta(days=self.horizon_days) < cutoff)]

@@ -28,14 +28,19 @@ class EventIndex:
     and is left out, a query with an unknown code finds no rows.
     """
 
-    def __init__(self, codes: np.ndarray, times_ns: np.ndarray, tiebreak: np.ndarray | None = None):
+    def __init__(self, codes: np.ndarray, times_ns: np.ndarray, tiebreak: np.ndarray | None = None,
+                 distinct_times: np.ndarray | None = None, time_ranks: np.ndarray | None = None):
+        """``distinct_times``/``time_ranks``: the source's sorted distinct times and each row's
+        position in them, when the caller has them already (they are the costly part)."""
         keep = np.flatnonzero(codes >= 0)
         codes, times_ns = codes[keep], np.asarray(times_ns)[keep]
-        self._keys = np.unique(codes)
-        self._times = np.unique(times_ns)
+        self._times = np.unique(times_ns) if distinct_times is None else distinct_times
+        ranks = np.searchsorted(self._times, times_ns) if time_ranks is None else time_ranks[keep]
         self._stride = len(self._times) + 1
-        dense = np.searchsorted(self._keys, codes).astype(np.int64)
-        composite = dense * self._stride + np.searchsorted(self._times, times_ns) + 1
+        # codes are used as they are unless code * stride could overflow int64: then densify
+        self._keys = np.unique(codes) if len(codes) and codes.max() > (2**62) // self._stride else None
+        key_part = codes if self._keys is None else np.searchsorted(self._keys, codes)
+        composite = key_part.astype(np.int64) * self._stride + ranks + 1
         if tiebreak is None:
             order = np.argsort(composite, kind="stable")
         else:
@@ -52,10 +57,12 @@ class EventIndex:
         return np.asarray(values)[self.order]
 
     def _runs(self, codes: np.ndarray, times_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        dense = np.minimum(np.searchsorted(self._keys, codes), max(len(self._keys) - 1, 0))
-        known = (codes >= 0) & (len(self._keys) > 0)
-        known &= self._keys[dense] == codes if len(self._keys) else known
-        base = dense.astype(np.int64) * self._stride
+        known = codes >= 0
+        if self._keys is not None:
+            dense = np.minimum(np.searchsorted(self._keys, codes), max(len(self._keys) - 1, 0))
+            known &= (self._keys[dense] == codes) if len(self._keys) else False
+            codes = dense
+        base = np.where(known, codes, 0).astype(np.int64) * self._stride
         start = np.searchsorted(self._composite, base, side="left")
         end = np.searchsorted(self._composite,
                               base + np.searchsorted(self._times, times_ns, side="right"), side="right")

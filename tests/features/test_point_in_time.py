@@ -1,0 +1,68 @@
+"""Features as of t depend on nothing after t, and never on status/closed_at (hypothesis)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.factories import random_tables, utc
+from triage.contract import CASE_STATUSES, TABLES
+from triage.features import build_case_features, build_person_features, rule_tiers
+
+START = utc("2022-01-01")
+
+
+def known_by(tables: dict[str, pd.DataFrame], t: pd.Timestamp) -> dict[str, pd.DataFrame]:
+    """Every table with the rows whose own time is after ``t`` deleted."""
+    kept = {}
+    for name, frame in tables.items():
+        time_column = TABLES[name].time_column
+        kept[name] = frame if time_column is None else frame[frame[time_column] <= t].reset_index(drop=True)
+    return kept
+
+
+def scrambled_outcomes(tables: dict[str, pd.DataFrame], seed: int) -> dict[str, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    cases = tables["cases"].copy()
+    cases["status"] = pd.array(rng.choice(CASE_STATUSES, len(cases)), dtype="string")
+    cases["closed_at"] = cases["opened_at"] + pd.to_timedelta(rng.integers(0, 400, len(cases)), unit="D")
+    return {**tables, "cases": cases}
+
+
+def queries_up_to(tables, t, rng) -> pd.DataFrame:
+    """Cases opened by t, each as of t itself or as of its opening (how training sees it)."""
+    cases = tables["cases"][tables["cases"]["opened_at"] <= t].copy()
+    cases["as_of"] = cases["opened_at"].where(rng.random(len(cases)) < 0.3, t)
+    return cases
+
+
+cities = st.builds(lambda households, seed, day: (random_tables(households, seed=seed, days=700),
+                                                  START + pd.Timedelta(days=day, hours=seed % 24), seed),
+                   st.integers(2, 30), st.integers(0, 10_000), st.integers(30, 700))
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cities)
+def test_case_features_as_of_t_ignore_every_row_after_t(city):
+    tables, t, seed = city
+    queries = queries_up_to(tables, t, np.random.default_rng(seed))
+    full = build_case_features(queries, scrambled_outcomes(tables, seed))
+    truncated = build_case_features(queries, known_by(tables, t))
+    pd.testing.assert_frame_equal(full, truncated)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cities)
+def test_person_features_and_rule_tiers_as_of_t_ignore_every_row_after_t(city):
+    tables, t, _ = city
+    assessments = tables["psych_assessments"]
+    assessments = assessments[assessments["at"] <= t]
+    points = pd.DataFrame({"person_id": assessments["person_id"], "as_of": assessments["at"],
+                           "exclude_assessment_id": assessments["assessment_id"]})
+    everyone_at_t = pd.DataFrame({"person_id": tables["persons"]["person_id"], "as_of": t})
+    points = pd.concat([points, everyone_at_t], ignore_index=True)
+    truncated = known_by(tables, t)
+    pd.testing.assert_frame_equal(build_person_features(points, tables), build_person_features(points, truncated))
+    pd.testing.assert_series_equal(rule_tiers(points, tables), rule_tiers(points, truncated))
