@@ -1,4 +1,4 @@
-"""Fixtures every test may use: a private TRIAGE_HOME and service databases on SQLite and PostgreSQL.
+"""Fixtures every test may use: a private TRIAGE_HOME and service databases (SQLite, PostgreSQL).
 
 The PostgreSQL server is a throw-away cluster this session starts itself (``initdb`` in a
 temporary folder, a free port on 127.0.0.1, fsync off) and removes at the end.  Tests that
@@ -52,7 +52,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
-    """URL prefix (``postgresql+psycopg://postgres@127.0.0.1:PORT``) of a private PostgreSQL server."""
+    """``postgresql+psycopg://postgres@127.0.0.1:PORT``: a private server for this test session."""
     bin_dir = _postgres_bin_dir()
     if bin_dir is None:
         pytest.skip("no PostgreSQL server binaries under /usr/lib/postgresql/*/bin; "

@@ -6,7 +6,9 @@ H3 also has a case of its own (K3).  Times run through 2024 so that ``as_of`` cu
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -116,3 +118,25 @@ def tiny_city() -> dict[str, pd.DataFrame]:
 @pytest.fixture
 def make_frame() -> Callable[[str, list[dict]], pd.DataFrame]:
     return typed_frame
+
+
+def _csv_value(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@pytest.fixture
+def tiny_city_folder(tmp_path) -> Path:
+    """The tiny city written as an exchange-format dataset folder (one CSV per table)."""
+    folder = tmp_path / "tiny_city"
+    folder.mkdir()
+    for table in TABLE_ORDER:
+        with open(folder / f"{table}.csv", "w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(TABLES[table].column_names)
+            for row in TINY_CITY[table]:
+                writer.writerow([_csv_value(row.get(c)) for c in TABLES[table].column_names])
+    return folder

@@ -22,7 +22,8 @@ def test_round_trip_gives_the_frames_that_were_loaded(db_url, tiny_city):
 
     assert list(stored) == list(TABLE_ORDER)
     for table in TABLE_ORDER:
-        pd.testing.assert_frame_equal(_sorted(stored[table], table), _sorted(tiny_city[table], table))
+        pd.testing.assert_frame_equal(_sorted(stored[table], table),
+                                      _sorted(tiny_city[table], table))
 
 
 def test_pii_columns_are_present_but_null_unless_asked_for(db_url, tiny_city):

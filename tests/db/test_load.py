@@ -15,7 +15,8 @@ from triage.db.models import Case, Person
 
 
 def _totals(counts: dict[str, dict[str, int]]) -> dict[str, int]:
-    return {kind: sum(c[kind] for c in counts.values()) for kind in ("inserted", "updated", "unchanged")}
+    return {kind: sum(c[kind] for c in counts.values())
+            for kind in ("inserted", "updated", "unchanged")}
 
 
 def test_first_load_inserts_every_row(db_url, tiny_city):
@@ -93,7 +94,7 @@ def test_small_chunks_give_the_same_result(db_url, tiny_city):
 
 
 def test_an_unknown_reference_is_refused_and_nothing_is_kept(db_url, tiny_city, make_frame):
-    """The validator quarantines unknown ids; the foreign keys catch a writer that did not validate."""
+    """The validator quarantines unknown ids; foreign keys catch a writer that skipped it."""
     tiny_city["hotline_calls"] = make_frame("hotline_calls", [
         {"call_id": "CL9", "received_at": "2024-01-01T00:00:00+08:00", "channel": "110",
          "household_id": "H-unknown", "category": "neighbor"}])

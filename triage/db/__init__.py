@@ -1,7 +1,8 @@
 """The service database: models, migrations, bulk loading and the history adapter.
 
 Adding tables (e.g. the service's decisions, reviews, API keys and audit log):
-1. declare them on :class:`triage.db.base.Base` in a new module, e.g. ``triage/db/service_models.py``
+1. declare them on :class:`triage.db.base.Base` in a new module, e.g.
+   ``triage/db/service_models.py``
    (use :class:`triage.db.types.UtcDateTime` for every timestamp);
 2. add that module to :data:`triage.db.base.MODEL_MODULES`;
 3. write the revision: ``TRIAGE_DATABASE_URL=sqlite:////tmp/rev.db alembic -c triage/db/alembic.ini

@@ -25,7 +25,7 @@ MODEL_MODULES: tuple[str, ...] = ("triage.db.models", "triage.db.service_models"
 
 
 def all_models_metadata() -> MetaData:
-    """``Base.metadata`` with every module of :data:`MODEL_MODULES` imported, i.e. the whole schema."""
+    """``Base.metadata`` with every module of :data:`MODEL_MODULES` imported: the whole schema."""
     for module in MODEL_MODULES:
         importlib.import_module(module)
     return Base.metadata

@@ -1,4 +1,4 @@
-"""Engines and schema migrations of the service database (SQLite by default, PostgreSQL in production)."""
+"""Engines and schema migrations of the service database (SQLite by default, PostgreSQL in prod)."""
 
 from __future__ import annotations
 

@@ -7,12 +7,13 @@ serves both batch and online scoring.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 
 import pandas as pd
 from sqlalchemy import ColumnElement, Engine, Select, and_, null, or_, select, true
 
-from triage.contract import TABLE_ORDER, TABLES, TYPED_DTYPES
+from triage.contract import TABLE_ORDER, TABLES, TYPED_DTYPES, empty_typed_frame
 from triage.db.engine import engine_for
 from triage.db.models import EXCHANGE_MODELS
 
@@ -38,11 +39,19 @@ def read_tables(
     PII columns are present but null unless ``include_pii``.  Rows are ordered by key.
     """
     engine = url_or_engine if isinstance(url_or_engine, Engine) else engine_for(url_or_engine)
-    filters = _history_filters(household_ids, person_ids, _utc(as_of))
+    cutoff = _utc(as_of)
+    scoped = household_ids is not None or person_ids is not None
+    households = sorted(set(household_ids or ()))
+    wanted_persons = sorted(set(person_ids or ()))
+    frames: dict[str, pd.DataFrame] = {}
     with engine.connect() as connection:
-        return {name: _typed_frame(name, connection.execute(
-                    _select_table(name, filters[name], include_pii)).all())
-                for name in TABLE_ORDER}
+        for name in TABLE_ORDER:  # persons and cases are read before the tables that hang off them
+            where = _in_time(name, cutoff)
+            if scoped:
+                where = and_(where, _in_scope(name, households, wanted_persons, frames))
+            rows = connection.execute(_select_table(name, where, include_pii)).all()
+            frames[name] = _typed_frame(name, rows)
+    return frames
 
 
 def _utc(as_of: pd.Timestamp | None):
@@ -54,43 +63,38 @@ def _utc(as_of: pd.Timestamp | None):
     return moment.tz_convert("UTC").to_pydatetime()
 
 
-def _history_filters(household_ids: Collection[str] | None, person_ids: Collection[str] | None,
-                     as_of) -> dict[str, ColumnElement[bool]]:
-    """The WHERE clause of each table: the time cut-off and, when asked, the household scope."""
-    tables = {name: model.__table__ for name, model in EXCHANGE_MODELS.items()}
-    columns = {name: table.c for name, table in tables.items()}
+def _in_time(name: str, cutoff) -> ColumnElement[bool]:
+    time_column = TABLES[name].time_column
+    if cutoff is None or time_column is None:
+        return true()
+    return EXCHANGE_MODELS[name].__table__.c[time_column] <= cutoff
 
-    def in_time(name: str) -> ColumnElement[bool]:
-        time_column = TABLES[name].time_column
-        if as_of is None or time_column is None:
-            return true()
-        return columns[name][time_column] <= as_of
 
-    if household_ids is None and person_ids is None:
-        return {name: in_time(name) for name in TABLE_ORDER}
+def _in_scope(name: str, households: list[str], wanted_persons: list[str],
+              frames: dict[str, pd.DataFrame]) -> ColumnElement[bool]:
+    """The rows of ``name`` that belong to the households' history.
 
-    households = sorted(set(household_ids or ()))
-    persons, cases, incidents = columns["persons"], columns["cases"], columns["incidents"]
-    person_scope = or_(persons.household_id.in_(households),
-                       persons.person_id.in_(sorted(set(person_ids or ()))))
-    case_scope = and_(or_(cases.household_id.in_(households),
-                          cases.counterparty_household_id.in_(households)), in_time("cases"))
-    selected_persons = select(persons.person_id).where(person_scope)
-    selected_cases = select(cases.case_id).where(case_scope)
-    scope = {
-        "households": columns["households"].household_id.in_(households),
-        "persons": person_scope,
-        "hotline_calls": or_(columns["hotline_calls"].household_id.in_(households),
-                             columns["hotline_calls"].person_id.in_(selected_persons)),
-        "cases": case_scope,
-        "mediation_events": columns["mediation_events"].case_id.in_(selected_cases),
-        "screenings": columns["screenings"].person_id.in_(selected_persons),
-        "psych_assessments": columns["psych_assessments"].person_id.in_(selected_persons),
-        "incidents": or_(incidents.household_id.in_(households),
-                         incidents.person_id.in_(selected_persons),
-                         incidents.case_id.in_(selected_cases)),
-    }
-    return {name: and_(scope[name], in_time(name)) for name in TABLE_ORDER}
+    Persons and cases already read are passed on as id lists rather than subqueries, so that
+    every condition is an index look-up (an ``OR`` with a subquery makes PostgreSQL scan).
+    """
+    c = EXCHANGE_MODELS[name].__table__.c
+    persons = list(frames["persons"]["person_id"]) if "persons" in frames else []
+    cases = list(frames["cases"]["case_id"]) if "cases" in frames else []
+    if name == "households":
+        return c.household_id.in_(households)
+    if name == "persons":
+        return or_(c.household_id.in_(households), c.person_id.in_(wanted_persons))
+    if name == "hotline_calls":
+        return or_(c.household_id.in_(households), c.person_id.in_(persons))
+    if name == "cases":
+        return or_(c.household_id.in_(households), c.counterparty_household_id.in_(households))
+    if name == "mediation_events":
+        return c.case_id.in_(cases)
+    if name in ("screenings", "psych_assessments"):
+        return c.person_id.in_(persons)
+    if name == "incidents":
+        return or_(c.household_id.in_(households), c.person_id.in_(persons), c.case_id.in_(cases))
+    raise KeyError(name)
 
 
 def _select_table(name: str, where: ColumnElement[bool], include_pii: bool) -> Select:
@@ -102,13 +106,26 @@ def _select_table(name: str, where: ColumnElement[bool], include_pii: bool) -> S
 
 
 def _typed_frame(name: str, rows: Sequence[tuple]) -> pd.DataFrame:
-    """Database rows as a typed frame: the validator's columns and dtypes, nulls as ``<NA>``."""
-    spec = TABLES[name]
-    raw = pd.DataFrame.from_records(rows, columns=spec.column_names)
-    typed = {}
-    for column in spec.columns:
-        values = raw[column.name]
+    """Database rows as a typed frame: the validator's columns and dtypes, nulls as ``<NA>``.
+
+    Built column by column with ``pd.array`` (a few ms for a household's history, where
+    ``DataFrame.astype`` per column took four times as long).
+    """
+    if not rows:
+        return _empty_frame(name)
+    columns = {}
+    for column, values in zip(TABLES[name].columns, zip(*rows)):
         if column.type == "timestamp":
-            values = pd.to_datetime(values, utc=True)
-        typed[column.name] = values.astype(TYPED_DTYPES[column.type])
-    return pd.DataFrame(typed, columns=spec.column_names)
+            columns[column.name] = pd.to_datetime(list(values), utc=True).as_unit("ns")
+        else:
+            columns[column.name] = pd.array(values, dtype=TYPED_DTYPES[column.type])
+    return pd.DataFrame(columns)
+
+
+@functools.cache
+def _empty_frames() -> dict[str, pd.DataFrame]:
+    return {name: empty_typed_frame(name) for name in TABLE_ORDER}
+
+
+def _empty_frame(name: str) -> pd.DataFrame:
+    return _empty_frames()[name].copy()

@@ -3,19 +3,20 @@
 Each chunk of rows is first compared with what the database already holds under the same
 keys, so that only new and changed rows are written and the counts say exactly what a load
 did: loading the same export twice writes nothing, a later export writes only its news.
-The writes are one ``INSERT … ON CONFLICT (key) DO UPDATE`` executemany per chunk, so a
-loader racing another still ends with the newest values instead of a key violation.
+Writes are ``INSERT … ON CONFLICT (key) DO UPDATE``, so a loader racing another still ends
+with the newest values instead of a key violation.  Each dialect gets its fastest bulk path:
+a driver-level executemany on SQLite, ``COPY`` into a staging table on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from operator import itemgetter
 
 import pandas as pd
-from sqlalchemy import Connection, Dialect, Executable, Table, select
+from sqlalchemy import Column, Connection, MetaData, Select, Table, any_, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from triage.contract import TABLE_ORDER, TABLES, TYPED_DTYPES
@@ -27,8 +28,6 @@ log = logging.getLogger(__name__)
 #: Rows per round trip: large enough to amortise statements, small enough for SQLite's
 #: bound-parameter limit in the key look-up.
 DEFAULT_CHUNK_ROWS = 5000
-
-_UPSERT_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 def load_frames(url: str, frames: Mapping[str, pd.DataFrame], *,
@@ -43,21 +42,21 @@ def load_frames(url: str, frames: Mapping[str, pd.DataFrame], *,
     if unknown:
         raise ValueError(f"not exchange tables: {sorted(unknown)}")
     engine = engine_for(url)
-    upsert_insert = _UPSERT_INSERTS.get(engine.dialect.name)
-    if upsert_insert is None:
-        raise NotImplementedError(f"no upsert for the {engine.dialect.name} dialect")
+    writer_class = _WRITERS.get(engine.dialect.name)
+    if writer_class is None:
+        raise NotImplementedError(f"no bulk upsert for the {engine.dialect.name} dialect")
     counts: dict[str, dict[str, int]] = {}
     with engine.begin() as connection:
         for name in (name for name in TABLE_ORDER if name in frames):
             table = EXCHANGE_MODELS[name].__table__
-            counts[name] = _upsert_table(connection, table, upsert_insert,
-                                         _rows_of(name, frames[name]), chunk_rows)
+            rows = _rows_of(name, frames[name])
+            counts[name] = _upsert_table(writer_class(connection, table), rows, chunk_rows)
             log.info("loaded %s: %s", name, counts[name])
     return counts
 
 
 def _rows_of(name: str, frame: pd.DataFrame) -> list[tuple]:
-    """The frame's rows as tuples of plain Python values in contract column order (key first)."""
+    """The frame's rows as tuples of plain Python values in contract column order."""
     spec = TABLES[name]
     missing = [c for c in spec.column_names if c not in frame.columns]
     if missing:
@@ -91,21 +90,13 @@ def _chunks(rows: list[tuple], size: int) -> Iterator[list[tuple]]:
         yield rows[start:start + size]
 
 
-def _upsert_table(connection: Connection, table: Table, upsert_insert, rows: list[tuple],
-                  chunk_rows: int) -> dict[str, int]:
-    names = [c.name for c in table.columns]
-    key = table.c[TABLES[table.name].key]
-    key_at = names.index(key.name)
-    insert = upsert_insert(table)
-    upsert = _PreparedWrite(insert.on_conflict_do_update(
-        index_elements=[key.name], set_={n: insert.excluded[n] for n in names if n != key.name}),
-        table, connection.dialect)
+def _upsert_table(writer: _Writer, rows: list[tuple], chunk_rows: int) -> dict[str, int]:
+    key_at = writer.key_position
     counts = {"inserted": 0, "updated": 0, "unchanged": 0}
     rows = sorted(rows, key=itemgetter(key_at))  # appending to the key's b-tree is cheapest
     for chunk in _chunks(rows, chunk_rows):
-        keys = [row[key_at] for row in chunk]
-        stored = {row[key_at]: row for row in map(
-            tuple, connection.execute(select(*table.columns).where(key.in_(keys))))}
+        stored = {row[key_at]: row
+                  for row in writer.stored_rows([row[key_at] for row in chunk])}
         to_write = []
         for row in chunk:
             before = stored.get(row[key_at])
@@ -118,33 +109,94 @@ def _upsert_table(connection: Connection, table: Table, upsert_insert, rows: lis
                 continue
             to_write.append(row)
         if to_write:
-            upsert.executemany(connection, to_write)
+            writer.upsert(to_write)
     return counts
 
 
-class _PreparedWrite:
-    """A statement compiled once and fed parameters processed column by column.
+class _Writer:
+    """Reads the stored version of a chunk of rows and upserts rows, for one table."""
 
-    Core's executemany runs the bind processors row by row (dict look-ups and calls per
-    value); running each column's processor over the whole column and handing the driver
-    ready parameter tuples halves the time of a SQLite load.  The processors are the
-    columns' own (``TypeEngine.bind_processor``), so values are stored exactly as the ORM
-    would store them.
+    def __init__(self, connection: Connection, table: Table) -> None:
+        self.connection = connection
+        self.table = table
+        self.names = [c.name for c in table.columns]
+        self.key = table.c[TABLES[table.name].key]
+        self.key_position = self.names.index(self.key.name)
+        # The columns' own bind processors, so values are stored exactly as the ORM stores them.
+        self.processors = [c.type.bind_processor(connection.dialect) for c in table.columns]
+
+    def stored_rows(self, keys: list[str]) -> list[tuple]:
+        return [tuple(row) for row in self.connection.execute(self._stored_rows_query(keys))]
+
+    def _stored_rows_query(self, keys: list[str]) -> Select:
+        return select(*self.table.columns).where(self.key.in_(keys))
+
+    def _processed_columns(self, rows: list[tuple]) -> list[list]:
+        """Bind-processed values, column by column (one call per value, no per-row overhead)."""
+        return [list(values) if process is None else [process(v) for v in values]
+                for process, values in zip(self.processors, zip(*rows))]
+
+    def _set_from(self, insert) -> dict[str, Column]:
+        return {n: insert.excluded[n] for n in self.names if n != self.key.name}
+
+    def upsert(self, rows: list[tuple]) -> None:
+        raise NotImplementedError
+
+
+class _SqliteWriter(_Writer):
+    """A driver-level executemany of one compiled upsert.
+
+    Core's executemany processes parameters row by row; handing sqlite3 ready tuples
+    halves the time of a load (~70k rows/s instead of ~35k).
     """
 
-    def __init__(self, statement: Executable, table: Table, dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
+    def __init__(self, connection: Connection, table: Table) -> None:
+        super().__init__(connection, table)
+        insert = sqlite.insert(table)
+        compiled = insert.on_conflict_do_update(
+            index_elements=[self.key.name], set_=self._set_from(insert)).compile(
+                dialect=connection.dialect)
         self.sql = compiled.string
-        self.names = [c.name for c in table.columns]
-        self.processors = [c.type.bind_processor(dialect) for c in table.columns]
-        self.order = ([self.names.index(name) for name in compiled.positiontup]
-                      if dialect.positional else None)
+        self.parameter_order = [self.names.index(name) for name in compiled.positiontup]
 
-    def executemany(self, connection: Connection, rows: list[tuple]) -> None:
-        columns = [list(values) if process is None else [process(v) for v in values]
-                   for process, values in zip(self.processors, zip(*rows))]
-        if self.order is not None:
-            parameters = list(zip(*(columns[i] for i in self.order)))
-        else:
-            parameters = [dict(zip(self.names, row)) for row in zip(*columns)]
-        connection.exec_driver_sql(self.sql, parameters)
+    def upsert(self, rows: list[tuple]) -> None:
+        columns = self._processed_columns(rows)
+        self.connection.exec_driver_sql(
+            self.sql, list(zip(*(columns[i] for i in self.parameter_order))))
+
+
+class _PostgresWriter(_Writer):
+    """``COPY`` into a temporary staging table, then one ``INSERT … SELECT … ON CONFLICT``.
+
+    psycopg's executemany is a round trip per row even when pipelined; COPY streams a chunk
+    in one go.  The staging table is dropped when the load's transaction ends.
+    """
+
+    def __init__(self, connection: Connection, table: Table) -> None:
+        super().__init__(connection, table)
+        self.staging = Table(f"staging_{table.name}", MetaData(),
+                             *(Column(c.name, c.type) for c in table.columns),
+                             prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
+        self.staging.create(connection)
+        insert = postgresql.insert(table).from_select(self.names, select(self.staging))
+        self.upsert_from_staging = insert.on_conflict_do_update(
+            index_elements=[self.key.name], set_=self._set_from(insert))
+        self.copy_sql = (f'COPY "{self.staging.name}" ('
+                         + ", ".join(f'"{n}"' for n in self.names) + ") FROM STDIN")
+
+    def _stored_rows_query(self, keys: list[str]) -> Select:
+        # One array parameter instead of thousands of placeholders to parse and plan.
+        keys_array = bindparam("keys", keys, type_=postgresql.ARRAY(self.key.type))
+        return select(*self.table.columns).where(self.key == any_(keys_array))
+
+    def upsert(self, rows: list[tuple]) -> None:
+        cursor = self.connection.connection.driver_connection.cursor()
+        with cursor.copy(self.copy_sql) as copy:
+            for row in zip(*self._processed_columns(rows)):
+                copy.write_row(row)
+        self.connection.execute(self.upsert_from_staging)
+        self.connection.execute(self.staging.delete())
+
+
+_WRITERS: dict[str, Callable[[Connection, Table], _Writer]] = {
+    "sqlite": _SqliteWriter, "postgresql": _PostgresWriter}

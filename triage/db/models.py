@@ -78,7 +78,8 @@ class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
         Index("ix_cases_household_id_opened_at", "household_id", "opened_at"),
-        Index("ix_cases_counterparty_household_id_opened_at", "counterparty_household_id", "opened_at"),
+        Index("ix_cases_counterparty_household_id_opened_at",
+              "counterparty_household_id", "opened_at"),
     )
 
     case_id: Mapped[str] = mapped_column(Id, primary_key=True)
