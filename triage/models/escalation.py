@@ -26,12 +26,15 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
     band_top_shares : dict
         Share of calibration cases at or above each band, e.g. ``{"critical": 0.05,
         "high": 0.15, "medium": 0.40}``; the thresholds are stored in ``band_thresholds_``.
+    num_leaves, min_child_samples : int
+        Small, well-populated leaves: escalations are rare (~5 %) and out-of-time AUC fell with
+        bigger trees.
     text_model : object, optional
         The fitted call-text model whose scores are features; kept with the model so that
         serving computes the same features.
     """
 
-    def __init__(self, n_estimators=600, learning_rate=0.03, num_leaves=15, min_child_samples=40,
+    def __init__(self, n_estimators=1500, learning_rate=0.02, num_leaves=7, min_child_samples=100,
                  feature_fraction=0.8, bagging_fraction=0.8, reg_lambda=1.0, calibration_share=0.25,
                  early_stopping_rounds=60, band_top_shares=None, text_model=None, random_state=0):
         self.n_estimators = n_estimators
