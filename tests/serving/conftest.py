@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 
 from tests.factories import City, random_tables
+from triage.db import migrate
 from triage.db.load import load_frames
 from triage.features import build_case_features, build_person_features, feature_names
 from triage.models import EscalationModel, TierModel
@@ -26,7 +26,6 @@ from triage.serving import create_app
 from triage.serving.keys import create_key
 from triage.settings import Settings
 
-SERVICE_TABLES = ("reviews", "decisions", "audit_log", "api_keys")
 #: Still argon2id, with parameters cheap enough to make keys for every test.
 TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
@@ -76,14 +75,18 @@ def small_city() -> City:
 
 @pytest.fixture
 def service_db(db_url: str) -> str:
-    """``db_url`` (SQLite and PostgreSQL) with the small city loaded and no service rows left over."""
-    from triage.db import engine_for
-
-    if engine_for(db_url).dialect.name == "postgresql":
-        with engine_for(db_url).begin() as connection:
-            connection.execute(text(f"TRUNCATE {', '.join(SERVICE_TABLES)}"))
+    """``db_url`` (a fresh SQLite file, or PostgreSQL emptied of every table) with the small city loaded."""
     load_frames(db_url, small_city().tables())
     return db_url
+
+
+@pytest.fixture
+def sqlite_service_db(tmp_path) -> str:
+    """The same on SQLite only, for modules whose behaviour does not depend on the database engine."""
+    url = f"sqlite:///{tmp_path / 'triage.db'}"
+    migrate(url)
+    load_frames(url, small_city().tables())
+    return url
 
 
 @pytest.fixture

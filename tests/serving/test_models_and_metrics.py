@@ -3,7 +3,15 @@
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
+import pytest
+
 from tests.serving.conftest import auth, case_request
+
+
+@pytest.fixture
+def service_db(sqlite_service_db):
+    """Errors, reloads and metrics do not depend on the database engine: SQLite only."""
+    return sqlite_service_db
 
 
 def as_version(champions, n):

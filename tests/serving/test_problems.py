@@ -10,6 +10,12 @@ from triage.settings import Settings
 PROBLEM_MEMBERS = {"type", "title", "status", "detail", "instance"}
 
 
+@pytest.fixture
+def service_db(sqlite_service_db):
+    """Errors, reloads and metrics do not depend on the database engine: SQLite only."""
+    return sqlite_service_db
+
+
 def assert_problem(response, status):
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
