@@ -44,3 +44,11 @@ def test_tier_metrics_reward_ordinal_closeness():
     far = np.eye(3)[[0, 1, 0, 2]]       # one red called green
     assert tier_metrics(truth, close)["qwk"] > tier_metrics(truth, far)["qwk"]
     assert tier_metrics(truth, close)["red_recall"] == 0.5
+
+
+def test_ece_noise_floor_shrinks_with_more_cases():
+    rng = np.random.default_rng(1)
+    few, many = rng.uniform(0, 0.12, 700), rng.uniform(0, 0.12, 70_000)
+    from triage.training.metrics import ece_noise_floor
+
+    assert ece_noise_floor(few) > 0.01 > ece_noise_floor(many, draws=20)

@@ -16,6 +16,19 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
     return float(sum(len(c) * abs(y[c].mean() - p[c].mean()) for c in chunks if len(c)) / len(y))
 
 
+def ece_noise_floor(p: np.ndarray, bins: int = 10, draws: int = 200, quantile: float = 0.95,
+                    seed: int = 0) -> float:
+    """The ECE a *perfectly calibrated* model would still show on this many cases, by chance.
+
+    Outcomes are simulated from ``p`` itself; on a few hundred cases with a 5 % base rate this
+    floor is above 0.03, so a calibration bound must not be read below it.
+    """
+    rng = np.random.default_rng(seed)
+    p = np.asarray(p, dtype=float)
+    simulated = [expected_calibration_error((rng.random(p.size) < p).astype(float), p, bins) for _ in range(draws)]
+    return float(np.quantile(simulated, quantile))
+
+
 def top_share_metrics(y: np.ndarray, score: np.ndarray, share: float) -> tuple[float, float]:
     """(recall, precision) when a centre reviews the top ``share`` of cases by score."""
     k = max(int(round(len(y) * share)), 1)
@@ -31,6 +44,7 @@ def binary_metrics(y, score, *, is_probability: bool = True, top_shares=(0.05, 0
     if is_probability:
         out["brier"] = float(brier_score_loss(y, score))
         out["ece"] = expected_calibration_error(y, score)
+        out["ece_noise_floor"] = ece_noise_floor(score)
     for share in top_shares:
         recall, precision = top_share_metrics(y, score, share)
         pct = int(round(share * 100))

@@ -1,0 +1,47 @@
+"""Generated cities and trained MLflow homes shared by the training tests (built once per session)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from triage.config import load_domain
+from triage.settings import Settings, get_settings
+from triage.synth import generate_city
+from triage.training import pipeline
+
+
+@pytest.fixture(scope="session")
+def city_20k(tmp_path_factory) -> Path:
+    """The default-size city (20,000 households, 2022-01 .. 2025-06): big enough for stable AUCs."""
+    out = tmp_path_factory.mktemp("city20k") / "city"
+    generate_city(out, households=20_000, seed=11, start=date(2022, 1, 1), end=date(2025, 6, 30))
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_city(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("city3k") / "city"
+    generate_city(out, households=3_000, seed=5, start=date(2022, 1, 1), end=date(2025, 6, 30))
+    return out
+
+
+@pytest.fixture(scope="session")
+def escalation_fit(city_20k) -> pipeline.EscalationFit:
+    from triage.data_contracts import validate_dataset
+
+    tables = validate_dataset(city_20k).valid
+    return pipeline.fit_escalation(tables, horizon_days=180, domain=load_domain(),
+                                   oracle=pipeline.read_oracle(city_20k, "cases"))
+
+
+@pytest.fixture
+def isolated_settings(tmp_path, monkeypatch) -> Settings:
+    """Settings whose MLflow store and database live in a fresh temporary home."""
+    monkeypatch.setenv("TRIAGE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
