@@ -6,6 +6,8 @@ set -euo pipefail
 need=()
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 if [ -z "$(pg_bin)" ] || [ ! -x "$(pg_bin)/initdb" ]; then need+=(postgresql); fi
+# A Java runtime for PySpark 4 (--engine spark and its tests): Java 17 or newer.
+if ! command -v java >/dev/null 2>&1; then need+=(default-jre-headless); fi
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -17,4 +19,4 @@ if [ ${#need[@]} -gt 0 ]; then
   # The Debian package starts a cluster of its own; the tests never use it.
   service postgresql stop >/dev/null 2>&1 || true
 fi
-echo "system deps ok: postgres at $(pg_bin)"
+echo "system deps ok: postgres at $(pg_bin), $(java -version 2>&1 | head -n 1)"

@@ -28,11 +28,19 @@ def scoring_points(cases: pd.DataFrame, as_of: pd.Timestamp | None) -> pd.DataFr
 
 
 def score_cases(points: pd.DataFrame, tables: dict[str, pd.DataFrame], model, routing: RoutingRules,
-                features: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per case: probability, band and route; ``features`` may be passed when already built."""
-    if features is None:
-        features = build_case_features(points, tables, text_model=model.text_model_)
-    probability = model.predict_proba(features[model.feature_names_])[:, 1]
+                features: pd.DataFrame | None = None, engine: str = "pandas") -> pd.DataFrame:
+    """One row per case: probability, band and route; ``features`` may be passed when already built.
+
+    ``engine="spark"`` builds the features and applies the model on Spark (same values).
+    """
+    if engine == "spark" and features is None:
+        from triage.features.spark import case_probabilities
+
+        probability = case_probabilities(points, tables, model)
+    else:
+        if features is None:
+            features = build_case_features(points, tables, text_model=model.text_model_)
+        probability = model.predict_proba(features[model.feature_names_])[:, 1]
     bands = model.bands(probability)
     no_one_named = pd.DataFrame({"row": pd.Series(dtype="int64"), "person_id": pd.Series(dtype="string")})
     facts = route_facts(points, no_one_named, tables, routing.weapon_words)
@@ -64,13 +72,13 @@ def write_scores(scores: pd.DataFrame, out: Path) -> Path:
 
 
 def score_dataset(dataset: Path, out: Path, *, settings: Settings, as_of: pd.Timestamp | None = None,
-                  model_uri: str | None = None) -> dict:
+                  model_uri: str | None = None, engine: str = "pandas") -> dict:
     """Validate a dataset, score every (valid) case with the champion and write the scores."""
     configure_mlflow(settings)
     model = load_native(model_uri or f"models:/{settings.escalation_model_name}@{settings.champion_alias}")
     routing = current_routing(settings.routing_file, set(load_domain(settings.domain_file)["teams"]))
     tables = validate_dataset(dataset).valid
     points = scoring_points(tables["cases"], as_of)
-    scores = score_cases(points, tables, model, routing)
+    scores = score_cases(points, tables, model, routing, engine=engine)
     write_scores(scores, out)
     return {"cases": len(scores), "out": str(out), "bands": scores["band"].value_counts().to_dict()}

@@ -114,11 +114,43 @@ def evaluate(
 
 
 @app.command()
+def features(
+    dataset: DatasetDir,
+    out: Annotated[Path, typer.Option(help="Feature frame file: .parquet or .csv.")],
+    engine: Annotated[str, typer.Option(help="pandas, or spark (master: TRIAGE_SPARK_MASTER).")] = "pandas",
+) -> None:
+    """Write the point-in-time training frame: every valid case as of its opening, with its features.
+
+    Text-score columns stay empty: the text model is fitted by training on its own split.
+    """
+    from triage.data_contracts import DatasetUnreadable, validate_dataset
+    from triage.features.spark.pipeline import ENGINES, training_frame, write_frame
+
+    if engine not in ENGINES:
+        raise typer.BadParameter(f"--engine must be one of {', '.join(ENGINES)}")
+    try:
+        tables = validate_dataset(dataset).valid
+    except DatasetUnreadable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    spark = None
+    if engine == "spark":
+        from triage.features.spark import spark_session
+
+        spark = spark_session(get_settings().spark_master)
+    frame = training_frame(tables, engine=engine, spark=spark)
+    write_frame(frame, out)
+    typer.echo(json.dumps({"cases": len(frame), "features": frame.shape[1] - 2, "engine": engine,
+                           "out": str(out)}))
+
+
+@app.command()
 def score(
     dataset: DatasetDir,
     out: Annotated[Path, typer.Option(help="Scores file: .csv or .parquet.")],
     as_of: Annotated[Optional[str], typer.Option(help="Score every case as of this moment (ISO 8601) "
                                                  "instead of each as of its opening.")] = None,
+    engine: Annotated[str, typer.Option(help="pandas, or spark (master: TRIAGE_SPARK_MASTER).")] = "pandas",
 ) -> None:
     """Batch-score every case of a dataset with the champion: probability, band and teams."""
     import pandas as pd
@@ -128,7 +160,9 @@ def score(
     moment = pd.Timestamp(as_of) if as_of else None
     if moment is not None and moment.tzinfo is None:
         moment = moment.tz_localize("Asia/Shanghai")
-    summary = score_dataset(dataset, out, settings=get_settings(),
+    if engine not in ("pandas", "spark"):
+        raise typer.BadParameter("--engine must be pandas or spark")
+    summary = score_dataset(dataset, out, settings=get_settings(), engine=engine,
                             as_of=moment.tz_convert("UTC") if moment is not None else None)
     typer.echo(json.dumps(summary, ensure_ascii=False))
 

@@ -43,3 +43,13 @@ def quarrel_city() -> City:
         .screening("P1", "2024-02-10", instrument="gad7", score=9)
         .assessment("P1", "2024-01-20", "yellow")
     )
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local SparkSession for the whole test session (2 threads, 2 shuffle partitions)."""
+    from triage.features.spark import spark_session
+
+    session = spark_session("local[2]", shuffle_partitions=2)
+    yield session
+    session.stop()

@@ -1,0 +1,249 @@
+"""Scaling benchmark: features, training and batch scoring per engine on cities of growing size.
+
+    python bench/bench_scaling.py                        # 20k, 200k and 1M households
+    python bench/bench_scaling.py --sizes 20000,200000   # quicker
+
+Each city is generated once under ``bench/out/city-N`` (reused afterwards) and validated once
+(the typed valid rows are kept as Parquet in ``city-N/_typed``: quarantine happens before any
+feature, as in production).  Every measured step then runs in its own process, so its peak
+memory is its own: the peak is the summed resident memory of the whole process tree (Python,
+the Spark JVM and its Python workers), sampled every 0.2 s.  Results accumulate in
+``bench/out/scaling.json``; the table is printed and the curve drawn to ``bench/out/scaling.png``
+and ``docs/scaling.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+RESULTS = OUT / "scaling.json"
+STEPS = ("features", "train", "score")
+#: Training has one engine; features and scoring run on both.
+ENGINES_OF_STEP = {"validate": ("pandas",), "features": ("pandas", "spark"), "train": ("pandas",),
+                   "score": ("pandas", "spark")}
+
+
+# --- measuring -----------------------------------------------------------------------------
+
+def _tree_rss_bytes(root_pid: int) -> int:
+    """Summed resident memory of ``root_pid`` and all its descendants (from /proc)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)   # fields[1]: parent pid
+        rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")  # fields[21]: rss in pages
+    total, todo = 0, [root_pid]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+def run_measured(command: list[str]) -> tuple[dict, float, float]:
+    """Run ``command``; its JSON last line, the wall seconds and the peak tree memory in MiB."""
+    began = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    peak = 0
+    done = threading.Event()
+
+    def sample():
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss_bytes(process.pid))
+            done.wait(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    output, _ = process.communicate()
+    done.set()
+    sampler.join()
+    seconds = time.perf_counter() - began
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed with exit code {process.returncode}")
+    return json.loads(output.strip().splitlines()[-1]), seconds, peak / 2**20
+
+
+# --- one step, in a child process ----------------------------------------------------------
+
+def _typed_tables(city: Path) -> dict:
+    import pandas as pd
+
+    return {path.stem: pd.read_parquet(path) for path in sorted((city / "_typed").glob("*.parquet"))}
+
+
+def run_step(step: str, engine: str, city: Path, driver_memory: str) -> dict:
+    """Do one step on one city; return the step's own seconds and rows (cases)."""
+    if step == "validate":
+        from triage.data_contracts import validate_dataset
+
+        began = time.perf_counter()
+        tables = validate_dataset(city).valid
+        seconds = time.perf_counter() - began
+        staging = city / "_typed"
+        staging.mkdir(exist_ok=True)
+        for name, frame in tables.items():
+            frame.to_parquet(staging / f"{name}.parquet", index=False)
+        return {"seconds": seconds, "rows": len(tables["cases"])}
+
+    from triage.config import load_domain
+    from triage.training.pipeline import case_points
+
+    tables = _typed_tables(city)
+    points = case_points(tables)
+    spark = None
+    if engine == "spark":
+        from triage.features.spark import spark_session
+
+        spark = spark_session(driver_memory=driver_memory)     # start-up is not the step's time
+    began = time.perf_counter()
+    if step == "features":
+        if engine == "spark":
+            from triage.features.spark import case_features
+
+            frame = case_features(points, tables, spark=spark)
+        else:
+            from triage.features import build_case_features
+
+            frame = build_case_features(points, tables)
+        rows = len(frame)
+    elif step == "train":
+        from triage.training.pipeline import fit_escalation
+
+        fit = fit_escalation(tables, horizon_days=180, domain=load_domain(), oracle=None)
+        with open(city / "_model.pkl", "wb") as fh:
+            pickle.dump(fit.model, fh)
+        rows = len(points)
+    elif step == "score":
+        from triage.batch_scoring import score_cases
+        from triage.routing import current_routing
+        from triage.settings import Settings
+
+        with open(city / "_model.pkl", "rb") as fh:
+            model = pickle.load(fh)
+        routing = current_routing(Settings().routing_file, set(load_domain()["teams"]))
+        rows = len(score_cases(points, tables, model, routing, engine=engine))
+    else:
+        raise ValueError(f"unknown step {step!r}")
+    return {"seconds": time.perf_counter() - began, "rows": rows}
+
+
+# --- the driver ----------------------------------------------------------------------------
+
+def ensure_city(households: int) -> Path:
+    """``bench/out/city-N``: generated on first use, then validated once into ``_typed``."""
+    city = OUT / f"city-{households}"
+    if not (city / "cases.csv").exists() and not (city / "cases.parquet").exists():
+        subprocess.run([sys.executable, "-m", "triage.cli", "generate", "--out", str(city),
+                        "--households", str(households), "--seed", "7"], check=True, cwd=ROOT,
+                       stdout=subprocess.DEVNULL)
+    return city
+
+
+def load_results() -> list[dict]:
+    return json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+
+
+def save_result(results: list[dict], record: dict) -> list[dict]:
+    """Replace the earlier measurement of the same (households, step, engine)."""
+    key = (record["households"], record["step"], record["engine"])
+    results = [r for r in results if (r["households"], r["step"], r["engine"]) != key] + [record]
+    RESULTS.write_text(json.dumps(results, indent=1))
+    return results
+
+
+def table(results: list[dict]) -> str:
+    lines = [f"{'households':>10} {'step':<9} {'engine':<7} {'cases':>9} {'step s':>9} {'process s':>10} "
+             f"{'cases/s':>10} {'peak MiB':>9}"]
+    for r in sorted(results, key=lambda r: (r["households"], r["step"], r["engine"])):
+        lines.append(f"{r['households']:>10} {r['step']:<9} {r['engine']:<7} {r['rows']:>9} {r['seconds']:>9.1f} "
+                     f"{r['process_seconds']:>10.1f} {r['rows'] / r['seconds']:>10.0f} {r['peak_mib']:>9.0f}")
+    return "\n".join(lines)
+
+
+def plot(results: list[dict], machine: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for step, engine in sorted({(r["step"], r["engine"]) for r in results}):
+        points = sorted((r["rows"], r["seconds"]) for r in results if (r["step"], r["engine"]) == (step, engine))
+        ax.plot(*zip(*points), marker="o", linestyle="--" if engine == "spark" else "-",
+                label=f"{step} ({engine})")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("cases (rows of the feature frame)")
+    ax.set_ylabel("seconds (the step alone)")
+    ax.set_title("triage: time vs rows", fontsize=11)
+    fig.text(0.01, 0.01, machine, fontsize=7)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.savefig(OUT / "scaling.png", dpi=120)
+    (ROOT / "docs").mkdir(exist_ok=True)
+    shutil.copyfile(OUT / "scaling.png", ROOT / "docs" / "scaling.png")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="20000,200000,1000000", help="households per city, comma-separated")
+    parser.add_argument("--engines", default="pandas,spark")
+    parser.add_argument("--steps", default=",".join(STEPS))
+    parser.add_argument("--spark-driver-memory", default="8g", help="JVM heap of local-mode Spark")
+    parser.add_argument("--step", help=argparse.SUPPRESS)      # internal: run one step in this process
+    parser.add_argument("--engine", help=argparse.SUPPRESS)
+    parser.add_argument("--city", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.step:
+        print(json.dumps(run_step(args.step, args.engine, args.city, args.spark_driver_memory)))
+        return
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from machine import describe
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    machine = describe()
+    print(machine, flush=True)
+    engines = args.engines.split(",")
+    results = load_results()
+    for households in (int(s) for s in args.sizes.split(",")):
+        city = ensure_city(households)
+        steps = ([] if (city / "_typed").exists() else ["validate"]) + args.steps.split(",")
+        for step in steps:
+            for engine in (e for e in ENGINES_OF_STEP[step] if e in engines):
+                command = [sys.executable, str(Path(__file__).resolve()), "--step", step, "--engine", engine,
+                           "--city", str(city), "--spark-driver-memory", args.spark_driver_memory]
+                measured, process_seconds, peak = run_measured(command)
+                record = {"households": households, "step": step, "engine": engine, "rows": measured["rows"],
+                          "seconds": measured["seconds"], "process_seconds": process_seconds,
+                          "peak_mib": peak, "machine": machine}
+                results = save_result(results, record)
+                print(table([record]).splitlines()[1], flush=True)
+    print(machine)
+    print(table(results))
+    plot(results, machine)
+    print(f"curve: {OUT / 'scaling.png'} and {ROOT / 'docs' / 'scaling.png'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+"""The Spark engine of the feature registry (``--engine spark``): same features, same scores.
+
+    from triage.features.spark import case_features
+    frame = case_features(points, tables, text_model=model)   # == build_case_features(...)
+"""
+
+from triage.features.spark.engine import (
+    build_case_features_spark, build_person_features_spark, to_feature_frame,
+)
+from triage.features.spark.pipeline import (
+    ENGINES, case_features, case_probabilities, person_features, probabilities, training_frame,
+    write_frame,
+)
+from triage.features.spark.session import spark_session
+from triage.features.spark.tables import read_typed_tables, stage_typed_tables
+
+__all__ = [
+    "ENGINES", "build_case_features_spark", "build_person_features_spark", "case_features",
+    "case_probabilities", "person_features", "probabilities", "read_typed_tables", "spark_session",
+    "stage_typed_tables", "to_feature_frame", "training_frame", "write_frame",
+]

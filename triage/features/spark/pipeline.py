@@ -1,0 +1,136 @@
+"""Pandas in, pandas out: the Spark engine behind the same calls training and batch scoring make.
+
+Typed frames (the validator's valid rows) are staged as Parquet and read by Spark; the results
+come back in the pandas engine's layout.  ``staging_dir`` must be visible to every node when the
+master is a real cluster (a temporary folder is fine in local mode).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import DoubleType, LongType, StructField, StructType
+
+from triage.features.build import CASE_COLUMNS_OPTIONAL, CASE_COLUMNS_REQUIRED, as_utc
+from triage.features.spark.engine import (
+    ROW, build_case_features_spark, build_person_features_spark, to_feature_frame,
+)
+from triage.features.spark.session import spark_session
+from triage.features.spark.tables import read_typed_tables, stage_frame, stage_typed_tables
+
+ENGINES = ("pandas", "spark")
+
+
+@contextmanager
+def _staged(tables: dict[str, pd.DataFrame], queries: pd.DataFrame, spark: SparkSession,
+            staging_dir: Path | None):
+    with tempfile.TemporaryDirectory(prefix="triage-spark-", dir=staging_dir) as folder:
+        stage_typed_tables(tables, Path(folder) / "tables")
+        stage_frame(queries, Path(folder) / "queries.parquet")
+        yield (spark.read.parquet(str(Path(folder) / "queries.parquet")),
+               read_typed_tables(spark, Path(folder) / "tables"))
+
+
+def _case_queries(points: pd.DataFrame) -> pd.DataFrame:
+    """The case columns features read, ``as_of``/``opened_at`` in UTC, and the input order."""
+    missing = [c for c in CASE_COLUMNS_REQUIRED if c not in points.columns]
+    if missing:
+        raise ValueError(f"cases lack columns {missing}")
+    queries = points.reset_index(drop=True)[[c for c in (*CASE_COLUMNS_REQUIRED, *CASE_COLUMNS_OPTIONAL)
+                                             if c in points.columns]].copy()
+    queries["as_of"] = as_utc(queries["as_of"])
+    if queries["as_of"].isna().any():
+        raise ValueError("every row needs an as_of time")
+    queries["opened_at"] = as_utc(queries["opened_at"])
+    for column in ("case_id", "household_id", "counterparty_household_id", "dispute_type", "source",
+                   "description"):                     # typed even when a column is all empty
+        if column in queries.columns:
+            queries[column] = queries[column].astype("string")
+    for column in ("amount_cny", "parties_count"):
+        if column in queries.columns:
+            queries[column] = queries[column].astype("Float64")
+    queries[ROW] = np.arange(len(queries), dtype=np.int64)
+    return queries
+
+
+def case_features(points: pd.DataFrame, tables: dict[str, pd.DataFrame], *, text_model=None,
+                  spark: SparkSession | None = None, staging_dir: Path | None = None) -> pd.DataFrame:
+    """Same call and result as :func:`triage.features.build_case_features`, computed by Spark."""
+    spark = spark or spark_session()
+    with _staged(tables, _case_queries(points), spark, staging_dir) as (queries, spark_tables):
+        return to_feature_frame(build_case_features_spark(queries, spark_tables, text_model=text_model), "case")
+
+
+def person_features(points: pd.DataFrame, tables: dict[str, pd.DataFrame], *,
+                    spark: SparkSession | None = None, staging_dir: Path | None = None) -> pd.DataFrame:
+    """Same call and result as :func:`triage.features.build_person_features`, computed by Spark."""
+    if not {"person_id", "as_of"} <= set(points.columns):
+        raise ValueError("points need person_id and as_of")
+    columns = [c for c in ("person_id", "as_of", "exclude_assessment_id") if c in points.columns]
+    queries = points.reset_index(drop=True)[columns].copy()
+    queries["as_of"] = as_utc(queries["as_of"])
+    if "exclude_assessment_id" in queries.columns:       # an all-empty column still has a type
+        queries["exclude_assessment_id"] = queries["exclude_assessment_id"].astype("string")
+    queries[ROW] = np.arange(len(queries), dtype=np.int64)
+    spark = spark or spark_session()
+    with _staged(tables, queries, spark, staging_dir) as (spark_queries, spark_tables):
+        return to_feature_frame(build_person_features_spark(spark_queries, spark_tables), "person")
+
+
+def probabilities(features: DataFrame, model) -> DataFrame:
+    """``ROW`` and ``escalation_probability`` of each row of a Spark feature frame (``mapInPandas``).
+
+    The fitted model travels to the Python workers with the function; each Arrow batch is
+    scored with :meth:`EscalationModel.predict_proba`, exactly as the pandas path does.
+    """
+    names = list(model.feature_names_)
+    schema = StructType([StructField(ROW, LongType()), StructField("escalation_probability", DoubleType())])
+
+    def predict(batches):
+        for batch in batches:
+            yield pd.DataFrame({ROW: batch[ROW].to_numpy(dtype=np.int64),
+                                "escalation_probability": model.predict_proba(batch[names])[:, 1]})
+
+    return features.select(ROW, *names).mapInPandas(predict, schema)
+
+
+def case_probabilities(points: pd.DataFrame, tables: dict[str, pd.DataFrame], model, *,
+                       spark: SparkSession | None = None, staging_dir: Path | None = None) -> np.ndarray:
+    """Calibrated escalation probability per ``points`` row (in order): features and model on Spark."""
+    spark = spark or spark_session()
+    with _staged(tables, _case_queries(points), spark, staging_dir) as (queries, spark_tables):
+        features = build_case_features_spark(queries, spark_tables, text_model=model.text_model_)
+        scored = probabilities(features, model).orderBy(ROW).toPandas()
+    return scored["escalation_probability"].to_numpy(dtype=np.float64)
+
+
+def training_frame(tables: dict[str, pd.DataFrame], *, engine: str = "pandas", text_model=None,
+                   spark: SparkSession | None = None) -> pd.DataFrame:
+    """Every case as of its opening, oldest first, with its features: the frame training reads."""
+    from triage.features import build_case_features
+    from triage.training.pipeline import case_points
+
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
+    points = case_points(tables)
+    if engine == "spark":
+        return case_features(points, tables, text_model=text_model, spark=spark)
+    return build_case_features(points, tables, text_model=text_model)
+
+
+def write_frame(frame: pd.DataFrame, out: Path) -> Path:
+    """A feature frame as ``.parquet`` (types kept) or ``.csv`` (ISO 8601 ``as_of``)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".parquet":
+        frame.to_parquet(out, index=False)
+    elif out.suffix == ".csv":
+        frame.assign(as_of=frame["as_of"].map(lambda t: t.isoformat())).to_csv(out, index=False)
+    else:
+        raise ValueError(f"--out must end in .csv or .parquet, not {out.suffix!r}")
+    return out
