@@ -5,12 +5,14 @@ import json
 import mlflow
 import pandas as pd
 import pytest
+import yaml
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from triage.cli import app
 from triage.data_contracts import validate_dataset
 from triage.features import build_case_features
+from triage.settings import PACKAGE_DIR
 
 pytestmark = pytest.mark.slow
 
@@ -25,10 +27,14 @@ def train_cli(dataset, *extra) -> dict:
 def trained(small_city, tmp_path_factory):
     """One home trained once by `triage train`; tests read it, the gate test trains again."""
     home = tmp_path_factory.mktemp("home")
+    domain = yaml.safe_load((PACKAGE_DIR / "config" / "domain.yaml").read_text(encoding="utf-8"))
+    domain["gates"]["escalation"]["max_ece"] = 0.06  # a 3,000-household city calibrates on ~25 escalations
+    (home / "domain.yaml").write_text(yaml.safe_dump(domain, allow_unicode=True), encoding="utf-8")
     with pytest.MonkeyPatch.context() as mp:
         from triage.settings import get_settings
 
         mp.setenv("TRIAGE_HOME", str(home))
+        mp.setenv("TRIAGE_DOMAIN_FILE", str(home / "domain.yaml"))
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
         get_settings.cache_clear()
         summary = train_cli(small_city)
@@ -40,7 +46,7 @@ def test_first_versions_become_champions(trained):
     summary, settings = trained
     client = MlflowClient(settings.mlflow_tracking_uri)
     for name in ("triage-escalation", "triage-tier"):
-        assert client.get_model_version_by_alias(name, "champion").version == "1"
+        assert client.get_model_version_by_alias(name, "champion").version == 1
     assert summary["promotion"]["escalation"]["promoted"] is True
 
 
@@ -84,7 +90,7 @@ def test_promote_never_registers_without_moving_the_alias(trained, small_city):
     client = MlflowClient(settings.mlflow_tracking_uri)
     new = summary["promotion"]["escalation"]["version"]
     assert new != "1" and summary["promotion"]["escalation"]["promoted"] is False
-    assert client.get_model_version_by_alias("triage-escalation", "champion").version == "1"
+    assert client.get_model_version_by_alias("triage-escalation", "champion").version == 1
     assert client.get_model_version("triage-escalation", new).tags["promotion"].startswith("refused")
 
 
@@ -104,4 +110,4 @@ def test_the_gate_compares_with_the_champion_on_the_same_window(trained, small_c
     assert decision["promoted"] is False
     assert "champion" in decision["reason"] or "ECE" in decision["reason"]
     client = MlflowClient(settings.mlflow_tracking_uri)
-    assert client.get_model_version_by_alias("triage-escalation", "champion").version == "1"
+    assert client.get_model_version_by_alias("triage-escalation", "champion").version == 1
