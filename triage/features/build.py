@@ -12,7 +12,7 @@ import pandas as pd
 
 from triage.config import load_domain
 from triage.contract import TIMEZONE
-from triage.features.history import History, Queries, compute
+from triage.features.history import History, Queries, compute, take
 from triage.features.registry import Feature, features_of
 from triage.features.windows import last_position, to_ns
 
@@ -62,7 +62,16 @@ def _checked_as_of(frame: pd.DataFrame) -> pd.Series:
     return as_of
 
 
-def build_case_features(cases: pd.DataFrame, tables: dict[str, pd.DataFrame], *,
+def _history(tables: dict[str, pd.DataFrame] | History, text_model=None) -> History:
+    """``tables`` prepared once; a ``History`` passed in is shared (the service builds one per request)."""
+    if not isinstance(tables, History):
+        return History(tables, text_model)
+    if text_model is not None and tables.text_model is not text_model:
+        raise ValueError("the history was prepared with another text model")
+    return tables
+
+
+def build_case_features(cases: pd.DataFrame, tables: dict[str, pd.DataFrame] | History, *,
                         text_model=None) -> pd.DataFrame:
     """One row of escalation features per ``cases`` row, as of its ``as_of``, in input order.
 
@@ -70,7 +79,8 @@ def build_case_features(cases: pd.DataFrame, tables: dict[str, pd.DataFrame], *,
     ``tables["cases"]`` (a new case the service scores is not), and it is never its own prior
     case.  Returns ``case_id``, ``as_of`` and ``feature_names("case")`` (float64, or
     ``category`` with the contract's codes).  ``text_model`` (a fitted :class:`CallTextModel`)
-    gives the text-score features; without it they are NaN.
+    gives the text-score features; without it they are NaN.  ``tables`` may be a
+    :class:`History` of them (built with the same ``text_model``), to share it between builds.
     """
     missing = [c for c in CASE_COLUMNS_REQUIRED if c not in cases.columns]
     if missing:
@@ -81,7 +91,7 @@ def build_case_features(cases: pd.DataFrame, tables: dict[str, pd.DataFrame], *,
             queries[column] = pd.NA
     queries["as_of"] = _checked_as_of(queries)
     queries["opened_at"] = as_utc(queries["opened_at"])
-    return _frame(features_of("case"), queries, History(tables, text_model), "case_id")
+    return _frame(features_of("case"), queries, _history(tables, text_model), "case_id")
 
 
 def _person_rows(points: pd.DataFrame, history: History) -> pd.DataFrame:
@@ -91,38 +101,36 @@ def _person_rows(points: pd.DataFrame, history: History) -> pd.DataFrame:
     queries["as_of"] = _checked_as_of(queries)
     if "exclude_assessment_id" not in queries.columns:
         queries["exclude_assessment_id"] = pd.Series(pd.NA, index=queries.index, dtype="string")
-    households = history.persons.set_index("person_id")["household_id"]
-    queries["household_id"] = households.reindex(queries["person_id"].astype("string").to_numpy()).to_numpy()
+    rows = history.positions(history.encode("person_id", queries["person_id"]), "person_id")
+    queries["household_id"] = take(history.person_column("household_id"), rows, None)
     return queries
 
 
-def build_person_features(points: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def build_person_features(points: pd.DataFrame, tables: dict[str, pd.DataFrame] | History) -> pd.DataFrame:
     """One row of tier features per ``points`` row (``person_id``, ``as_of``), in input order.
 
     ``exclude_assessment_id`` (optional) names an assessment that must not be its own
     "previous tier" (training rows are built as of each assessment).  Returns ``person_id``,
-    ``as_of`` and ``feature_names("person")``.
+    ``as_of`` and ``feature_names("person")``.  ``tables`` may be a shared :class:`History`.
     """
-    history = History(tables)
+    history = _history(tables)
     return _frame(features_of("person"), _person_rows(points, history), history, "person_id")
 
 
 def _latest_recent(queries: Queries, instrument: str, max_age_days: int, column: str) -> np.ndarray:
-    index, frame = queries.history.rows("screenings", "person_id", (("instrument", (instrument,)),))
-    lo, hi = index.window(queries.codes("person_id"), queries.as_of_ns, max_age_days)
-    last = last_position(lo, hi)
-    values = index.sorted_values(frame[column].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan))
-    return np.where(last >= 0, values[np.maximum(last, 0)] if len(values) else np.nan, np.nan)
+    rows = queries.history.rows("screenings", "person_id", (("instrument", (instrument,)),))
+    lo, hi = rows.index.window(queries.codes("person_id"), queries.as_of_ns, max_age_days)
+    return take(rows.floats(column), last_position(lo, hi))
 
 
-def rule_tiers(points: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> pd.Series:
+def rule_tiers(points: pd.DataFrame, tables: dict[str, pd.DataFrame] | History) -> pd.Series:
     """The 绿黄红 tier of DOMAIN.md's PHQ-9/GAD-7 rule (``domain.yaml`` ``tier_rule``) per point.
 
     Uses each instrument's latest screening in ``(as_of - max_age_days, as_of]``; NA where the
     person has no such screening (the model serves them).  Indexed like ``points``.
     """
     rule = load_domain()["tier_rule"]
-    history = History(tables)
+    history = _history(tables)
     queries = Queries(_person_rows(points, history), history)
     days = rule["max_age_days"]
     metrics = {

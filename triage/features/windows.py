@@ -77,6 +77,13 @@ class EventIndex:
         return lo, hi
 
 
+def window_positions(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(query, position) for every position of every query's ``[lo, hi)``: the windows' rows, flat."""
+    sizes = hi - lo
+    query = np.repeat(np.arange(len(lo)), sizes)
+    return query, np.repeat(lo, sizes) + np.arange(len(query)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+
+
 def window_count(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return (hi - lo).astype(np.float64)
 

@@ -83,8 +83,9 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
     def text_model_(self):
         return self.text_model
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        p = self._calibrate(self._margin(self.schema_.matrix(_as_frame(X, self.feature_names_))))
+    def predict_proba(self, X: pd.DataFrame, *, matrix: np.ndarray | None = None) -> np.ndarray:
+        """``matrix``: ``schema_.matrix(X)`` when the caller has it already (the service explains too)."""
+        p = self._calibrate(self._margin(self._matrix(X, matrix)))
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -94,14 +95,17 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
         """The uncalibrated margin (log-odds) that SHAP contributions add up to."""
         return self._margin(self.schema_.matrix(_as_frame(X, self.feature_names_)))
 
-    def explain(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    def explain(self, X: pd.DataFrame, *, matrix: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """TreeSHAP contributions in log-odds, shape (n, features), and the base value per row.
 
-        ``base + contributions.sum(axis=1)`` equals :meth:`decision_function`.
+        ``base + contributions.sum(axis=1)`` equals :meth:`decision_function`; ``matrix`` as in
+        :meth:`predict_proba`.
         """
-        contrib = self.booster_.predict(self.schema_.matrix(_as_frame(X, self.feature_names_)),
-                                        pred_contrib=True, num_threads=1)
+        contrib = self.booster_.predict(self._matrix(X, matrix), pred_contrib=True, num_threads=1)
         return contrib[:, :-1], contrib[:, -1]
+
+    def _matrix(self, X, matrix: np.ndarray | None) -> np.ndarray:
+        return self.schema_.matrix(_as_frame(X, self.feature_names_)) if matrix is None else matrix
 
     def bands(self, p: np.ndarray) -> np.ndarray:
         t = self.band_thresholds_

@@ -35,15 +35,29 @@ class FeatureSchema:
         return [i for i, name in enumerate(self.names) if name in self.categories]
 
     def matrix(self, X: pd.DataFrame) -> np.ndarray:
-        """The float matrix of ``X`` in schema order; a missing column is an error, not a zero."""
+        """The float matrix of ``X`` in schema order; a missing column is an error, not a zero.
+
+        float64 columns are copied in one block and a ``category`` column with the schema's
+        categories gives its codes directly: per-column conversions cost more than the model
+        itself on a single row.
+        """
         missing = [n for n in self.names if n not in X.columns]
         if missing:
             raise KeyError(f"feature frame lacks columns {missing}")
         out = np.empty((len(X), len(self.names)), dtype=np.float64)
-        for j, name in enumerate(self.names):
-            column = X[name]
+        dtypes = X.dtypes
+        plain = [j for j, name in enumerate(self.names)
+                 if name not in self.categories and dtypes[name] == np.float64]
+        if plain:
+            out[:, plain] = X[[self.names[j] for j in plain]].to_numpy(dtype=np.float64)
+        for j in sorted(set(range(len(self.names))) - set(plain)):
+            name, column = self.names[j], X[self.names[j]]
             if name in self.categories:
-                codes = pd.Categorical(column.astype("string"), categories=self.categories[name]).codes
+                if isinstance(column.dtype, pd.CategoricalDtype) and \
+                        tuple(map(str, column.cat.categories)) == self.categories[name]:
+                    codes = column.cat.codes.to_numpy()
+                else:
+                    codes = pd.Categorical(column.astype("string"), categories=self.categories[name]).codes
                 out[:, j] = np.where(codes < 0, np.nan, codes)
             else:
                 out[:, j] = pd.to_numeric(column, errors="coerce").astype("float64").to_numpy(na_value=np.nan)

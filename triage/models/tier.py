@@ -47,17 +47,20 @@ class TierModel(ClassifierMixin, BaseEstimator):
         self.booster_ = lgb.train(params, data, num_boost_round=self.n_estimators)
         return self
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        matrix = self.schema_.matrix(X)
+    def predict_proba(self, X: pd.DataFrame, *, matrix: np.ndarray | None = None) -> np.ndarray:
+        """``matrix``: ``schema_.matrix(X)`` when the caller has it already (the service explains too)."""
+        matrix = self.schema_.matrix(X) if matrix is None else matrix
         return self.booster_.predict(matrix, num_threads=1 if len(matrix) < 64 else 0)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
-    def explain(self, X: pd.DataFrame, class_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def explain(self, X: pd.DataFrame, class_index: np.ndarray, *,
+                matrix: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """TreeSHAP contributions (log-odds of the softmax) towards each row's ``class_index``."""
         n_features = len(self.feature_names_)
-        contrib = self.booster_.predict(self.schema_.matrix(X), pred_contrib=True, num_threads=1)
-        blocks = contrib.reshape(len(X), len(TIERS), n_features + 1)
-        chosen = blocks[np.arange(len(X)), np.asarray(class_index)]
+        matrix = self.schema_.matrix(X) if matrix is None else matrix
+        contrib = self.booster_.predict(matrix, pred_contrib=True, num_threads=1)
+        blocks = contrib.reshape(len(matrix), len(TIERS), n_features + 1)
+        chosen = blocks[np.arange(len(matrix)), np.asarray(class_index)]
         return chosen[:, :-1], chosen[:, -1]

@@ -2,7 +2,8 @@
 
 Each fact looks only at history rows whose own time is ≤ the case's ``as_of``, of the case's
 household and counterparty household (and, for person facts, their members and the persons
-named in the request).  Everything is a merge and a group-by over all cases of a batch.
+named in the request).  They are read from the same ``History`` window indexes as the features
+(a request builds one and shares it), and a row seen from both households counts once.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import pandas as pd
 
 from triage.contract import ESCALATION_OFFENCES
 from triage.features import normalise
+from triage.features.history import History, Rows, take
+from triage.features.windows import to_ns, window_max, window_positions
 from triage.routing import FACTS
 
 FAILED_OUTCOMES = ("no_agreement", "party_absent")
@@ -21,82 +24,106 @@ PERSON_FLAGS = {"alcohol_problem_persons": "alcohol_problem", "prior_conviction_
                 "mental_health_registry_persons": "mental_health_registry"}
 
 
-def _parties(cases: pd.DataFrame) -> pd.DataFrame:
-    """(row, household_id, as_of) for each case's household and counterparty household."""
-    sides = [cases[["household_id", "as_of"]],
-             cases[["counterparty_household_id", "as_of"]].rename(columns={"counterparty_household_id": "household_id"})]
-    long = pd.concat([s.reset_index(names="row") for s in sides], ignore_index=True)
-    long = long.dropna(subset=["household_id"])
-    long["household_id"] = long["household_id"].astype("string")
-    return long.drop_duplicates(["row", "household_id"])
+def _count_distinct(query: np.ndarray, ids: np.ndarray, n: int) -> np.ndarray:
+    """Per query 0..n-1: how many distinct ``ids`` its (query, id) pairs hold."""
+    if len(query) == 0:
+        return np.zeros(n)
+    stride = int(ids.max()) + 1
+    pairs = np.unique(query * stride + ids)
+    return np.bincount(pairs // stride, minlength=n).astype(np.float64)
 
 
-def _within(frame: pd.DataFrame, time_column: str, days: int | None) -> pd.Series:
-    known = frame[time_column] <= frame["as_of"]
-    if days is None:
-        return known
-    return known & (frame[time_column] > frame["as_of"] - pd.Timedelta(days=days))
+def _window_rows(rows: Rows, sides: list[np.ndarray], as_of_ns: np.ndarray,
+                 days: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(query, position in ``rows``) of every row in each query's window, over all sides' keys."""
+    queries, positions = [], []
+    for codes in sides:
+        query, position = window_positions(*rows.index.window(codes, as_of_ns, days))
+        queries.append(query)
+        positions.append(position)
+    return np.concatenate(queries), np.concatenate(positions)
 
 
-def _count(frame: pd.DataFrame, mask: pd.Series, key: str, rows: pd.Index) -> pd.Series:
-    hits = frame.loc[mask.fillna(False).astype(bool), ["row", key]].drop_duplicates()
-    return hits.groupby("row").size().reindex(rows, fill_value=0)
+def _distinct_rows(rows: Rows, sides: list[np.ndarray], as_of_ns: np.ndarray, days: int | None,
+                   keep=None) -> np.ndarray:
+    """Per query: distinct rows in its window over all sides, where ``keep(query, position)``."""
+    query, position = _window_rows(rows, sides, as_of_ns, days)
+    if keep is not None:
+        chosen = keep(query, position)
+        query, position = query[chosen], position[chosen]
+    return _count_distinct(query, rows.row_ids()[position], len(as_of_ns))
 
 
-def route_facts(cases: pd.DataFrame, named: pd.DataFrame, tables: dict[str, pd.DataFrame],
+def _mentions(texts: pd.Series, pattern: re.Pattern) -> np.ndarray:
+    """Whether each (normalised) text matches; missing text does not. Each distinct text is read once."""
+    codes, distinct = pd.factorize(texts)
+    hits = np.array([bool(pattern.search(normalise(text))) for text in distinct], dtype=bool)
+    return take(hits, codes, False).astype(bool)
+
+
+def route_facts(cases: pd.DataFrame, named: pd.DataFrame, tables: dict[str, pd.DataFrame] | History,
                 weapon_words: list[str]) -> pd.DataFrame:
     """One row of facts per case (indexed like ``cases``).
 
     ``cases``: the case columns plus ``as_of`` (UTC); ``named``: ``row`` (the case's index) and
-    ``person_id`` of the persons named in the request; ``tables``: typed history frames.
+    ``person_id`` of the persons named in the request; ``tables``: typed history frames, or
+    their :class:`History` when the caller has built it already.
     """
-    rows = cases.index
-    parties = _parties(cases)
-    out = pd.DataFrame(index=rows)
-    weapons = re.compile("|".join(re.escape(normalise(w)) for w in weapon_words)) if weapon_words else None
+    history = tables if isinstance(tables, History) else History(tables)
+    n = len(cases)
+    as_of_ns = to_ns(cases["as_of"])
+    household = history.encode("household_id", cases["household_id"])
+    counterparty = history.encode("household_id", cases["counterparty_household_id"])
+    sides = [household, np.where(counterparty == household, -1, counterparty)]
+    own_case = history.encode("case_id", cases["case_id"])
+    out = {}
 
-    incidents = parties.merge(tables["incidents"], on="household_id")
-    out["incidents_12m"] = _count(incidents, _within(incidents, "occurred_at", 365), "incident_id", rows)
-    out["violent_incidents_prior"] = _count(
-        incidents, _within(incidents, "occurred_at", None) & incidents["offence"].isin(ESCALATION_OFFENCES),
-        "incident_id", rows)
-    out["threat_incidents_30d"] = _count(
-        incidents, _within(incidents, "occurred_at", 30) & (incidents["offence"] == "threat"), "incident_id", rows)
+    incidents = history.rows("incidents", "household_id")
+    violent = history.rows("incidents", "household_id", (("offence", tuple(ESCALATION_OFFENCES)),))
+    threats = history.rows("incidents", "household_id", (("offence", ("threat",)),))
+    out["incidents_12m"] = _distinct_rows(incidents, sides, as_of_ns, 365)
+    out["violent_incidents_prior"] = _distinct_rows(violent, sides, as_of_ns, None)
+    out["threat_incidents_30d"] = _distinct_rows(threats, sides, as_of_ns, 30)
 
-    calls = parties.merge(tables["hotline_calls"], on="household_id")
-    if weapons is None:
-        out["weapon_mentions_30d"] = 0
+    if weapon_words:
+        weapons = re.compile("|".join(re.escape(normalise(w)) for w in weapon_words))
+        calls = history.rows("hotline_calls", "household_id")
+        named_weapon = calls.sorted(_mentions(calls.source.frame["text"], weapons))
+        out["weapon_mentions_30d"] = (
+            _distinct_rows(calls, sides, as_of_ns, 30, keep=lambda q, p: named_weapon[p])
+            + _mentions(cases["description"].astype("string"), weapons))
     else:
-        named_weapon = calls["text"].map(lambda t: bool(weapons.search(normalise(t))), na_action="ignore")
-        recent = _within(calls, "received_at", 30) & named_weapon.fillna(False).astype(bool)
-        in_description = cases["description"].map(lambda t: bool(weapons.search(normalise(t))), na_action="ignore")
-        out["weapon_mentions_30d"] = (_count(calls, recent, "call_id", rows)
-                                      + in_description.fillna(False).astype(bool).astype(int))
+        out["weapon_mentions_30d"] = np.zeros(n)
 
-    history = tables["cases"]
-    case_sides = pd.concat([
-        history[["case_id", "opened_at", "household_id"]],
-        history[["case_id", "opened_at", "counterparty_household_id"]]
-        .rename(columns={"counterparty_household_id": "household_id"}),
-    ]).dropna(subset=["household_id"])
-    prior = parties.merge(case_sides, on="household_id")
-    prior = prior[prior["case_id"].to_numpy() != cases["case_id"].reindex(prior["row"]).to_numpy()]
-    out["prior_cases_12m"] = _count(prior, _within(prior, "opened_at", 365), "case_id", rows)
-    events = prior[["row", "case_id", "as_of"]].drop_duplicates().merge(tables["mediation_events"], on="case_id")
-    out["failed_mediations_12m"] = _count(
-        events, _within(events, "at", 365) & events["outcome"].isin(FAILED_OUTCOMES), "event_id", rows)
+    def not_own_case(rows: Rows):
+        case_ids = rows.ids("case_id")
+        return lambda q, p: case_ids[p] != own_case[q]
 
-    members = parties.merge(tables["persons"][["person_id", "household_id"]], on="household_id")[["row", "person_id"]]
-    people = pd.concat([members, named[["row", "person_id"]]]).drop_duplicates()
-    people["as_of"] = cases["as_of"].reindex(people["row"]).to_numpy()
-    flagged = people.merge(tables["persons"], on="person_id", how="left")
+    prior = history.rows("cases", "household_id")
+    out["prior_cases_12m"] = _distinct_rows(prior, sides, as_of_ns, 365, keep=not_own_case(prior))
+    failed = history.rows("mediation_events", "household_id", (("outcome", FAILED_OUTCOMES),))
+    out["failed_mediations_12m"] = _distinct_rows(failed, sides, as_of_ns, 365, keep=not_own_case(failed))
+
+    query, person = [], []
+    for codes in sides:
+        member_query, member_rows = history.members(codes)
+        query.append(member_query)
+        person.append(history.person_codes[member_rows])
+    query.append(cases.index.get_indexer(named["row"]))
+    person.append(history.encode("person_id", named["person_id"]))
+    query, person = np.concatenate(query), np.concatenate(person)
+    known = person >= 0
+    query, person = query[known], person[known]
+    person_rows = history.positions(person, "person_id")
     for fact, column in PERSON_FLAGS.items():
-        out[fact] = _count(flagged, flagged[column].fillna(False).astype(bool), "person_id", rows)
-    screenings = people.merge(tables["screenings"], on="person_id")
-    recent_phq9 = screenings[_within(screenings, "at", 90) & (screenings["instrument"] == "phq9")]
-    out["max_item9_90d"] = (recent_phq9.groupby("row")["item9"].max().astype("Float64")
-                            .reindex(rows).fillna(-1).astype(float))
+        flagged = take(history.person_column(column), person_rows) == 1
+        out[fact] = _count_distinct(query[flagged], person[flagged], n)
+    phq9 = history.rows("screenings", "person_id", (("instrument", ("phq9",)),))
+    lo, hi = phq9.index.window(person, as_of_ns[query], 90)
+    highest = np.full(n, np.nan)
+    np.fmax.at(highest, query, window_max(phq9.floats("item9"), lo, hi))
+    out["max_item9_90d"] = np.where(np.isnan(highest), -1.0, highest)
 
-    out["parties_count"] = cases["parties_count"].astype(float)
-    out["amount_cny"] = pd.to_numeric(cases["amount_cny"], errors="coerce").astype(float).fillna(-1.0)
-    return out[list(FACTS)].astype(np.float64)
+    out["parties_count"] = cases["parties_count"].astype(float).to_numpy()
+    out["amount_cny"] = pd.to_numeric(cases["amount_cny"], errors="coerce").astype(float).fillna(-1.0).to_numpy()
+    return pd.DataFrame({fact: np.asarray(out[fact], dtype=np.float64) for fact in FACTS}, index=cases.index)

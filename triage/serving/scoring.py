@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from triage.config import load_domain
 from triage.db.history import read_tables
 from triage.features import build_case_features, build_person_features, feature_labels, rule_tiers
+from triage.features.history import History
 from triage.models.registry import Champions
 from triage.routing import RouteInput, RoutingRules, current_routing
 from triage.serving import decisions
@@ -71,38 +72,40 @@ class Scorer:
                              as_of=cases["as_of"].max())
 
         model = champions.escalation
-        frame = build_case_features(cases, tables, text_model=model.text_model_)
-        X = frame[model.feature_names_]
-        probability = model.predict_proba(X)[:, 1]
-        contributions, base = model.explain(X)
+        history = History(tables, model.text_model_)      # one per request: features, tiers, facts
+        X = build_case_features(cases, history)[model.feature_names_]
+        matrix = model.schema_.matrix(X)
+        probability = model.predict_proba(X, matrix=matrix)[:, 1]
+        contributions, base = model.explain(X, matrix=matrix)
         bands = model.bands(probability)
-        persons = self._persons(named, cases["as_of"], tables, champions)
-        facts = route_facts(cases, named, tables, routing.weapon_words)
+        persons = self._persons(named, cases["as_of"], history, champions)
+        facts = route_facts(cases, named, history, routing.weapon_words).to_dict("records")
         known_households = set(tables["households"]["household_id"].dropna())
         known_persons = set(tables["persons"]["person_id"].dropna())
+        values = X.to_numpy(dtype=object)
+        as_of = [t.to_pydatetime() for t in cases["as_of"]]
 
         by_case: dict[int, list[PersonScore]] = {}
         for row, person in persons:
             by_case.setdefault(row, []).append(person)
         scored = []
         for i, request in enumerate(requests):
-            values = X.iloc[i].tolist()
             person_scores = by_case.get(i, [])
             route = routing.route(RouteInput(band=str(bands[i]), dispute_type=request.case.dispute_type,
-                                             tiers=[p.tier for p in person_scores], facts=facts.iloc[i].to_dict()))
+                                             tiers=[p.tier for p in person_scores], facts=facts[i]))
             response = ScoreResponse(
-                score_id=str(uuid.uuid4()), case_id=request.case.case_id, as_of=cases["as_of"].iloc[i].to_pydatetime(),
+                score_id=str(uuid.uuid4()), case_id=request.case.case_id, as_of=as_of[i],
                 escalation=Escalation(
                     probability=float(probability[i]), band=str(bands[i]), base_value=float(base[i]),
                     margin=float(base[i] + contributions[i].sum()),
-                    factors=self._factors(model.feature_names_, values, contributions[i])),
+                    factors=self._factors(model.feature_names_, values[i], contributions[i])),
                 persons=person_scores, route=route, models=dict(champions.versions),
                 warnings=self._warnings(request, known_households, known_persons))
             scored.append(ScoredCase(request=request, response=response,
-                                     features=dict(zip(model.feature_names_, map(_plain, values)))))
+                                     features=dict(zip(model.feature_names_, map(_plain, values[i])))))
         return scored
 
-    def _persons(self, named: pd.DataFrame, as_of: pd.Series, tables: dict, champions: Champions
+    def _persons(self, named: pd.DataFrame, as_of: pd.Series, history: History, champions: Champions
                  ) -> list[tuple[int, PersonScore]]:
         """Each named person's tier: the screening rule where it applies, the tier model otherwise."""
         if named.empty:
@@ -110,22 +113,22 @@ class Scorer:
         points = pd.DataFrame({"person_id": named["person_id"].astype("string"),
                                "as_of": as_of.iloc[named["row"]].to_numpy()})
         model = champions.tier
-        X = build_person_features(points, tables)[model.feature_names_]
-        probabilities = model.predict_proba(X)
+        X = build_person_features(points, history)[model.feature_names_]
+        matrix = model.schema_.matrix(X)
+        probabilities = model.predict_proba(X, matrix=matrix)
         predicted = probabilities.argmax(axis=1)
-        contributions, _ = model.explain(X, predicted)
-        by_rule = rule_tiers(points, tables)
+        contributions, _ = model.explain(X, predicted, matrix=matrix)
+        by_rule = rule_tiers(points, history).to_numpy(dtype=object, na_value=None)
+        values = X.to_numpy(dtype=object)
         out = []
-        for k, row in enumerate(named["row"]):
-            rule_tier = by_rule.iloc[k]
-            from_rule = not pd.isna(rule_tier)
+        for k, (row, person_id) in enumerate(zip(named["row"], points["person_id"])):
+            from_rule = by_rule[k] is not None
             out.append((int(row), PersonScore(
-                person_id=str(points["person_id"].iloc[k]),
-                tier=str(rule_tier) if from_rule else str(model.classes_[predicted[k]]),
+                person_id=str(person_id),
+                tier=str(by_rule[k]) if from_rule else str(model.classes_[predicted[k]]),
                 tier_source="rule" if from_rule else "model",
                 probabilities={str(c): float(p) for c, p in zip(model.classes_, probabilities[k])},
-                factors=[] if from_rule else self._factors(model.feature_names_, X.iloc[k].tolist(),
-                                                           contributions[k]))))
+                factors=[] if from_rule else self._factors(model.feature_names_, values[k], contributions[k]))))
         return out
 
     @staticmethod

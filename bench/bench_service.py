@@ -1,0 +1,194 @@
+"""Latency of a real `triage serve`: single-case p50/p95/p99 at concurrency 1 and 8, and 1,000-case batches.
+
+    .venv/bin/python bench/bench_service.py                       # generate, load, train, serve (~6 min)
+    .venv/bin/python bench/bench_service.py --data /tmp/b/city --home /tmp/b/home   # reuse both
+
+The server is a `triage serve` subprocess on 127.0.0.1 over a SQLite database holding a generated
+city (20,000 households), with champions trained on that city.  Every single-case request asks for
+the explanation (default top 8) and names one person, and its decision is stored before the answer,
+as in production.  The client is an asyncio httpx client with a bounded number of requests in
+flight.  Wall latencies are what a caller sees; the server's CPU time per request (from
+/proc/PID/stat) is printed beside them because the machine may be shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+TRIAGE = [sys.executable, "-m", "triage.cli"]
+CASE_COLUMNS = ["case_id", "opened_at", "household_id", "counterparty_household_id", "dispute_type", "source",
+                "amount_cny", "parties_count", "description"]
+
+
+def _run(args: list[str], env: dict) -> str:
+    done = subprocess.run(TRIAGE + args, env=env, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"triage {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def prepare(data: Path, home: Path, households: int, env: dict) -> None:
+    """Generate, load and train whatever is not there yet (each step is skipped when done)."""
+    if not (data / "cases.csv").exists():
+        print(f"generating {households:,} households into {data} ...", flush=True)
+        _run(["generate", "--out", str(data), "--households", str(households)], env)
+    if not (home / "triage.db").exists():
+        print(f"loading {data} into {home / 'triage.db'} ...", flush=True)
+        _run(["load", str(data)], env)
+    if not (home / "mlflow.db").exists():
+        print("training champions (about 3 minutes) ...", flush=True)
+        _run(["train", str(data)], env)
+
+
+def requests_from(data: Path, count: int, seed: int = 0) -> list[dict]:
+    """New cases (fresh ids) shaped like the dataset's recent ones, each naming one household member."""
+    cases = pd.read_csv(data / "cases.csv", usecols=CASE_COLUMNS, dtype=str, keep_default_na=False)
+    persons = pd.read_csv(data / "persons.csv", usecols=["person_id", "household_id"], dtype=str)
+    member = persons.groupby("household_id")["person_id"].first()
+    recent = cases[cases["opened_at"] >= cases["opened_at"].quantile(0.5, interpolation="lower")]
+    sample = recent.sample(count, random_state=seed, replace=len(recent) < count)
+    out = []
+    for i, row in enumerate(sample.itertuples(index=False)):
+        case = {c: (getattr(row, c) or None) for c in CASE_COLUMNS}
+        case["case_id"] = f"BENCH-{seed}-{i}-{case['case_id']}"
+        case["parties_count"] = int(case["parties_count"])
+        case["amount_cny"] = float(case["amount_cny"]) if case["amount_cny"] else None
+        named = [member[row.household_id]] if row.household_id in member.index else []
+        out.append({"case": case, "as_of": case["opened_at"], "persons": named})
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` and its live children (uvicorn workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid] + [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    for p in pids:
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+async def single_latencies(base: str, key: str, bodies: list[dict], concurrency: int) -> tuple[list[float], int]:
+    """Seconds per request, ``concurrency`` in flight at a time, and how many requests failed."""
+    gate = asyncio.Semaphore(concurrency)
+    latencies: list[float] = []
+    failed = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, limits=limits,
+                                 timeout=60) as client:
+        async def one(body: dict) -> None:
+            nonlocal failed
+            async with gate:
+                start = time.perf_counter()
+                response = await client.post("/v1/cases/score", json=body)
+                latencies.append(time.perf_counter() - start)
+                failed += response.status_code != 200
+        await asyncio.gather(*(one(b) for b in bodies))
+    return latencies, failed
+
+
+def start_server(port: int, workers: int, env: dict) -> subprocess.Popen:
+    process = subprocess.Popen(TRIAGE + ["serve", "--port", str(port), "--workers", str(workers)],
+                               env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"triage serve exited:\n{process.stderr.read()[-3000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    process.terminate()
+    raise SystemExit("triage serve did not answer /healthz within 180 s")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, help="dataset folder (generated there when empty)")
+    parser.add_argument("--home", type=Path, help="TRIAGE_HOME with triage.db and trained champions (made when empty)")
+    parser.add_argument("--households", type=int, default=20_000)
+    parser.add_argument("--requests", type=int, default=300, help="single-case requests per concurrency level")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--batches", type=int, default=3, help="repetitions of the 1,000-case batch")
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+
+    scratch = Path(os.environ.get("TMPDIR", "/tmp")) / "triage-bench-service"
+    data, home = args.data or scratch / "city", args.home or scratch / "home"
+    env = {**os.environ, "TRIAGE_HOME": str(home), "TRIAGE_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+    env.pop("TRIAGE_DATABASE_URL", None)
+    prepare(data, home, args.households, env)
+    key = _run(["keys", "create", "--role", "scorer", "--name", "bench"], env).strip()
+    port = _free_port()
+    server = start_server(port, args.workers, env)
+    base = f"http://127.0.0.1:{port}"
+    rows = []
+    try:
+        warm = requests_from(data, 30, seed=99)
+        asyncio.run(single_latencies(base, key, warm, 1))
+        for level, concurrency in enumerate(args.concurrency):
+            bodies = requests_from(data, args.requests, seed=level)
+            cpu, wall = cpu_seconds(server.pid), time.perf_counter()
+            latencies, failed = asyncio.run(single_latencies(base, key, bodies, concurrency))
+            cpu, wall = cpu_seconds(server.pid) - cpu, time.perf_counter() - wall
+            ms = [s * 1000 for s in latencies]
+            rows.append((f"single case, concurrency {concurrency}", len(ms), failed,
+                         f"p50 {percentile(ms, 50):.1f} / p95 {percentile(ms, 95):.1f} / p99 {percentile(ms, 99):.1f} ms",
+                         f"{len(ms) / wall:.1f} req/s", f"{cpu / len(ms) * 1000:.1f} ms"))
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=300) as client:
+            seconds, cpus, failed = [], [], 0
+            for rep in range(args.batches):
+                body = {"cases": requests_from(data, args.batch_size, seed=1000 + rep)}
+                cpu, start = cpu_seconds(server.pid), time.perf_counter()
+                response = client.post("/v1/cases/batch-score", json=body)
+                seconds.append(time.perf_counter() - start)
+                cpus.append(cpu_seconds(server.pid) - cpu)
+                failed += response.status_code != 200
+            rows.append((f"batch of {args.batch_size:,}", args.batches, failed,
+                         f"median {statistics.median(seconds):.2f} s (min {min(seconds):.2f}, max {max(seconds):.2f})",
+                         f"{args.batch_size / statistics.median(seconds):,.0f} cases/s",
+                         f"{statistics.median(cpus):.2f} s"))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    print(f"\nmachine: {describe()}")
+    print(f"server: triage serve --workers {args.workers}, SQLite {home / 'triage.db'}, data {data}")
+    header = ("what", "n", "failed", "wall latency", "throughput", "server CPU each")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        print(" | ".join(str(cell).ljust(w) for cell, w in zip(row, widths)))
+
+
+if __name__ == "__main__":
+    main()
