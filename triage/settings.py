@@ -10,7 +10,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     max_ingest_rows: int = Field(50_000, ge=1, description="Most rows in one ingest call (413 above).")
     default_top_factors: int = Field(8, ge=1, le=1000, description="Factors listed per explanation without ?top=.")
     key_cache_seconds: float = Field(300.0, ge=0, description="How long a verified API key skips argon2 again.")
+    # The analyst workbench (/ui/).
+    mlflow_ui_url: AnyHttpUrl = Field(AnyHttpUrl("http://127.0.0.1:5000"),
+                                      description="The MLflow UI the workbench's models page links to.")
+    workbench_session_hours: float = Field(12.0, gt=0, le=24 * 30,
+                                           description="How long a workbench sign-in lasts.")
+    workbench_secret: SecretStr | None = Field(
+        None, description="Signs workbench session cookies; default: a random key kept in home/workbench.key.")
 
     @field_validator("home")
     @classmethod

@@ -27,6 +27,7 @@ from triage.serving.metrics import LatencyMiddleware, ServiceMetrics
 from triage.serving.problems import ProblemDetails, install_problem_handlers, problem_response
 from triage.serving.scoring import Scorer
 from triage.settings import Settings, get_settings
+from triage.workbench import mount_workbench
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, champions: Champions | None = N
 
     for module in (cases, scores, ingest, admin, ops):
         app.include_router(module.router)
+    mount_workbench(app)  # the analyst workbench at /ui/ (triage.workbench), on this app's state
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(LatencyMiddleware, metrics=metrics)
     _document_problems(app)

@@ -1,0 +1,150 @@
+"""End to end in headless Chromium against a real uvicorn server: sign in, filter, read a case, override.
+
+The queue and case screenshots in ``docs/screenshots/`` are written here, from the real pages.
+"""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from tests.serving.conftest import auth
+from tests.workbench.conftest import CASES, ROOT
+
+pytestmark = pytest.mark.browser
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+def sign_in(page, served, role: str = "analyst") -> None:
+    page.goto(f"{served.base}/ui/")
+    assert page.url.endswith("/ui/login")
+    page.fill("#api_key", served.keys[role])
+    page.click("button[type=submit]")
+
+
+def stored(served, score_id: str, top: int | str = 8) -> dict:
+    response = httpx.get(f"{served.base}/v1/scores/{score_id}", params={"top": top},
+                         headers=auth(served.keys["analyst"]), timeout=30)
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_a_scorer_key_is_refused_and_an_analyst_gets_an_http_only_session(served, page):
+    sign_in(page, served, "scorer")
+    assert "评分密钥（scorer）" in page.inner_text("#sign-in-error")
+    assert page.context.cookies() == []
+    page.fill("#api_key", served.keys["analyst"])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{served.base}/ui/")
+    assert served.keys["analyst"] not in page.url
+    (cookie,) = page.context.cookies()
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/ui"
+    assert served.keys["analyst"] not in cookie["value"]
+    assert page.evaluate("document.cookie") == ""  # not readable by scripts
+    page.click("header form button")
+    page.wait_for_url(f"{served.base}/ui/login")
+    page.goto(f"{served.base}/ui/")
+    assert page.url.endswith("/ui/login")
+
+
+def test_the_queue_is_highest_risk_first_filters_and_counts_bands(served, page):
+    sign_in(page, served)
+    rows = page.locator("table.queue tbody tr")
+    assert rows.count() == len(CASES)
+    shown = [float(x) for x in rows.evaluate_all(
+        "rs => rs.map(r => r.querySelector('td.num strong').textContent.replace('%', ''))")]
+    assert shown == sorted(shown, reverse=True)
+    counts = page.locator(".band-count strong").all_inner_texts()
+    assert sum(map(int, counts)) == len(CASES)
+    assert page.locator("td.deadline .state").first.inner_text() in {"时限内", "即将到期", "已超时"}
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
+
+    page.select_option("select[name=dispute_type]", "neighbor")
+    page.click(".filters button[type=submit]")
+    page.wait_for_url(re.compile(r"dispute_type=neighbor"))
+    neighbours = [c[0] for c in CASES if c[3] == "neighbor"]
+    assert sorted(rows.locator(".case-link").all_inner_texts()) == neighbours
+    assert set(rows.evaluate_all("rs => rs.map(r => r.dataset.disputeType)")) == {"neighbor"}
+    assert page.inner_text("#queue-total") == f"共 {len(neighbours)} 件"
+
+    band = page.locator("table.queue tbody tr").first.get_attribute("data-band")
+    page.click(f".band-count[data-band={band}]")
+    page.wait_for_url(re.compile(rf"band={band}"))
+    assert set(rows.evaluate_all("rs => rs.map(r => r.dataset.band)")) == {band}
+    assert set(rows.evaluate_all("rs => rs.map(r => r.dataset.disputeType)")) == {"neighbor"}
+
+
+def test_the_case_view_draws_the_explanation_with_chinese_labels(served, page):
+    sign_in(page, served)
+    page.click("a.case-link:text('C-101')")
+    page.wait_for_url(re.compile(r"/ui/cases/"))
+    score = stored(served, served.score_ids["C-101"])
+    factors = score["escalation"]["factors"]
+    bars = page.locator("svg.waterfall rect.bar")
+    assert bars.count() == len(factors) + 1  # the top eight and the rest as one bar
+    labels = page.locator("svg.waterfall .factor-label").all_text_contents()
+    for shown, factor in zip(labels, factors):
+        assert factor["label_zh"].startswith(shown.rstrip("…"))
+    assert labels[-1].startswith("其余")
+    values = page.locator("svg.waterfall .factor-value").all_text_contents()
+    for shown, factor in zip(values, factors):
+        assert (shown == "未知") == (factor["value"] is None)
+    ups = bars.evaluate_all("bs => bs.map(b => b.classList.contains('up'))")
+    assert ups[:-1] == [f["contribution"] > 0 for f in factors]
+    assert all(float(w) > 0 for w in bars.evaluate_all("bs => bs.map(b => b.getBBox().width)"))
+    assert page.inner_text("#probability") != ""
+    assert page.locator("#persons tr.person").count() == 2
+    assert page.locator("#route li.team").count() == len(score["route"]["teams"])
+    assert page.locator("#history li.event").count() > 0
+    assert page.locator("#history li.event[data-kind=call]").count() >= 1  # the threat call of H-1
+    assert "13800001234" not in page.content()
+    page.screenshot(path=str(SCREENSHOTS / "case.png"), full_page=True)
+
+
+def test_an_override_needs_a_note_and_is_stored_through_the_api(served, page):
+    score_id = served.score_ids["C-102"]
+    sign_in(page, served)
+    page.goto(f"{served.base}/ui/cases/{score_id}")
+    page.check("input[name=verdict][value=override]")
+    assert page.locator("fieldset.override-teams").is_visible()
+    for box in page.locator("input[name=teams]").all():
+        box.uncheck()
+    page.check("input[name=teams][value=police_station]")
+    page.check("input[name=teams][value=case_task_force]")
+    page.click("#review button[type=submit]")
+    assert page.inner_text("#review-error") == "改派必须填写说明。"
+    assert stored(served, score_id)["reviews"] == []
+
+    page.fill("#note", "当事人近日再次报警，改由派出所与专班处置")
+    page.click("#review button[type=submit]")
+    page.wait_for_url(re.compile(r"saved=true"))
+    assert page.is_visible("#review-saved")
+    (review,) = stored(served, score_id)["reviews"]
+    assert review["verdict"] == "override" and review["reviewer_key_id"] == served.keys["analyst_id"]
+    assert set(review["teams"]) == {"police_station", "case_task_force"}
+    assert review["note"] == "当事人近日再次报警，改由派出所与专班处置"
+    assert "当事人近日再次报警" in page.inner_text("#review .reviews")
+
+    page.goto(f"{served.base}/ui/?reviewed=yes")
+    row = page.locator(f"tr[data-score-id='{score_id}']")
+    assert row.locator(".verdict").inner_text() == "改派"
+    assert "派出所" in row.locator(".review-state").inner_text()
+
+
+def test_english_and_a_tablet_layout(served, browser):
+    context = browser.new_context(viewport={"width": 820, "height": 1180}, locale="en-GB")
+    page = context.new_page()
+    try:
+        sign_in(page, served)
+        page.goto(f"{served.base}/ui/?lang=en")
+        assert page.inner_text("h1") == "Review queue"
+        page.goto(f"{served.base}/ui/cases/{served.score_ids['C-101']}")  # the language is remembered
+        assert page.inner_text("#factors h2").startswith("Main risk factors")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 820
+        main, side = page.locator(".col-main").bounding_box(), page.locator(".col-side").bounding_box()
+        assert side["y"] >= main["y"] + main["height"]  # one column on a tablet
+    finally:
+        context.close()

@@ -1,0 +1,157 @@
+"""The workbench rendered in-process (TestClient): sign-in and its cookie, refusals, reviews, queue, models."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+import pytest
+from matplotlib.figure import Figure
+from mlflow import MlflowClient
+
+from tests.serving.conftest import auth
+from tests.workbench.conftest import CASES
+from triage.serving import keys as key_store
+from triage.workbench.auth import COOKIE
+
+
+def signed_in(client, key: str):
+    response = client.post("/ui/login", data={"api_key": key}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/ui/"
+    return response
+
+
+def test_pages_need_a_session_and_send_the_browser_to_sign_in(stored, client):
+    for path in ("/ui/", f"/ui/cases/{stored.score_ids['C-101']}", "/ui/models"):
+        response = client.get(path, follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"] == "/ui/login"
+    # an API key in the Authorization header is not a workbench session
+    response = client.get("/ui/", headers=auth(stored.keys["analyst"]), follow_redirects=False)
+    assert response.status_code == 303
+
+
+def test_a_scorer_key_is_refused_with_a_clear_message_and_no_cookie(stored, client):
+    response = client.post("/ui/login", data={"api_key": stored.keys["scorer"]}, follow_redirects=False)
+    assert response.status_code == 403
+    assert "评分密钥（scorer）只能调用评分接口，不能登录工作台" in response.text
+    assert "set-cookie" not in response.headers
+    wrong = client.post("/ui/login", data={"api_key": stored.keys["analyst"] + "x"}, follow_redirects=False)
+    assert wrong.status_code == 401 and "密钥无效或已被吊销" in wrong.text
+
+
+def test_the_session_cookie_is_http_only_same_site_and_never_holds_the_key(stored, client):
+    cookie = signed_in(client, stored.keys["analyst"]).headers["set-cookie"]
+    assert re.search(r"; HttpOnly", cookie) and re.search(r"; SameSite=lax", cookie, re.I)
+    assert "; Path=/ui" in cookie and re.search(r"; Max-Age=43200", cookie)
+    assert "; Secure" not in cookie  # plain http on 127.0.0.1; https requests get Secure
+    value = client.cookies[COOKIE]
+    assert stored.keys["analyst"] not in value and value.startswith(stored.keys["analyst_id"] + ".")
+    assert client.get("/ui/").status_code == 200
+
+
+def test_an_admin_key_signs_in_and_signing_out_ends_the_session(stored, client):
+    signed_in(client, stored.keys["admin"])
+    assert "admin test key" in client.get("/ui/").text
+    out = client.post("/ui/logout", follow_redirects=False)
+    assert out.status_code == 303 and 'triage_workbench=""' in out.headers["set-cookie"]
+    assert client.get("/ui/", follow_redirects=False).status_code == 303
+
+
+def test_a_tampered_cookie_or_a_revoked_key_signs_the_analyst_out(stored, client):
+    signed_in(client, stored.keys["analyst"])
+    key_id, issued, mac = client.cookies[COOKIE].split(".")
+    client.cookies.set(COOKIE, f"{stored.keys['admin_id']}.{issued}.{mac}", path="/ui")
+    assert client.get("/ui/", follow_redirects=False).status_code == 303
+
+    signed_in(client, stored.keys["analyst"])
+    state = client.app.state.service
+    with state.sessions() as session:
+        key_store.revoke_key(session, stored.keys["analyst_id"])
+        session.commit()
+    assert client.get("/ui/", follow_redirects=False).headers["location"] == "/ui/login"
+
+
+def test_the_queue_filters_by_date_range_team_and_review_state(stored, client):
+    signed_in(client, stored.keys["analyst"])
+    today = date.today()
+    page = client.get("/ui/", params={"scored_from": str(today - timedelta(days=1)), "scored_to": "",
+                                      "band": [], "team": "", "reviewed": ""}).text
+    assert page.count('class="case-link"') == len(CASES)
+    yesterday = client.get("/ui/", params={"scored_to": str(today - timedelta(days=2))}).text
+    assert "没有符合条件的案件" in yesterday and "共 0 件" in yesterday
+    by_team = client.get("/ui/", params={"team": "medical_mediation"}).text
+    assert re.findall(r'class="case-link"[^>]*>([^<]+)<', by_team) == ["C-107"]
+    assert client.get("/ui/", params={"band": "severe"}).status_code == 422
+
+
+def test_an_agreement_needs_no_note_and_an_override_does(stored, client):
+    signed_in(client, stored.keys["analyst"])
+    score_id = stored.score_ids["C-103"]
+    refused = client.post(f"/ui/cases/{score_id}/review", data={"verdict": "override", "teams": ["police_station"],
+                                                                 "note": "   "})
+    assert refused.status_code == 422 and "改派必须填写说明" in refused.text
+    empty = client.post(f"/ui/cases/{score_id}/review", data={"verdict": "override", "note": "x"})
+    assert empty.status_code == 422 and "改派至少选择一个单位" in empty.text
+    bogus = client.post(f"/ui/cases/{score_id}/review", data={"verdict": "override", "teams": ["fire_brigade"],
+                                                               "note": "x"})
+    assert bogus.status_code == 422 and "fire_brigade" in bogus.text
+    assert client.get(f"/v1/scores/{score_id}", headers=auth(stored.keys["analyst"])).json()["reviews"] == []
+
+    agreed = client.post(f"/ui/cases/{score_id}/review", data={"verdict": "agree", "teams": ["police_station"]})
+    assert agreed.status_code == 200 and "研判已保存" in agreed.text
+    (review,) = client.get(f"/v1/scores/{score_id}", headers=auth(stored.keys["analyst"])).json()["reviews"]
+    route = client.get(f"/v1/scores/{score_id}", headers=auth(stored.keys["analyst"])).json()["route"]["teams"]
+    assert review["verdict"] == "agree" and review["teams"] == route and review["note"] is None
+
+
+def test_the_case_page_hides_digits_and_says_unknown_for_a_missing_case(stored, client):
+    signed_in(client, stored.keys["analyst"])
+    page = client.get(f"/ui/cases/{stored.score_ids['C-107']}").text
+    assert "13800001234" not in page and "联系电话＊＊＊" in page
+    assert "unknown household H-99" in page  # the service's warning is shown
+    missing = client.get("/ui/cases/no-such-score")
+    assert missing.status_code == 404 and "没有这个评分记录" in missing.text
+
+
+def test_english_is_a_switch_that_is_remembered(stored, client):
+    signed_in(client, stored.keys["analyst"])
+    english = client.get("/ui/?lang=en")
+    assert "Review queue" in english.text and 'lang="en"' in english.text
+    assert "Escalation risk" in client.get(f"/ui/cases/{stored.score_ids['C-101']}").text
+    assert "研判队列" in client.get("/ui/?lang=zh").text
+
+
+@pytest.fixture
+def registered_plots(settings, champions):
+    """A real MLflow store with a run that logged plots/ and registered versions named like the champions."""
+    client = MlflowClient(settings.mlflow_tracking_uri)
+    experiment = client.create_experiment("triage", artifact_location=settings.mlflow_artifact_root)
+    run = client.create_run(experiment)
+    figure = Figure(figsize=(2, 2))
+    figure.add_subplot().plot([0, 1], [0, 1])
+    client.log_figure(run.info.run_id, figure, "plots/calibration_curve.png")
+    client.log_figure(run.info.run_id, figure, "plots/lift_chart.png")
+    client.set_terminated(run.info.run_id)
+    for version in champions.versions.values():
+        name = version.split("/")[0]
+        client.create_registered_model(name)
+        client.create_model_version(name, f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
+    return run.info.run_id
+
+
+def test_the_models_page_shows_metrics_plots_from_mlflow_and_its_ui(registered_plots, stored, client):
+    signed_in(client, stored.keys["analyst"])
+    page = client.get("/ui/models").text
+    assert "triage-escalation/1" in page and "escalation_auc" in page and "0.7100" in page
+    assert 'href="http://127.0.0.1:5000/"' in page
+    assert page.count('src="/ui/models/escalation/plots/') == 2
+    png = client.get("/ui/models/escalation/plots/calibration_curve.png")
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png" and png.content[:4] == b"\x89PNG"
+    assert client.get("/ui/models/escalation/plots/model.pkl").status_code == 404
+    assert client.get("/ui/models/escalation/plots/..%2F..%2Fmeta.yaml").status_code == 404
+
+
+def test_the_models_page_says_when_mlflow_has_no_such_version(stored, client):
+    signed_in(client, stored.keys["analyst"])
+    page = client.get("/ui/models").text
+    assert "无法从 MLflow 读取评估图" in page and "triage-tier/1" in page

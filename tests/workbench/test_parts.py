@@ -1,0 +1,103 @@
+"""The workbench's parts on their own: the waterfall's geometry, deadlines, the cookie, words, history."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.workbench.conftest import city_db
+from triage.db import engine_for
+from triage.settings import Settings
+from triage.workbench.auth import CookieSigner, session_secret
+from triage.workbench.chart import PLOT_END, PLOT_START, waterfall
+from triage.workbench.history import mask_digits, timeline
+from triage.workbench.i18n import MESSAGES, VOCABULARY, Translator, pick_lang
+from triage.workbench.views import QueueQuery, deadline
+
+ZH = Translator("zh", {"police_station": {"zh": "派出所", "en": "Police station"}})
+
+
+def factor(name: str, value, contribution: float) -> dict:
+    return {"feature": name, "label": f"标签{name}", "label_zh": f"标签{name}", "label_en": f"label {name}",
+            "value": value, "contribution": contribution}
+
+
+def test_the_waterfall_runs_from_the_base_value_to_the_margin():
+    factors = [factor("a", 2, 0.9), factor("b", None, -0.4), factor("c", True, 0.2), factor("d", 0.5, -0.05),
+               factor("e", "neighbor", 0.01)]
+    escalation = {"base_value": -2.0, "margin": -2.0 + sum(f["contribution"] for f in factors), "factors": factors}
+    chart = waterfall(escalation, ZH, top=3)
+    assert [b.short for b in chart.bars] == ["标签a", "标签b", "标签c", "其余 2 项因素"]
+    assert [b.value for b in chart.bars] == ["2", "未知", "是", ""]
+    assert [b.up for b in chart.bars] == [True, False, True, False]
+    assert chart.bars[-1].contribution == pytest.approx(-0.04)
+    scale = (chart.bars[0].width) / 0.9  # pixels per log-odds unit
+    assert chart.bars[0].x == pytest.approx(chart.base_x)
+    assert chart.margin_x - chart.base_x == pytest.approx(scale * (escalation["margin"] + 2.0))
+    assert all(PLOT_START <= b.x and b.x + b.width <= PLOT_END for b in chart.bars)
+    assert [tick.text for tick in chart.ticks] == sorted([tick.text for tick in chart.ticks], key=float)
+
+
+def test_the_waterfall_has_no_rest_bar_when_every_factor_is_shown():
+    escalation = {"base_value": 0.0, "margin": 0.3, "factors": [factor("a", 1, 0.5), factor("b", 0, -0.2)]}
+    chart = waterfall(escalation, Translator("en", {}), top=8)
+    assert [b.label for b in chart.bars] == ["label a", "label b"]
+
+
+def test_deadline_states_follow_the_response_time():
+    scored = datetime(2025, 6, 1, 10, tzinfo=timezone.utc)
+    assert deadline(scored, 4, False, scored + timedelta(hours=1)).state == "on_time"
+    assert deadline(scored, 4, False, scored + timedelta(hours=3, minutes=30)).state == "due_soon"
+    late = deadline(scored, 4, False, scored + timedelta(hours=5))
+    assert late.state == "overdue" and late.elapsed_hours == pytest.approx(5)
+    assert deadline(scored, 4, True, scored + timedelta(hours=9)).state == "done"
+
+
+def test_queue_dates_are_whole_days_in_shanghai():
+    where = QueueQuery(scored_from="2025-06-01", scored_to="2025-06-01", team="", band=["high"]).where()
+    assert where.created_from == datetime(2025, 5, 31, 16, tzinfo=timezone.utc)
+    assert where.created_to == datetime(2025, 6, 1, 16, tzinfo=timezone.utc) - timedelta(microseconds=1)
+    assert where.team is None and where.band == ["high"] and where.reviewed is None
+    assert QueueQuery(reviewed="no").where().reviewed is False
+
+
+def test_the_cookie_signature_detects_tampering_and_expires():
+    signer = CookieSigner(b"secret", max_age_seconds=3600)
+    value = signer.sign("abc123", now=1_000_000)
+    assert signer.key_id(value, now=1_000_000 + 3599) == "abc123"
+    assert signer.key_id(value, now=1_000_000 + 3601) is None
+    assert signer.key_id(value.replace("abc123", "abc124"), now=1_000_001) is None
+    assert CookieSigner(b"other", 3600).key_id(value, now=1_000_001) is None
+    assert signer.key_id("", now=1) is None and signer.key_id("a.b.c", now=1) is None
+
+
+def test_the_session_secret_is_made_once_and_shared(tmp_path):
+    settings = Settings(home=tmp_path)
+    first = session_secret(settings)
+    assert len(first) == 64 and session_secret(settings) == first
+    assert (tmp_path / "workbench.key").stat().st_mode & 0o077 == 0
+    assert session_secret(Settings(home=tmp_path, workbench_secret="configured")) == b"configured"
+
+
+def test_every_message_and_term_exists_in_both_languages_and_speaks_of_risk():
+    for zh, en in [*MESSAGES.values(), *(w for words in VOCABULARY.values() for w in words.values())]:
+        assert zh and en
+        assert "将会" not in zh and "必将" not in zh
+    assert pick_lang("en", "zh") == "en" and pick_lang(None, "en") == "en" and pick_lang("fr", None) == "zh"
+    assert ZH.value(None) == "未知" and ZH.value(False) == "否" and ZH.value(20000.0) == "20,000"
+    assert ZH.value(0.456) == "0.46" and ZH.value("rural") == "农村" and ZH.team("police_station") == "派出所"
+    assert ZH.duration(0.5) == "30 分钟" and ZH.duration(2) == "2 小时" and ZH.duration(72) == "3 天"
+
+
+def test_the_history_is_as_of_the_score_and_masks_long_numbers(tmp_path):
+    assert mask_digits("电话13800001234，门牌12号") == "电话＊＊＊，门牌12号"
+    engine = engine_for(city_db(tmp_path))
+    events, total = timeline(engine, "H-1", "H-2", "C-9", datetime(2025, 6, 1, tzinfo=timezone.utc))
+    assert total == len(events) == 5
+    assert [e.kind for e in events] == ["call", "mediation", "mediation", "mediation", "case"]
+    assert events[0].text == "对方持刀威胁要砍人" and events[0].side == "household"
+    before = timeline(engine, "H-1", "H-2", "C-9", datetime(2025, 2, 1, tzinfo=timezone.utc))[0]
+    assert [e.kind for e in before] == ["mediation", "case"]
+    incidents = timeline(engine, "H-4", "H-3", "C-9", datetime(2025, 6, 1, tzinfo=timezone.utc))[0]
+    assert {e.side for e in incidents if e.kind == "incident"} == {"counterparty"}

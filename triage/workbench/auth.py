@@ -1,0 +1,111 @@
+"""Workbench sign-in: an analyst's API key checked once, then a signed session cookie.
+
+The cookie holds the key's public id, the sign-in time and an HMAC over both, never the key
+itself, so a stolen cookie cannot be replayed against the JSON API and it expires on its own.
+The key's row is read on every page, so revoking the key (or lowering its role) signs the
+analyst out at once.  The secret is shared by every worker of a service: it comes from
+``TRIAGE_WORKBENCH_SECRET`` or from ``home/workbench.key``, created once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from triage.db.service_models import ApiKey
+from triage.serving import audit
+from triage.serving.deps import SessionDep
+from triage.serving.keys import KeyVerifier, allows
+from triage.settings import Settings
+
+COOKIE = "triage_workbench"
+ROLE = "analyst"
+
+
+class SignInRequired(Exception):
+    """No valid session: the handler sends the browser to the sign-in page."""
+
+
+class SignInRefused(Exception):
+    """The key presented at sign-in may not use the workbench; ``reason`` names the message."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def session_secret(settings: Settings) -> bytes:
+    """The configured secret, else the one in ``home/workbench.key`` (made atomically on first use)."""
+    if settings.workbench_secret is not None:
+        return settings.workbench_secret.get_secret_value().encode()
+    path = settings.ensure_home() / "workbench.key"
+    if not path.exists():
+        draft = path.with_name(f".workbench.key.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+        try:
+            os.link(draft, path)  # fails if another worker won the race: then read theirs
+        except FileExistsError:
+            pass
+        finally:
+            Path(draft).unlink()
+    return path.read_text().strip().encode()
+
+
+class CookieSigner:
+    """``<key id>.<issued unix time>.<hmac>``: tamper-evident and expiring."""
+
+    def __init__(self, secret: bytes, max_age_seconds: float):
+        self.secret, self.max_age = secret, max_age_seconds
+
+    def _mac(self, payload: str) -> str:
+        return hmac.new(self.secret, payload.encode(), hashlib.sha256).hexdigest()
+
+    def sign(self, key_id: str, now: float | None = None) -> str:
+        payload = f"{key_id}.{int(now if now is not None else time.time())}"
+        return f"{payload}.{self._mac(payload)}"
+
+    def key_id(self, value: str, now: float | None = None) -> str | None:
+        """The key id in a cookie that is intact and not expired; None otherwise."""
+        payload, _, mac = value.rpartition(".")
+        key_id, _, issued = payload.partition(".")
+        if not (key_id and issued.isdigit() and hmac.compare_digest(mac, self._mac(payload))):
+            return None
+        age = (now if now is not None else time.time()) - int(issued)
+        return key_id if 0 <= age <= self.max_age else None
+
+
+def sign_in(session: Session, verifier: KeyVerifier, presented: str) -> ApiKey:
+    """The key's row when it may use the workbench; raises ``SignInRefused`` otherwise."""
+    key = verifier.verify(session, presented.strip())
+    if key is None:
+        raise SignInRefused("key_invalid")
+    if not allows(key.role, ROLE):
+        raise SignInRefused("key_scorer")
+    audit.record(session, "workbench.sign_in", key.id)
+    return key
+
+
+def signer_of(request: Request) -> CookieSigner:
+    return request.app.state.workbench_signer
+
+
+def signed_in_key(request: Request, session: SessionDep) -> ApiKey:
+    """The analyst behind the session cookie; ``SignInRequired`` when there is none any more."""
+    key_id = signer_of(request).key_id(request.cookies.get(COOKIE, ""))
+    key = session.get(ApiKey, key_id) if key_id else None
+    if key is None or key.revoked_at is not None or not allows(key.role, ROLE):
+        raise SignInRequired()
+    return key
+
+
+AnalystSession = Annotated[ApiKey, Depends(signed_in_key)]

@@ -1,0 +1,222 @@
+"""The workbench's words in Chinese (the interface language) and English.
+
+Wording speaks of risk and of advice, never of certainty: a band is "高风险", not "将会转刑".
+Team names come from ``domain.yaml``; everything else the pages say is listed here, so a
+missing translation is a ``KeyError`` in the tests rather than a blank on the page.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+LANGS = ("zh", "en")
+LANG_COOKIE = "triage_lang"
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    "app_title": ("矛盾纠纷风险研判工作台", "Dispute risk workbench"),
+    "nav_queue": ("研判队列", "Review queue"),
+    "nav_models": ("模型", "Models"),
+    "sign_out": ("退出", "Sign out"),
+    "sign_in": ("登录", "Sign in"),
+    "sign_in_title": ("分析员登录", "Analyst sign-in"),
+    "sign_in_help": ("请输入分析员或管理员 API 密钥。密钥只用于本次登录核验，不会出现在网址中。",
+                     "Enter an analyst or admin API key. It is checked once at sign-in and never appears in a URL."),
+    "api_key": ("API 密钥", "API key"),
+    "key_invalid": ("密钥无效或已被吊销。", "The key is not valid or has been revoked."),
+    "key_scorer": ("评分密钥（scorer）只能调用评分接口，不能登录工作台：请使用分析员或管理员密钥。",
+                   "A scorer key may only call the scoring API, not sign in to the workbench: "
+                   "use an analyst or admin key."),
+    "signed_in_as": ("当前密钥", "Signed in with key"),
+    "advice": ("评分是辅助研判的风险估计，不是结论；请结合实际情况判断。",
+               "A score is a risk estimate to support judgement, not a verdict; weigh it with what you know."),
+    "filters": ("筛选", "Filters"),
+    "band": ("风险等级", "Risk band"),
+    "team": ("分派单位", "Team"),
+    "dispute_type": ("纠纷类型", "Dispute type"),
+    "reviewed": ("研判状态", "Review status"),
+    "reviewed_yes": ("已研判", "Reviewed"),
+    "reviewed_no": ("待研判", "Not reviewed"),
+    "any": ("全部", "Any"),
+    "scored_from": ("评分日期自", "Scored from"),
+    "scored_to": ("至", "to"),
+    "apply": ("应用筛选", "Apply"),
+    "clear": ("清除", "Clear"),
+    "total": ("共 {n} 件", "{n} cases"),
+    "page_of": ("第 {page} / {pages} 页", "Page {page} of {pages}"),
+    "previous": ("上一页", "Previous"),
+    "next": ("下一页", "Next"),
+    "empty_queue": ("没有符合条件的案件。", "No cases match these filters."),
+    "case": ("案件", "Case"),
+    "probability": ("转刑风险概率", "Escalation risk"),
+    "scored_at": ("评分时间", "Scored"),
+    "deadline": ("响应时限", "Respond within"),
+    "elapsed": ("已过", "Elapsed"),
+    "minutes": ("{n} 分钟", "{n} min"),
+    "hours": ("{n} 小时", "{n} h"),
+    "days": ("{n} 天", "{n} days"),
+    "overdue": ("已超时", "Overdue"),
+    "due_soon": ("即将到期", "Due soon"),
+    "on_time": ("时限内", "In time"),
+    "done": ("已研判", "Reviewed"),
+    "route": ("建议分派", "Suggested route"),
+    "verdict_agree": ("同意", "Agreed"),
+    "verdict_override": ("改派", "Overridden"),
+    "open_case": ("查看", "Open"),
+    "case_view": ("案件研判", "Case review"),
+    "back_to_queue": ("返回队列", "Back to queue"),
+    "case_facts": ("案件信息", "The case"),
+    "no_pii": ("不显示个人身份信息（姓名、身份证号、电话）。", "No personal identifiers (names, ID numbers, phones) are shown."),
+    "opened_at": ("立案时间", "Opened"),
+    "household": ("本户", "Household"),
+    "counterparty": ("对方户", "Counterparty household"),
+    "source": ("来源", "Source"),
+    "amount": ("争议金额（元）", "Amount (CNY)"),
+    "parties": ("当事方人数", "Parties"),
+    "description": ("情况描述", "Description"),
+    "as_of": ("评分所依据的时点", "History as of"),
+    "risk_summary": ("转刑风险", "Escalation risk"),
+    "risk_band_note": ("校准后的概率：在相似案件中，约有这一比例在 {days} 天内发生刑事案件。",
+                       "Calibrated probability: about this share of similar cases saw a criminal offence "
+                       "within {days} days."),
+    "factors_title": ("主要风险因素（SHAP，对数几率）", "Main risk factors (SHAP, log-odds)"),
+    "factors_help": ("红色条提高风险估计，蓝色条降低风险估计；从基准值起逐项累加得到本案的值。",
+                     "Red bars raise the risk estimate, blue bars lower it; added up from the baseline they give "
+                     "this case's value."),
+    "baseline": ("基准值", "Baseline"),
+    "this_case": ("本案", "This case"),
+    "other_factors": ("其余 {n} 项因素", "{n} other factors"),
+    "persons": ("当事人心理风险分级", "Persons' tiers"),
+    "person": ("人员编号", "Person"),
+    "tier": ("分级", "Tier"),
+    "tier_source": ("依据", "Source"),
+    "tier_probabilities": ("模型估计概率", "Model probabilities"),
+    "no_persons": ("本次评分未指定当事人。", "No persons were named for this score."),
+    "reasons": ("分派理由", "Reasons"),
+    "priority": ("紧急程度", "Priority"),
+    "models": ("模型版本", "Model versions"),
+    "warnings": ("提示", "Warnings"),
+    "history": ("既往记录（截至评分时点）", "History (as of the score)"),
+    "no_history": ("评分时点之前没有记录。", "No records before the score."),
+    "history_more": ("仅显示最近 {n} 条。", "Only the latest {n} are shown."),
+    "reviews": ("研判记录", "Reviews"),
+    "no_reviews": ("尚未研判。", "Not reviewed yet."),
+    "review_title": ("研判", "Review"),
+    "agree": ("同意建议分派", "Agree with the route"),
+    "override": ("改派（须填写说明）", "Override the teams (note required)"),
+    "override_teams": ("改派给", "Route to"),
+    "note": ("说明", "Note"),
+    "note_placeholder": ("改派必须说明理由，例如：已掌握的新情况。", "Why — required for an override."),
+    "submit_review": ("提交研判", "Submit review"),
+    "review_saved": ("研判已保存。", "Review saved."),
+    "note_required": ("改派必须填写说明。", "An override needs a note."),
+    "teams_required": ("改派至少选择一个单位。", "Choose at least one team for an override."),
+    "review_invalid": ("研判内容无效：{detail}", "The review is not valid: {detail}"),
+    "reviewer": ("研判人密钥", "Reviewer key"),
+    "not_found": ("没有这个评分记录。", "There is no such score."),
+    "models_title": ("当前使用的模型", "Champion models in use"),
+    "loaded_at": ("加载时间", "Loaded"),
+    "metrics": ("评估指标", "Evaluation metrics"),
+    "metric": ("指标", "Metric"),
+    "value": ("值", "Value"),
+    "plots": ("评估图", "Evaluation plots"),
+    "plots_unavailable": ("无法从 MLflow 读取评估图：{detail}", "The evaluation plots could not be read from MLflow: {detail}"),
+    "no_plots": ("该版本没有记录评估图。", "This version has no evaluation plots."),
+    "mlflow_ui": ("在 MLflow 中查看全部运行记录", "Open the MLflow UI for every run"),
+    "no_models": ("尚未加载模型：{detail}", "No models are loaded: {detail}"),
+    "role_escalation": ("转刑风险模型", "Escalation model"),
+    "role_tier": ("心理分级模型", "Tier model"),
+    "unknown": ("未知", "unknown"),
+    "yes": ("是", "yes"),
+    "no": ("否", "no"),
+    "language": ("English", "中文"),
+}
+
+VOCABULARY: dict[str, dict[str, tuple[str, str]]] = {
+    "band": {"low": ("低风险", "low risk"), "medium": ("中风险", "medium risk"),
+             "high": ("高风险", "high risk"), "critical": ("极高风险", "critical risk")},
+    "priority": {"low": ("一般", "routine"), "medium": ("较急", "soon"), "high": ("紧急", "urgent"),
+                 "critical": ("特急", "immediate")},
+    "tier": {"green": ("绿", "green"), "yellow": ("黄", "yellow"), "red": ("红", "red")},
+    "tier_source": {"rule": ("近 90 天量表（规则）", "screening ≤ 90 days (rule)"),
+                    "model": ("模型估计", "model estimate")},
+    "dispute_type": {
+        "marriage_family": ("婚姻家庭", "marriage & family"), "neighbor": ("邻里", "neighbours"),
+        "wage_arrears": ("劳资欠薪", "wage arrears"), "property_management": ("物业", "property management"),
+        "land_transfer": ("土地流转", "land transfer"), "medical": ("医疗", "medical"),
+        "traffic_accident": ("交通事故", "traffic accident"), "construction": ("建设工程", "construction"),
+        "commercial": ("商事", "commercial"), "other": ("其他", "other"), "public_order": ("治安", "public order")},
+    "source": {"grid_patrol": ("网格巡查", "grid patrol"), "hotline": ("热线", "hotline"),
+               "walk_in": ("来访", "walk-in"), "police_referral": ("公安移送", "police referral"),
+               "court_referral": ("法院委派", "court referral"), "other_agency": ("其他部门", "other agency")},
+    "channel": {"12345": ("12345 热线", "12345 hotline"), "110": ("110 报警", "110 police"),
+                "12338": ("12338 妇女维权", "12338 women's line"), "12348": ("12348 法律服务", "12348 legal aid"),
+                "grid_report": ("网格上报", "grid report")},
+    "level": {"village": ("村级", "village"), "township": ("乡镇", "township"), "county": ("县级", "county"),
+              "court": ("法院", "court")},
+    "outcome": {"agreement": ("达成协议", "agreement"), "no_agreement": ("未达成协议", "no agreement"),
+                "party_absent": ("当事人缺席", "party absent"), "referred": ("移交", "referred")},
+    "offence": {"threat": ("威胁", "threat"), "assault": ("殴打", "assault"),
+                "intentional_injury": ("故意伤害", "intentional injury"),
+                "attempted_homicide": ("杀人未遂", "attempted homicide"), "homicide": ("杀人", "homicide"),
+                "arson": ("放火", "arson"), "property_damage": ("毁坏财物", "property damage"),
+                "other": ("其他", "other")},
+    "area_type": {"urban": ("城镇", "urban"), "rural": ("农村", "rural")},
+    "event": {"call": ("来电", "call"), "case": ("纠纷案件", "case"), "mediation": ("调解", "mediation"),
+              "incident": ("警情", "police incident")},
+}
+
+
+def pick_lang(query: str | None, cookie: str | None) -> str:
+    """``?lang=`` first, then the cookie, else Chinese."""
+    for candidate in (query, cookie):
+        if candidate in LANGS:
+            return candidate
+    return "zh"
+
+
+@dataclass(frozen=True)
+class Translator:
+    """What templates call: ``t("key")``, ``t.term("band", "high")``, ``t.team(code)``, ``t.value(v)``."""
+
+    lang: str
+    teams: dict[str, dict[str, str]]
+
+    @property
+    def _i(self) -> int:
+        return LANGS.index(self.lang)
+
+    def __call__(self, key: str, **fields) -> str:
+        text = MESSAGES[key][self._i]
+        return text.format(**fields) if fields else text
+
+    def term(self, kind: str, code: str | None) -> str:
+        if code is None:
+            return self("unknown")
+        words = VOCABULARY[kind].get(code)
+        return words[self._i] if words else code
+
+    def team(self, code: str) -> str:
+        names = self.teams.get(code)
+        return names[self.lang] if names else code
+
+    def duration(self, hours: float) -> str:
+        """A span of time in the unit a person would use: minutes, hours, or days."""
+        if hours < 1:
+            return self("minutes", n=round(hours * 60))
+        if hours < 48:
+            return self("hours", n=f"{hours:.1f}".removesuffix(".0"))
+        return self("days", n=f"{hours / 24:.1f}".removesuffix(".0"))
+
+    def value(self, value) -> str:
+        """A feature value for people: 未知 for missing, 是/否 for flags, no spurious decimals."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return self("unknown")
+        if isinstance(value, bool):
+            return self("yes" if value else "no")
+        if isinstance(value, str):  # the categorical features: area type, dispute type, case source
+            kind = next((k for k in ("dispute_type", "source", "area_type") if value in VOCABULARY[k]), None)
+            return self.term(kind, value) if kind else value
+        if float(value).is_integer():
+            return f"{int(value):,}"
+        return f"{value:.2f}"

@@ -1,0 +1,132 @@
+"""The workbench's pages under ``/ui/``: parse the request, call the views, render a template."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from triage.contract import DISPUTE_TYPES
+from triage.serving.champions import NoChampions
+from triage.serving.deps import SessionDep, StateDep
+from triage.serving.schemas import SHANGHAI
+from triage.workbench import plots, views
+from triage.workbench.auth import COOKIE, AnalystSession, SignInRefused, sign_in, signer_of
+from triage.workbench.history import mask_digits
+from triage.workbench.i18n import LANG_COOKIE, LANGS, Translator, pick_lang
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = Jinja2Templates(directory=HERE / "templates")
+TEMPLATES.env.filters.update(
+    local=lambda moment: pd.Timestamp(moment).tz_convert(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
+    pct=lambda p: f"{p:.0%}" if p >= 0.1 else f"{p:.1%}",
+    masked=mask_digits)
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+
+def translator(request: Request) -> Translator:
+    lang = pick_lang(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE))
+    return Translator(lang, request.app.state.workbench_teams)
+
+
+def render(request: Request, template: str, status: int = 200, **context) -> Response:
+    """A page in the reader's language; ``?lang=`` is remembered in a cookie."""
+    t = translator(request)
+    response = TEMPLATES.TemplateResponse(request, template, {"t": t, **context}, status_code=status)
+    if request.query_params.get("lang") in LANGS:
+        response.set_cookie(LANG_COOKIE, t.lang, max_age=365 * 86400, path="/ui", httponly=True, samesite="lax")
+    return response
+
+
+@router.get("/login")
+def login_page(request: Request) -> Response:
+    return render(request, "login.html")
+
+
+@router.post("/login")
+def login(request: Request, session: SessionDep, state: StateDep,
+          api_key: Annotated[str, Form(max_length=500)] = "") -> Response:
+    """Check the key once, then keep only a signed session cookie (HTTP-only, SameSite)."""
+    try:
+        key = sign_in(session, state.verifier, api_key)
+    except SignInRefused as refused:
+        return render(request, "login.html", status=401 if refused.reason == "key_invalid" else 403,
+                      error=refused.reason)
+    session.commit()
+    response = RedirectResponse("/ui/", status_code=303)
+    response.set_cookie(COOKIE, signer_of(request).sign(key.id), path="/ui", httponly=True, samesite="lax",
+                        secure=request.url.scheme == "https",
+                        max_age=int(timedelta(hours=state.settings.workbench_session_hours).total_seconds()))
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/ui/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/ui")
+    return response
+
+
+@router.get("/")
+def queue_page(request: Request, key: AnalystSession, session: SessionDep, state: StateDep,
+               query: Annotated[views.QueueQuery, Query()]) -> Response:
+    return render(request, "queue.html", key=key, query=query, view=views.queue_view(session, query),
+                  bands=views.BANDS, teams=sorted(state.scorer.teams),
+                  dispute_types=DISPUTE_TYPES)
+
+
+@router.get("/cases/{score_id}")
+def case_page(request: Request, score_id: str, key: AnalystSession, session: SessionDep, state: StateDep,
+              saved: bool = False) -> Response:
+    view = views.case_view(session, state.engine, score_id, translator(request))
+    if view is None:
+        return render(request, "not_found.html", status=404, key=key)
+    return render(request, "case.html", key=key, view=view, saved=saved, teams=sorted(state.scorer.teams),
+                  horizon_days=state.settings.horizon_days)
+
+
+@router.post("/cases/{score_id}/review")
+def review(request: Request, score_id: str, key: AnalystSession, session: SessionDep, state: StateDep,
+           verdict: Annotated[str, Form()] = "agree", teams: Annotated[list[str], Form()] = [],  # noqa: B006
+           note: Annotated[str, Form(max_length=10_000)] = "") -> Response:
+    """Store the verdict as ``POST /v1/scores/{id}/review`` does, then show the case again."""
+    try:
+        stored = views.submit_review(session, score_id, verdict, teams, note, key.id, state.scorer.teams)
+    except views.ReviewRejected as rejected:
+        session.rollback()
+        view = views.case_view(session, state.engine, score_id, translator(request))
+        return render(request, "case.html", status=422, key=key, view=view, teams=sorted(state.scorer.teams),
+                      horizon_days=state.settings.horizon_days, error=translator(request)(rejected.message, **rejected.fields),
+                      form={"verdict": verdict, "teams": teams, "note": note})
+    if stored is None:
+        return render(request, "not_found.html", status=404, key=key)
+    session.commit()
+    return RedirectResponse(f"/ui/cases/{score_id}?saved=true", status_code=303)
+
+
+@router.get("/models")
+def models_page(request: Request, key: AnalystSession, state: StateDep) -> Response:
+    try:
+        champions = state.champions.current
+    except NoChampions as exc:
+        return render(request, "models.html", key=key, champions=None, problem=str(exc),
+                      mlflow_ui=str(state.settings.mlflow_ui_url))
+    return render(request, "models.html", key=key, champions=champions,
+                  plot_sets=plots.plot_sets(state.settings, champions.versions),
+                  mlflow_ui=str(state.settings.mlflow_ui_url))
+
+
+@router.get("/models/{role}/plots/{name}")
+def plot(role: str, name: str, key: AnalystSession, state: StateDep) -> Response:
+    """One PNG logged by the champion's training run, served from the local cache."""
+    version = state.champions.current.versions.get(role)
+    path = plots.plot_file(state.settings, version, name) if version else None
+    if path is None:
+        return Response(status_code=404)
+    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})

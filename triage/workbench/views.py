@@ -1,0 +1,161 @@
+"""What each workbench page shows, assembled from the service's own modules.
+
+The queue and the stored decisions come from :mod:`triage.serving.decisions` (the functions
+behind ``GET /v1/queue`` and ``GET /v1/scores/{id}``), and a review is stored with
+``decisions.review`` exactly as ``POST /v1/scores/{id}/review`` stores it.  The router only
+parses the request and renders these views.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from triage.db.service_models import Decision
+from triage.serving import decisions
+from triage.serving.schemas import SHANGHAI, Band, DisputeType, QueueItem, ReviewIn, ReviewOut, StoredScore
+from triage.workbench.chart import Waterfall, waterfall
+from triage.workbench.history import Event, timeline
+from triage.workbench.i18n import Translator
+
+BANDS: tuple[str, ...] = ("critical", "high", "medium", "low")
+PAGE_SIZE = 20
+#: Share of the response time left below which a case counts as due soon.
+DUE_SOON_SHARE = 0.25
+
+
+def _blank_is_none(value):
+    return None if value == "" else value
+
+
+class QueueQuery(BaseModel):
+    """The queue's filters as the page's GET form sends them (an empty field means no filter)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    band: list[Band] = []
+    team: str | None = Field(None, max_length=64)
+    dispute_type: DisputeType | None = None
+    reviewed: Literal["yes", "no"] | None = None
+    scored_from: date | None = None
+    scored_to: date | None = None
+    page: int = Field(1, ge=1, le=100_000)
+
+    _blank = field_validator("team", "dispute_type", "reviewed", "scored_from", "scored_to", mode="before")(
+        _blank_is_none)
+
+    def where(self) -> decisions.QueueFilter:
+        """The filter of ``decisions.queue``; dates are whole days in Asia/Shanghai."""
+        start = datetime.combine(self.scored_from, time(), SHANGHAI) if self.scored_from else None
+        end = (datetime.combine(self.scored_to + timedelta(days=1), time(), SHANGHAI) - timedelta(microseconds=1)
+               if self.scored_to else None)
+        return decisions.QueueFilter(
+            band=list(self.band) or None, team=self.team, dispute_type=[self.dispute_type] if self.dispute_type else None,
+            reviewed=None if self.reviewed is None else self.reviewed == "yes", created_from=start, created_to=end)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    hours: float
+    elapsed_hours: float
+    state: str  # overdue, due_soon, on_time, done
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    item: QueueItem
+    deadline: Deadline
+    review_teams: list[str]
+
+
+@dataclass(frozen=True)
+class QueueView:
+    rows: list[QueueRow]
+    total: int
+    page: int
+    pages: int
+    band_counts: dict[str, int]
+
+
+def deadline(created_at: datetime, hours: float, reviewed: bool, now: datetime) -> Deadline:
+    """Time since the case was scored against the route's ``respond_within_hours``."""
+    elapsed = max((now - created_at).total_seconds() / 3600, 0.0)
+    if reviewed:
+        state = "done"
+    elif elapsed > hours:
+        state = "overdue"
+    elif hours - elapsed <= hours * DUE_SOON_SHARE:
+        state = "due_soon"
+    else:
+        state = "on_time"
+    return Deadline(hours=hours, elapsed_hours=elapsed, state=state)
+
+
+def queue_view(session: Session, query: QueueQuery, now: datetime | None = None) -> QueueView:
+    """One page of the queue, highest risk first, with the count per band under the other filters."""
+    now = now or datetime.now(timezone.utc)
+    where = query.where()
+    page = decisions.queue(session, where, PAGE_SIZE, (query.page - 1) * PAGE_SIZE)
+    counts = {band: decisions.queue(session, replace(where, band=[band]), 1, 0).total for band in BANDS}
+    rows = []
+    for item in page.items:
+        stored = session.get(Decision, item.score_id)  # already in the session from the queue query
+        rows.append(QueueRow(item=item, review_teams=stored.reviews[-1].teams if stored.reviews else [],
+                             deadline=deadline(item.created_at, stored.response["route"]["respond_within_hours"],
+                                               item.reviewed, now)))
+    return QueueView(rows=rows, total=page.total, page=query.page, pages=max(math.ceil(page.total / PAGE_SIZE), 1),
+                     band_counts=counts)
+
+
+@dataclass(frozen=True)
+class CaseView:
+    score: StoredScore
+    chart: Waterfall
+    events: list[Event]
+    events_total: int
+    deadline: Deadline
+
+
+def case_view(session: Session, engine: Engine, score_id: str, t: Translator,
+              now: datetime | None = None) -> CaseView | None:
+    """A stored decision with its chart and the households' history as of the score; None when unknown."""
+    score = decisions.get(session, score_id, top=None)
+    if score is None:
+        return None
+    case = score.request["case"]
+    events, total = timeline(engine, case["household_id"], case.get("counterparty_household_id"),
+                             score.case_id, score.as_of)
+    return CaseView(score=score, chart=waterfall(score.escalation.model_dump(), t), events=events,
+                    events_total=total,
+                    deadline=deadline(score.created_at, score.route.respond_within_hours, bool(score.reviews),
+                                      now or datetime.now(timezone.utc)))
+
+
+class ReviewRejected(ValueError):
+    """The review form is incomplete; ``message`` is a key of the workbench's messages."""
+
+    def __init__(self, message: str, **fields):
+        super().__init__(message)
+        self.message, self.fields = message, fields
+
+
+def submit_review(session: Session, score_id: str, verdict: str, teams: list[str], note: str,
+                  reviewer_key_id: str, known_teams: set[str]) -> ReviewOut | None:
+    """Store the analyst's verdict as the API does; the workbench also insists on a note for an override."""
+    note = note.strip()
+    if verdict == "override" and not teams:
+        raise ReviewRejected("teams_required")
+    if verdict == "override" and not note:
+        raise ReviewRejected("note_required")
+    try:
+        body = ReviewIn(verdict=verdict, teams=teams if verdict == "override" else None, note=note or None)
+        return decisions.review(session, score_id, body, reviewer_key_id, known_teams)
+    except (ValidationError, decisions.UnknownTeams) as exc:
+        detail = "; ".join(e["msg"] for e in exc.errors()) if isinstance(exc, ValidationError) else str(exc)
+        raise ReviewRejected("review_invalid", detail=detail) from exc
