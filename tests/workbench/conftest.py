@@ -7,6 +7,7 @@ process on 127.0.0.1 for the browser tests, which drive Debian's Chromium throug
 from __future__ import annotations
 
 import os
+import pickle
 import socket
 import subprocess
 import sys
@@ -44,9 +45,16 @@ CASES = [
 ]
 
 
-def score_body(case_id, household, counterparty, dispute_type, persons, text) -> dict:
-    return case_request(case_id, household, counterparty=counterparty, dispute_type=dispute_type,
-                        persons=persons, description=text)
+def batch_body() -> dict:
+    """The seven cases as one batch-score request (one history read, one model call)."""
+    return {"cases": [case_request(case_id, household, counterparty=counterparty, dispute_type=dispute_type,
+                                   persons=persons, description=text)
+                      for case_id, household, counterparty, dispute_type, persons, text in CASES]}
+
+
+def score_ids(response) -> dict[str, str]:
+    assert response.status_code == 200, response.text
+    return {r["case_id"]: r["score_id"] for r in response.json()["results"]}
 
 
 def make_keys(url: str) -> dict[str, str]:
@@ -93,12 +101,8 @@ def client(settings, champions) -> Iterator[TestClient]:  # noqa: F811
 def stored(client) -> Workbench:
     """Keys and the seven cases scored through the API of the in-process app."""
     keys = make_keys(client.app.state.service.settings.db_url)
-    ids = {}
-    for case in CASES:
-        response = client.post("/v1/cases/score", json=score_body(*case), headers=auth(keys["scorer"]))
-        assert response.status_code == 200, response.text
-        ids[case[0]] = response.json()["score_id"]
-    return Workbench(base="", keys=keys, score_ids=ids)
+    response = client.post("/v1/cases/batch-score", json=batch_body(), headers=auth(keys["scorer"]))
+    return Workbench(base="", keys=keys, score_ids=score_ids(response))
 
 
 def _free_port() -> int:
@@ -108,15 +112,17 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory) -> Iterator[Workbench]:
+def served(tmp_path_factory, champions) -> Iterator[Workbench]:  # noqa: F811
     """The service in a real uvicorn process with the seven cases scored over HTTP."""
     folder = tmp_path_factory.mktemp("workbench")
     url = city_db(folder)
     keys = make_keys(url)
+    (folder / "champions.pkl").write_bytes(pickle.dumps(champions))
     port = _free_port()
-    env = {**os.environ, "TRIAGE_HOME": str(folder / "home"), "TRIAGE_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "TRIAGE_HOME": str(folder / "home"), "TRIAGE_DATABASE_URL": url, "PYTHONPATH": str(ROOT),
+           "TRIAGE_TEST_CHAMPIONS": str(folder / "champions.pkl")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "tests.serving.served_app:build", "--host", "127.0.0.1",
+        [sys.executable, "-m", "uvicorn", "--factory", "tests.workbench.served_app:build", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -133,13 +139,9 @@ def served(tmp_path_factory) -> Iterator[Workbench]:
             if time.monotonic() > deadline:
                 pytest.fail("uvicorn did not become ready within 120 s")
             time.sleep(0.3)
-        ids = {}
-        with httpx.Client(base_url=base, timeout=60, headers=auth(keys["scorer"])) as http:
-            for case in CASES:
-                response = http.post("/v1/cases/score", json=score_body(*case))
-                assert response.status_code == 200, response.text
-                ids[case[0]] = response.json()["score_id"]
-        yield Workbench(base=base, keys=keys, score_ids=ids)
+        response = httpx.post(f"{base}/v1/cases/batch-score", json=batch_body(), headers=auth(keys["scorer"]),
+                              timeout=60)
+        yield Workbench(base=base, keys=keys, score_ids=score_ids(response))
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-import pytest
 from matplotlib.figure import Figure
 from mlflow import MlflowClient
 
@@ -111,6 +110,8 @@ def test_the_case_page_hides_digits_and_says_unknown_for_a_missing_case(stored, 
     assert "unknown household H-99" in page  # the service's warning is shown
     missing = client.get("/ui/cases/no-such-score")
     assert missing.status_code == 404 and "没有这个评分记录" in missing.text
+    for form in ({"verdict": "agree"}, {"verdict": "override", "teams": ["police_station"]}):
+        assert client.post("/ui/cases/no-such-score/review", data=form).status_code == 404
 
 
 def test_english_is_a_switch_that_is_remembered(stored, client):
@@ -121,9 +122,8 @@ def test_english_is_a_switch_that_is_remembered(stored, client):
     assert "研判队列" in client.get("/ui/?lang=zh").text
 
 
-@pytest.fixture
-def registered_plots(settings, champions):
-    """A real MLflow store with a run that logged plots/ and registered versions named like the champions."""
+def register_plots(settings, versions: dict[str, str]) -> None:
+    """A run that logged plots/ in the real MLflow store under ``home``, and versions named like the champions."""
     client = MlflowClient(settings.mlflow_tracking_uri)
     experiment = client.create_experiment("triage", artifact_location=settings.mlflow_artifact_root)
     run = client.create_run(experiment)
@@ -132,15 +132,18 @@ def registered_plots(settings, champions):
     client.log_figure(run.info.run_id, figure, "plots/calibration_curve.png")
     client.log_figure(run.info.run_id, figure, "plots/lift_chart.png")
     client.set_terminated(run.info.run_id)
-    for version in champions.versions.values():
+    for version in versions.values():
         name = version.split("/")[0]
         client.create_registered_model(name)
         client.create_model_version(name, f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
-    return run.info.run_id
 
 
-def test_the_models_page_shows_metrics_plots_from_mlflow_and_its_ui(registered_plots, stored, client):
+def test_the_models_page_shows_metrics_plots_from_mlflow_and_its_ui(stored, client, settings):
     signed_in(client, stored.keys["analyst"])
+    unregistered = client.get("/ui/models").text
+    assert "无法从 MLflow 读取评估图" in unregistered and "triage-tier/1" in unregistered
+
+    register_plots(settings, client.app.state.service.champions.current.versions)
     page = client.get("/ui/models").text
     assert "triage-escalation/1" in page and "escalation_auc" in page and "0.7100" in page
     assert 'href="http://127.0.0.1:5000/"' in page
@@ -149,9 +152,3 @@ def test_the_models_page_shows_metrics_plots_from_mlflow_and_its_ui(registered_p
     assert png.status_code == 200 and png.headers["content-type"] == "image/png" and png.content[:4] == b"\x89PNG"
     assert client.get("/ui/models/escalation/plots/model.pkl").status_code == 404
     assert client.get("/ui/models/escalation/plots/..%2F..%2Fmeta.yaml").status_code == 404
-
-
-def test_the_models_page_says_when_mlflow_has_no_such_version(stored, client):
-    signed_in(client, stored.keys["analyst"])
-    page = client.get("/ui/models").text
-    assert "无法从 MLflow 读取评估图" in page and "triage-tier/1" in page

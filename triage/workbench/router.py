@@ -101,8 +101,11 @@ def review(request: Request, score_id: str, key: AnalystSession, session: Sessio
     except views.ReviewRejected as rejected:
         session.rollback()
         view = views.case_view(session, state.engine, score_id, translator(request))
+        if view is None:
+            return render(request, "not_found.html", status=404, key=key)
         return render(request, "case.html", status=422, key=key, view=view, teams=sorted(state.scorer.teams),
-                      horizon_days=state.settings.horizon_days, error=translator(request)(rejected.message, **rejected.fields),
+                      horizon_days=state.settings.horizon_days, page_path=f"/ui/cases/{score_id}",
+                      error=translator(request)(rejected.message, **rejected.fields),
                       form={"verdict": verdict, "teams": teams, "note": note})
     if stored is None:
         return render(request, "not_found.html", status=404, key=key)
