@@ -60,7 +60,7 @@ def requests_from(data: Path, count: int, seed: int = 0) -> list[dict]:
     cases = pd.read_csv(data / "cases.csv", usecols=CASE_COLUMNS, dtype=str, keep_default_na=False)
     persons = pd.read_csv(data / "persons.csv", usecols=["person_id", "household_id"], dtype=str)
     member = persons.groupby("household_id")["person_id"].first()
-    recent = cases[cases["opened_at"] >= cases["opened_at"].quantile(0.5, interpolation="lower")]
+    recent = cases[cases["opened_at"] >= cases["opened_at"].sort_values().iloc[len(cases) // 2]]
     sample = recent.sample(count, random_state=seed, replace=len(recent) < count)
     out = []
     for i, row in enumerate(sample.itertuples(index=False)):

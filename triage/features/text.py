@@ -107,12 +107,11 @@ class CallTextModel:
 
     def score(self, texts) -> np.ndarray:
         """Probability-like risk score per text; NaN for a missing text."""
-        texts = pd.Series(texts, dtype="string").reset_index(drop=True)
-        scores = np.full(len(texts), np.nan)
-        present = texts.notna().to_numpy()
-        if present.any():
-            X = self._vectorizer().transform(normalise_texts(texts[present]).to_list())
+        codes, distinct = pd.factorize(pd.Series(texts, dtype="string"))   # call summaries repeat
+        scores = np.full(len(distinct), np.nan)
+        if len(distinct):
+            X = self._vectorizer().transform([normalise(text) for text in distinct])
             proba = self.classifier_.predict_proba(X)
             classes = list(self.classifier_.classes_)
-            scores[present] = proba[:, classes.index(True)] if True in classes else 0.0
-        return scores
+            scores[:] = proba[:, classes.index(True)] if True in classes else 0.0
+        return np.where(codes >= 0, scores[np.maximum(codes, 0)] if len(distinct) else np.nan, np.nan)

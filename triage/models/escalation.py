@@ -101,7 +101,8 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
         ``base + contributions.sum(axis=1)`` equals :meth:`decision_function`; ``matrix`` as in
         :meth:`predict_proba`.
         """
-        contrib = self.booster_.predict(self._matrix(X, matrix), pred_contrib=True, num_threads=1)
+        matrix = self._matrix(X, matrix)
+        contrib = self.booster_.predict(matrix, pred_contrib=True, num_threads=1 if len(matrix) < 64 else 0)
         return contrib[:, :-1], contrib[:, -1]
 
     def _matrix(self, X, matrix: np.ndarray | None) -> np.ndarray:

@@ -60,7 +60,8 @@ class TierModel(ClassifierMixin, BaseEstimator):
         """TreeSHAP contributions (log-odds of the softmax) towards each row's ``class_index``."""
         n_features = len(self.feature_names_)
         matrix = self.schema_.matrix(X) if matrix is None else matrix
-        contrib = self.booster_.predict(matrix, pred_contrib=True, num_threads=1)
+        contrib = self.booster_.predict(matrix, pred_contrib=True,
+                                        num_threads=1 if len(matrix) < 64 else 0)
         blocks = contrib.reshape(len(matrix), len(TIERS), n_features + 1)
         chosen = blocks[np.arange(len(matrix)), np.asarray(class_index)]
         return chosen[:, :-1], chosen[:, -1]

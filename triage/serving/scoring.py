@@ -52,10 +52,12 @@ class Scorer:
         return current_routing(self.settings.routing_file, self.teams)
 
     def _factors(self, names: list[str], values: list, contributions: np.ndarray) -> list[Factor]:
+        """Every feature's factor, largest first; built unvalidated (types are ours; ~110 per case)."""
         order = np.argsort(-np.abs(contributions), kind="stable")
-        return [Factor(feature=names[j], label=self.labels[names[j]]["zh"], label_zh=self.labels[names[j]]["zh"],
-                       label_en=self.labels[names[j]]["en"], value=_plain(values[j]),
-                       contribution=float(contributions[j])) for j in order]
+        return [Factor.model_construct(feature=names[j], label=self.labels[names[j]]["zh"],
+                                       label_zh=self.labels[names[j]]["zh"], label_en=self.labels[names[j]]["en"],
+                                       value=_plain(values[j]), contribution=float(contributions[j]))
+                for j in order]
 
     def score(self, requests: list[ScoreRequest], champions: Champions,
               now: datetime | None = None) -> list[ScoredCase]:
@@ -117,8 +119,12 @@ class Scorer:
         matrix = model.schema_.matrix(X)
         probabilities = model.predict_proba(X, matrix=matrix)
         predicted = probabilities.argmax(axis=1)
-        contributions, _ = model.explain(X, predicted, matrix=matrix)
         by_rule = rule_tiers(points, history).to_numpy(dtype=object, na_value=None)
+        by_model = np.flatnonzero([tier is None for tier in by_rule])     # only model tiers are explained
+        contributions = np.empty((len(X), len(model.feature_names_)))
+        if len(by_model):
+            contributions[by_model] = model.explain(X.iloc[by_model], predicted[by_model],
+                                                    matrix=matrix[by_model])[0]
         values = X.to_numpy(dtype=object)
         out = []
         for k, (row, person_id) in enumerate(zip(named["row"], points["person_id"])):
