@@ -231,5 +231,45 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (the pa
     typer.echo(f"revoked {row.id}")
 
 
+@app.command()
+def monitor(
+    dataset: DatasetDir,
+    out: Annotated[Optional[Path], typer.Option(help="Report folder (default: TRIAGE_HOME/monitoring/<time>).")] = None,
+) -> None:
+    """Drift, outcome and fairness report of a recent dataset against the champion's training data.
+
+    Exit code: 0 ok, 0 warn (the reasons on stderr), 1 alert, 2 no dataset or no champion to compare with.
+    """
+    from triage.data_contracts import DatasetUnreadable
+    from triage.monitoring.monitor import NoChampion, run_monitor
+
+    try:
+        summary = run_monitor(dataset, settings=get_settings(), out=out)
+    except (DatasetUnreadable, NoChampion) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for reason in summary["reasons"]:
+        typer.echo(f"{reason['level']}: {reason['message']}", err=True)
+    typer.echo(json.dumps({k: summary[k] for k in ("status", "reasons", "champion", "run_id", "window")},
+                          ensure_ascii=False, default=str))
+    if summary["status"] == "alert":
+        raise typer.Exit(1)
+
+
+@app.command()
+def retrain(
+    dataset: DatasetDir,
+    service_url: Annotated[Optional[str], typer.Option(help="A running service to reload after a promotion, "
+                                                       "e.g. http://127.0.0.1:8000.")] = None,
+    admin_key: Annotated[Optional[str], typer.Option(envvar="TRIAGE_ADMIN_API_KEY",
+                                                     help="Admin API key for the reload.")] = None,
+) -> None:
+    """Train on the latest export; promote only a model better than the champion and fair; reload the service."""
+    from triage.monitoring.retrain import retrain as retrain_models
+
+    summary = retrain_models(dataset, settings=get_settings(), service_url=service_url, admin_key=admin_key)
+    typer.echo(json.dumps(summary, ensure_ascii=False, default=str))
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -23,6 +23,9 @@ from triage.features import (CallTextModel, build_case_features, build_person_fe
 from triage.models import EscalationModel, TierModel
 from triage.models.pyfunc import EscalationPyfunc, TierPyfunc
 from triage.models.registry import champion_version, configure_mlflow, load_native
+from triage.monitoring.fairness import fairness_audit, fairness_gate
+from triage.monitoring.groups import case_groups
+from triage.monitoring.reference import log_reference, quarantine_shares, reference_frame
 from triage.settings import Settings
 from triage.training import plots
 from triage.training.labels import dataset_end, escalation_labels
@@ -166,11 +169,16 @@ def escalation_gate(fit: EscalationFit, champion, tables, gates: dict) -> tuple[
         return False, f"ECE {ece:.4f} above the bound {bound:.4f}"
     if champion is None:
         return True, f"first version; ECE {ece:.4f} within {bound:.4f}"
+    old_auc = champion_auc(fit, champion, tables)
+    if auc < old_auc - gates["max_auc_drop"]:
+        return False, f"AUC {auc:.4f} below champion's {old_auc:.4f} on the same window"
+    return True, f"AUC {auc:.4f} vs champion {old_auc:.4f} on the same window; ECE {ece:.4f}"
+
+
+def champion_auc(fit: EscalationFit, champion, tables) -> float:
+    """The champion's AUC on the new fit's held-out window (featurised with the champion's text model)."""
     champion_X = build_case_features(fit.test_points, tables, text_model=champion.text_model_)
-    champion_auc = binary_metrics(fit.y_test, champion.predict_proba(champion_X)[:, 1])["roc_auc"]
-    if auc < champion_auc - gates["max_auc_drop"]:
-        return False, f"AUC {auc:.4f} below champion's {champion_auc:.4f} on the same window"
-    return True, f"AUC {auc:.4f} vs champion {champion_auc:.4f} on the same window; ECE {ece:.4f}"
+    return binary_metrics(fit.y_test, champion.predict_proba(champion_X)[:, 1])["roc_auc"]
 
 
 def tier_gate(fit: TierFit, champion, gates: dict) -> tuple[bool, str]:
@@ -181,6 +189,58 @@ def tier_gate(fit: TierFit, champion, gates: dict) -> tuple[bool, str]:
     if f1 < champion_f1 - gates["max_macro_f1_drop"]:
         return False, f"macro-F1 {f1:.4f} below champion's {champion_f1:.4f} on the same window"
     return True, f"macro-F1 {f1:.4f} vs champion {champion_f1:.4f} on the same window"
+
+
+def retrain_gate(role: str, fit, champion, current, fingerprint: str, tables, domain: dict) -> tuple[bool, str]:
+    """`triage retrain`: promote only a model learnt from another export that *beats* the champion.
+
+    "Better" is a margin over the champion on the new fit's held-out window (``gates.retrain``), not
+    "no worse"; and an export the champion already learnt from is a tie by definition.  So a rerun
+    on the same data never promotes a second time.
+    """
+    if current is not None and current.tags.get("data_fingerprint") == fingerprint:
+        return False, "the champion already learnt from this export (same data fingerprint)"
+    gates = domain["gates"]
+    if role == "escalation":
+        calibrated, reason = escalation_gate(fit, None, tables, gates["escalation"])  # the ECE bound alone
+        if not calibrated:
+            return False, reason
+        metric, new, gain = "AUC", fit.metrics["model"]["roc_auc"], gates["retrain"]["min_auc_gain"]
+        old = champion_auc(fit, champion, tables) if champion is not None else None
+    else:
+        metric, new, gain = "macro-F1", fit.metrics["model"]["macro_f1"], gates["retrain"]["min_macro_f1_gain"]
+        old = tier_metrics(fit.y_test, champion.predict_proba(fit.X_test))["macro_f1"] if champion is not None else None
+    if old is None:
+        return True, f"first version; {metric} {new:.4f}"
+    if new < old + gain:
+        return False, f"{metric} {new:.4f} does not beat the champion's {old:.4f} by {gain} on the same window"
+    return True, f"{metric} {new:.4f} beats the champion's {old:.4f} by at least {gain} on the same window"
+
+
+def audit_escalation_fairness(fit: EscalationFit, tables, domain: dict) -> dict:
+    """Fairness audit of the held-out window; groups come from the tables, never from the features."""
+    return fairness_audit(fit.y_test, fit.p_test, case_groups(fit.test_points, tables),
+                          threshold=fit.model.band_thresholds_["high"], cfg=domain["gates"]["fairness"])
+
+
+def log_fairness(audit: dict, decision: tuple[bool, str]) -> None:
+    """The audit as an artifact, its gaps as metrics, the gate's verdict as a tag of the active run."""
+    mlflow.log_dict(audit, "fairness/audit.json")
+    mlflow.log_metrics({f"fairness_{attribute}_{metric}_gap": gap["gap"]
+                        for attribute, result in audit["attributes"].items()
+                        for metric, gap in result["gaps"].items() if np.isfinite(gap["gap"])})
+    mlflow.set_tags({"fairness_audit": "true",
+                     "fairness_gate": ("passed: " if decision[0] else "refused: ") + decision[1]})
+
+
+def log_monitoring_reference(fit: EscalationFit, tables, validation_summary: dict, domain: dict) -> None:
+    """What `triage monitor` compares later data with (see triage/monitoring/reference.py)."""
+    frame = reference_frame(fit.X_test, fit.p_test, case_groups(fit.test_points, tables),
+                            rows=domain["monitoring"]["reference_rows"])
+    log_reference(frame, {"roc_auc": fit.metrics["model"]["roc_auc"], "ece": fit.metrics["model"]["ece"],
+                          "base_rate": fit.metrics["model"]["base_rate"], "window": fit.split.describe(),
+                          "quarantine_shares": quarantine_shares(validation_summary),
+                          "categorical": sorted(fit.model.schema_.categories)})
 
 
 def _log_plots(fit: EscalationFit, oracle_p: np.ndarray | None, checklist: np.ndarray, folder: Path) -> None:
@@ -205,7 +265,11 @@ def _register(client, name: str, python_model, model, X_example: pd.DataFrame, m
 
 
 def train(dataset: Path, *, settings: Settings, horizon_days: int | None = None, promote: str = "auto") -> dict:
-    """Train, evaluate, log and register both models; move ``champion`` per ``promote``."""
+    """Train, evaluate, log and register both models; move ``champion`` per ``promote``.
+
+    ``promote``: ``auto`` (the gates), ``retrain`` (the stricter :func:`retrain_gate`), ``never``, ``force``.
+    The fairness gate applies to the escalation model under ``auto`` and ``retrain``.
+    """
     horizon_days = horizon_days or settings.horizon_days
     domain = load_domain(settings.domain_file)
     validation = validate_dataset(dataset)
@@ -241,6 +305,10 @@ def train(dataset: Path, *, settings: Settings, horizon_days: int | None = None,
                     ["p_escalation"].to_numpy() if "oracle" in escalation.metrics else None)
         _log_plots(escalation, oracle_p, checklist_score(escalation.X_test, domain["checklist"]), folder)
         mlflow.log_artifacts(str(folder), "plots")
+        fairness = audit_escalation_fairness(escalation, tables, domain)
+        fair = fairness_gate(fairness, domain["gates"]["fairness"])
+        log_fairness(fairness, fair)
+        log_monitoring_reference(escalation, tables, validation.summary, domain)
 
         metadata = {"git_commit": commit, "data_fingerprint": fingerprint, "validation": validation.summary}
         versions, promotion = {}, {}
@@ -262,14 +330,17 @@ def train(dataset: Path, *, settings: Settings, horizon_days: int | None = None,
                 passed, reason = True, "forced (--promote force)"
             else:
                 champion = load_native(f"models:/{name}/{current.version}") if current is not None else None
-                passed, reason = gate(champion)
+                passed, reason = (retrain_gate(role, fit, champion, current, fingerprint, tables, domain)
+                                  if promote == "retrain" else gate(champion))
+                if role == "escalation" and not fair[0]:
+                    passed, reason = False, f"{fair[1]}; {reason}"
             if passed:
                 client.set_registered_model_alias(name, settings.champion_alias, version)
             client.set_model_version_tag(name, version, "promotion", ("promoted: " if passed else "refused: ") + reason)
             mlflow.set_tag(f"promotion_{role}", ("promoted: " if passed else "refused: ") + reason)
             promotion[role] = {"version": version, "promoted": passed, "reason": reason}
         summary |= {"versions": versions, "promotion": promotion, "run_id": run.info.run_id,
-                    "leakage_suspected": leaking}
+                    "leakage_suspected": leaking, "fairness_gate": {"passed": fair[0], "reason": fair[1]}}
     return summary
 
 
