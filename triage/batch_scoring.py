@@ -14,6 +14,7 @@ import pandas as pd
 from triage.config import load_domain
 from triage.data_contracts import validate_dataset
 from triage.features import build_case_features
+from triage.output import write_frame
 from triage.models.registry import configure_mlflow, load_native
 from triage.routing import RouteInput, RoutingRules, current_routing
 from triage.serving.facts import route_facts
@@ -48,7 +49,7 @@ def score_cases(points: pd.DataFrame, tables: dict[str, pd.DataFrame], model, ro
               for band, dispute, row in zip(bands, points["dispute_type"], facts.to_dict("records"))]
     return pd.DataFrame({
         "case_id": points["case_id"].astype(str).to_numpy(),
-        "as_of": points["as_of"].to_numpy(),
+        "as_of": points["as_of"].reset_index(drop=True),
         "escalation_probability": probability,
         "band": bands,
         "teams": [";".join(r.teams) for r in routes],
@@ -57,18 +58,6 @@ def score_cases(points: pd.DataFrame, tables: dict[str, pd.DataFrame], model, ro
         "rules": [";".join(r.rules) for r in routes],
     })
 
-
-def write_scores(scores: pd.DataFrame, out: Path) -> Path:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".parquet":
-        scores.to_parquet(out, index=False)
-    elif out.suffix == ".csv":
-        scores.assign(as_of=pd.to_datetime(scores["as_of"], utc=True).map(lambda t: t.isoformat())
-                      ).to_csv(out, index=False)
-    else:
-        raise ValueError(f"--out must end in .csv or .parquet, not {out.suffix!r}")
-    return out
 
 
 def score_dataset(dataset: Path, out: Path, *, settings: Settings, as_of: pd.Timestamp | None = None,
@@ -80,5 +69,5 @@ def score_dataset(dataset: Path, out: Path, *, settings: Settings, as_of: pd.Tim
     tables = validate_dataset(dataset).valid
     points = scoring_points(tables["cases"], as_of)
     scores = score_cases(points, tables, model, routing, engine=engine)
-    write_scores(scores, out)
+    write_frame(scores, out)
     return {"cases": len(scores), "out": str(out), "bands": scores["band"].value_counts().to_dict()}

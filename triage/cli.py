@@ -30,6 +30,17 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> 
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
+def _validated(dataset: Path):
+    """The validation result, or exit 2 with a one-line reason when a table is missing or unreadable."""
+    from triage.data_contracts import DatasetUnreadable, validate_dataset
+
+    try:
+        return validate_dataset(dataset)
+    except DatasetUnreadable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
 @app.command()
 def generate(
     out: Annotated[Path, typer.Option(help="Folder to write the dataset to.")],
@@ -55,13 +66,9 @@ def validate(
     out: Annotated[Path, typer.Option(help="Folder for validation.json, quarantine/ and the report.")],
 ) -> None:
     """Check every table against the data contract and quarantine the rows that break it."""
-    from triage.data_contracts import DatasetUnreadable, validate_dataset, write_validation_outputs
+    from triage.data_contracts import write_validation_outputs
 
-    try:
-        result = validate_dataset(dataset)
-    except DatasetUnreadable as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    result = _validated(dataset)
     write_validation_outputs(result, out)
     typer.echo(result.one_line_summary())
 
@@ -72,14 +79,9 @@ def load(
     db: Annotated[Optional[str], typer.Option(help="SQLAlchemy URL (default: settings).")] = None,
 ) -> None:
     """Validate a dataset and upsert its valid rows into the service database."""
-    from triage.data_contracts import DatasetUnreadable, validate_dataset
     from triage.db import load_frames, migrate
 
-    try:
-        result = validate_dataset(dataset)
-    except DatasetUnreadable as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    result = _validated(dataset)
     url = db or get_settings().db_url
     get_settings().ensure_home()
     migrate(url)
@@ -123,16 +125,12 @@ def features(
 
     Text-score columns stay empty: the text model is fitted by training on its own split.
     """
-    from triage.data_contracts import DatasetUnreadable, validate_dataset
-    from triage.features.spark.pipeline import ENGINES, training_frame, write_frame
+    from triage.features.spark.pipeline import ENGINES, training_frame
+    from triage.output import write_frame
 
     if engine not in ENGINES:
         raise typer.BadParameter(f"--engine must be one of {', '.join(ENGINES)}")
-    try:
-        tables = validate_dataset(dataset).valid
-    except DatasetUnreadable as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    tables = _validated(dataset).valid
     spark = None
     if engine == "spark":
         from triage.features.spark import spark_session

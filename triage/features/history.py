@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from triage.contract import TIMEZONE, empty_typed_frame
-from triage.features.registry import FEATURE_CONFIG, HISTORY_OPS, Feature
+from triage.features.registry import FEATURE_CONFIG, HISTORY_OPS, KEYED_BY, TIME_AND_ID, Feature
 from triage.features.text import carries_threat
 from triage.features.windows import (
     DAY_NS, EventIndex, last_position, to_ns, window_count, window_max, window_mean, window_positions,
@@ -35,15 +35,6 @@ _KEEP = {
     "psych_assessments": ["assessment_id", "person_id", "at", "tier"],
     "incidents": ["incident_id", "occurred_at", "household_id", "offence"],
 }
-#: (time column, id column) of each time-stamped source.
-_TIME_AND_ID = {
-    "hotline_calls": ("received_at", "call_id"), "cases": ("opened_at", "case_id"),
-    "mediation_events": ("at", "event_id"), "screenings": ("at", "screening_id"),
-    "psych_assessments": ("at", "assessment_id"), "incidents": ("occurred_at", "incident_id"),
-}
-#: Which key a side reads the source by.
-_KEYED_BY = {"household": "household_id", "counterparty": "household_id", "case": "case_id",
-             "person": "person_id"}
 _ID_KINDS = ("household_id", "case_id", "person_id", "assessment_id")
 NAT_NS = np.iinfo(np.int64).min            # what ``to_ns`` gives a missing time
 
@@ -83,7 +74,7 @@ class Source:
     """One source's rows keyed by ``key``: key codes, times and their ranks, columns on demand."""
 
     def __init__(self, frame: pd.DataFrame, name: str, key: str, history: History):
-        time_column, id_column = _TIME_AND_ID[name]
+        time_column, id_column = TIME_AND_ID[name]
         self.frame, self._history = frame, history
         self.times = to_ns(frame[time_column])
         self.distinct_times, self.time_ranks = np.unique(self.times, return_inverse=True)
@@ -328,7 +319,7 @@ def _latest(values: np.ndarray, last: np.ndarray) -> np.ndarray:
 
 def _history_op(feature: Feature, queries: Queries) -> np.ndarray:
     """``count``/``max``/``mean``/``latest``/``latest_age_days`` over a window of source rows."""
-    history, key_kind = queries.history, _KEYED_BY[feature.side]
+    history, key_kind = queries.history, KEYED_BY[feature.side]
     codes = queries.codes(feature.query_key, key_kind)
     rows = history.rows(feature.source, key_kind, feature.where)
     index = rows.index

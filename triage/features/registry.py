@@ -49,6 +49,11 @@ OPS = frozenset({
     "attribute", "days_since", "log1p", "present", "lexicon", "text_score", "age_years",
 })
 #: Ops that aggregate time-stamped rows of ``source`` in a window (the rest read one row).
+#: (time column, id column) of each time-stamped source, from the contract; the id breaks ties in time.
+TIME_AND_ID: dict[str, tuple[str, str]] = {name: (spec.time_column, spec.key) for name, spec in TABLES.items()
+                                           if spec.time_column and name != "households"}
+#: Which key a side reads a source by.
+KEYED_BY = {"household": "household_id", "counterparty": "household_id", "case": "case_id", "person": "person_id"}
 HISTORY_OPS = frozenset({"count", "max", "mean", "latest", "latest_age_days", "member_latest_max"})
 SIDE_QUERY_KEYS = {
     "case": {"household": "household_id", "counterparty": "counterparty_household_id",

@@ -9,7 +9,6 @@ from triage.features.spark.engine import (
 )
 from triage.features.spark.pipeline import (
     ENGINES, case_features, case_probabilities, person_features, probabilities, training_frame,
-    write_frame,
 )
 from triage.features.spark.session import spark_session
 from triage.features.spark.tables import read_typed_tables, stage_typed_tables
@@ -17,5 +16,5 @@ from triage.features.spark.tables import read_typed_tables, stage_typed_tables
 __all__ = [
     "ENGINES", "build_case_features_spark", "build_person_features_spark", "case_features",
     "case_probabilities", "person_features", "probabilities", "read_typed_tables", "spark_session",
-    "stage_typed_tables", "to_feature_frame", "training_frame", "write_frame",
+    "stage_typed_tables", "to_feature_frame", "training_frame",
 ]

@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType, DoubleType, StructField, StructType
 
 from triage.contract import TIMEZONE
-from triage.features.registry import FEATURE_CONFIG, HISTORY_OPS, Feature, features_of
+from triage.features.registry import FEATURE_CONFIG, HISTORY_OPS, KEYED_BY, TIME_AND_ID, Feature, features_of
 from triage.features.text import carries_threat
 
 DAY_US = 86_400 * 10**6
@@ -30,14 +30,6 @@ ROW = "_row"          # the query's position in its input: results come back in 
 AS_OF = "_as_of"      # the query's as_of in UTC microseconds
 TIME, ID = "_t", "_id"
 
-#: (time column, id column) of each time-stamped source (the id breaks ties in time order).
-_TIME_AND_ID = {
-    "hotline_calls": ("received_at", "call_id"), "cases": ("opened_at", "case_id"),
-    "mediation_events": ("at", "event_id"), "screenings": ("at", "screening_id"),
-    "psych_assessments": ("at", "assessment_id"), "incidents": ("occurred_at", "incident_id"),
-}
-_KEYED_BY = {"household": "household_id", "counterparty": "household_id", "case": "case_id",
-             "person": "person_id"}
 _MEMBER_OPS = ("member_any", "member_latest_max")
 
 
@@ -52,7 +44,7 @@ def _null_for_nan(column: str) -> Column:
 
 
 def _timed(frame: DataFrame, source: str) -> DataFrame:
-    time_column, id_column = _TIME_AND_ID[source]
+    time_column, id_column = TIME_AND_ID[source]
     return frame.withColumn(TIME, F.unix_micros(F.col(time_column))).withColumn(ID, F.col(id_column))
 
 
@@ -193,7 +185,7 @@ def _queries_by_key(queries: DataFrame, query_key: str, features: list[Feature])
 def _window_aggregates(features: list[Feature], queries: DataFrame, history: SparkHistory) -> DataFrame:
     """``count``/``max``/``mean``/``latest``/``latest_age_days`` of one (source, side): one range join."""
     first = features[0]
-    key = _KEYED_BY[first.side]
+    key = KEYED_BY[first.side]
     rows = history.source(first.source, key).withColumnRenamed(key, "_key")
     joined = (_queries_by_key(queries, first.query_key, features).join(rows, on="_key")
               .where((F.col(TIME) <= F.col(AS_OF)) & _lower_bound(features)))

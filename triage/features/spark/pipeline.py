@@ -122,15 +122,3 @@ def training_frame(tables: dict[str, pd.DataFrame], *, engine: str = "pandas", t
         return case_features(points, tables, text_model=text_model, spark=spark)
     return build_case_features(points, tables, text_model=text_model)
 
-
-def write_frame(frame: pd.DataFrame, out: Path) -> Path:
-    """A feature frame as ``.parquet`` (types kept) or ``.csv`` (ISO 8601 ``as_of``)."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".parquet":
-        frame.to_parquet(out, index=False)
-    elif out.suffix == ".csv":
-        frame.assign(as_of=frame["as_of"].map(lambda t: t.isoformat())).to_csv(out, index=False)
-    else:
-        raise ValueError(f"--out must end in .csv or .parquet, not {out.suffix!r}")
-    return out
