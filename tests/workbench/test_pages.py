@@ -124,9 +124,10 @@ def test_english_is_a_switch_that_is_remembered(stored, client):
 
 def register_plots(settings, versions: dict[str, str]) -> None:
     """A run that logged plots/ in the real MLflow store under ``home``, and versions named like the champions."""
-    client = MlflowClient(settings.mlflow_tracking_uri)
-    experiment = client.create_experiment("triage", artifact_location=settings.mlflow_artifact_root)
-    run = client.create_run(experiment)
+    from triage.models.registry import configure_mlflow
+
+    client = configure_mlflow(settings)   # the experiment may exist already: the page read it
+    run = client.create_run(client.get_experiment_by_name("triage").experiment_id)
     figure = Figure(figsize=(2, 2))
     figure.add_subplot().plot([0, 1], [0, 1])
     client.log_figure(run.info.run_id, figure, "plots/calibration_curve.png")
@@ -152,3 +153,26 @@ def test_the_models_page_shows_metrics_plots_from_mlflow_and_its_ui(stored, clie
     assert png.status_code == 200 and png.headers["content-type"] == "image/png" and png.content[:4] == b"\x89PNG"
     assert client.get("/ui/models/escalation/plots/model.pkl").status_code == 404
     assert client.get("/ui/models/escalation/plots/..%2F..%2Fmeta.yaml").status_code == 404
+
+
+def test_the_models_page_shows_the_latest_monitoring_status_and_fairness(stored, client, settings):
+    import mlflow
+
+    from triage.models.registry import configure_mlflow
+
+    signed_in(client, stored.keys["analyst"])
+    assert "尚未运行 triage monitor" in client.get("/ui/models").text
+    configure_mlflow(settings)
+    with mlflow.start_run(run_name="monitor", tags={"triage.run_kind": "monitor"}):
+        mlflow.log_dict({"status": "alert", "reasons": ["新区 is 12% of cases"], "created_at": "2026-11-24T10:00:00"},
+                        "summary.json")
+    audit = {"attributes": {"area_type": {
+        "groups": [{"group": "rural", "n": 400, "selection_rate": 0.21, "tpr": 0.6, "fpr": 0.15, "calibration": 0.02},
+                   {"group": "urban", "n": 600, "selection_rate": 0.18, "tpr": 0.55, "fpr": 0.12, "calibration": 0.01}],
+        "gaps": {m: {"gap": 0.05, "ci_low": 0.01, "ci_high": 0.09}
+                 for m in ("selection_rate", "tpr", "fpr", "calibration")}}}}
+    with mlflow.start_run(run_name="train", tags={"fairness_audit": "true"}):
+        mlflow.log_dict(audit, "fairness/audit.json")
+    page = client.get("/ui/models").text
+    assert "status-alert" in page and "新区 is 12% of cases" in page
+    assert page.count("<td>area_type</td>") == 3 and "0.210" in page

@@ -122,6 +122,7 @@ def models_page(request: Request, key: AnalystSession, state: StateDep) -> Respo
                       mlflow_ui=str(state.settings.mlflow_ui_url))
     return render(request, "models.html", key=key, champions=champions,
                   plot_sets=plots.plot_sets(state.settings, champions.versions),
+                  monitoring=views.monitoring_overview(state.settings),
                   mlflow_ui=str(state.settings.mlflow_ui_url))
 
 

@@ -159,3 +159,14 @@ def submit_review(session: Session, score_id: str, verdict: str, teams: list[str
     except (ValidationError, decisions.UnknownTeams) as exc:
         detail = "; ".join(e["msg"] for e in exc.errors()) if isinstance(exc, ValidationError) else str(exc)
         raise ReviewRejected("review_invalid", detail=detail) from exc
+
+
+def monitoring_overview(settings) -> dict:
+    """The latest `triage monitor` status and the champion's fairness table, or why they are missing."""
+    from triage.monitoring import latest_fairness_table, latest_monitoring_summary
+
+    try:
+        return {"summary": latest_monitoring_summary(settings), "fairness": latest_fairness_table(settings) or [],
+                "error": None}
+    except Exception as exc:  # MLflow unreachable: the page still shows the models
+        return {"summary": None, "fairness": [], "error": f"{type(exc).__name__}: {exc}"}
