@@ -18,6 +18,7 @@ from triage.contract import CASE_SOURCES, DISPUTE_TYPES, MAX_ID_LENGTH, MAX_TEXT
 from triage.routing import Route
 
 SHANGHAI = ZoneInfo(TIMEZONE)
+FIRST_YEAR, LAST_YEAR = 1900, 2200
 
 
 def aware(value: datetime) -> datetime:
@@ -25,9 +26,18 @@ def aware(value: datetime) -> datetime:
     return value.replace(tzinfo=SHANGHAI) if value.tzinfo is None else value
 
 
+def scorable(value: datetime) -> datetime:
+    """A moment features can be computed at: pandas' nanosecond timestamps end in 1677 and 2262."""
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"year {value.year} is outside {FIRST_YEAR}..{LAST_YEAR}")
+    return value
+
+
 Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^\S(.*\S)?$")]
 Moment = Annotated[datetime, AfterValidator(aware),
                    Field(description="ISO 8601; without an offset it means Asia/Shanghai")]
+ScoringMoment = Annotated[datetime, AfterValidator(aware), AfterValidator(scorable),
+                          Field(description="ISO 8601, years 1900..2200; without an offset it means Asia/Shanghai")]
 Band = Literal["low", "medium", "high", "critical"]
 Tier = Literal[TIERS]  # type: ignore[valid-type]
 DisputeType = Literal[DISPUTE_TYPES]  # type: ignore[valid-type]
@@ -41,7 +51,7 @@ class CaseIn(_In):
     """The case being scored, in the columns of the exchange table ``cases`` known at intake."""
 
     case_id: Id
-    opened_at: Moment
+    opened_at: ScoringMoment
     household_id: Id
     counterparty_household_id: Id | None = None
     dispute_type: DisputeType
@@ -61,7 +71,7 @@ class CaseIn(_In):
 
 class ScoreRequest(_In):
     case: CaseIn
-    as_of: Moment | None = Field(None, description="the moment history is read up to (default: now)")
+    as_of: ScoringMoment | None = Field(None, description="the moment history is read up to (default: now)")
     persons: Annotated[list[Id], Field(max_length=100, description="persons to give a 绿黄红 tier")] = []
 
     @model_validator(mode="after")

@@ -55,7 +55,7 @@ class KeyCreated(KeyOut):
     key: str = Field(description="the API key itself, shown this once only")
 
 
-@router.post("/keys", response_model=KeyCreated, status_code=201, responses=problem_responses(401, 403, 422, 503))
+@router.post("/keys", response_model=KeyCreated, status_code=201, responses=problem_responses(400, 401, 403, 422, 503))
 def create_key(body: KeyCreate, key: AdminKey, session: SessionDep) -> KeyCreated:
     """Create an API key; the response is the only place its plain text appears."""
     row, plain = keys.create_key(session, body.role, body.name, actor_key_id=key.id)

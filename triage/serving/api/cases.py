@@ -11,7 +11,7 @@ from triage.serving.schemas import BatchScoreRequest, BatchScoreResponse, ScoreR
 from triage.serving.scoring import score_and_store
 
 router = APIRouter(prefix="/v1/cases", tags=["scoring"])
-ERRORS = problem_responses(401, 403, 413, 422, 503)
+ERRORS = problem_responses(400, 401, 403, 413, 422, 503)  # 400: a body that is not JSON at all
 PROBABILITY_NOTE = ("`escalation.probability` is the calibrated probability of 民转刑 escalation; "
                     "`base_value + Σ contributions = margin` holds in log-odds, and because calibration is "
                     "fitted after the trees the probability need not equal sigmoid(margin).")

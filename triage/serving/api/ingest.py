@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1/ingest", tags=["ingest"])
 TableName = Literal[TABLE_ORDER]  # type: ignore[valid-type]
 
 
-@router.post("/{table}", response_model=IngestResult, responses=problem_responses(401, 403, 413, 422, 503))
+@router.post("/{table}", response_model=IngestResult, responses=problem_responses(400, 401, 403, 413, 422, 503))
 def ingest(table: TableName, body: IngestRequest, key: ScorerKey, session: SessionDep, state: StateDep) -> IngestResult:
     """Validate rows with the data contract of `triage validate`; store the valid ones (an upsert by key, so
     sending the same rows again changes nothing) and return the invalid ones with the rule they broke."""

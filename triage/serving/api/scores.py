@@ -24,7 +24,7 @@ def get_score(score_id: str, key: AnalystKey, session: SessionDep, top: TopDep) 
 
 
 @router.post("/scores/{score_id}/review", response_model=ReviewOut, status_code=201,
-             responses=problem_responses(401, 403, 404, 422, 503))
+             responses=problem_responses(400, 401, 403, 404, 422, 503))
 def review_score(score_id: str, body: ReviewIn, key: AnalystKey, session: SessionDep, state: StateDep) -> ReviewOut:
     """Agree with the route, or override it with the teams chosen; kept with the decision."""
     try:
