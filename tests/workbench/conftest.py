@@ -6,12 +6,7 @@ process on 127.0.0.1 for the browser tests, which drive Debian's Chromium throug
 
 from __future__ import annotations
 
-import os
 import pickle
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from tests.servers import running_uvicorn
 from tests.serving.conftest import TEST_HASHER, auth, case_request, champions, small_city  # noqa: F401
 from triage.db import engine_for, migrate
 from triage.db.load import load_frames
@@ -28,7 +24,7 @@ from triage.serving import create_app
 from triage.serving.keys import create_key
 from triage.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[2]   # the repository (screenshots go under docs/)
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync"]
@@ -105,12 +101,6 @@ def stored(client) -> Workbench:
     return Workbench(base="", keys=keys, score_ids=score_ids(response))
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, champions) -> Iterator[Workbench]:  # noqa: F811
     """The service in a real uvicorn process with the seven cases scored over HTTP."""
@@ -118,33 +108,13 @@ def served(tmp_path_factory, champions) -> Iterator[Workbench]:  # noqa: F811
     url = city_db(folder)
     keys = make_keys(url)
     (folder / "champions.pkl").write_bytes(pickle.dumps(champions))
-    port = _free_port()
-    env = {**os.environ, "TRIAGE_HOME": str(folder / "home"), "TRIAGE_DATABASE_URL": url, "PYTHONPATH": str(ROOT),
+    env = {"TRIAGE_HOME": str(folder / "home"), "TRIAGE_DATABASE_URL": url,
            "TRIAGE_TEST_CHAMPIONS": str(folder / "champions.pkl")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "tests.workbench.served_app:build", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"uvicorn exited: {process.stdout.read().decode(errors='replace')}")
-            try:
-                if httpx.get(f"{base}/readyz", headers=auth(keys["scorer"]), timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("uvicorn did not become ready within 120 s")
-            time.sleep(0.3)
+    ready = lambda base: httpx.get(f"{base}/readyz", headers=auth(keys["scorer"]), timeout=1).status_code == 200  # noqa: E731
+    with running_uvicorn("tests.workbench.served_app:build", env, ready) as base:
         response = httpx.post(f"{base}/v1/cases/batch-score", json=batch_body(), headers=auth(keys["scorer"]),
                               timeout=60)
         yield Workbench(base=base, keys=keys, score_ids=score_ids(response))
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
