@@ -46,6 +46,7 @@ class EscalationFit:
     y_test: np.ndarray
     p_test: np.ndarray
     metrics: dict
+    p_oracle: np.ndarray | None = None   # the simulator's probability of each test case, when known
 
 
 @dataclass
@@ -61,6 +62,15 @@ def read_oracle(dataset: Path, name: str) -> pd.DataFrame | None:
     """The generator's true probabilities (``_oracle/<name>.csv``), when the dataset has them."""
     path = Path(dataset) / "_oracle" / f"{name}.csv"
     return pd.read_csv(path, dtype={"case_id": str, "assessment_id": str}) if path.exists() else None
+
+
+def oracle_probabilities(oracle: pd.DataFrame | None, ids: pd.Series, columns: list[str]) -> np.ndarray | None:
+    """The oracle's columns for ``ids`` (in order), or None when there is no oracle or it misses an id."""
+    if oracle is None:
+        return None
+    key = oracle.columns[0]
+    values = pd.DataFrame({key: ids.to_numpy()}).merge(oracle, on=key, how="left")[columns]
+    return None if values.isna().any().any() else values.to_numpy(dtype=float)
 
 
 def checklist_score(X: pd.DataFrame, checklist: list[dict]) -> np.ndarray:
@@ -95,11 +105,11 @@ def fit_escalation(tables, *, horizon_days: int, domain: dict, oracle: pd.DataFr
     test_points = points[used][test_rows].reset_index(drop=True)
     metrics = {"model": binary_metrics(y_test, p_test),
                "checklist": binary_metrics(y_test, checklist_score(X_test, domain["checklist"]), is_probability=False)}
-    if oracle is not None:
-        p_oracle = test_points[["case_id"]].merge(oracle, on="case_id", how="left")["p_escalation"].to_numpy()
-        if not np.isnan(p_oracle).any():
-            metrics["oracle"] = binary_metrics(y_test, p_oracle)
-    return EscalationFit(model, split, test_points, X_test, y_test, p_test, metrics)
+    p_oracle = oracle_probabilities(oracle, test_points["case_id"], ["p_escalation"])
+    if p_oracle is not None:
+        p_oracle = p_oracle[:, 0]
+        metrics["oracle"] = binary_metrics(y_test, p_oracle)
+    return EscalationFit(model, split, test_points, X_test, y_test, p_test, metrics, p_oracle)
 
 
 def assessment_points(tables) -> pd.DataFrame:
@@ -125,11 +135,9 @@ def fit_tier(tables, *, domain: dict, oracle: pd.DataFrame | None) -> TierFit:
     if covered.any():
         one_hot = np.eye(len(TIERS))[pd.Categorical(rule[covered], categories=TIERS).codes]
         metrics["rule"] = {**tier_metrics(y_test[covered], one_hot), "coverage": float(covered.mean())}
-    if oracle is not None:
-        test_ids = points.loc[test_rows, "exclude_assessment_id"].rename("assessment_id").reset_index(drop=True)
-        proba = test_ids.to_frame().merge(oracle, on="assessment_id", how="left")[[f"p_{t}" for t in TIERS]]
-        if not proba.isna().any().any():
-            metrics["oracle"] = tier_metrics(y_test, proba.to_numpy())
+    proba = oracle_probabilities(oracle, points.loc[test_rows, "exclude_assessment_id"], [f"p_{t}" for t in TIERS])
+    if proba is not None:
+        metrics["oracle"] = tier_metrics(y_test, proba)
     return TierFit(model, split, X_test, y_test, metrics)
 
 
@@ -301,9 +309,7 @@ def train(dataset: Path, *, settings: Settings, horizon_days: int | None = None,
                         "tier": [{"name": n, **labels.get(n, {})} for n in tier.model.feature_names_]}
         mlflow.log_dict(features_doc, "features.json")
         mlflow.log_dict(validation.summary, "validation_summary.json")
-        oracle_p = (escalation.test_points[["case_id"]].merge(read_oracle(dataset, "cases"), on="case_id")
-                    ["p_escalation"].to_numpy() if "oracle" in escalation.metrics else None)
-        _log_plots(escalation, oracle_p, checklist_score(escalation.X_test, domain["checklist"]), folder)
+        _log_plots(escalation, escalation.p_oracle, checklist_score(escalation.X_test, domain["checklist"]), folder)
         mlflow.log_artifacts(str(folder), "plots")
         fairness = audit_escalation_fairness(escalation, tables, domain)
         fair = fairness_gate(fairness, domain["gates"]["fairness"])
@@ -359,20 +365,16 @@ def evaluate(dataset: Path, model_uri: str, *, settings: Settings, horizon_days:
         X = build_case_features(points, tables, text_model=model.text_model_)
         out = {"model": binary_metrics(y, model.predict_proba(X)[:, 1]),
                "checklist": binary_metrics(y, checklist_score(X, domain["checklist"]), is_probability=False)}
-        oracle = read_oracle(dataset, "cases")
-        if oracle is not None:
-            p = points[["case_id"]].merge(oracle, on="case_id", how="left")["p_escalation"]
-            if p.notna().all():
-                out["oracle"] = binary_metrics(y, p.to_numpy())
+        p_oracle = oracle_probabilities(read_oracle(dataset, "cases"), points["case_id"], ["p_escalation"])
+        if p_oracle is not None:
+            out["oracle"] = binary_metrics(y, p_oracle[:, 0])
         return {"model_uri": model_uri, "escalation": out}
     points = assessment_points(tables)
     X = build_person_features(points.drop(columns="tier"), tables)
     y = points["tier"].astype(str).to_numpy()
     out = {"model": tier_metrics(y, model.predict_proba(X))}
-    oracle = read_oracle(dataset, "assessments")
-    if oracle is not None:
-        proba = points[["exclude_assessment_id"]].rename(columns={"exclude_assessment_id": "assessment_id"}).merge(
-            oracle, on="assessment_id", how="left")[[f"p_{t}" for t in TIERS]]
-        if not proba.isna().any().any():
-            out["oracle"] = tier_metrics(y, proba.to_numpy())
+    proba = oracle_probabilities(read_oracle(dataset, "assessments"), points["exclude_assessment_id"],
+                                 [f"p_{t}" for t in TIERS])
+    if proba is not None:
+        out["oracle"] = tier_metrics(y, proba)
     return {"model_uri": model_uri, "tier": out}
