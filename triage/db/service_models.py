@@ -1,17 +1,20 @@
-"""Tables the scoring service writes: decisions, reviews, API keys and the audit log.
+"""Tables the scoring service writes: decisions, reviews, follow-up visits, API keys and the audit log.
 
 A decision row is the whole record of one score (request, response, feature values, model
 versions) so that an analyst or an auditor can see later exactly what staff were told and
 why.  None of these tables holds PII: requests carry pseudonymous ids, and feature values are
 built without the PII columns.  ``teams`` is also kept as ``;a;b;`` text so that the queue can
 filter by team with a plain parameterised ``LIKE`` on SQLite and PostgreSQL alike.
+
+A case keeps every decision ever made on it: a re-score (new event, follow-up visit) is a
+new row pointing at the one it re-scores, so the history is a timeline, never overwritten.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from triage.db.base import Base
@@ -52,6 +55,15 @@ class Decision(Base):
     response: Mapped[dict] = mapped_column(JSON)
     features: Mapped[dict] = mapped_column(JSON)
     key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True)
+    trigger: Mapped[str] = mapped_column(
+        String(64), default="request", server_default="request",
+        doc="why it was scored: 'request' (a score call), 'event:<table>' (new data), 'followup' (a visit)")
+    previous_score_id: Mapped[str | None] = mapped_column(
+        String(36), nullable=True, index=True, doc="the decision this one re-scores (no FK: see 0003)")
+    band_rise: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(),
+                                            doc="the band is higher than the previous decision's")
+    changes: Mapped[list] = mapped_column(JSON, default=list, server_default="[]",
+                                          doc="what changed since the previous decision, one short line each")
 
     reviews: Mapped[list["Review"]] = relationship(
         back_populates="decision", order_by="Review.created_at", lazy="selectin")
@@ -60,7 +72,12 @@ class Decision(Base):
 
 
 class Review(Base):
-    """An analyst's verdict on a decision's route: ``agree`` or ``override`` with the teams chosen."""
+    """An analyst's verdict on a decision's route: ``agree`` or ``override`` with the teams chosen.
+
+    ``status`` is ``final`` for a verdict that takes effect at once, ``pending`` for an override
+    that drops a team a routing rule required (it waits for a second analyst), then
+    ``confirmed`` or ``rejected`` by that analyst.
+    """
 
     __tablename__ = "reviews"
 
@@ -71,8 +88,33 @@ class Review(Base):
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     reviewer_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(Code, default="final", server_default="final")
+    confirmed_by_key_id: Mapped[str | None] = mapped_column(String(32), nullable=True,
+                                                            doc="the second analyst's key (no FK: see 0003)")
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
     decision: Mapped[Decision] = relationship(back_populates="reviews")
+
+
+class Followup(Base):
+    """A follow-up visit (回访) due on a mediated case, and what the visit found."""
+
+    __tablename__ = "followups"
+    __table_args__ = (Index("ix_followups_case_id_kind", "case_id", "kind", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(Id)
+    household_id: Mapped[str] = mapped_column(Id, index=True)
+    score_id: Mapped[str | None] = mapped_column(ForeignKey("decisions.score_id"), nullable=True,
+                                                 doc="the decision in force when the visits were planned")
+    kind: Mapped[str] = mapped_column(Code, doc="the interval, e.g. '7d'")
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(Code, nullable=True)
+    visitor_key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True)
+    rescore_score_id: Mapped[str | None] = mapped_column(ForeignKey("decisions.score_id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class AuditEntry(Base):
