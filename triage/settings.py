@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     horizon_days: int = Field(180, ge=1, le=3650, description="民转刑 label horizon H in days.")
     log_level: str = "INFO"
     spark_master: str = Field("local[*]", description="Spark master URL for --engine spark.")
+    spark_driver_memory: str = Field("6g", pattern=r"^\d+[kmgt]$",
+                                     description="JVM heap of the Spark driver (local mode: all the work).")
+    spark_shuffle_partitions: int = Field(8, ge=1, le=100_000,
+                                          description="Partitions of each Spark shuffle; raise for 1M+ cases.")
     escalation_model_name: str = "triage-escalation"
     tier_model_name: str = "triage-tier"
     champion_alias: str = "champion"

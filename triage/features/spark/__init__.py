@@ -8,7 +8,8 @@ from triage.features.spark.engine import (
     build_case_features_spark, build_person_features_spark, to_feature_frame,
 )
 from triage.features.spark.pipeline import (
-    ENGINES, case_features, case_probabilities, person_features, probabilities, training_frame,
+    ENGINES, case_features, case_probabilities, person_features, probabilities, stage_case_inputs,
+    staged_case_features, staged_case_probabilities, training_frame,
 )
 from triage.features.spark.session import spark_session
 from triage.features.spark.tables import read_typed_tables, stage_typed_tables
@@ -16,5 +17,6 @@ from triage.features.spark.tables import read_typed_tables, stage_typed_tables
 __all__ = [
     "ENGINES", "build_case_features_spark", "build_person_features_spark", "case_features",
     "case_probabilities", "person_features", "probabilities", "read_typed_tables", "spark_session",
-    "stage_typed_tables", "to_feature_frame", "training_frame",
+    "stage_case_inputs", "stage_typed_tables", "staged_case_features", "staged_case_probabilities",
+    "to_feature_frame", "training_frame",
 ]

@@ -49,14 +49,18 @@ def _timed(frame: DataFrame, source: str) -> DataFrame:
 
 
 def with_call_signals(calls: DataFrame, text_model=None) -> DataFrame:
-    """Calls plus ``threat`` (lexicon) and ``text_score`` (the fitted text model, null without one)."""
-    schema = StructType([*calls.schema.fields, StructField("threat", BooleanType()),
-                         StructField("text_score", DoubleType())])
+    """Calls plus ``threat`` (lexicon) and ``text_score`` (the fitted text model, null without one).
+
+    The text itself is dropped once read: it is most of the calls' bytes and no feature needs it.
+    """
+    kept = [field for field in calls.schema.fields if field.name != "text"]
+    schema = StructType([*kept, StructField("threat", BooleanType()), StructField("text_score", DoubleType())])
 
     def signals(batches):
         for batch in batches:
-            batch["threat"] = carries_threat(batch["text"]).to_numpy()
-            batch["text_score"] = (text_model.score(batch["text"]) if text_model is not None
+            text = batch.pop("text")
+            batch["threat"] = carries_threat(text).to_numpy()
+            batch["text_score"] = (text_model.score(text) if text_model is not None
                                    else np.full(len(batch), np.nan))
             yield batch
 

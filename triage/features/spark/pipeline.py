@@ -26,14 +26,26 @@ from triage.features.spark.tables import read_typed_tables, stage_frame, stage_t
 ENGINES = ("pandas", "spark")
 
 
+def stage_case_inputs(points: pd.DataFrame, tables: dict[str, pd.DataFrame], folder: Path) -> Path:
+    """The typed tables and the case queries as Parquet in ``folder``, Spark's only input.
+
+    Once staged, the caller may drop its pandas frames before Spark runs: at a million
+    households they hold ~4 GB that the Spark JVM would otherwise sit beside.
+    """
+    folder = Path(folder)
+    stage_typed_tables(tables, folder / "tables")
+    stage_frame(_case_queries(points), folder / "queries.parquet")
+    return folder
+
+
+def _read_staged(spark: SparkSession, folder: Path) -> tuple[DataFrame, dict[str, DataFrame]]:
+    return spark.read.parquet(str(Path(folder) / "queries.parquet")), read_typed_tables(spark, Path(folder) / "tables")
+
+
 @contextmanager
-def _staged(tables: dict[str, pd.DataFrame], queries: pd.DataFrame, spark: SparkSession,
-            staging_dir: Path | None):
+def _staged(points: pd.DataFrame, tables: dict[str, pd.DataFrame], staging_dir: Path | None):
     with tempfile.TemporaryDirectory(prefix="triage-spark-", dir=staging_dir) as folder:
-        stage_typed_tables(tables, Path(folder) / "tables")
-        stage_frame(queries, Path(folder) / "queries.parquet")
-        yield (spark.read.parquet(str(Path(folder) / "queries.parquet")),
-               read_typed_tables(spark, Path(folder) / "tables"))
+        yield stage_case_inputs(points, tables, Path(folder))
 
 
 def _case_queries(points: pd.DataFrame) -> pd.DataFrame:
@@ -61,9 +73,14 @@ def _case_queries(points: pd.DataFrame) -> pd.DataFrame:
 def case_features(points: pd.DataFrame, tables: dict[str, pd.DataFrame], *, text_model=None,
                   spark: SparkSession | None = None, staging_dir: Path | None = None) -> pd.DataFrame:
     """Same call and result as :func:`triage.features.build_case_features`, computed by Spark."""
-    spark = spark or spark_session()
-    with _staged(tables, _case_queries(points), spark, staging_dir) as (queries, spark_tables):
-        return to_feature_frame(build_case_features_spark(queries, spark_tables, text_model=text_model), "case")
+    with _staged(points, tables, staging_dir) as folder:
+        return staged_case_features(folder, text_model=text_model, spark=spark)
+
+
+def staged_case_features(folder: Path, *, text_model=None, spark: SparkSession | None = None) -> pd.DataFrame:
+    """:func:`case_features` of inputs staged by :func:`stage_case_inputs`."""
+    queries, spark_tables = _read_staged(spark or spark_session(), folder)
+    return to_feature_frame(build_case_features_spark(queries, spark_tables, text_model=text_model), "case")
 
 
 def person_features(points: pd.DataFrame, tables: dict[str, pd.DataFrame], *,
@@ -78,7 +95,10 @@ def person_features(points: pd.DataFrame, tables: dict[str, pd.DataFrame], *,
         queries["exclude_assessment_id"] = queries["exclude_assessment_id"].astype("string")
     queries[ROW] = np.arange(len(queries), dtype=np.int64)
     spark = spark or spark_session()
-    with _staged(tables, queries, spark, staging_dir) as (spark_queries, spark_tables):
+    with tempfile.TemporaryDirectory(prefix="triage-spark-", dir=staging_dir) as folder:
+        stage_typed_tables(tables, Path(folder) / "tables")
+        stage_frame(queries, Path(folder) / "queries.parquet")
+        spark_queries, spark_tables = _read_staged(spark, Path(folder))
         return to_feature_frame(build_person_features_spark(spark_queries, spark_tables), "person")
 
 
@@ -102,10 +122,15 @@ def probabilities(features: DataFrame, model) -> DataFrame:
 def case_probabilities(points: pd.DataFrame, tables: dict[str, pd.DataFrame], model, *,
                        spark: SparkSession | None = None, staging_dir: Path | None = None) -> np.ndarray:
     """Calibrated escalation probability per ``points`` row (in order): features and model on Spark."""
-    spark = spark or spark_session()
-    with _staged(tables, _case_queries(points), spark, staging_dir) as (queries, spark_tables):
-        features = build_case_features_spark(queries, spark_tables, text_model=model.text_model_)
-        scored = probabilities(features, model).orderBy(ROW).toPandas()
+    with _staged(points, tables, staging_dir) as folder:
+        return staged_case_probabilities(folder, model, spark=spark)
+
+
+def staged_case_probabilities(folder: Path, model, *, spark: SparkSession | None = None) -> np.ndarray:
+    """:func:`case_probabilities` of inputs staged by :func:`stage_case_inputs`."""
+    queries, spark_tables = _read_staged(spark or spark_session(), folder)
+    features = build_case_features_spark(queries, spark_tables, text_model=model.text_model_)
+    scored = probabilities(features, model).orderBy(ROW).toPandas()
     return scored["escalation_probability"].to_numpy(dtype=np.float64)
 
 
