@@ -32,6 +32,9 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
     text_model : object, optional
         The fitted call-text model whose scores are features; kept with the model so that
         serving computes the same features.
+
+    Training also sets ``population_`` (a plain dict, see :mod:`triage.models.population`): the
+    profile of the training cases that out-of-population warnings compare a scored case with.
     """
 
     def __init__(self, n_estimators=1500, learning_rate=0.02, num_leaves=7, min_child_samples=100,

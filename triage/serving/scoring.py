@@ -21,6 +21,7 @@ from triage.config import load_domain
 from triage.db.history import read_tables
 from triage.features import build_case_features, build_person_features, feature_labels, rule_tiers
 from triage.features.history import History
+from triage.models.population import population_warnings
 from triage.models.registry import Champions
 from triage.routing import RouteInput, RoutingRules, current_routing
 from triage.serving import decisions
@@ -84,6 +85,7 @@ class Scorer:
         facts = route_facts(cases, named, history, routing.weapon_words).to_dict("records")
         known_households = set(tables["households"]["household_id"].dropna())
         known_persons = set(tables["persons"]["person_id"].dropna())
+        unusual = population_warnings(model, X, cases["household_id"], tables["households"], self.labels)
         values = X.to_numpy(dtype=object)
         as_of = [t.to_pydatetime() for t in cases["as_of"]]
 
@@ -102,7 +104,7 @@ class Scorer:
                     margin=float(base[i] + contributions[i].sum()),
                     factors=self._factors(model.feature_names_, values[i], contributions[i])),
                 persons=person_scores, route=route, models=dict(champions.versions),
-                warnings=self._warnings(request, known_households, known_persons))
+                warnings=self._warnings(request, known_households, known_persons) + unusual[i])
             scored.append(ScoredCase(request=request, response=response,
                                      features=dict(zip(model.feature_names_, map(_plain, values[i])))))
         return scored

@@ -21,6 +21,7 @@ from triage.data_contracts import validate_dataset
 from triage.features import (CallTextModel, build_case_features, build_person_features, feature_labels,
                              rule_tiers)
 from triage.models import EscalationModel, TierModel
+from triage.models.population import PopulationProfile
 from triage.models.pyfunc import EscalationPyfunc, TierPyfunc
 from triage.models.registry import champion_version, configure_mlflow, load_native
 from triage.monitoring.fairness import fairness_audit, fairness_gate
@@ -100,6 +101,7 @@ def fit_escalation(tables, *, horizon_days: int, domain: dict, oracle: pd.DataFr
     model = EscalationModel(calibration_share=domain["evaluation"]["calibration_share"],
                             band_top_shares=domain["escalation"]["band_top_shares"], text_model=text_model)
     model.fit(X[train_rows].reset_index(drop=True), y[train_rows])
+    model.population_ = learn_population(X[train_rows], points[used][train_rows], tables, domain).to_dict()
     X_test, y_test = X[test_rows].reset_index(drop=True), y[test_rows]
     p_test = model.predict_proba(X_test)[:, 1]
     test_points = points[used][test_rows].reset_index(drop=True)
@@ -110,6 +112,13 @@ def fit_escalation(tables, *, horizon_days: int, domain: dict, oracle: pd.DataFr
         p_oracle = p_oracle[:, 0]
         metrics["oracle"] = binary_metrics(y_test, p_oracle)
     return EscalationFit(model, split, test_points, X_test, y_test, p_test, metrics, p_oracle)
+
+
+def learn_population(X_train: pd.DataFrame, train_points: pd.DataFrame, tables, domain: dict) -> PopulationProfile:
+    """The training population the service compares each scored case with (out-of-population warnings)."""
+    households = tables["households"].set_index("household_id")["district"]
+    districts = train_points["household_id"].map(households)
+    return PopulationProfile.learn(X_train, districts.dropna().astype(str).unique(), domain["population"])
 
 
 def assessment_points(tables) -> pd.DataFrame:
@@ -309,6 +318,7 @@ def train(dataset: Path, *, settings: Settings, horizon_days: int | None = None,
                         "tier": [{"name": n, **labels.get(n, {})} for n in tier.model.feature_names_]}
         mlflow.log_dict(features_doc, "features.json")
         mlflow.log_dict(validation.summary, "validation_summary.json")
+        mlflow.log_dict(escalation.model.population_, "population.json")
         _log_plots(escalation, escalation.p_oracle, checklist_score(escalation.X_test, domain["checklist"]), folder)
         mlflow.log_artifacts(str(folder), "plots")
         fairness = audit_escalation_fairness(escalation, tables, domain)
