@@ -9,10 +9,12 @@ injecting them into ``create_app``.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
@@ -129,3 +131,14 @@ def case_request(case_id: str = "C-1", household: str = "H-1", *, counterparty: 
     if as_of is not None:
         body["as_of"] = as_of
     return body
+
+
+SHIPPED_DOMAIN = yaml.safe_load(Settings().domain_file.read_text(encoding="utf-8"))
+
+
+def domain_with_capacity(folder: Path, capacity: dict) -> Path:
+    """``domain.yaml`` as shipped (``SHIPPED_DOMAIN``) with another ``capacity`` section, written to ``folder``."""
+    domain = SHIPPED_DOMAIN
+    path = folder / "domain.yaml"
+    path.write_text(yaml.safe_dump({**domain, "capacity": capacity}, allow_unicode=True), encoding="utf-8")
+    return path

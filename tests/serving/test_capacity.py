@@ -6,33 +6,22 @@ urgent ones.
 """
 
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.serving.conftest import auth, case_request
+from tests.serving.conftest import SHIPPED_DOMAIN, auth, case_request, domain_with_capacity
 from triage.serving.capacity import team_capacity
 from triage.serving.schemas import SHANGHAI
 from triage.settings import Settings
 
 POLICE_CAPACITY = 3
-DEFAULT_DOMAIN = Settings().domain_file
-SHIPPED = yaml.safe_load(DEFAULT_DOMAIN.read_text(encoding="utf-8"))["capacity"]
-
-
-def domain_file(folder: Path, capacity: dict) -> Path:
-    """``domain.yaml`` as shipped, with another ``capacity`` section."""
-    domain = yaml.safe_load(DEFAULT_DOMAIN.read_text(encoding="utf-8"))
-    path = folder / "domain.yaml"
-    path.write_text(yaml.safe_dump({**domain, "capacity": capacity}, allow_unicode=True), encoding="utf-8")
-    return path
+SHIPPED = SHIPPED_DOMAIN["capacity"]
 
 
 @pytest.fixture
 def settings(service_db: str, tmp_path) -> Settings:
     return Settings(home=tmp_path / "home", database_url=service_db,
-                    domain_file=domain_file(tmp_path, {**SHIPPED, "police_station": POLICE_CAPACITY}))
+                    domain_file=domain_with_capacity(tmp_path, {**SHIPPED, "police_station": POLICE_CAPACITY}))
 
 
 @pytest.fixture
@@ -124,7 +113,7 @@ def test_a_scorer_may_not_read_the_team_queue(client, keys):
 
 
 def test_the_shipped_capacity_names_every_team():
-    assert set(team_capacity(DEFAULT_DOMAIN)) == set(yaml.safe_load(DEFAULT_DOMAIN.read_text())["teams"])
+    assert set(team_capacity(Settings().domain_file)) == set(SHIPPED_DOMAIN["teams"])
 
 
 @pytest.mark.parametrize("capacity", [{"police_station": 1}, {**SHIPPED, "swat": 2},
@@ -132,4 +121,4 @@ def test_the_shipped_capacity_names_every_team():
                          ids=["missing teams", "unknown team", "fraction", "negative"])
 def test_capacity_must_name_every_team_once_with_a_whole_number(tmp_path, capacity):
     with pytest.raises(ValueError, match="capacity"):
-        team_capacity(domain_file(tmp_path, capacity))
+        team_capacity(domain_with_capacity(tmp_path, capacity))

@@ -95,8 +95,9 @@ def _open_latest_decisions(session: Session, before: datetime):
 
 
 def teams_queue(session: Session, capacity: dict[str, int], day: date, *, team: str | None = None,
-                cases_per_team: int = 100, now: datetime | None = None) -> TeamsQueue:
-    """Per team: capacity, open cases due by the end of ``day``, how many are beyond capacity, and the cases."""
+                cases_per_team: int | None = 100, now: datetime | None = None) -> TeamsQueue:
+    """Per team: capacity, open cases due by the end of ``day``, how many are beyond capacity, and the
+    first ``cases_per_team`` cases (None: all of them)."""
     now, due_before = now or datetime.now(timezone.utc), end_of_day(day)
     owed: dict[str, list[tuple]] = {code: [] for code in capacity if team in (None, code)}
     for row in _open_latest_decisions(session, due_before):
