@@ -101,7 +101,7 @@ def validate_frames(raw: Mapping[str, pd.DataFrame],
     warnings: list[str] = []
     per_table = {}
     for table in (t for t in TABLE_ORDER if t in raw):
-        given = _as_given(raw[table])
+        given = _as_given(raw[table], table)
         text = _contract_columns(TABLES[table], given, warnings)
         valid, quarantine = _validate_table(TABLES[table], given, text, result.valid, stored)
         if len(valid) + len(quarantine) != len(given):
@@ -126,9 +126,9 @@ def validate_frames(raw: Mapping[str, pd.DataFrame],
     return result
 
 
-def _as_given(frame: pd.DataFrame) -> pd.DataFrame:
+def _as_given(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     """The frame with a 0..n-1 index and every value as text (strings pass unchanged)."""
-    return as_text_frame(frame.reset_index(drop=True))
+    return as_text_frame(frame.reset_index(drop=True), table)
 
 
 def _contract_columns(spec: Table, given: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
@@ -264,6 +264,8 @@ def _before_referenced_time(spec: Table, values: pd.DataFrame,
         return []
     # rows of this batch come after stored ones, so they win when an id is in both
     times = pd.concat(known).drop_duplicates(key, keep="last").set_index(key)[referenced_time]
+    if times.empty:  # every referenced row was quarantined: mapping onto no times cannot be typed
+        return []
     earliest = values[reference].map(times)
     early = np.flatnonzero((values[time_column] < earliest).fillna(False).to_numpy(dtype=bool))
     return [Breach("time_order", (time_column, f"{table}.{referenced_time}"), early)] if early.size else []
