@@ -14,6 +14,7 @@ import pandas as pd
 from triage.config import load_domain
 from triage.data_contracts import validate_dataset
 from triage.features import build_case_features
+from triage.features.history import History
 from triage.output import write_frame
 from triage.models.registry import configure_mlflow, load_native
 from triage.routing import RouteInput, RoutingRules, current_routing
@@ -28,23 +29,45 @@ def scoring_points(cases: pd.DataFrame, as_of: pd.Timestamp | None) -> pd.DataFr
     return cases[cases["opened_at"] <= as_of].assign(as_of=as_of).reset_index(drop=True)
 
 
+#: Cases scored at a time: one History serves every chunk, while the per-case arrays of the
+#: features, model and route facts (the bulk of the memory at a million cases) live one chunk at a time.
+CHUNK_CASES = 100_000
+
+
 def score_cases(points: pd.DataFrame, tables: dict[str, pd.DataFrame], model, routing: RoutingRules,
                 features: pd.DataFrame | None = None, engine: str = "pandas") -> pd.DataFrame:
     """One row per case: probability, band and route; ``features`` may be passed when already built.
 
-    ``engine="spark"`` builds the features and applies the model on Spark (same values).
+    ``engine="spark"`` builds the features and applies the model on Spark (same values); the
+    route facts are always read from the pandas ``History``, chunk by chunk.
     """
+    probability = None
     if engine == "spark" and features is None:
         from triage.features.spark import case_probabilities
 
         probability = case_probabilities(points, tables, model)
-    else:
-        if features is None:
-            features = build_case_features(points, tables, text_model=model.text_model_)
-        probability = model.predict_proba(features[model.feature_names_])[:, 1]
+    needs_features = probability is None and features is None
+    history = History(tables, model.text_model_ if needs_features else None)
+    points = points.reset_index(drop=True)
+    scored = []
+    for start in range(0, max(len(points), 1), CHUNK_CASES):
+        rows = slice(start, start + CHUNK_CASES)
+        chunk = points.iloc[rows]
+        if probability is not None:
+            chunk_probability = probability[rows]
+        else:
+            chunk_features = (features.iloc[rows] if features is not None
+                              else build_case_features(chunk, history))
+            chunk_probability = model.predict_proba(chunk_features[model.feature_names_])[:, 1]
+        scored.append(_routed(chunk, chunk_probability, model, routing, history))
+    return pd.concat(scored, ignore_index=True)
+
+
+def _routed(points: pd.DataFrame, probability: np.ndarray, model, routing: RoutingRules,
+            history: History) -> pd.DataFrame:
     bands = model.bands(probability)
     no_one_named = pd.DataFrame({"row": pd.Series(dtype="int64"), "person_id": pd.Series(dtype="string")})
-    facts = route_facts(points, no_one_named, tables, routing.weapon_words)
+    facts = route_facts(points, no_one_named, history, routing.weapon_words)
     routes = [routing.route(RouteInput(band=str(band), dispute_type=str(dispute), facts=row))
               for band, dispute, row in zip(bands, points["dispute_type"], facts.to_dict("records"))]
     return pd.DataFrame({
@@ -57,7 +80,6 @@ def score_cases(points: pd.DataFrame, tables: dict[str, pd.DataFrame], model, ro
         "respond_within_hours": np.array([r.respond_within_hours for r in routes]),
         "rules": [";".join(r.rules) for r in routes],
     })
-
 
 
 def score_dataset(dataset: Path, out: Path, *, settings: Settings, as_of: pd.Timestamp | None = None,
