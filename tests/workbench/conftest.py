@@ -6,23 +6,34 @@ process on 127.0.0.1 for the browser tests, which drive Debian's Chromium throug
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from tests.factories import random_tables
 from tests.servers import running_uvicorn
-from tests.serving.conftest import TEST_HASHER, auth, case_request, champions, small_city  # noqa: F401
+from tests.serving.conftest import (SHIPPED_DOMAIN, TEST_HASHER, auth, case_request, champions,  # noqa: F401
+                                    domain_with_capacity, small_city)
+from triage.config import load_domain
 from triage.db import engine_for, migrate
 from triage.db.load import load_frames
+from triage.db.service_models import Decision
+from triage.features import build_case_features, feature_names
+from triage.models.registry import Champions
 from triage.serving import create_app
 from triage.serving.keys import create_key
 from triage.settings import Settings
+from triage.training.pipeline import learn_population
 
 ROOT = Path(__file__).resolve().parents[2]   # the repository (screenshots go under docs/)
 CHROMIUM = "/usr/bin/chromium"
@@ -39,6 +50,12 @@ CASES = [
     ("C-106", "H-1", "H-3", "neighbor", ["P-1-1"], "两户因宅基地边界争吵，对方曾报警"),
     ("C-107", "H-99", None, "medical", ["P-99-1"], "患者家属对手术结果不满，联系电话13800001234"),
 ]
+
+
+#: Daily capacities small enough for the seven cases to overload the police and the task force.
+CAPACITY = {**SHIPPED_DOMAIN["capacity"], "police_station": 1, "case_task_force": 1}
+#: How long ago the stored cases were scored: every case whose response time is 72 hours or less is due today.
+BACKLOG = timedelta(days=3)
 
 
 def batch_body() -> dict:
@@ -71,6 +88,26 @@ def city_db(folder: Path) -> str:
     return url
 
 
+def backdate(url: str, by: timedelta = BACKLOG) -> None:
+    """Make every stored decision as if scored ``by`` ago: a backlog whose deadlines fall today or earlier."""
+    with Session(engine_for(url)) as session:
+        session.execute(update(Decision).values(created_at=datetime.now(timezone.utc) - by))
+        session.commit()
+
+
+@pytest.fixture(scope="session")
+def profiled_champions(champions: Champions) -> Champions:  # noqa: F811
+    """The test champions with the population profile of their training city minus its medical disputes,
+    so that a medical case (C-107) is scored with an out-of-population warning."""
+    tables = random_tables(300, seed=0)
+    cases = tables["cases"].sort_values("opened_at").assign(as_of=lambda f: f["opened_at"])
+    X = build_case_features(cases, tables)[feature_names("case")]
+    trained = (X["case_dispute_type"] != "medical").to_numpy()
+    escalation = copy.deepcopy(champions.escalation)
+    escalation.population_ = learn_population(X[trained], cases[trained], tables, load_domain()).to_dict()
+    return dataclasses.replace(champions, escalation=escalation)
+
+
 @dataclass
 class Workbench:
     """A running workbench: where it is, its keys, and the score id of each stored case."""
@@ -84,12 +121,13 @@ class Workbench:
 def settings(tmp_path, monkeypatch) -> Settings:
     """A private home; MLflow's store is the one under it, whatever an earlier test pointed MLflow at."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    return Settings(home=tmp_path / "home", database_url=city_db(tmp_path))
+    return Settings(home=tmp_path / "home", database_url=city_db(tmp_path),
+                    domain_file=domain_with_capacity(tmp_path, CAPACITY))
 
 
 @pytest.fixture
-def client(settings, champions) -> Iterator[TestClient]:  # noqa: F811
-    with TestClient(create_app(settings, champions=champions), raise_server_exceptions=False) as test_client:
+def client(settings, profiled_champions) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, champions=profiled_champions), raise_server_exceptions=False) as test_client:
         yield test_client
 
 
@@ -101,19 +139,28 @@ def stored(client) -> Workbench:
     return Workbench(base="", keys=keys, score_ids=score_ids(response))
 
 
+@pytest.fixture
+def backlog(stored, settings) -> Workbench:
+    """The seven stored cases as if scored three days ago."""
+    backdate(settings.db_url)
+    return stored
+
+
 @pytest.fixture(scope="module")
-def served(tmp_path_factory, champions) -> Iterator[Workbench]:  # noqa: F811
-    """The service in a real uvicorn process with the seven cases scored over HTTP."""
+def served(tmp_path_factory, profiled_champions) -> Iterator[Workbench]:
+    """The service in a real uvicorn process with the seven cases scored over HTTP, three days ago."""
     folder = tmp_path_factory.mktemp("workbench")
     url = city_db(folder)
     keys = make_keys(url)
-    (folder / "champions.pkl").write_bytes(pickle.dumps(champions))
+    (folder / "champions.pkl").write_bytes(pickle.dumps(profiled_champions))
     env = {"TRIAGE_HOME": str(folder / "home"), "TRIAGE_DATABASE_URL": url,
-           "TRIAGE_TEST_CHAMPIONS": str(folder / "champions.pkl")}
+           "TRIAGE_TEST_CHAMPIONS": str(folder / "champions.pkl"),
+           "TRIAGE_DOMAIN_FILE": str(domain_with_capacity(folder, CAPACITY))}
     ready = lambda base: httpx.get(f"{base}/readyz", headers=auth(keys["scorer"]), timeout=1).status_code == 200  # noqa: E731
     with running_uvicorn("tests.workbench.served_app:build", env, ready) as base:
         response = httpx.post(f"{base}/v1/cases/batch-score", json=batch_body(), headers=auth(keys["scorer"]),
                               timeout=60)
+        backdate(url)
         yield Workbench(base=base, keys=keys, score_ids=score_ids(response))
 
 

@@ -104,6 +104,42 @@ def test_the_case_view_draws_the_explanation_with_chinese_labels(served, page):
     page.screenshot(path=str(SCREENSHOTS / "case.png"), full_page=True)
 
 
+def test_the_queue_shows_each_team_s_load_against_its_capacity(served, page):
+    sign_in(page, served)
+    response = httpx.get(f"{served.base}/v1/queue/teams", headers=auth(served.keys["analyst"]), timeout=30)
+    loads = [t for t in response.json()["teams"] if t["due"]]
+    rows = page.locator("#capacity tr.team-load")
+    assert rows.evaluate_all("rs => rs.map(r => [r.dataset.team, +r.dataset.due, +r.dataset.capacity, +r.dataset.over])") \
+        == [[t["team"], t["due"], t["capacity"], t["over_capacity"]] for t in loads]
+    police = page.locator("#capacity tr.team-load[data-team=police_station]")
+    assert "over" in police.get_attribute("class") and police.locator("td").first.inner_text() == "派出所民警 / 警调联动"
+    within, beyond = (police.locator(f".load-bar .{part}").bounding_box()["width"] for part in ("within", "beyond"))
+    assert beyond > 0 and within > 0 and beyond / within == pytest.approx(int(police.get_attribute("data-over")), rel=0.05)
+    over = {c["case_id"] for t in loads for c in t["cases"] if c["over_capacity"]}
+    flagged = page.locator("table.queue tbody tr", has=page.locator(".beyond-capacity")).locator(".case-link")
+    assert set(flagged.all_inner_texts()) == over
+    police.locator("a").click()
+    page.wait_for_url(re.compile(r"team=police_station"))
+    routed = page.locator("table.queue tbody tr td.teams").all_inner_texts()
+    assert routed and all("派出所民警" in teams for teams in routed)
+
+
+def test_a_case_unlike_the_training_cases_warns_before_the_score(served, page):
+    sign_in(page, served)
+    row = page.locator(f"tr[data-score-id='{served.score_ids['C-107']}']")
+    assert row.locator(".chip.warn").inner_text() == "⚠ 依据有限"
+    row.locator(".case-link").click()
+    page.wait_for_url(re.compile(r"/ui/cases/"))
+    warnings = page.locator("#warnings")
+    assert warnings.is_visible() and "请以自身判断为主" in warnings.locator("h2").inner_text()
+    assert warnings.bounding_box()["y"] < page.locator("#risk").bounding_box()["y"]   # read before the score
+    assert warnings.locator("li[data-kind=population] strong").inner_text() == "超出模型训练范围"
+    assert "'medical' never occurred" in warnings.locator("li[data-kind=population] .detail").inner_text()
+    page.click("#weak-estimate a")
+    assert page.url.endswith("#warnings")
+    page.screenshot(path=str(SCREENSHOTS / "case-warnings.png"), full_page=True)
+
+
 def test_an_override_needs_a_note_and_is_stored_through_the_api(served, page):
     score_id = served.score_ids["C-102"]
     sign_in(page, served)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import date, timedelta
 
@@ -9,7 +10,7 @@ from matplotlib.figure import Figure
 from mlflow import MlflowClient
 
 from tests.serving.conftest import auth
-from tests.workbench.conftest import CASES
+from tests.workbench.conftest import CASES, make_keys
 from triage.serving import keys as key_store
 from triage.workbench.auth import COOKIE
 
@@ -176,3 +177,48 @@ def test_the_models_page_shows_the_latest_monitoring_status_and_fairness(stored,
     page = client.get("/ui/models").text
     assert "status-alert" in page and "新区 is 12% of cases" in page
     assert page.count("<td>area_type</td>") == 3 and "0.210" in page
+
+
+def teams_api(client, keys) -> list[dict]:
+    response = client.get("/v1/queue/teams", headers=auth(keys["analyst"]))
+    assert response.status_code == 200
+    return response.json()["teams"]
+
+
+def test_the_queue_shows_each_team_s_cases_due_today_against_its_capacity(backlog, client):
+    signed_in(client, backlog.keys["analyst"])
+    page = client.get("/ui/").text
+    shown = re.findall(r'class="team-load[^"]*" data-team="(\w+)" data-due="(\d+)"\s+data-capacity="(\d+)" '
+                       r'data-over="(\d+)"', page)
+    loads = [t for t in teams_api(client, backlog.keys) if t["due"]]
+    assert shown == [(t["team"], str(t["due"]), str(t["capacity"]), str(t["over_capacity"])) for t in loads]
+    assert ("police_station", "1") in [(team, capacity) for team, _, capacity, _ in shown]
+    assert any(int(over) > 0 for *_, over in shown) and "各单位今日到期案件与处理能力" in page
+    beyond = {c["case_id"] for t in loads for c in t["cases"] if c["over_capacity"]}
+    flagged = set(re.findall(r'class="case-link" href="/ui/cases/[^"]+">([^<]+)</a>(?:(?!</tr>).)*超出今日能力',
+                             page, re.S))
+    assert flagged == beyond and beyond
+
+
+def test_a_day_with_nothing_due_says_so(client):
+    keys = make_keys(client.app.state.service.settings.db_url)
+    signed_in(client, keys["analyst"])
+    page = client.get("/ui/").text
+    assert "今天没有到期未研判的案件" in page and 'class="team-load' not in page
+
+
+def test_a_case_unlike_the_training_cases_says_to_lean_on_one_s_own_judgement(stored, client):
+    signed_in(client, stored.keys["analyst"])
+    score_id = stored.score_ids["C-107"]
+    warnings = client.get(f"/v1/scores/{score_id}", headers=auth(stored.keys["analyst"])).json()["warnings"]
+    page = client.get(f"/ui/cases/{score_id}").text
+    assert "请以自身判断为主" in page and "此估计依据有限" in page
+    kinds = re.findall(r'<li class="warning" data-kind="(\w+)"><strong>([^<]+)</strong>', page)
+    assert [kind for kind, _ in kinds] == ["unknown_household", "unknown_person", "population"]
+    assert ("population", "超出模型训练范围") in kinds and len(kinds) == len(warnings)
+    assert all(w in html.unescape(page) for w in warnings)
+    queue = client.get("/ui/").text
+    row = re.search(rf'<tr data-score-id="{score_id}".*?</tr>', queue, re.S).group(0)
+    assert "依据有限" in row
+    english = client.get(f"/ui/cases/{score_id}?lang=en").text
+    assert "Lean on your own judgement" in english and "Unlike the training cases" in english

@@ -95,7 +95,33 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "reasons": ("分派理由", "Reasons"),
     "priority": ("紧急程度", "Priority"),
     "models": ("模型版本", "Model versions"),
-    "warnings": ("提示", "Warnings"),
+    "warnings_title": ("请以自身判断为主", "Lean on your own judgement"),
+    "warnings_help": ("本案与模型学习过的案件不同，或记录很少：下面的风险估计依据有限，可能偏高也可能偏低。"
+                      "请结合走访、当事人情况和工作经验研判。",
+                      "This case is unlike the cases the model learnt from, or its records are thin: the risk "
+                      "estimate rests on little and may be too high or too low. Weigh it with the visit, the "
+                      "parties and your experience."),
+    "warning_population": ("超出模型训练范围", "Unlike the training cases"),
+    "warning_no_history": ("该户没有任何既往记录", "No recorded history for the household"),
+    "warning_unknown_household": ("系统中没有该户的记录", "Household unknown to the service"),
+    "warning_unknown_counterparty": ("系统中没有对方户的记录", "Counterparty household unknown to the service"),
+    "warning_unknown_person": ("系统中没有该人员的记录", "Person unknown to the service"),
+    "warning_other": ("提示", "Note"),
+    "estimate_weak": ("此估计依据有限，见上方提示。", "This estimate rests on little: see the warnings above."),
+    "warnings_chip": ("依据有限", "weak estimate"),
+    "capacity_title": ("各单位今日到期案件与处理能力", "Cases due today by team, against capacity"),
+    "capacity_help": ("今日到期（含已超时）、尚未研判的案件，对比各单位每日处理能力。案件先按紧急程度"
+                      "（含不看评分、由规则直接分派的情形）、再按风险估计从高到低排列；超出能力的是排在最后、"
+                      "风险估计最低的案件，极高风险案件不会被大量预警淹没。",
+                      "Open cases due by the end of today (overdue included) against each team's daily capacity. "
+                      "Cases are ranked by priority (rules that route a case whatever the score says included), "
+                      "then by estimated risk; those beyond capacity are the lowest-ranked, so a flood of alerts "
+                      "does not bury the critical ones."),
+    "due_today": ("今日到期", "Due today"),
+    "capacity": ("每日能力", "Capacity / day"),
+    "over_capacity": ("超出能力", "Over capacity"),
+    "nothing_due_today": ("今天没有到期未研判的案件。", "No open cases are due today."),
+    "beyond_capacity": ("超出今日能力", "Beyond today's capacity"),
     "history": ("既往记录（截至评分时点）", "History (as of the score)"),
     "no_history": ("评分时点之前没有记录。", "No records before the score."),
     "history_more": ("仅显示最近 {n} 条。", "Only the latest {n} are shown."),

@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from triage.contract import DISPUTE_TYPES
+from triage.serving.capacity import team_capacity
 from triage.serving.champions import NoChampions
 from triage.serving.deps import SessionDep, StateDep
 from triage.serving.schemas import SHANGHAI
@@ -76,7 +77,8 @@ def logout() -> Response:
 @router.get("/")
 def queue_page(request: Request, key: AnalystSession, session: SessionDep, state: StateDep,
                query: Annotated[views.QueueQuery, Query()]) -> Response:
-    return render(request, "queue.html", key=key, query=query, view=views.queue_view(session, query),
+    view = views.queue_view(session, query, team_capacity(state.settings.domain_file))
+    return render(request, "queue.html", key=key, query=query, view=view,
                   bands=views.BANDS, teams=sorted(state.scorer.teams),
                   dispute_types=DISPUTE_TYPES)
 

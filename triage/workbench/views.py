@@ -1,7 +1,8 @@
 """What each workbench page shows, assembled from the service's own modules.
 
 The queue and the stored decisions come from :mod:`triage.serving.decisions` (the functions
-behind ``GET /v1/queue`` and ``GET /v1/scores/{id}``), and a review is stored with
+behind ``GET /v1/queue`` and ``GET /v1/scores/{id}``), the teams' load from
+:mod:`triage.serving.capacity` (``GET /v1/queue/teams``), and a review is stored with
 ``decisions.review`` exactly as ``POST /v1/scores/{id}/review`` stores it.  The router only
 parses the request and renders these views.
 """
@@ -18,7 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from triage.db.service_models import Decision
-from triage.serving import decisions
+from triage.serving import capacity, decisions
 from triage.serving.schemas import SHANGHAI, Band, DisputeType, QueueItem, ReviewIn, ReviewOut, StoredScore
 from triage.workbench.chart import Waterfall, waterfall
 from triage.workbench.history import Event, timeline
@@ -28,6 +29,10 @@ BANDS: tuple[str, ...] = ("critical", "high", "medium", "low")
 PAGE_SIZE = 20
 #: Share of the response time left below which a case counts as due soon.
 DUE_SOON_SHARE = 0.25
+#: The service's warnings by their opening words, so that a page can name each kind in its own language.
+WARNING_KINDS = (("outside the training population", "population"), ("no recorded history", "no_history"),
+                 ("unknown household", "unknown_household"),
+                 ("unknown counterparty household", "unknown_counterparty"), ("unknown person", "unknown_person"))
 
 
 def _blank_is_none(value):
@@ -68,10 +73,24 @@ class Deadline:
 
 
 @dataclass(frozen=True)
+class CaseWarning:
+    kind: str  # a key of WARNING_KINDS, or "other"
+    text: str
+
+
+def warnings_of(response: dict) -> list[CaseWarning]:
+    """A stored response's warnings, each with its kind (how little the estimate rests on)."""
+    return [CaseWarning(kind=next((kind for opening, kind in WARNING_KINDS if text.startswith(opening)), "other"),
+                    text=text) for text in response.get("warnings", [])]
+
+
+@dataclass(frozen=True)
 class QueueRow:
     item: QueueItem
     deadline: Deadline
     review_teams: list[str]
+    warnings: list[CaseWarning]
+    beyond_capacity: list[str]  # teams for which this case lies beyond today's capacity
 
 
 @dataclass(frozen=True)
@@ -81,6 +100,7 @@ class QueueView:
     page: int
     pages: int
     band_counts: dict[str, int]
+    teams: capacity.TeamsQueue
 
 
 def deadline(created_at: datetime, hours: float, reviewed: bool, now: datetime) -> Deadline:
@@ -97,20 +117,30 @@ def deadline(created_at: datetime, hours: float, reviewed: bool, now: datetime) 
     return Deadline(hours=hours, elapsed_hours=elapsed, state=state)
 
 
-def queue_view(session: Session, query: QueueQuery, now: datetime | None = None) -> QueueView:
-    """One page of the queue, highest risk first, with the count per band under the other filters."""
+def queue_view(session: Session, query: QueueQuery, capacities: dict[str, int],
+               now: datetime | None = None) -> QueueView:
+    """One page of the queue, highest risk first, with the count per band under the other filters and
+    each team's cases due today against its capacity."""
     now = now or datetime.now(timezone.utc)
     where = query.where()
     page = decisions.queue(session, where, PAGE_SIZE, (query.page - 1) * PAGE_SIZE)
     counts = {band: decisions.queue(session, replace(where, band=[band]), 1, 0).total for band in BANDS}
+    teams = capacity.teams_queue(session, capacities, now.astimezone(SHANGHAI).date(),
+                                 cases_per_team=None, now=now)
+    beyond: dict[str, list[str]] = {}
+    for load in teams.teams:
+        for case in load.cases:
+            if case.over_capacity:
+                beyond.setdefault(case.score_id, []).append(load.team)
     rows = []
     for item in page.items:
         stored = session.get(Decision, item.score_id)  # already in the session from the queue query
         rows.append(QueueRow(item=item, review_teams=stored.reviews[-1].teams if stored.reviews else [],
                              deadline=deadline(item.created_at, stored.response["route"]["respond_within_hours"],
-                                               item.reviewed, now)))
+                                               item.reviewed, now),
+                             warnings=warnings_of(stored.response), beyond_capacity=beyond.get(item.score_id, [])))
     return QueueView(rows=rows, total=page.total, page=query.page, pages=max(math.ceil(page.total / PAGE_SIZE), 1),
-                     band_counts=counts)
+                     band_counts=counts, teams=teams)
 
 
 @dataclass(frozen=True)
@@ -120,6 +150,7 @@ class CaseView:
     events: list[Event]
     events_total: int
     deadline: Deadline
+    warnings: list[CaseWarning]
 
 
 def case_view(session: Session, engine: Engine, score_id: str, t: Translator,
@@ -134,7 +165,8 @@ def case_view(session: Session, engine: Engine, score_id: str, t: Translator,
     return CaseView(score=score, chart=waterfall(score.escalation.model_dump(), t), events=events,
                     events_total=total,
                     deadline=deadline(score.created_at, score.route.respond_within_hours, bool(score.reviews),
-                                      now or datetime.now(timezone.utc)))
+                                      now or datetime.now(timezone.utc)),
+                    warnings=warnings_of({"warnings": score.warnings}))
 
 
 class ReviewRejected(ValueError):
