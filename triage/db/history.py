@@ -1,8 +1,10 @@
 """The history adapter: typed frames out of the service database, point in time.
 
 The scoring service asks for the history of a few households as of a moment and gets the
-same typed frames the validator produces for a dataset folder, so one feature code path
-serves both batch and online scoring.
+same typed values the validator produces for a dataset folder, so one feature code path
+serves both batch and online scoring: ``read_tables`` gives typed frames (the workbench's
+timeline), ``read_history`` the same rows as the column arrays ``triage.features.History``
+reads (a pandas frame costs more to build than a household's history costs to read).
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Collection, Sequence
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import ColumnElement, Engine, Select, and_, null, or_, select, true
 
 from triage.contract import TABLE_ORDER, TABLES, TYPED_DTYPES, empty_typed_frame
 from triage.db.engine import engine_for
 from triage.db.models import EXCHANGE_MODELS
+from triage.features.history import Columns
 
 
 def read_tables(
@@ -38,20 +42,42 @@ def read_tables(
     have none).  Cases keep ``status``/``closed_at`` as exported: they are never features.
     PII columns are present but null unless ``include_pii``.  Rows are ordered by key.
     """
+    rows = _read(url_or_engine, household_ids, person_ids, as_of, include_pii)
+    return {name: _typed_frame(name, table_rows) for name, table_rows in rows.items()}
+
+
+def read_history(
+    url_or_engine: str | Engine,
+    *,
+    household_ids: Collection[str],
+    person_ids: Collection[str] = (),
+    as_of: pd.Timestamp | None = None,
+) -> dict[str, Columns]:
+    """The rows ``read_tables`` selects, as column arrays (``triage.features.history.Columns``).
+
+    Timestamps are int64 UTC nanoseconds, ids, codes and text objects (None when missing),
+    numbers and booleans float64 (NaN when missing).  PII columns are left out altogether.
+    """
+    rows = _read(url_or_engine, household_ids, person_ids, as_of, include_pii=False)
+    return {name: _columns(name, table_rows) for name, table_rows in rows.items()}
+
+
+def _read(url_or_engine: str | Engine, household_ids: Collection[str] | None, person_ids: Collection[str] | None,
+          as_of: pd.Timestamp | None, include_pii: bool) -> dict[str, Sequence[tuple]]:
+    """Each table's rows (all contract columns, PII null unless ``include_pii``), in key order."""
     engine = url_or_engine if isinstance(url_or_engine, Engine) else engine_for(url_or_engine)
     cutoff = _utc(as_of)
     scoped = household_ids is not None or person_ids is not None
     households = sorted(set(household_ids or ()))
     wanted_persons = sorted(set(person_ids or ()))
-    frames: dict[str, pd.DataFrame] = {}
+    rows: dict[str, Sequence[tuple]] = {}
     with engine.connect() as connection:
         for name in TABLE_ORDER:  # persons and cases are read before the tables that hang off them
             where = _in_time(name, cutoff)
             if scoped:
-                where = and_(where, _in_scope(name, households, wanted_persons, frames))
-            rows = connection.execute(_select_table(name, where, include_pii)).all()
-            frames[name] = _typed_frame(name, rows)
-    return frames
+                where = and_(where, _in_scope(name, households, wanted_persons, rows))
+            rows[name] = connection.execute(_select_table(name, where, include_pii)).all()
+    return rows
 
 
 def _utc(as_of: pd.Timestamp | None):
@@ -71,15 +97,15 @@ def _in_time(name: str, cutoff) -> ColumnElement[bool]:
 
 
 def _in_scope(name: str, households: list[str], wanted_persons: list[str],
-              frames: dict[str, pd.DataFrame]) -> ColumnElement[bool]:
+              rows: dict[str, Sequence[tuple]]) -> ColumnElement[bool]:
     """The rows of ``name`` that belong to the households' history.
 
     Persons and cases already read are passed on as id lists rather than subqueries, so that
     every condition is an index look-up (an ``OR`` with a subquery makes PostgreSQL scan).
     """
     c = EXCHANGE_MODELS[name].__table__.c
-    persons = list(frames["persons"]["person_id"]) if "persons" in frames else []
-    cases = list(frames["cases"]["case_id"]) if "cases" in frames else []
+    persons = [row[_position("persons", "person_id")] for row in rows.get("persons", ())]
+    cases = [row[_position("cases", "case_id")] for row in rows.get("cases", ())]
     if name == "households":
         return c.household_id.in_(households)
     if name == "persons":
@@ -95,6 +121,11 @@ def _in_scope(name: str, households: list[str], wanted_persons: list[str],
     if name == "incidents":
         return or_(c.household_id.in_(households), c.person_id.in_(persons), c.case_id.in_(cases))
     raise KeyError(name)
+
+
+@functools.cache
+def _position(name: str, column: str) -> int:
+    return TABLES[name].column_names.index(column)
 
 
 def _select_table(name: str, where: ColumnElement[bool], include_pii: bool) -> Select:
@@ -120,6 +151,24 @@ def _typed_frame(name: str, rows: Sequence[tuple]) -> pd.DataFrame:
         else:
             columns[column.name] = pd.array(values, dtype=TYPED_DTYPES[column.type])
     return pd.DataFrame(columns)
+
+
+def _columns(name: str, rows: Sequence[tuple]) -> Columns:
+    """Database rows as column arrays, PII columns left out."""
+    spec = TABLES[name]
+    values_of = zip(*rows) if rows else (() for _ in spec.columns)
+    out: Columns = {}
+    for column, values in zip(spec.columns, values_of):
+        if column.pii:
+            continue
+        if column.type == "timestamp":     # UtcDateTime gives aware UTC datetimes
+            naive = [None if v is None else v.replace(tzinfo=None) for v in values]
+            out[column.name] = np.array(naive, dtype="datetime64[us]").astype("datetime64[ns]").view(np.int64)
+        elif column.type in ("id", "enum", "text"):
+            out[column.name] = np.array(values, dtype=object) if values else np.empty(0, dtype=object)
+        else:
+            out[column.name] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    return out
 
 
 @functools.cache

@@ -34,6 +34,14 @@ def as_utc(values: pd.Series) -> pd.Series:
     return values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
 
 
+def _categorical(values: np.ndarray, categories: tuple[str, ...]) -> pd.Categorical:
+    """``values`` as a categorical of the contract's codes; anything else (or missing) is missing."""
+    code_of = {category: i for i, category in enumerate(categories)}
+    codes = np.fromiter((code_of.get(v, -1) if isinstance(v, str) else -1 for v in values),
+                        dtype=np.int32, count=len(values))
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(list(categories)))
+
+
 def _frame(entity_features: tuple[Feature, ...], rows: pd.DataFrame, history: History,
            id_column: str) -> pd.DataFrame:
     """The feature frame of ``rows``, in their order.
@@ -41,18 +49,16 @@ def _frame(entity_features: tuple[Feature, ...], rows: pd.DataFrame, history: Hi
     Rows are computed sorted by (household, as_of): sorted look-ups are several times faster.
     """
     order = np.lexsort((to_ns(rows["as_of"]), history.encode("household_id", rows["household_id"])))
-    queries = Queries(rows.iloc[order], history)
-    columns = {id_column: queries.frame[id_column].astype("string").to_numpy(), "as_of": queries.as_of}
+    queries = Queries(rows, history, order)
+    back = np.argsort(order)
+    columns = {id_column: rows[id_column].astype("string"), "as_of": rows["as_of"]}
     for feature in entity_features:
-        values = compute(feature, queries)
+        values = np.asarray(compute(feature, queries))[back]
         if feature.kind == "categorical":
-            columns[feature.name] = pd.Categorical(pd.Series(values, dtype="string").to_numpy(na_value=None),
-                                                   categories=list(feature.categories))
+            columns[feature.name] = _categorical(values, feature.categories)
         else:
-            columns[feature.name] = np.asarray(values, dtype=np.float64)
-    frame = pd.DataFrame(columns).iloc[np.argsort(order)].reset_index(drop=True)
-    frame[id_column] = frame[id_column].astype("string")
-    return frame
+            columns[feature.name] = values.astype(np.float64, copy=False)
+    return pd.DataFrame(columns)
 
 
 def _checked_as_of(frame: pd.DataFrame) -> pd.Series:

@@ -1,22 +1,27 @@
 """The history a feature reads, prepared once per build, and the computation of each op.
 
-``History`` turns the typed exchange tables into the few sources the registry names, keyed
-the way its sides need (household, case, person), with derived columns (threat flag, learned
-text score, ordinal ranks).  ``status``, ``closed_at``, PII and ethnicity are dropped here and
-never reach a feature.  ``compute`` then evaluates one :class:`Feature` for a frame of queries.
+``History`` turns the exchange tables into the few sources the registry names, keyed the way
+its sides need (household, case, person), with derived columns (threat flag, learned text
+score, ordinal ranks).  ``status``, ``closed_at``, PII and ethnicity are dropped here and never
+reach a feature.  ``compute`` then evaluates one :class:`Feature` for a frame of queries.
 
-Past the typed frames everything is numpy, each column converted once per ``History``: a
-pandas call costs tens of microseconds whatever its size, which made a service request (one
-case, a few dozen history rows) cost hundreds of milliseconds.  One ``History`` serves a
-request's case features, person features, rule tiers and route facts.
+Everything here is numpy on column arrays (:data:`Columns`), each table converted once per
+``History``: a pandas call costs tens of microseconds whatever its size, which made a service
+request (one case, a few dozen history rows) cost tens of milliseconds.  Training passes typed
+frames; the service passes the column arrays its database read gives (``read_history``).  One
+``History`` serves a request's case features, person features, rule tiers and route facts.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
-from triage.contract import TIMEZONE, empty_typed_frame
+from triage.contract import TABLES, TIMEZONE
 from triage.features.registry import FEATURE_CONFIG, HISTORY_OPS, KEYED_BY, TIME_AND_ID, Feature
 from triage.features.text import carries_threat
 from triage.features.windows import (
@@ -37,15 +42,29 @@ _KEEP = {
 }
 _ID_KINDS = ("household_id", "case_id", "person_id", "assessment_id")
 NAT_NS = np.iinfo(np.int64).min            # what ``to_ns`` gives a missing time
+_OBJECT_TYPES = ("id", "enum", "text")
+
+#: A table as column arrays of equal length: int64 UTC nanoseconds for timestamps (``NAT_NS``
+#: when missing), objects (None when missing) for ids, codes and text, float64 (NaN) for
+#: numbers and booleans.  A frame's ``text`` may stay a pandas string array (no copy of
+#: millions of call texts); anything ``pd.factorize`` and ``carries_threat`` read will do.
+Columns = dict[str, np.ndarray]
 
 
-def as_float(values: pd.Series) -> np.ndarray:
+def as_float(values) -> np.ndarray:
     """Numbers/booleans as float64 with NaN for missing (LightGBM's missing value)."""
+    if isinstance(values, np.ndarray) and values.dtype != object:
+        return values.astype(np.float64, copy=False)
+    if not isinstance(values, pd.Series):
+        values = pd.Series(values, copy=False)
     return values.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def as_objects(values: pd.Series) -> np.ndarray:
+def as_objects(values) -> np.ndarray:
     """Ids and codes as an object array with None for missing."""
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        return values
+    values = pd.Series(values)
     if not (pd.api.types.is_string_dtype(values) or values.dtype == object):
         values = values.astype("string")
     return values.to_numpy(dtype=object, na_value=None)
@@ -63,33 +82,130 @@ def _days_between(earlier_ns: np.ndarray, present: np.ndarray, later_ns: np.ndar
     return np.where(present, (later_ns - np.where(present, earlier_ns, 0)) / DAY_NS, np.nan)
 
 
-def _table(tables: dict[str, pd.DataFrame], name: str) -> pd.DataFrame:
-    frame = tables.get(name)
-    if frame is None or frame.empty:
-        frame = empty_typed_frame(name)
-    return frame[_KEEP[name]].reset_index(drop=True)
+def columns_of(name: str, frame: pd.DataFrame, keep: list[str] | None = None) -> Columns:
+    """The ``keep`` columns (default all) of a typed frame of table ``name`` as :data:`Columns`."""
+    types = {c.name: c.type for c in TABLES[name].columns}
+    out = {}
+    for column in keep or list(frame.columns):
+        values = frame[column]
+        if types[column] == "timestamp":
+            out[column] = to_ns(values)
+        elif types[column] == "text":
+            out[column] = values.array
+        elif types[column] in _OBJECT_TYPES:
+            out[column] = as_objects(values)
+        else:
+            out[column] = as_float(values)
+    return out
+
+
+def _empty_columns(name: str) -> Columns:
+    types = {c.name: c.type for c in TABLES[name].columns}
+    return {column: np.empty(0, dtype=np.int64 if types[column] == "timestamp" else
+                             object if types[column] in _OBJECT_TYPES else np.float64)
+            for column in _KEEP[name]}
+
+
+def _table(tables: Mapping[str, pd.DataFrame | Columns], name: str) -> Columns:
+    table = tables.get(name)
+    if table is None:
+        return _empty_columns(name)
+    if isinstance(table, pd.DataFrame):
+        return columns_of(name, table, _KEEP[name])
+    return {column: table[column] for column in _KEEP[name]}
+
+
+def _rows(columns: Columns, positions: np.ndarray) -> Columns:
+    return {name: values[positions] for name, values in columns.items()}
+
+
+def _length(columns: Columns) -> int:
+    return len(next(iter(columns.values())))
+
+
+def _first_of_each(columns: Columns, key: str) -> Columns:
+    """The first row of each ``key`` (``drop_duplicates``): one row per household or person."""
+    codes = pd.factorize(columns[key], use_na_sentinel=False)[0]
+    if len(np.unique(codes)) == len(codes):
+        return columns
+    return _rows(columns, np.sort(np.unique(codes, return_index=True)[1]))
+
+
+def _ranked(values: np.ndarray, ranks: dict[str, int]) -> np.ndarray:
+    """Ordinal rank of each code (``features.yaml`` ``ranks``), NaN for missing or unranked."""
+    codes, distinct = pd.factorize(values)
+    by_code = np.array([ranks.get(v, np.nan) for v in distinct] + [np.nan], dtype=np.float64)
+    return by_code[codes]                        # code -1 reads the last slot: NaN
+
+
+def _pairs_by_key(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(left row, right row) of every pair of rows with equal, present keys (an inner join)."""
+    codes = pd.factorize(np.concatenate([left, right]))[0]
+    left_codes, right_codes = codes[:len(left)], codes[len(left):]
+    order = np.argsort(right_codes, kind="stable")
+    sorted_codes = right_codes[order]
+    lo = np.searchsorted(sorted_codes, left_codes, side="left")
+    hi = np.where(left_codes >= 0, np.searchsorted(sorted_codes, left_codes, side="right"), lo)
+    left_rows, positions = window_positions(lo, hi)
+    return left_rows, order[positions]
+
+
+class _TextScores:
+    """Per text model, the threat flag and learned score of each text seen (both depend on the text only).
+
+    Call texts never change once stored, and a household's calls are read again for each of its
+    cases, so each process remembers them (at most ``limit`` texts per model, then starts over).
+    """
+
+    def __init__(self, limit: int = 200_000):
+        self.limit = limit
+        self._by_model: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._plain: dict[str, tuple[bool, float]] = {}      # without a text model
+        self._lock = threading.Lock()
+
+    def of(self, texts, text_model) -> tuple[np.ndarray, np.ndarray]:
+        """(threat flag, text score) per text; False/NaN for a missing text."""
+        codes, distinct = pd.factorize(texts)
+        with self._lock:
+            known = self._plain if text_model is None else self._by_model.setdefault(text_model, {})
+            found = [known.get(text) for text in distinct]
+        unseen = [text for text, pair in zip(distinct, found) if pair is None]
+        if unseen:
+            texts = pd.Series(unseen, dtype="string")
+            threat = carries_threat(texts).to_numpy(dtype=bool).tolist()
+            score = (text_model.score(texts) if text_model is not None else np.full(len(unseen), np.nan)).tolist()
+            learned = dict(zip(unseen, zip(threat, score)))
+            found = [pair if pair is not None else learned[text] for text, pair in zip(distinct, found)]
+            if len(learned) <= self.limit:
+                with self._lock:
+                    if len(known) + len(learned) > self.limit:
+                        known.clear()
+                    known.update(learned)
+        flags = np.array([pair[0] for pair in found] + [False], dtype=bool)
+        scores = np.array([pair[1] for pair in found] + [np.nan], dtype=np.float64)
+        return flags[codes], scores[codes]         # code -1 (missing text) reads the last slot
+
+
+TEXT_SCORES = _TextScores()
 
 
 class Source:
     """One source's rows keyed by ``key``: key codes, times and their ranks, columns on demand."""
 
-    def __init__(self, frame: pd.DataFrame, name: str, key: str, history: History):
+    def __init__(self, columns: Columns, name: str, key: str, history: History):
         time_column, id_column = TIME_AND_ID[name]
-        self.frame, self._history = frame, history
-        self.times = to_ns(frame[time_column])
+        self.frame, self._history = columns, history          # ``frame``: the columns by name
+        self.times = columns[time_column]
         self.distinct_times, self.time_ranks = np.unique(self.times, return_inverse=True)
-        self.codes = history.encode(key, frame[key])
-        self.tiebreak = pd.factorize(frame[id_column].astype("string"), sort=True)[0]
-        self.case_codes = (history.encode("case_id", frame["case_id"])
-                           if key != "case_id" and "case_id" in frame.columns else None)
-        self._floats: dict[str, np.ndarray] = {}
+        self.codes = history.encode(key, columns[key])
+        self.tiebreak = pd.factorize(columns[id_column], sort=True)[0]
+        self.case_codes = (history.encode("case_id", columns["case_id"])
+                           if key != "case_id" and "case_id" in columns else None)
         self._ids: dict[str, np.ndarray] = {}
         self._factors: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def floats(self, column: str) -> np.ndarray:
-        if column not in self._floats:
-            self._floats[column] = as_float(self.frame[column])
-        return self._floats[column]
+        return self.frame[column]
 
     def ids(self, column: str) -> np.ndarray:
         """Integer codes of an id column (its name is its id kind)."""
@@ -98,7 +214,7 @@ class Source:
         return self._ids[column]
 
     def isin(self, column: str, allowed: tuple) -> np.ndarray:
-        """``frame[column].isin(allowed)`` on the column's factor codes (missing never matches)."""
+        """``column`` in ``allowed``, on the column's factor codes (missing never matches)."""
         if column not in self._factors:
             self._factors[column] = pd.factorize(self.frame[column])
         codes, uniques = self._factors[column]
@@ -128,40 +244,42 @@ class Rows:
 
 
 class History:
-    """Typed tables prepared for feature queries; window indexes are built on first use.
+    """Exchange tables prepared for feature queries; window indexes are built on first use.
 
-    Ids are encoded once as integer codes per id kind (household, case, person, assessment),
-    so every window look-up works on integer arrays.
+    ``tables`` maps table names to typed frames (``TYPED_DTYPES``) or to :data:`Columns`.  Ids
+    are encoded once as integer codes per id kind (household, case, person, assessment), so
+    every window look-up works on integer arrays.
     """
 
-    def __init__(self, tables: dict[str, pd.DataFrame], text_model=None):
+    def __init__(self, tables: Mapping[str, pd.DataFrame | Columns], text_model=None):
         self.text_model = text_model
         ranks = FEATURE_CONFIG["ranks"]
-        households = _table(tables, "households").drop_duplicates("household_id").reset_index(drop=True)
-        self.persons = _table(tables, "persons").drop_duplicates("person_id").reset_index(drop=True)
+        households = _first_of_each(_table(tables, "households"), "household_id")
+        self.persons = _first_of_each(_table(tables, "persons"), "person_id")
 
         calls = _table(tables, "hotline_calls")
-        calls = calls[calls["household_id"].notna()].reset_index(drop=True)
-        calls["threat"] = carries_threat(calls["text"]).to_numpy()
-        calls["text_score"] = (text_model.score(calls["text"]) if text_model is not None
-                               else np.full(len(calls), np.nan))
+        calls = _rows(calls, np.flatnonzero(pd.notna(calls["household_id"])))
+        calls["threat"], calls["text_score"] = TEXT_SCORES.of(calls["text"], text_model)
 
         cases = _table(tables, "cases")
-        involvement = pd.concat([
-            cases[["case_id", "opened_at", "household_id"]],
-            cases.loc[cases["counterparty_household_id"].notna(),
-                      ["case_id", "opened_at", "counterparty_household_id"]]
-                 .rename(columns={"counterparty_household_id": "household_id"}),
-        ], ignore_index=True)
+        as_counterparty = np.flatnonzero(pd.notna(cases["counterparty_household_id"]))
+        involvement = {
+            "case_id": np.concatenate([cases["case_id"], cases["case_id"][as_counterparty]]),
+            "opened_at": np.concatenate([cases["opened_at"], cases["opened_at"][as_counterparty]]),
+            "household_id": np.concatenate([cases["household_id"],
+                                            cases["counterparty_household_id"][as_counterparty]]),
+        }
 
         mediations = _table(tables, "mediation_events")
-        mediations["level_rank"] = mediations["level"].map(ranks["level"]).astype("Float64")
-        household_mediations = mediations.merge(involvement[["case_id", "household_id"]], on="case_id")
+        mediations["level_rank"] = _ranked(mediations["level"], ranks["level"])
+        event_rows, involvement_rows = _pairs_by_key(mediations["case_id"], involvement["case_id"])
+        household_mediations = _rows(mediations, event_rows)
+        household_mediations["household_id"] = involvement["household_id"][involvement_rows]
 
         assessments = _table(tables, "psych_assessments")
-        assessments["tier_rank"] = assessments["tier"].map(ranks["tier"]).astype("Float64")
+        assessments["tier_rank"] = _ranked(assessments["tier"], ranks["tier"])
 
-        frames = {
+        sources = {
             ("hotline_calls", "household_id"): calls,
             ("incidents", "household_id"): _table(tables, "incidents"),
             ("cases", "household_id"): involvement,
@@ -172,29 +290,26 @@ class History:
         }
         self._vocabulary: dict[str, dict] = {}
         for kind in _ID_KINDS:
-            ids = [as_objects(frame[kind]) for frame in (*frames.values(), households, self.persons)
-                   if kind in frame.columns]
+            ids = [columns[kind] for columns in (*sources.values(), households, self.persons) if kind in columns]
             distinct = pd.unique(np.concatenate(ids)) if ids else np.empty(0, dtype=object)
             self._vocabulary[kind] = {v: i for i, v in enumerate(v for v in distinct if v is not None)}
         #: (source, key column) → its rows; a household's cases and mediations include those where
         #: it is the counterparty.
-        self._sources = {(source, key): Source(frame, source, key, self) for (source, key), frame in frames.items()}
+        self._sources = {(source, key): Source(columns, source, key, self)
+                         for (source, key), columns in sources.items()}
         self._indexes: dict[tuple, Rows] = {}
         self._member_flags: dict[str, np.ndarray] = {}
 
-        self.household_codes = self.encode("household_id", households["household_id"])
         self._households = households
-        self._household_columns: dict[str, np.ndarray] = {}
+        self.household_codes = self.encode("household_id", households["household_id"])
         self.person_codes = self.encode("person_id", self.persons["person_id"])
         self.person_households = self.encode("household_id", self.persons["household_id"])
-        self._person_columns: dict[str, np.ndarray] = {}
         self._by_household = np.argsort(self.person_households, kind="stable")
 
-    def encode(self, kind: str, ids: pd.Series | np.ndarray) -> np.ndarray:
+    def encode(self, kind: str, ids) -> np.ndarray:
         """Integer codes of ``ids`` (an id column of ``kind``); -1 for missing or unseen ids."""
-        values = as_objects(ids) if isinstance(ids, pd.Series) else ids
         get = self._vocabulary[kind].get
-        return np.fromiter((get(v, -1) for v in values), dtype=np.int64, count=len(values))
+        return np.fromiter((get(v, -1) for v in as_objects(ids)), dtype=np.int64, count=len(ids))
 
     def pair_code(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
         """One code for a (household, case) pair; -1 when either is -1."""
@@ -223,25 +338,11 @@ class History:
 
     def household_column(self, column: str) -> np.ndarray:
         """A households column by household row: int64 ns for times, objects for codes, else float."""
-        if column not in self._household_columns:
-            values = self._households[column]
-            if pd.api.types.is_datetime64_any_dtype(values):
-                converted = to_ns(values)
-            elif pd.api.types.is_string_dtype(values):
-                converted = as_objects(values)
-            else:
-                converted = as_float(values)
-            self._household_columns[column] = converted
-        return self._household_columns[column]
+        return self._households[column]
 
     def person_column(self, column: str) -> np.ndarray:
         """A persons column by person row: objects for codes, else float."""
-        if column not in self._person_columns:
-            values = self.persons[column]
-            self._person_columns[column] = (as_objects(values) if pd.api.types.is_string_dtype(values)
-                                            else as_float(values))
-        return self._person_columns[column]
-
+        return self.persons[column]
     def positions(self, codes: np.ndarray, kind: str) -> np.ndarray:
         """Row of each code in the households (``household_id``) or persons (``person_id``) table, -1 if none."""
         table_codes = self.household_codes if kind == "household_id" else self.person_codes
@@ -268,25 +369,43 @@ class History:
         return self._member_flags[flag]
 
 
-class Queries:
-    """The rows features are computed for (``as_of`` and key columns), with cached encodings."""
 
-    def __init__(self, frame: pd.DataFrame, history: History):
-        self.frame = frame.reset_index(drop=True)
+class Queries:
+    """The rows features are computed for (``as_of`` and key columns), with cached encodings.
+
+    ``order``: the positions of ``frame``'s rows in the order they are computed (sorted
+    look-ups are faster); every column read is converted once and taken in that order.
+    """
+
+    def __init__(self, frame: pd.DataFrame, history: History, order: np.ndarray | None = None):
         self.history = history
-        self.as_of = self.frame["as_of"]
-        self.as_of_ns = to_ns(self.as_of)
+        self._frame, self._order = frame, order
+        self._columns: dict[str, np.ndarray] = {}
         self._codes: dict[tuple[str, str], np.ndarray] = {}
         self._cached: dict[tuple, np.ndarray] = {}
+        self.as_of_ns = self.column("as_of")
 
     def __len__(self) -> int:
-        return len(self.frame)
+        return len(self._frame)
+
+    def column(self, name: str) -> np.ndarray:
+        """A query column: int64 ns for times, objects for ids/codes/text, float64 otherwise."""
+        if name not in self._columns:
+            values = self._frame[name]
+            if pd.api.types.is_datetime64_any_dtype(values):
+                converted = to_ns(values)
+            elif pd.api.types.is_string_dtype(values) or values.dtype == object:
+                converted = as_objects(values)
+            else:
+                converted = as_float(values)
+            self._columns[name] = converted if self._order is None else converted[self._order]
+        return self._columns[name]
 
     def codes(self, column: str, kind: str | None = None) -> np.ndarray:
         """Integer codes of a query column (``kind``: the id kind, default the column's name)."""
         kind = kind or column
         if (column, kind) not in self._codes:
-            self._codes[column, kind] = self.history.encode(kind, self.frame[column])
+            self._codes[column, kind] = self.history.encode(kind, self.column(column))
         return self._codes[column, kind]
 
     def _once(self, key: tuple, make) -> np.ndarray:
@@ -295,7 +414,7 @@ class Queries:
         return self._cached[key]
 
     def missing(self, column: str) -> np.ndarray:
-        return self._once(("missing", column), lambda: self.frame[column].isna().to_numpy())
+        return self._once(("missing", column), lambda: pd.isna(self.column(column)))
 
     def positions(self, column: str, kind: str) -> np.ndarray:
         """Row of each query's ``column`` in the households or persons table (-1: none)."""
@@ -310,9 +429,8 @@ class Queries:
 
     def year(self) -> np.ndarray:
         """The Asia/Shanghai calendar year of each ``as_of``."""
-        return self._once(("year",), lambda: as_float(self.as_of.dt.tz_convert(TIMEZONE).dt.year))
-
-
+        return self._once(("year",), lambda: pd.to_datetime(self.as_of_ns, utc=True).tz_convert(TIMEZONE)
+                          .year.to_numpy(dtype=np.float64))
 def _latest(values: np.ndarray, last: np.ndarray) -> np.ndarray:
     return take(values, last)
 
@@ -363,7 +481,7 @@ def _member_op(feature: Feature, queries: Queries) -> np.ndarray:
     return highest
 
 
-def _row_op(feature: Feature, queries: Queries) -> np.ndarray | pd.Series:
+def _row_op(feature: Feature, queries: Queries) -> np.ndarray:
     """Ops that read one row: the case itself, the household or the person."""
     history = queries.history
     if feature.source == "households":
@@ -384,26 +502,27 @@ def _row_op(feature: Feature, queries: Queries) -> np.ndarray | pd.Series:
         if feature.op == "age_years":
             return queries.year() - column
         return column
-    column = queries.frame[feature.value]            # the case row itself
+    column = queries.column(feature.value)           # the case row itself
     if feature.op == "attribute":
         return column if feature.kind == "categorical" else as_float(column)
     if feature.op == "log1p":
         return np.log1p(as_float(column))
+    present = ~queries.missing(feature.value) if column.dtype != np.int64 else column != NAT_NS
     if feature.op == "present":
-        return column.notna().to_numpy(dtype=np.float64)
+        return present.astype(np.float64)
     if feature.op == "days_since":
-        return _days_between(to_ns(column), column.notna().to_numpy(), queries.as_of_ns)
+        return _days_between(column, present, queries.as_of_ns)
     if feature.op == "lexicon":
-        return np.where(column.notna(), carries_threat(column).to_numpy(dtype=np.float64), np.nan)
+        return np.where(present, TEXT_SCORES.of(column, history.text_model)[0], np.nan)
     if feature.op == "text_score":
         if history.text_model is None:
             return np.full(len(column), np.nan)
-        return history.text_model.score(column)
+        return TEXT_SCORES.of(column, history.text_model)[1]
     raise ValueError(f"{feature.name}: unknown op {feature.op}")
 
 
-def compute(feature: Feature, queries: Queries) -> np.ndarray | pd.Series:
-    """The values of ``feature`` for each query row."""
+def compute(feature: Feature, queries: Queries) -> np.ndarray:
+    """The values of ``feature`` for each query row (in the queries' order)."""
     if feature.op == "member_any" or feature.op == "member_latest_max":
         values = _member_op(feature, queries)
     elif feature.op in HISTORY_OPS:

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from triage.config import load_domain
-from triage.db.history import read_tables
+from triage.db.history import read_history
 from triage.features import build_case_features, build_person_features, feature_labels, rule_tiers
 from triage.features.history import History
 from triage.models.population import population_warnings
@@ -71,8 +71,8 @@ class Scorer:
         named = pd.DataFrame([(i, p) for i, r in enumerate(requests) for p in r.persons],
                              columns=["row", "person_id"])
         households = set(cases["household_id"]) | set(cases["counterparty_household_id"].dropna())
-        tables = read_tables(self.engine, household_ids=households, person_ids=set(named["person_id"]),
-                             as_of=cases["as_of"].max())
+        tables = read_history(self.engine, household_ids=households, person_ids=set(named["person_id"]),
+                              as_of=cases["as_of"].max())
 
         model = champions.escalation
         history = History(tables, model.text_model_)      # one per request: features, tiers, facts
@@ -83,8 +83,8 @@ class Scorer:
         bands = model.bands(probability)
         persons = self._persons(named, cases["as_of"], history, champions)
         facts = route_facts(cases, named, history, routing.weapon_words).to_dict("records")
-        known_households = set(tables["households"]["household_id"].dropna())
-        known_persons = set(tables["persons"]["person_id"].dropna())
+        known_households = set(tables["households"]["household_id"])
+        known_persons = set(tables["persons"]["person_id"])
         unusual = population_warnings(model, X, cases["household_id"], tables["households"], self.labels)
         values = X.to_numpy(dtype=object)
         as_of = [t.to_pydatetime() for t in cases["as_of"]]
