@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from triage.contract import TABLE_ORDER
+from triage.contract import TABLE_ORDER, TABLES
 
 FORMATS = ("csv", "parquet")
 
@@ -102,13 +102,14 @@ def as_text_frame(frame: pd.DataFrame, table: str | None = None) -> pd.DataFrame
         raise DatasetUnreadable(f"{where}{exc}") from exc
     text = {}
     for name in frame.columns:
+        checked = table not in TABLES or name in TABLES[table].column_names  # extra columns are ignored
         nested = (_first(frame[name].map(lambda v: isinstance(v, _NESTED)))
-                  if frame[name].dtype == object else None)
+                  if checked and frame[name].dtype == object else None)
         if nested is not None:
             raise DatasetUnreadable(f"{where}column {name}, row {nested}: a nested value (list or "
                                     "mapping); every cell must be a single value")
         text[name] = _as_text(frame[name])
-        nul = _first(text[name].str.contains("\x00", regex=False))
+        nul = _first(text[name].str.contains("\x00", regex=False)) if checked else None
         if nul is not None:
             raise DatasetUnreadable(f"{where}column {name}, row {nul}: a NUL character, which no "
                                     "text may hold (a binary, corrupt or UTF-16 file?)")
