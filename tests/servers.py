@@ -27,17 +27,30 @@ def free_port() -> int:
 def running_uvicorn(factory: str, env: dict[str, str], ready: Callable[[str], bool],
                     timeout_s: float = 120) -> Iterator[str]:
     """Start ``uvicorn --factory <factory>``, wait until ``ready(base_url)``, yield the base URL, stop it."""
+    with uvicorn_process(factory, env, ready, timeout_s) as (base, _process):
+        yield base
+
+
+@contextmanager
+def uvicorn_process(factory: str, env: dict[str, str], ready: Callable[[str], bool],
+                    timeout_s: float = 120, log: Path | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """As :func:`running_uvicorn`, also yielding the process (for tests that kill it).
+
+    ``log``: a file for the server's output, for long runs (an unread pipe would fill and block it).
+    """
     port = free_port()
+    output = log.open("ab") if log else subprocess.PIPE
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1", "--port", str(port),
          "--log-level", "warning"], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **env},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        stdout=output, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout_s
         while True:
             if process.poll() is not None:
-                pytest.fail(f"uvicorn exited: {process.stdout.read().decode(errors='replace')}")
+                said = log.read_bytes() if log else process.stdout.read()
+                pytest.fail(f"uvicorn exited: {said.decode(errors='replace')[-3000:]}")
             try:
                 if ready(base):
                     break
@@ -46,7 +59,9 @@ def running_uvicorn(factory: str, env: dict[str, str], ready: Callable[[str], bo
             if time.monotonic() > deadline:
                 pytest.fail(f"uvicorn did not become ready within {timeout_s:.0f} s")
             time.sleep(0.3)
-        yield base
+        yield base, process
     finally:
         process.terminate()
         process.wait(timeout=30)
+        if log:
+            output.close()
