@@ -79,7 +79,7 @@ class PopulationProfile:
                     out[i].append(f"outside the training population: district '{district}' never occurred "
                                   "in the training cases; lean on your own judgement")
         numeric = [n for n in self.ranges if n in X]
-        values = X[numeric].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        values = X[numeric].to_numpy(dtype=np.float64, na_value=np.nan)      # numeric features are float64
         for i, row in enumerate(values):
             far = [(n, v) for n, v in zip(numeric, row) if np.isfinite(v) and self.far_outside(n, v)]
             if far:
@@ -90,7 +90,7 @@ class PopulationProfile:
                 out[i].append(f"outside the training population: values far beyond the training range: "
                               f"{listed}{more}; lean on your own judgement")
         if self.history_features:
-            history = X[self.history_features].apply(pd.to_numeric, errors="coerce").fillna(0).to_numpy()
+            history = np.nan_to_num(X[self.history_features].to_numpy(dtype=np.float64, na_value=np.nan))
             for i in np.flatnonzero((history == 0).all(axis=1)):
                 if districts[i] is not None:      # an unknown household is already said to have no history
                     out[i].append("no recorded history for this household (calls, cases, incidents, "
