@@ -146,10 +146,9 @@ def _score(points, tables, city: Path, engine: str):
 def _run_spark_step(step: str, city: Path, tables: dict, points, driver_memory: str) -> dict:
     """Features: staged as Parquet, then the pandas frames are dropped before Spark reads them
     (as ``triage features --engine spark`` does); scoring: ``score_cases(engine="spark")``."""
-    import gc
     import tempfile
 
-    from triage.features.spark import spark_session, stage_case_inputs, staged_case_features
+    from triage.features.spark import release_frames, spark_session, stage_case_inputs, staged_case_features
 
     spark = spark_session(driver_memory=driver_memory)     # start-up is not the step's time
     began = time.perf_counter()
@@ -160,9 +159,8 @@ def _run_spark_step(step: str, city: Path, tables: dict, points, driver_memory: 
         raise ValueError(f"no {step!r} step on Spark")
     with tempfile.TemporaryDirectory(prefix="triage-bench-", dir=city) as folder:
         stage_case_inputs(points, tables, Path(folder))
-        tables.clear()
         del points
-        gc.collect()
+        release_frames(tables)
         rows = len(staged_case_features(Path(folder), spark=spark))
     return {"seconds": time.perf_counter() - began, "rows": rows}
 

@@ -131,12 +131,12 @@ def features(
     if engine not in ENGINES:
         raise typer.BadParameter(f"--engine must be one of {', '.join(ENGINES)}")
     tables = _validated(dataset).valid
-    spark = None
     if engine == "spark":
-        from triage.features.spark import spark_session
+        from triage.features.spark import spark_training_frame
 
-        spark = spark_session(get_settings().spark_master)
-    frame = training_frame(tables, engine=engine, spark=spark)
+        frame = spark_training_frame(tables)
+    else:
+        frame = training_frame(tables)
     write_frame(frame, out)
     typer.echo(json.dumps({"cases": len(frame), "features": frame.shape[1] - 2, "engine": engine,
                            "out": str(out)}))

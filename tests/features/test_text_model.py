@@ -7,9 +7,11 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.linear_model import LogisticRegression
 
 from tests.factories import City, new_case
 from triage.features import CallTextModel, build_case_features
+from triage.features.text import normalise, normalise_texts
 
 
 def violent_city(households: int = 30) -> City:
@@ -31,6 +33,22 @@ def test_learns_which_texts_precede_violence():
     assert threat > 0.5 > calm
     assert np.isnan(missing)
     assert model.n_training_calls_ == 30 and model.positive_share_ == 0.5
+
+
+def test_repeated_texts_fit_once_with_the_weight_of_their_calls():
+    """Distinct (text, target) pairs weighted by their calls: the per-call fit, at the cost of distinct texts."""
+    city = violent_city()
+    for day in range(5):                                  # calm texts outnumber threats, and repeat
+        city.call("H0", pd.Timestamp("2023-03-01") + pd.Timedelta(days=day), text="樓上漏水物業不管")
+    tables = city.tables()
+    model = CallTextModel().fit(tables, cutoff="2024-01-01")
+    texts, targets = model.training_set(tables, cutoff="2024-01-01")
+    per_call = LogisticRegression(C=model.C, class_weight="balanced", max_iter=1000).fit(
+        model._vectorizer().transform(normalise_texts(texts).to_list()), targets)
+    probes = ["邻居扬言拿刀砍人", "楼上漏水", "噪音扰民"]
+    expected = per_call.predict_proba(model._vectorizer().transform([normalise(t) for t in probes]))[:, 1]
+    np.testing.assert_allclose(model.score(probes), expected, atol=1e-3)
+    assert model.n_training_calls_ == 35 and model.positive_share_ == pytest.approx(15 / 35)
 
 
 def test_traditional_text_scores_like_simplified():

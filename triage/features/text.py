@@ -91,16 +91,27 @@ class CallTextModel:
         return usable["text"], targets.to_numpy(dtype=bool)
 
     def fit(self, tables: dict[str, pd.DataFrame], cutoff) -> "CallTextModel":
-        """Learn from the history before ``cutoff``; with one class only, the score is its share."""
+        """Learn from the history before ``cutoff``; with one class only, the score is its share.
+
+        Hotline summaries repeat (78k distinct texts among 1.3M calls of a 200k-household
+        city), so each distinct (text, target) pair is vectorised and fitted once, weighted by
+        how many calls carry it: the same objective as one row per call (with the balanced class
+        weights of the calls), at a cost that grows with the distinct texts, not the calls.
+        """
         texts, targets = self.training_set(tables, cutoff)
         if len(targets) == 0:
             raise ValueError(f"no call with text and a complete follow-up window before {cutoff}")
-        X = self._vectorizer().transform(normalise_texts(texts).to_list())
+        pairs = (pd.DataFrame({"text": normalise_texts(texts).to_numpy(), "target": targets})
+                 .value_counts(sort=False).reset_index(name="calls"))
+        X = self._vectorizer().transform(pairs["text"].to_list())
+        y = pairs["target"].to_numpy(dtype=bool)
         if len(np.unique(targets)) < 2:
-            self.classifier_ = DummyClassifier(strategy="prior").fit(X, targets)
+            self.classifier_ = DummyClassifier(strategy="prior").fit(X, y, sample_weight=pairs["calls"])
         else:
-            self.classifier_ = LogisticRegression(C=self.C, class_weight="balanced", max_iter=1000)
-            self.classifier_.fit(X, targets)
+            share = {target: len(targets) / (2 * np.sum(targets == target)) for target in (False, True)}
+            weights = pairs["calls"].to_numpy(dtype=np.float64) * np.where(y, share[True], share[False])
+            self.classifier_ = LogisticRegression(C=self.C, max_iter=1000)
+            self.classifier_.fit(X, y, sample_weight=weights)
         self.n_training_calls_ = len(targets)
         self.positive_share_ = float(targets.mean()) if len(targets) else 0.0
         return self

@@ -7,12 +7,14 @@ master is a real cluster (a temporary folder is fine in local mode).
 
 from __future__ import annotations
 
+import gc
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import DoubleType, LongType, StructField, StructType
 
@@ -36,6 +38,13 @@ def stage_case_inputs(points: pd.DataFrame, tables: dict[str, pd.DataFrame], fol
     stage_typed_tables(tables, folder / "tables")
     stage_frame(_case_queries(points), folder / "queries.parquet")
     return folder
+
+
+def release_frames(tables: dict[str, pd.DataFrame]) -> None:
+    """Empty ``tables`` and hand their Arrow buffers back to the system (Arrow's pool keeps them)."""
+    tables.clear()
+    gc.collect()
+    pyarrow.default_memory_pool().release_unused()
 
 
 def _read_staged(spark: SparkSession, folder: Path) -> tuple[DataFrame, dict[str, DataFrame]]:
@@ -147,3 +156,15 @@ def training_frame(tables: dict[str, pd.DataFrame], *, engine: str = "pandas", t
         return case_features(points, tables, text_model=text_model, spark=spark)
     return build_case_features(points, tables, text_model=text_model)
 
+
+
+def spark_training_frame(tables: dict[str, pd.DataFrame], *, spark: SparkSession | None = None,
+                         staging_dir: Path | None = None) -> pd.DataFrame:
+    """:func:`training_frame` on Spark that empties ``tables`` once staged, so that the JVM
+    does not sit beside a pandas copy of the history (the CLI's case: nothing else reads them)."""
+    from triage.training.pipeline import case_points
+
+    with tempfile.TemporaryDirectory(prefix="triage-spark-", dir=staging_dir) as folder:
+        stage_case_inputs(case_points(tables), tables, Path(folder))
+        release_frames(tables)
+        return staged_case_features(Path(folder), spark=spark)
