@@ -5,6 +5,10 @@ Each rule is a declarative match (band, dispute type, persons' tiers, numeric fa
 case and its history) validated with pydantic when the file is loaded; nothing in the file is
 executed.  A route is the union of the matching rules' teams, the most urgent priority, the
 shortest response time and every matching rule's reason.  No match falls back to ``default``.
+
+A rule that tests facts or persons' tiers is a *safeguard*: it routes the case whatever the
+score says, so its teams and priority are the route's ``required_teams`` / ``required_priority``,
+which an analyst may lower only with a second analyst's confirmation (four eyes).
 """
 
 from __future__ import annotations
@@ -85,6 +89,11 @@ class Rule(_Strict):
     respond_within_hours: float = Field(gt=0)
     reason: Text
 
+    @property
+    def safeguard(self) -> bool:
+        """Fires on facts or tiers, not on the score alone: its route is required, not advised."""
+        return bool(self.when.facts) or self.when.tier is not None
+
 
 class Fallback(_Strict):
     teams: list[str] = Field(min_length=1)
@@ -109,6 +118,11 @@ class Route(_Strict):
     reasons: list[str] = Field(description="why, in Chinese, one per matching rule")
     reasons_en: list[str] = Field(description="the same reasons in English")
     rules: list[str] = Field(description="ids of the matching rules in routing.yaml")
+    required_teams: list[str] = Field(
+        default_factory=list, description="teams that safeguard rules (facts, tiers) require whatever the score; "
+                                          "an override dropping one needs a second analyst")
+    required_priority: Priority | None = Field(
+        None, description="the most urgent priority a safeguard rule requires (null when none fired)")
 
 
 class RoutingRules(_Strict):
@@ -143,6 +157,7 @@ class RoutingRules(_Strict):
         # Teams of the most urgent rules first; a team named twice keeps its first place.
         ordered = sorted(fired, key=lambda r: -PRIORITY_RANK[r.priority])
         teams = list(dict.fromkeys(t for r in ordered for t in r.teams))
+        safeguards = [r for r in ordered if isinstance(r, Rule) and r.safeguard]
         return Route(
             teams=teams,
             priority=max((r.priority for r in fired), key=PRIORITY_RANK.__getitem__),
@@ -150,7 +165,19 @@ class RoutingRules(_Strict):
             reasons=[r.reason.zh for r in ordered],
             reasons_en=[r.reason.en for r in ordered],
             rules=[getattr(r, "id", "default") for r in ordered],
+            required_teams=list(dict.fromkeys(t for r in safeguards for t in r.teams)),
+            required_priority=max((r.priority for r in safeguards), key=PRIORITY_RANK.__getitem__, default=None),
         )
+
+    def required(self, route: dict) -> tuple[list[str], str | None]:
+        """A stored route's required teams and priority; routes stored before they were recorded
+        are read through the rules they name (those still in this file)."""
+        if "required_teams" in route:
+            return route["required_teams"], route.get("required_priority")
+        named = set(route.get("rules", ()))
+        safeguards = [r for r in self.rules if r.id in named and r.safeguard]
+        return (list(dict.fromkeys(t for r in safeguards for t in r.teams)),
+                max((r.priority for r in safeguards), key=PRIORITY_RANK.__getitem__, default=None))
 
 
 def load_routing(path: Path, known_teams: set[str]) -> RoutingRules:

@@ -92,6 +92,8 @@ class Review(Base):
     confirmed_by_key_id: Mapped[str | None] = mapped_column(String(32), nullable=True,
                                                             doc="the second analyst's key (no FK: see 0003)")
     confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    confirm_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    priority: Mapped[str | None] = mapped_column(Code, nullable=True, doc="the priority an override sets")
 
     decision: Mapped[Decision] = relationship(back_populates="reviews")
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import sessionmaker
 
 from triage.db import engine_for, migrate
 from triage.models.registry import Champions, load_champions
-from triage.serving.api import admin, cases, ingest, ops, scores, teams
+from triage.serving.api import admin, cases, followups, ingest, ops, scores, teams, timeline
 from triage.serving.champions import ChampionStore, NoChampions
 from triage.serving.deps import ServiceState
 from triage.serving.keys import KeyVerifier
@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None, champions: Champions | None = N
     async def _no_models(request, exc: NoChampions):
         return problem_response(request, 503, f"no champion models are loaded: {exc}", headers={"Retry-After": "30"})
 
-    for module in (cases, scores, teams, ingest, admin, ops):
+    for module in (cases, scores, timeline, followups, teams, ingest, admin, ops):
         app.include_router(module.router)
     mount_workbench(app)  # the analyst workbench at /ui/ (triage.workbench), on this app's state
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -4,6 +4,11 @@ References are resolved against the rows of the request and the rows already in 
 service database, so a call can bring persons of households loaded last week.  Valid rows
 are upserted by key, which makes a repeated call change nothing.  Quarantined rows come back
 as position, key, rule and detail only: the row as given may hold PII and is not echoed.
+
+Rows new to the database then act on the cases the service follows: new calls, incidents,
+failed mediations and screenings re-score their households' open cases
+(:mod:`triage.serving.rescoring`), and cases shown mediated get their follow-up visits
+(:mod:`triage.serving.followups`).  The same happens after ``triage load`` (:func:`after_load`).
 """
 
 from __future__ import annotations
@@ -12,11 +17,17 @@ from collections.abc import Mapping
 
 import pandas as pd
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from triage.config import load_domain
 
 from triage.contract import TABLES
 from triage.data_contracts import DatasetUnreadable, validate_frames
 from triage.db.load import load_frames
 from triage.db.models import EXCHANGE_MODELS
+from triage.serving.champions import ChampionStore
+from triage.serving.followups import plan
+from triage.serving.rescoring import events_of, rescore, targets_for, unseen_rows
 from triage.serving.schemas import IngestResult, QuarantinedRow
 
 
@@ -43,8 +54,13 @@ def _stored_references(engine: Engine, table: str, raw: pd.DataFrame) -> dict[st
     return stored
 
 
-def ingest_rows(url: str, engine: Engine, table: str, rows: list[Mapping]) -> IngestResult:
-    """Validate ``rows`` of ``table`` and upsert the valid ones; raises :class:`BadIngest`."""
+def ingest_rows(url: str, engine: Engine, table: str, rows: list[Mapping], *, session: Session | None = None,
+                scorer=None, champions: ChampionStore | None = None, key_id: str | None = None) -> IngestResult:
+    """Validate ``rows`` of ``table`` and upsert the valid ones; raises :class:`BadIngest`.
+
+    With a ``session`` (and the service's scorer and champions) the new rows also re-score open
+    cases and plan follow-ups, in that session (the caller commits).
+    """
     if table not in TABLES:
         raise BadIngest(f"unknown table {table!r}; tables are {', '.join(TABLES)}")
     raw = pd.DataFrame.from_records(list(rows))
@@ -53,10 +69,34 @@ def ingest_rows(url: str, engine: Engine, table: str, rows: list[Mapping]) -> In
     except DatasetUnreadable as exc:
         raise BadIngest(str(exc)) from exc
     valid, quarantine = result.valid[table], result.quarantine[table]
+    fresh = unseen_rows(engine, table, valid)
     stored = (load_frames(url, {table: valid})[table] if len(valid)
               else {"inserted": 0, "updated": 0, "unchanged": 0})
     key = TABLES[table].key
-    return IngestResult(table=table, received=len(raw), stored=stored, quarantined=[
+    outcome = IngestResult(table=table, received=len(raw), stored=stored, quarantined=[
         QuarantinedRow(row=int(q["row_number"]) - 1, key=None if pd.isna(q.get(key)) else str(q[key])[:64],
                        rule=str(q["rule"]), detail=str(q["detail"]))
         for q in quarantine.to_dict("records")])
+    if session is None or fresh.empty:
+        return outcome
+    followed = after_load(session, engine, {table: fresh}, scorer, champions, key_id)
+    return outcome.model_copy(update=followed)
+
+
+def after_load(session: Session, engine: Engine, fresh: Mapping[str, pd.DataFrame], scorer,
+               champions: ChampionStore | None, key_id: str | None) -> dict:
+    """Re-score the open cases the new rows concern and plan visits for cases they show mediated.
+
+    ``fresh``: the rows each table did not hold before (:func:`~triage.serving.rescoring.unseen_rows`).
+    Returns the additions to :class:`IngestResult` (``rescored``, ``rescoring_skipped``,
+    ``followups_planned``); nothing is committed.
+    """
+    domain = load_domain(scorer.settings.domain_file)
+    events, mediated = events_of(engine, fresh, domain["rescoring"])
+    followed: dict = {"followups_planned": plan(session, mediated, domain["followups"])}
+    targets = targets_for(session, events)
+    if targets and (champions is None or not champions.ready):
+        followed["rescoring_skipped"] = f"{len(targets)} open cases not re-scored: no champion models are loaded"
+    elif targets:
+        followed["rescored"] = rescore(session, scorer, champions.current, targets, key_id)
+    return followed

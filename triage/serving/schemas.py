@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from triage.contract import CASE_SOURCES, DISPUTE_TYPES, MAX_ID_LENGTH, MAX_TEXT_LENGTH, TIERS, TIMEZONE
-from triage.routing import Route
+from triage.routing import Priority, Route
 
 SHANGHAI = ZoneInfo(TIMEZONE)
 FIRST_YEAR, LAST_YEAR = 1900, 2200
@@ -39,6 +39,7 @@ Moment = Annotated[datetime, AfterValidator(aware),
 ScoringMoment = Annotated[datetime, AfterValidator(aware), AfterValidator(scorable),
                           Field(description="ISO 8601, years 1900..2200; without an offset it means Asia/Shanghai")]
 Band = Literal["low", "medium", "high", "critical"]
+RowId = Annotated[int, Field(ge=1, le=2**31 - 1, description="a row id (a 32-bit integer on every database)")]
 Tier = Literal[TIERS]  # type: ignore[valid-type]
 DisputeType = Literal[DISPUTE_TYPES]  # type: ignore[valid-type]
 
@@ -133,18 +134,25 @@ class BatchScoreResponse(BaseModel):
     results: list[ScoreResponse]
 
 
+Note = Annotated[str, Field(max_length=MAX_TEXT_LENGTH)]
+
+
 class ReviewIn(_In):
     verdict: Literal["agree", "override"]
     teams: list[Annotated[str, StringConstraints(max_length=64)]] | None = Field(
         None, max_length=20, description="the route's teams as the analyst decides them (override only)")
-    note: Annotated[str, Field(max_length=MAX_TEXT_LENGTH)] | None = None
+    priority: Priority | None = Field(None, description="the priority as the analyst decides it (override only; "
+                                                        "default: the route's)")
+    note: Note | None = Field(None, description="why; required for an override")
 
     @model_validator(mode="after")
     def _teams_for_override(self) -> "ReviewIn":
         if self.verdict == "override" and not self.teams:
             raise ValueError("an override names the teams")
-        if self.verdict == "agree" and self.teams:
-            raise ValueError("an agreement keeps the route's teams; send verdict 'override' to change them")
+        if self.verdict == "override" and not (self.note or "").strip():
+            raise ValueError("an override needs a note saying why")
+        if self.verdict == "agree" and (self.teams or self.priority):
+            raise ValueError("an agreement keeps the route; send verdict 'override' to change it")
         return self
 
 
@@ -153,15 +161,47 @@ class ReviewOut(BaseModel):
     score_id: str
     verdict: str
     teams: list[str]
+    priority: str | None = Field(None, description="the priority an override sets (null: the route's)")
     note: str | None
     reviewer_key_id: str
     created_at: datetime
+    status: Literal["final", "pending", "confirmed", "rejected"] = Field(
+        "final", description="'pending': the override drops a team or priority a safeguard rule requires and "
+                             "waits for a second analyst, who 'confirmed' or 'rejected' it; else 'final'")
+    confirmed_by_key_id: str | None = None
+    confirmed_at: datetime | None = None
+    confirm_note: str | None = None
 
 
-class StoredScore(ScoreResponse):
+class ConfirmIn(_In):
+    note: Note | None = Field(None, description="the second analyst's note (required to reject)")
+
+
+class EffectiveRoute(BaseModel):
+    """The route staff act on: the model's, or the latest final or confirmed override."""
+
+    teams: list[str]
+    priority: str
+    source: Literal["route", "review"]
+    review_id: int | None = None
+
+
+class DecisionHistory(BaseModel):
+    """Why a decision was made and how it differs from the one before (re-scores)."""
+
+    trigger: str = Field("request", description="'request' (a score call), 'event:<table>' (new data arrived "
+                                                "for the household) or 'followup' (a follow-up visit)")
+    previous_score_id: str | None = Field(None, description="the decision this one re-scores")
+    band_rise: bool = Field(False, description="the band is higher than the previous decision's")
+    changes: list[str] = Field([], description="what changed since the previous decision, one line each")
+
+
+class StoredScore(ScoreResponse, DecisionHistory):
     created_at: datetime
     request: dict[str, Any]
     reviews: list[ReviewOut]
+    effective_route: EffectiveRoute | None = None
+    pending_review: bool = Field(False, description="an override waits for a second analyst")
 
 
 class QueueItem(BaseModel):
@@ -177,6 +217,14 @@ class QueueItem(BaseModel):
     teams: list[str]
     reviewed: bool
     latest_verdict: str | None
+    trigger: str = "request"
+    previous_score_id: str | None = None
+    band_rise: bool = Field(False, description="re-scored into a higher band than the case's previous decision")
+    changes: list[str] = Field([], description="what changed since the previous decision")
+    superseded: bool = Field(False, description="a later decision exists for the same case")
+    effective_teams: list[str] = Field([], description="the teams staff act on (the route, or a final override)")
+    pending_review: bool = Field(False, description="an override waits for a second analyst (four eyes)")
+    missed_followups: int = Field(0, description="follow-up visits of the case past due and not done")
 
 
 class QueuePage(BaseModel):
@@ -197,11 +245,89 @@ class IngestRequest(_In):
     rows: list[dict[str, Any]] = Field(min_length=1, description="rows of one exchange table (CONTRACT.md)")
 
 
+class Rescored(BaseModel):
+    """An open case re-scored because something new arrived (or a follow-up visit asked for it)."""
+
+    case_id: str
+    score_id: str
+    previous_score_id: str
+    as_of: datetime
+    band: Band
+    previous_band: Band
+    band_rise: bool
+    changes: list[str]
+
+
 class IngestResult(BaseModel):
     table: str
     received: int
     stored: dict[str, int] = Field(description="inserted / updated / unchanged rows")
     quarantined: list[QuarantinedRow]
+    rescored: list[Rescored] = Field([], description="open cases of the households concerned, re-scored as of "
+                                                     "the new rows (calls, incidents, failed mediations, screenings)")
+    rescoring_skipped: str | None = Field(None, description="why open cases were not re-scored, when they were not")
+    followups_planned: int = Field(0, description="follow-up visits planned for cases the rows show mediated")
+
+
+class FollowupOut(BaseModel):
+    id: int
+    case_id: str
+    household_id: str
+    score_id: str | None = Field(description="the decision in force when the visits were planned")
+    kind: str = Field(description="the interval, e.g. '7d'")
+    due_at: datetime
+    state: Literal["upcoming", "due", "missed", "done"] = Field(
+        description="'due' from due_at for `followups.grace_days`, then 'missed' until done")
+    done_at: datetime | None
+    outcome: str | None
+    note: str | None
+    visitor_key_id: str | None
+    rescore_score_id: str | None = Field(description="the decision the visit's re-score made")
+    created_at: datetime
+
+
+class FollowupPage(BaseModel):
+    items: list[FollowupOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class VisitIn(_In):
+    note: Note = Field(min_length=1, description="what the visit found")
+    outcome: Annotated[str, StringConstraints(max_length=32)] = Field(
+        description="one of domain.yaml `followups.outcomes` (e.g. stable, concern, unreachable)")
+    rescore: bool = Field(False, description="re-score the case as of the visit (always for outcomes of concern)")
+    visited_at: Moment | None = Field(None, description="when the visit took place (default: now)")
+
+
+class VisitOut(FollowupOut):
+    rescored: Rescored | None = None
+
+
+class TimelineDecision(DecisionHistory):
+    score_id: str
+    as_of: datetime
+    probability: float
+    band: Band
+    priority: str
+    teams: list[str]
+    rules: list[str]
+    warnings: list[str]
+    models: dict[str, str]
+
+
+class TimelineEntry(BaseModel):
+    at: datetime = Field(description="when it happened: decided, reviewed (or confirmed), visit due or done")
+    type: Literal["decision", "review", "followup"]
+    decision: TimelineDecision | None = None
+    review: ReviewOut | None = None
+    followup: FollowupOut | None = None
+
+
+class Timeline(BaseModel):
+    case_id: str
+    entries: list[TimelineEntry] = Field(description="oldest first")
 
 
 class ModelInfo(BaseModel):

@@ -20,14 +20,20 @@ TableName = Literal[TABLE_ORDER]  # type: ignore[valid-type]
 @router.post("/{table}", response_model=IngestResult, responses=problem_responses(400, 401, 403, 413, 422, 503))
 def ingest(table: TableName, body: IngestRequest, key: ScorerKey, session: SessionDep, state: StateDep) -> IngestResult:
     """Validate rows with the data contract of `triage validate`; store the valid ones (an upsert by key, so
-    sending the same rows again changes nothing) and return the invalid ones with the rule they broke."""
+    sending the same rows again changes nothing) and return the invalid ones with the rule they broke.
+
+    New calls, incidents, failed mediations and screenings re-score their household's open cases as of
+    the new rows (`rescored`; a higher band is flagged in the queue); cases shown mediated (an agreement,
+    or status `mediated`) get their follow-up visits."""
     if len(body.rows) > state.settings.max_ingest_rows:
         raise Problem(413, f"an ingest call holds at most {state.settings.max_ingest_rows} rows")
     try:
-        result = ingest_rows(state.settings.db_url, state.engine, table, body.rows)
+        result = ingest_rows(state.settings.db_url, state.engine, table, body.rows, session=session,
+                             scorer=state.scorer, champions=state.champions, key_id=key.id)
     except BadIngest as exc:
         raise Problem(422, str(exc)) from exc
     record(session, "ingest", key.id, target=table, received=result.received, stored=result.stored,
-           quarantined=len(result.quarantined))
+           quarantined=len(result.quarantined), rescored=len(result.rescored))
     session.commit()
+    state.metrics.count_scores([r.band for r in result.rescored])
     return result

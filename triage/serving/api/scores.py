@@ -1,4 +1,4 @@
-"""Stored decisions for analysts: one score, its review, and the queue (role analyst)."""
+"""Stored decisions for analysts: one score, its reviews (four eyes), and the queue (role analyst)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query
 from triage.serving import decisions
 from triage.serving.deps import AnalystKey, SessionDep, StateDep, TopDep
 from triage.serving.problems import Problem, problem_responses
-from triage.serving.schemas import Band, DisputeType, Moment, QueuePage, ReviewIn, ReviewOut, StoredScore
+from triage.serving.schemas import (Band, ConfirmIn, DisputeType, Moment, QueuePage, ReviewIn, ReviewOut, RowId,
+                                    StoredScore)
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
 
@@ -28,13 +29,44 @@ def get_score(score_id: str, key: AnalystKey, session: SessionDep, top: TopDep) 
 def review_score(score_id: str, body: ReviewIn, key: AnalystKey, session: SessionDep, state: StateDep) -> ReviewOut:
     """Agree with the route, or override it with the teams chosen; kept with the decision."""
     try:
-        review = decisions.review(session, score_id, body, key.id, state.scorer.teams)
+        review = decisions.review(session, score_id, body, key.id, state.scorer.teams, state.scorer.routing)
     except decisions.UnknownTeams as exc:
         raise Problem(422, str(exc)) from exc
     if review is None:
         raise Problem(404, f"no stored score {score_id}")
     session.commit()
     return review
+
+
+def _settle(score_id: str, review_id: int, body: ConfirmIn, key, session, confirm: bool) -> ReviewOut:
+    try:
+        review = decisions.settle(session, score_id, review_id, body, key.id, confirm)
+    except decisions.SameAnalyst as exc:
+        raise Problem(403, str(exc)) from exc
+    except decisions.NotPending as exc:
+        raise Problem(409, str(exc)) from exc
+    if review is None:
+        raise Problem(404, f"no review {review_id} of stored score {score_id}")
+    session.commit()
+    return review
+
+
+@router.post("/scores/{score_id}/reviews/{review_id}/confirm", response_model=ReviewOut,
+             responses=problem_responses(400, 401, 403, 404, 409, 422, 503))
+def confirm_review(score_id: str, review_id: RowId, key: AnalystKey, session: SessionDep,
+                   body: ConfirmIn | None = None) -> ReviewOut:
+    """Four eyes: a second analyst (another key: the proposer's own gives 403) confirms a pending override,
+    which then becomes the route staff act on. A review that is not pending gives 409."""
+    return _settle(score_id, review_id, body or ConfirmIn(), key, session, confirm=True)
+
+
+@router.post("/scores/{score_id}/reviews/{review_id}/reject", response_model=ReviewOut,
+             responses=problem_responses(400, 401, 403, 404, 409, 422, 503))
+def reject_review(score_id: str, review_id: RowId, body: ConfirmIn, key: AnalystKey, session: SessionDep) -> ReviewOut:
+    """Four eyes: a second analyst rejects a pending override (a note is required); the route stays as it was."""
+    if not (body.note or "").strip():
+        raise Problem(422, "a rejection needs a note saying why")
+    return _settle(score_id, review_id, body, key, session, confirm=False)
 
 
 @router.get("/queue", response_model=QueuePage, responses=problem_responses(401, 403, 422, 503))
@@ -45,9 +77,14 @@ def queue(key: AnalystKey, session: SessionDep,
           dispute_type: Annotated[list[DisputeType] | None, Query(description="any of these dispute types")] = None,
           scored_from: Annotated[Moment | None, Query(description="scored at or after (ISO 8601)")] = None,
           scored_to: Annotated[Moment | None, Query(description="scored at or before (ISO 8601)")] = None,
+          band_rise: Annotated[bool | None, Query(description="re-scored into a higher band (true) or not")] = None,
+          current: Annotated[bool | None, Query(description="only each case's latest decision (true), "
+                                                             "or only superseded ones (false)")] = None,
           limit: Annotated[int, Query(ge=1, le=500)] = 50,
           offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> QueuePage:
-    """Stored decisions, highest escalation probability first."""
+    """Stored decisions, highest escalation probability first; re-scores say whether the band rose and what
+    changed, and each item counts its case's missed follow-up visits."""
     where = decisions.QueueFilter(band=band, team=team, reviewed=reviewed, dispute_type=dispute_type,
-                                  created_from=scored_from, created_to=scored_to)
+                                  created_from=scored_from, created_to=scored_to, band_rise=band_rise,
+                                  current=current)
     return decisions.queue(session, where, limit, offset)

@@ -37,6 +37,8 @@ def upgrade() -> None:
     op.add_column("reviews", sa.Column("status", sa.String(length=32), server_default="final", nullable=False))
     op.add_column("reviews", sa.Column("confirmed_by_key_id", sa.String(length=32), nullable=True))
     op.add_column("reviews", _time("confirmed_at", nullable=True))
+    op.add_column("reviews", sa.Column("confirm_note", sa.Text(), nullable=True))
+    op.add_column("reviews", sa.Column("priority", sa.String(length=32), nullable=True))
     op.create_table(
         "followups",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -67,7 +69,7 @@ def downgrade() -> None:
     for name in ("ix_followups_due_at", "ix_followups_household_id", "ix_followups_case_id_kind"):
         op.drop_index(name, table_name="followups")
     op.drop_table("followups")
-    for column in ("confirmed_at", "confirmed_by_key_id", "status"):
+    for column in ("priority", "confirm_note", "confirmed_at", "confirmed_by_key_id", "status"):
         op.drop_column("reviews", column)
     op.drop_index(op.f("ix_decisions_previous_score_id"), table_name="decisions")
     for column in ("changes", "band_rise", "previous_score_id", "trigger"):
