@@ -7,6 +7,8 @@ features use only history rows whose own time is ≤ its ``as_of`` (CONTRACT.md 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -34,12 +36,17 @@ def as_utc(values: pd.Series) -> pd.Series:
     return values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
 
 
+@functools.cache
+def _categories(categories: tuple[str, ...]) -> tuple[pd.CategoricalDtype, dict[str, int]]:
+    return pd.CategoricalDtype(list(categories)), {category: i for i, category in enumerate(categories)}
+
+
 def _categorical(values: np.ndarray, categories: tuple[str, ...]) -> pd.Categorical:
     """``values`` as a categorical of the contract's codes; anything else (or missing) is missing."""
-    code_of = {category: i for i, category in enumerate(categories)}
+    dtype, code_of = _categories(categories)
     codes = np.fromiter((code_of.get(v, -1) if isinstance(v, str) else -1 for v in values),
                         dtype=np.int32, count=len(values))
-    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(list(categories)))
+    return pd.Categorical.from_codes(codes, dtype=dtype)
 
 
 def _frame(entity_features: tuple[Feature, ...], rows: pd.DataFrame, history: History,
@@ -51,7 +58,7 @@ def _frame(entity_features: tuple[Feature, ...], rows: pd.DataFrame, history: Hi
     order = np.lexsort((to_ns(rows["as_of"]), history.encode("household_id", rows["household_id"])))
     queries = Queries(rows, history, order)
     back = np.argsort(order)
-    columns = {id_column: rows[id_column].astype("string"), "as_of": rows["as_of"]}
+    columns = {id_column: rows[id_column].astype("string").array, "as_of": rows["as_of"].array}
     for feature in entity_features:
         values = np.asarray(compute(feature, queries))[back]
         if feature.kind == "categorical":
@@ -68,10 +75,10 @@ def _checked_as_of(frame: pd.DataFrame) -> pd.Series:
     return as_of
 
 
-def _history(tables: dict[str, pd.DataFrame] | History, text_model=None) -> History:
+def _history(tables: dict[str, pd.DataFrame] | History, text_model=None, texts=None) -> History:
     """``tables`` prepared once; a ``History`` passed in is shared (the service builds one per request)."""
     if not isinstance(tables, History):
-        return History(tables, text_model)
+        return History(tables, text_model, texts)
     if text_model is not None and tables.text_model is not text_model:
         raise ValueError("the history was prepared with another text model")
     return tables
@@ -97,7 +104,7 @@ def build_case_features(cases: pd.DataFrame, tables: dict[str, pd.DataFrame] | H
             queries[column] = pd.NA
     queries["as_of"] = _checked_as_of(queries)
     queries["opened_at"] = as_utc(queries["opened_at"])
-    return _frame(features_of("case"), queries, _history(tables, text_model), "case_id")
+    return _frame(features_of("case"), queries, _history(tables, text_model, queries["description"]), "case_id")
 
 
 def _person_rows(points: pd.DataFrame, history: History) -> pd.DataFrame:

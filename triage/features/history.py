@@ -163,17 +163,24 @@ class _TextScores:
         self._plain: dict[str, tuple[bool, float]] = {}      # without a text model
         self._lock = threading.Lock()
 
-    def of(self, texts, text_model) -> tuple[np.ndarray, np.ndarray]:
-        """(threat flag, text score) per text; False/NaN for a missing text."""
+    def of(self, texts, text_model, also=None) -> tuple[np.ndarray, np.ndarray]:
+        """(threat flag, text score) per text; False/NaN for a missing text.
+
+        ``also``: texts that will be asked for next (a case's description), learnt in the same
+        pass: the threat lexicon and the text model each cost milliseconds per call, whatever its size.
+        """
         codes, distinct = pd.factorize(texts)
+        extra = [] if also is None else pd.unique(np.asarray(also, dtype=object))
         with self._lock:
             known = self._plain if text_model is None else self._by_model.setdefault(text_model, {})
             found = [known.get(text) for text in distinct]
-        unseen = [text for text, pair in zip(distinct, found) if pair is None]
+            unseen = list(dict.fromkeys([text for text, pair in zip(distinct, found) if pair is None]
+                                        + [text for text in extra if isinstance(text, str) and text not in known]))
         if unseen:
-            texts = pd.Series(unseen, dtype="string")
-            threat = carries_threat(texts).to_numpy(dtype=bool).tolist()
-            score = (text_model.score(texts) if text_model is not None else np.full(len(unseen), np.nan)).tolist()
+            unseen_texts = pd.Series(unseen, dtype="string")
+            threat = carries_threat(unseen_texts).to_numpy(dtype=bool).tolist()
+            score = (text_model.score(unseen_texts) if text_model is not None
+                     else np.full(len(unseen), np.nan)).tolist()
             learned = dict(zip(unseen, zip(threat, score)))
             found = [pair if pair is not None else learned[text] for text, pair in zip(distinct, found)]
             if len(learned) <= self.limit:
@@ -248,10 +255,11 @@ class History:
 
     ``tables`` maps table names to typed frames (``TYPED_DTYPES``) or to :data:`Columns`.  Ids
     are encoded once as integer codes per id kind (household, case, person, assessment), so
-    every window look-up works on integer arrays.
+    every window look-up works on integer arrays.  ``texts``: other texts the features will
+    read (the cases' descriptions), whose threat flags and text scores come in the calls' pass.
     """
 
-    def __init__(self, tables: Mapping[str, pd.DataFrame | Columns], text_model=None):
+    def __init__(self, tables: Mapping[str, pd.DataFrame | Columns], text_model=None, texts=None):
         self.text_model = text_model
         ranks = FEATURE_CONFIG["ranks"]
         households = _first_of_each(_table(tables, "households"), "household_id")
@@ -259,7 +267,7 @@ class History:
 
         calls = _table(tables, "hotline_calls")
         calls = _rows(calls, np.flatnonzero(pd.notna(calls["household_id"])))
-        calls["threat"], calls["text_score"] = TEXT_SCORES.of(calls["text"], text_model)
+        calls["threat"], calls["text_score"] = TEXT_SCORES.of(calls["text"], text_model, also=texts)
 
         cases = _table(tables, "cases")
         as_counterparty = np.flatnonzero(pd.notna(cases["counterparty_household_id"]))

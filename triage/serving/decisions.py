@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, insert, select
 from sqlalchemy.orm import Session, aliased
 
 from triage.config import load_domain
@@ -53,9 +53,13 @@ def _wrap(teams: list[str]) -> str:
 
 
 def store(session: Session, scored: list[ScoredCase], key_id: str | None) -> None:
-    """Add one decision per case to the session; the caller commits before responding."""
+    """Insert one decision per case in the session's transaction; the caller commits before responding.
+
+    One INSERT for the whole batch (``insert(Decision)`` with a list of rows): adding 1,000 ORM
+    objects cost more than scoring them.  Columns not named here take their defaults.
+    """
     now = datetime.now(timezone.utc)
-    session.add_all(Decision(
+    session.execute(insert(Decision), [dict(
         score_id=s.response.score_id, case_id=s.response.case_id, household_id=s.request.case.household_id,
         dispute_type=s.request.case.dispute_type, as_of=s.response.as_of, created_at=now,
         probability=s.response.escalation.probability, band=s.response.escalation.band,
@@ -63,8 +67,7 @@ def store(session: Session, scored: list[ScoredCase], key_id: str | None) -> Non
         escalation_version=s.response.models["escalation"], tier_version=s.response.models["tier"],
         request=s.request.model_dump(mode="json"), response=s.response.model_dump(mode="json"),
         features=s.features, key_id=key_id,
-    ) for s in scored)
-    session.flush()
+    ) for s in scored])
 
 
 def top_factors(response: dict, top: int | None) -> dict:

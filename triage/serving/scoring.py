@@ -27,7 +27,7 @@ from triage.routing import RouteInput, RoutingRules, current_routing
 from triage.serving import decisions
 from triage.serving.decisions import ScoredCase
 from triage.serving.facts import route_facts
-from triage.serving.schemas import Escalation, Factor, PersonScore, ScoreRequest, ScoreResponse
+from triage.serving.schemas import ScoreRequest, ScoreResponse
 from triage.settings import Settings
 
 
@@ -52,12 +52,13 @@ class Scorer:
     def routing(self) -> RoutingRules:
         return current_routing(self.settings.routing_file, self.teams)
 
-    def _factors(self, names: list[str], values: list, contributions: np.ndarray) -> list[Factor]:
-        """Every feature's factor, largest first; built unvalidated (types are ours; ~110 per case)."""
-        order = np.argsort(-np.abs(contributions), kind="stable")
-        return [Factor.model_construct(feature=names[j], label=self.labels[names[j]]["zh"],
-                                       label_zh=self.labels[names[j]]["zh"], label_en=self.labels[names[j]]["en"],
-                                       value=_plain(values[j]), contribution=float(contributions[j]))
+    def _factors(self, names: list[str], values: np.ndarray, contributions: np.ndarray) -> list[dict]:
+        """Every feature's factor, largest first, as plain data (~110 per case; validated with the response)."""
+        labels = self.labels
+        order = np.argsort(-np.abs(contributions), kind="stable").tolist()
+        contribution = contributions.tolist()
+        return [{"feature": names[j], "label": labels[names[j]]["zh"], "label_zh": labels[names[j]]["zh"],
+                 "label_en": labels[names[j]]["en"], "value": _plain(values[j]), "contribution": contribution[j]}
                 for j in order]
 
     def score(self, requests: list[ScoreRequest], champions: Champions,
@@ -75,7 +76,7 @@ class Scorer:
                               as_of=cases["as_of"].max())
 
         model = champions.escalation
-        history = History(tables, model.text_model_)      # one per request: features, tiers, facts
+        history = History(tables, model.text_model_, cases["description"])   # one per request: features, tiers, facts
         X = build_case_features(cases, history)[model.feature_names_]
         matrix = model.schema_.matrix(X)
         probability = model.predict_proba(X, matrix=matrix)[:, 1]
@@ -89,28 +90,30 @@ class Scorer:
         values = X.to_numpy(dtype=object)
         as_of = [t.to_pydatetime() for t in cases["as_of"]]
 
-        by_case: dict[int, list[PersonScore]] = {}
+        by_case: dict[int, list[dict]] = {}
         for row, person in persons:
             by_case.setdefault(row, []).append(person)
+        margins = (base + contributions.sum(axis=1)).tolist()
         scored = []
         for i, request in enumerate(requests):
             person_scores = by_case.get(i, [])
             route = routing.route(RouteInput(band=str(bands[i]), dispute_type=request.case.dispute_type,
-                                             tiers=[p.tier for p in person_scores], facts=facts[i]))
-            response = ScoreResponse(
-                score_id=str(uuid.uuid4()), case_id=request.case.case_id, as_of=as_of[i],
-                escalation=Escalation(
-                    probability=float(probability[i]), band=str(bands[i]), base_value=float(base[i]),
-                    margin=float(base[i] + contributions[i].sum()),
-                    factors=self._factors(model.feature_names_, values[i], contributions[i])),
-                persons=person_scores, route=route, models=dict(champions.versions),
-                warnings=self._warnings(request, known_households, known_persons) + unusual[i])
+                                             tiers=[p["tier"] for p in person_scores], facts=facts[i]))
+            # built as plain data and validated in one pass (pydantic-core): constructing ~140
+            # models one by one cost more than the features of a case
+            response = ScoreResponse.model_validate({
+                "score_id": str(uuid.uuid4()), "case_id": request.case.case_id, "as_of": as_of[i],
+                "escalation": {"probability": float(probability[i]), "band": str(bands[i]),
+                               "base_value": float(base[i]), "margin": margins[i],
+                               "factors": self._factors(model.feature_names_, values[i], contributions[i])},
+                "persons": person_scores, "route": route, "models": dict(champions.versions),
+                "warnings": self._warnings(request, known_households, known_persons) + unusual[i]})
             scored.append(ScoredCase(request=request, response=response,
                                      features=dict(zip(model.feature_names_, map(_plain, values[i])))))
         return scored
 
     def _persons(self, named: pd.DataFrame, as_of: pd.Series, history: History, champions: Champions
-                 ) -> list[tuple[int, PersonScore]]:
+                 ) -> list[tuple[int, dict]]:
         """Each named person's tier: the screening rule where it applies, the tier model otherwise."""
         if named.empty:
             return []
@@ -129,14 +132,15 @@ class Scorer:
                                                     matrix=matrix[by_model])[0]
         values = X.to_numpy(dtype=object)
         out = []
+        classes = [str(c) for c in model.classes_]
         for k, (row, person_id) in enumerate(zip(named["row"], points["person_id"])):
             from_rule = by_rule[k] is not None
-            out.append((int(row), PersonScore(
-                person_id=str(person_id),
-                tier=str(by_rule[k]) if from_rule else str(model.classes_[predicted[k]]),
-                tier_source="rule" if from_rule else "model",
-                probabilities={str(c): float(p) for c, p in zip(model.classes_, probabilities[k])},
-                factors=[] if from_rule else self._factors(model.feature_names_, values[k], contributions[k]))))
+            out.append((int(row), {
+                "person_id": str(person_id),
+                "tier": str(by_rule[k]) if from_rule else classes[predicted[k]],
+                "tier_source": "rule" if from_rule else "model",
+                "probabilities": dict(zip(classes, probabilities[k].tolist())),
+                "factors": [] if from_rule else self._factors(model.feature_names_, values[k], contributions[k])}))
         return out
 
     @staticmethod
