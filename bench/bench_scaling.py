@@ -9,7 +9,14 @@ feature, as in production).  Every measured step then runs in its own process, s
 memory is its own: the peak is the summed resident memory of the whole process tree (Python,
 the Spark JVM and its Python workers), sampled every 0.2 s.  Results accumulate in
 ``bench/out/scaling.json``; the table is printed and the curve drawn to ``bench/out/scaling.png``
-and ``docs/scaling.png``.
+and ``docs/scaling.png``.  Each record keeps the machine's mean load while it ran (other jobs may
+share the machine).
+
+Scoring reads ``city-N/_model.pkl``, which the train step of that city writes (copy a smaller
+city's when training does not fit).  Spark takes its settings from ``TRIAGE_SPARK_*``; at a
+million households give it more shuffle partitions so that each one fits the driver's heap:
+
+    TRIAGE_SPARK_SHUFFLE_PARTITIONS=64 python bench/bench_scaling.py --sizes 1000000 --engines spark
 """
 
 from __future__ import annotations
@@ -59,17 +66,20 @@ def _tree_rss_bytes(root_pid: int) -> int:
     return total
 
 
-def run_measured(command: list[str]) -> tuple[dict, float, float]:
-    """Run ``command``; its JSON last line, the wall seconds and the peak tree memory in MiB."""
+def run_measured(command: list[str]) -> tuple[dict, float, float, float]:
+    """Run ``command``; its JSON last line, the wall seconds, the peak tree memory in MiB and the
+    machine's mean 1-minute load average meanwhile (other jobs share the machine)."""
     began = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     peak = 0
+    loads = []
     done = threading.Event()
 
     def sample():
         nonlocal peak
         while not done.is_set():
             peak = max(peak, _tree_rss_bytes(process.pid))
+            loads.append(os.getloadavg()[0])
             done.wait(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -80,7 +90,7 @@ def run_measured(command: list[str]) -> tuple[dict, float, float]:
     seconds = time.perf_counter() - began
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed with exit code {process.returncode}")
-    return json.loads(output.strip().splitlines()[-1]), seconds, peak / 2**20
+    return json.loads(output.strip().splitlines()[-1]), seconds, peak / 2**20, sum(loads) / max(len(loads), 1)
 
 
 # --- one step, in a child process ----------------------------------------------------------
@@ -191,10 +201,11 @@ def save_result(results: list[dict], record: dict) -> list[dict]:
 
 def table(results: list[dict]) -> str:
     lines = [f"{'households':>10} {'step':<9} {'engine':<7} {'cases':>9} {'step s':>9} {'process s':>10} "
-             f"{'cases/s':>10} {'peak MiB':>9}"]
+             f"{'cases/s':>10} {'peak MiB':>9} {'load':>5}"]
     for r in sorted(results, key=lambda r: (r["households"], r["step"], r["engine"])):
+        load = f"{r['load']:>5.1f}" if "load" in r else f"{'?':>5}"
         lines.append(f"{r['households']:>10} {r['step']:<9} {r['engine']:<7} {r['rows']:>9} {r['seconds']:>9.1f} "
-                     f"{r['process_seconds']:>10.1f} {r['rows'] / r['seconds']:>10.0f} {r['peak_mib']:>9.0f}")
+                     f"{r['process_seconds']:>10.1f} {r['rows'] / r['seconds']:>10.0f} {r['peak_mib']:>9.0f} {load}")
     return "\n".join(lines)
 
 
@@ -251,10 +262,10 @@ def main() -> None:
             for engine in (e for e in ENGINES_OF_STEP[step] if e in engines):
                 command = [sys.executable, str(Path(__file__).resolve()), "--step", step, "--engine", engine,
                            "--city", str(city), "--spark-driver-memory", args.spark_driver_memory]
-                measured, process_seconds, peak = run_measured(command)
+                measured, process_seconds, peak, load = run_measured(command)
                 record = {"households": households, "step": step, "engine": engine, "rows": measured["rows"],
                           "seconds": measured["seconds"], "process_seconds": process_seconds,
-                          "peak_mib": peak, "machine": machine}
+                          "peak_mib": peak, "load": load, "machine": machine}
                 results = save_result(results, record)
                 print(table([record]).splitlines()[1], flush=True)
     print(machine)
