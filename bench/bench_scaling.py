@@ -101,7 +101,7 @@ def _typed_tables(city: Path) -> dict:
     return {path.stem: pd.read_parquet(path) for path in sorted((city / "_typed").glob("*.parquet"))}
 
 
-def run_step(step: str, engine: str, city: Path, driver_memory: str) -> dict:
+def run_step(step: str, engine: str, city: Path) -> dict:
     """Do one step on one city; return the step's own seconds and rows (cases)."""
     if step == "validate":
         from triage.data_contracts import validate_dataset
@@ -121,7 +121,7 @@ def run_step(step: str, engine: str, city: Path, driver_memory: str) -> dict:
     tables = _typed_tables(city)
     points = case_points(tables)
     if engine == "spark":
-        return _run_spark_step(step, city, tables, points, driver_memory)
+        return _run_spark_step(step, city, tables, points)
     began = time.perf_counter()
     if step == "features":
         from triage.features import build_case_features
@@ -153,14 +153,14 @@ def _score(points, tables, city: Path, engine: str):
     return score_cases(points, tables, model, routing, engine=engine)
 
 
-def _run_spark_step(step: str, city: Path, tables: dict, points, driver_memory: str) -> dict:
+def _run_spark_step(step: str, city: Path, tables: dict, points) -> dict:
     """Features: staged as Parquet, then the pandas frames are dropped before Spark reads them
     (as ``triage features --engine spark`` does); scoring: ``score_cases(engine="spark")``."""
     import tempfile
 
     from triage.features.spark import release_frames, spark_session, stage_case_inputs, staged_case_features
 
-    spark = spark_session(driver_memory=driver_memory)     # start-up is not the step's time
+    spark = spark_session()     # TRIAGE_SPARK_*; start-up is not the step's time
     began = time.perf_counter()
     if step == "score":
         rows = len(_score(points, tables, city, engine="spark"))
@@ -238,13 +238,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="20000,200000,1000000", help="households per city, comma-separated")
     parser.add_argument("--engines", default="pandas,spark")
     parser.add_argument("--steps", default=",".join(STEPS))
-    parser.add_argument("--spark-driver-memory", default="6g", help="JVM heap of local-mode Spark")
     parser.add_argument("--step", help=argparse.SUPPRESS)      # internal: run one step in this process
     parser.add_argument("--engine", help=argparse.SUPPRESS)
     parser.add_argument("--city", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step:
-        print(json.dumps(run_step(args.step, args.engine, args.city, args.spark_driver_memory)))
+        print(json.dumps(run_step(args.step, args.engine, args.city)))
         return
 
     sys.path.insert(0, str(ROOT / "bench"))
@@ -261,7 +260,7 @@ def main() -> None:
         for step in steps:
             for engine in (e for e in ENGINES_OF_STEP[step] if e in engines):
                 command = [sys.executable, str(Path(__file__).resolve()), "--step", step, "--engine", engine,
-                           "--city", str(city), "--spark-driver-memory", args.spark_driver_memory]
+                           "--city", str(city)]
                 measured, process_seconds, peak, load = run_measured(command)
                 record = {"households": households, "step": step, "engine": engine, "rows": measured["rows"],
                           "seconds": measured["seconds"], "process_seconds": process_seconds,
