@@ -78,15 +78,24 @@ def load(
     dataset: DatasetDir,
     db: Annotated[Optional[str], typer.Option(help="SQLAlchemy URL (default: settings).")] = None,
 ) -> None:
-    """Validate a dataset and upsert its valid rows into the service database."""
+    """Validate a dataset and upsert its valid rows into the service database.
+
+    Rows new to the database re-score the open cases the service follows and plan follow-up visits
+    for cases they show mediated, as ``POST /v1/ingest`` does (with the champion models, when promoted).
+    """
     from triage.db import load_frames, migrate
+    from triage.serving.ingest import follow_load, news_of
 
     result = _validated(dataset)
-    url = db or get_settings().db_url
-    get_settings().ensure_home()
+    settings = get_settings()
+    url = db or settings.db_url
+    settings.ensure_home()
     migrate(url)
+    fresh = news_of(url, result.valid)
     counts = load_frames(url, result.valid)
-    typer.echo(json.dumps({"validation": result.one_line_summary(), "loaded": counts}, ensure_ascii=False))
+    followed = follow_load(settings.model_copy(update={"database_url": url}), fresh)
+    typer.echo(json.dumps({"validation": result.one_line_summary(), "loaded": counts, **followed},
+                          ensure_ascii=False))
 
 
 @app.command()

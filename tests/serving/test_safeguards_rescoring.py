@@ -1,9 +1,13 @@
 """Re-scoring on new events: rows arriving for a household re-score its open cases as of those rows,
 the queue flags a rise of band with what changed, and each case keeps its timeline."""
 
-import pytest
+import json
 
-from tests.serving.conftest import auth, case_request
+import pytest
+from typer.testing import CliRunner
+
+from tests.serving.conftest import auth, case_request, small_city
+from triage.cli import app as cli
 
 H2_CASE = case_request("C-20", "H-2", counterparty=None, dispute_type="neighbor", persons=["P-2-1"])
 ASSAULTS = [{"incident_id": f"I-{day}", "occurred_at": f"2025-06-{day}T20:00:00+08:00", "household_id": "H-2",
@@ -135,3 +139,28 @@ def test_the_timeline_of_an_unknown_case_is_a_problem_and_needs_an_analyst(clien
     missing = client.get("/v1/cases/C-404/timeline", headers=auth(keys["analyst"]))
     assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
     assert client.get("/v1/cases/C-404/timeline", headers=auth(keys["scorer"])).status_code == 403
+
+
+def test_triage_load_rescores_open_cases_and_plans_visits_like_an_ingest(client, keys, settings, champions, tmp_home,
+                                                                         monkeypatch):
+    first = score(client, keys, H2_CASE)
+    score(client, keys, case_request("C-0", "H-1", opened_at="2025-01-05T09:00:00+08:00"))
+    folder = tmp_home / "export"
+    folder.mkdir()
+    city = small_city().incident("H-2", "2025-06-03T20:00:00", offence="assault").mediation("C-0", "2025-06-02")
+    for table, frame in city.tables().items():
+        frame.to_csv(folder / f"{table}.csv", index=False)
+
+    def load() -> dict:
+        result = CliRunner().invoke(cli, ["load", str(folder), "--db", settings.db_url])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output.strip().splitlines()[-1])
+
+    monkeypatch.setattr("triage.serving.ingest.load_champions", lambda _settings: champions)  # the registry's stand-in
+    loaded = load()
+    assert (loaded["rescored"], loaded["followups_planned"]) == (1, 3)
+    (rescored,) = [i for i in queue(client, keys, current="true") if i["case_id"] == "C-20"]
+    assert rescored["previous_score_id"] == first["score_id"] and rescored["trigger"] == "event:incidents"
+    assert rescored["changes"][0] == "new police incident 2025-06-03 20:00 (assault)"
+    again = load()
+    assert (again["rescored"], again["followups_planned"]) == (0, 0)        # loading the same rows twice

@@ -8,12 +8,13 @@ as position, key, rule and detail only: the row as given may hold PII and is not
 Rows new to the database then act on the cases the service follows: new calls, incidents,
 failed mediations and screenings re-score their households' open cases
 (:mod:`triage.serving.rescoring`), and cases shown mediated get their follow-up visits
-(:mod:`triage.serving.followups`).  The same happens after ``triage load`` (:func:`after_load`).
+(:mod:`triage.serving.followups`).  The same happens after ``triage load`` (:func:`follow_load`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import suppress
 
 import pandas as pd
 from sqlalchemy import Engine, select
@@ -23,12 +24,17 @@ from triage.config import load_domain
 
 from triage.contract import TABLES
 from triage.data_contracts import DatasetUnreadable, validate_frames
+from triage.db.engine import engine_for
 from triage.db.load import load_frames
 from triage.db.models import EXCHANGE_MODELS
+from triage.db.service_models import Decision
+from triage.models.registry import load_champions
 from triage.serving.champions import ChampionStore
 from triage.serving.followups import plan
 from triage.serving.rescoring import events_of, rescore, targets_for, unseen_rows
 from triage.serving.schemas import IngestResult, QuarantinedRow
+from triage.serving.scoring import Scorer
+from triage.settings import Settings
 
 
 class BadIngest(ValueError):
@@ -83,8 +89,36 @@ def ingest_rows(url: str, engine: Engine, table: str, rows: list[Mapping], *, se
     return outcome.model_copy(update=followed)
 
 
+def news_of(url: str, frames: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The rows of a load the database does not hold yet, for :func:`follow_load` (call before loading).
+
+    Skipped (``{}``) while the service has no decision at all: then nothing can be re-scored or followed.
+    """
+    engine = engine_for(url)
+    with engine.connect() as connection:
+        if connection.scalar(select(Decision.score_id).limit(1)) is None:
+            return {}
+    return {table: rows for table, frame in frames.items() if len(rows := unseen_rows(engine, table, frame))}
+
+
+def follow_load(settings: Settings, fresh: Mapping[str, pd.DataFrame]) -> dict:
+    """``triage load``'s re-scores and visits (:func:`after_load`), committed; the champions are loaded
+    from the registry only when some open case needs re-scoring."""
+    if not fresh:
+        return {"rescored": 0, "followups_planned": 0}
+    engine = engine_for(settings.db_url)
+    champions = ChampionStore(lambda: load_champions(settings))
+    with Session(engine) as session:
+        followed = after_load(session, engine, fresh, Scorer(settings, engine), champions, None,
+                              load_champions_if_needed=True)
+        session.commit()
+    return {"rescored": len(followed.get("rescored", [])), "followups_planned": followed["followups_planned"],
+            **({"rescoring_skipped": followed["rescoring_skipped"]} if "rescoring_skipped" in followed else {})}
+
+
 def after_load(session: Session, engine: Engine, fresh: Mapping[str, pd.DataFrame], scorer,
-               champions: ChampionStore | None, key_id: str | None) -> dict:
+               champions: ChampionStore | None, key_id: str | None, *,
+               load_champions_if_needed: bool = False) -> dict:
     """Re-score the open cases the new rows concern and plan visits for cases they show mediated.
 
     ``fresh``: the rows each table did not hold before (:func:`~triage.serving.rescoring.unseen_rows`).
@@ -95,8 +129,12 @@ def after_load(session: Session, engine: Engine, fresh: Mapping[str, pd.DataFram
     events, mediated = events_of(engine, fresh, domain["rescoring"])
     followed: dict = {"followups_planned": plan(session, mediated, domain["followups"])}
     targets = targets_for(session, events)
+    if targets and load_champions_if_needed and champions is not None and not champions.ready:
+        with suppress(Exception):  # nothing promoted yet, or the registry is unreachable: say so below
+            champions.reload()
     if targets and (champions is None or not champions.ready):
-        followed["rescoring_skipped"] = f"{len(targets)} open cases not re-scored: no champion models are loaded"
+        why = f" ({champions.last_error})" if champions is not None and champions.last_error else ""
+        followed["rescoring_skipped"] = f"{len(targets)} open cases not re-scored: no champion models are loaded{why}"
     elif targets:
         followed["rescored"] = rescore(session, scorer, champions.current, targets, key_id)
     return followed
