@@ -46,6 +46,10 @@ def teams_queue(client, keys, **params) -> dict[str, dict]:
     return {load["team"]: load for load in response.json()["teams"]}
 
 
+def police_cases(client, keys) -> set[str]:
+    return {c["case_id"] for c in teams_queue(client, keys, day=shanghai_day(7))["police_station"]["cases"]}
+
+
 def test_the_cases_beyond_capacity_are_the_least_urgent_and_a_critical_rule_stays_on_top(client, keys, flood):
     police = teams_queue(client, keys, day=shanghai_day(7))["police_station"]
     assert (police["capacity"], police["due"], police["over_capacity"]) == (POLICE_CAPACITY, 9, 9 - POLICE_CAPACITY)
@@ -92,6 +96,17 @@ def test_a_settled_case_leaves_the_queue_and_only_a_case_s_latest_decision_count
     listed = {c["case_id"]: c["score_id"] for c in police["cases"]}
     assert police["due"] == 8 and "C-F0" not in listed
     assert listed["C-F1"] == again["score_id"] != flood["C-F1"]["score_id"]
+
+
+def test_an_override_waiting_for_a_second_analyst_keeps_the_case_due_until_confirmed(client, keys, flood):
+    weapon = flood["C-W"]["score_id"]
+    proposed = client.post(f"/v1/scores/{weapon}/review", headers=auth(keys["analyst"]),
+                           json={"verdict": "override", "teams": ["family_mediation"], "note": "双方已和解"}).json()
+    assert proposed["status"] == "pending"                      # it drops the police a weapon threat requires
+    assert "C-W" in police_cases(client, keys)
+    confirmed = client.post(f"/v1/scores/{weapon}/reviews/{proposed['id']}/confirm", json={"note": "核实无误"},
+                            headers=auth(keys["admin"]))
+    assert confirmed.status_code == 200 and "C-W" not in police_cases(client, keys)
 
 
 def test_one_team_and_a_short_list(client, keys, flood):

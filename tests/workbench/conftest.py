@@ -58,6 +58,13 @@ CAPACITY = {**SHIPPED_DOMAIN["capacity"], "police_station": 1, "case_task_force"
 BACKLOG = timedelta(days=3)
 
 
+#: Three threatening calls about household H-2 after the cases were scored: its open case C-104 is re-scored
+#: into a higher band.
+THREAT_CALLS = [{"call_id": f"K-{day}", "received_at": f"2025-06-0{day}T08:00:00+08:00", "channel": "110",
+                 "household_id": "H-2", "category": "neighbor", "text": "对方扬言要拿刀砍死我们全家"}
+                for day in (2, 3, 4)]
+
+
 def batch_body() -> dict:
     """The seven cases as one batch-score request (one history read, one model call)."""
     return {"cases": [case_request(case_id, household, counterparty=counterparty, dispute_type=dispute_type,
@@ -68,6 +75,24 @@ def batch_body() -> dict:
 def score_ids(response) -> dict[str, str]:
     assert response.status_code == 200, response.text
     return {r["case_id"]: r["score_id"] for r in response.json()["results"]}
+
+
+def ingest(client, keys: dict[str, str], table: str, rows: list[dict]) -> dict:
+    """Rows of one exchange table through ``POST /v1/ingest/{table}`` (a TestClient or an httpx client)."""
+    response = client.post(f"/v1/ingest/{table}", json={"rows": rows}, headers=auth(keys["scorer"]))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def mediated_case(client, keys: dict[str, str]) -> str:
+    """Case C-0 of H-1 scored, then mediated to an agreement in May 2025: its 7-, 30- and 90-day visits
+    are all missed by now. Returns the score id."""
+    scored = client.post("/v1/cases/score", headers=auth(keys["scorer"]), json=case_request(
+        "C-0", "H-1", as_of="2025-05-01T10:00:00+08:00", opened_at="2025-01-05T09:00:00"))
+    agreement = {"event_id": "E-8", "case_id": "C-0", "at": "2025-05-10T10:00:00+08:00", "level": "village",
+                 "outcome": "agreement"}
+    ingest(client, keys, "mediation_events", [agreement])
+    return scored.json()["score_id"]
 
 
 def make_keys(url: str) -> dict[str, str]:

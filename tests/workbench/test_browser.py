@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.serving.conftest import auth
-from tests.workbench.conftest import CASES, ROOT
+from tests.workbench.conftest import CASES, ROOT, THREAT_CALLS, ingest, mediated_case
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -140,34 +140,117 @@ def test_a_case_unlike_the_training_cases_warns_before_the_score(served, page):
     page.screenshot(path=str(SCREENSHOTS / "case-warnings.png"), full_page=True)
 
 
-def test_an_override_needs_a_note_and_is_stored_through_the_api(served, page):
+def test_an_override_that_adds_a_team_needs_a_note_and_takes_effect_at_once(served, page):
     score_id = served.score_ids["C-102"]
+    route = stored(served, score_id)["route"]["teams"]
     sign_in(page, served)
     page.goto(f"{served.base}/ui/cases/{score_id}")
     page.check("input[name=verdict][value=override]")
     assert page.locator("fieldset.override-teams").is_visible()
-    for box in page.locator("input[name=teams]").all():
-        box.uncheck()
-    page.check("input[name=teams][value=police_station]")
-    page.check("input[name=teams][value=case_task_force]")
+    page.check("input[name=teams][value=family_mediation]")     # the route's teams stay checked
     page.click("#review button[type=submit]")
     assert page.inner_text("#review-error") == "改派必须填写说明。"
     assert stored(served, score_id)["reviews"] == []
 
-    page.fill("#note", "当事人近日再次报警，改由派出所与专班处置")
+    page.fill("#note", "当事人近日再次报警，加派妇联介入")
     page.click("#review button[type=submit]")
     page.wait_for_url(re.compile(r"saved=true"))
     assert page.is_visible("#review-saved")
     (review,) = stored(served, score_id)["reviews"]
     assert review["verdict"] == "override" and review["reviewer_key_id"] == served.keys["analyst_id"]
-    assert set(review["teams"]) == {"police_station", "case_task_force"}
-    assert review["note"] == "当事人近日再次报警，改由派出所与专班处置"
+    assert set(review["teams"]) == {*route, "family_mediation"} and review["status"] == "final"
+    assert review["note"] == "当事人近日再次报警，加派妇联介入"
     assert "当事人近日再次报警" in page.inner_text("#review .reviews")
+    assert "妇联与婚姻家庭纠纷调解委员会" in page.locator("#effective-route li.team").all_inner_texts()
 
     page.goto(f"{served.base}/ui/?reviewed=yes")
     row = page.locator(f"tr[data-score-id='{score_id}']")
     assert row.locator(".verdict").inner_text() == "改派"
-    assert "派出所" in row.locator(".review-state").inner_text()
+    assert "妇联" in row.locator(".review-state").inner_text()
+
+
+def api(served) -> httpx.Client:
+    return httpx.Client(base_url=served.base, timeout=60)
+
+
+def test_a_re_score_shows_its_rise_in_the_queue_and_the_case_timeline(served, page):
+    with api(served) as client:
+        (rescored,) = ingest(client, served.keys, "hotline_calls", THREAT_CALLS)["rescored"]
+    sign_in(page, served)
+    row = page.locator(f"tr[data-score-id='{rescored['score_id']}']")
+    assert row.locator(".chip.rise").inner_text() == "↑ 风险等级上升"
+    assert row.locator("ul.changes li").first.inner_text() == rescored["changes"][0]
+    older = page.locator(f"tr[data-score-id='{served.score_ids['C-104']}']")
+    assert older.locator(".chip.muted-chip").inner_text() == "已有更新评分"
+    row.locator(".case-link").click()
+    page.wait_for_url(re.compile(rescored["score_id"]))
+    assert page.locator("#band-rise").is_visible()
+    assert page.locator("#band-rise ul.changes li").all_inner_texts() == rescored["changes"]
+    decisions = page.locator("#case-timeline li.decision")
+    assert decisions.evaluate_all("ds => ds.map(d => d.dataset.scoreId)") == [served.score_ids["C-104"],
+                                                                              rescored["score_id"]]
+    assert "rise" in decisions.nth(1).get_attribute("class") and "新来电后重新评分" in decisions.nth(1).inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "case-timeline.png"), full_page=True)
+    decisions.nth(0).locator("a").click()
+    assert page.locator("#newer-score").is_visible()
+
+
+def test_four_eyes_an_override_dropping_a_required_team_waits_for_another_analyst(served, page, browser):
+    score_id = served.score_ids["C-101"]
+    sign_in(page, served)
+    page.goto(f"{served.base}/ui/cases/{score_id}")
+    assert page.locator("#route li.team.required[data-team=police_station]").count() == 1
+    page.check("input[name=verdict][value=override]")
+    for box in page.locator("input[name=teams]").all():
+        box.uncheck()
+    page.check("input[name=teams][value=family_mediation]")
+    page.fill("#note", "双方已和解，由妇联跟进即可")
+    page.click("#review button[type=submit]")
+    page.wait_for_url(re.compile(r"saved=pending"))
+    assert "须由另一位分析员确认后才生效" in page.inner_text("#review-saved")
+    assert page.locator(".review-entry.pending .waiting").is_visible() and page.locator(".settle-form").count() == 0
+
+    second = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    try:
+        other = second.new_page()
+        sign_in(other, served, "admin")
+        other.goto(f"{served.base}/ui/cases/{score_id}")
+        entry = other.locator(".review-entry.pending")
+        assert entry.locator(".status").inner_text() == "待第二人确认"
+        assert served.keys["analyst_id"] in entry.inner_text() and entry.locator(".settle-form").is_visible()
+        entry.scroll_into_view_if_needed()
+        other.screenshot(path=str(SCREENSHOTS / "four-eyes.png"), full_page=True)
+        entry.locator("textarea[name=note]").fill("已电话核实，同意改派")
+        entry.locator("button[value=confirm]").click()
+        other.wait_for_url(re.compile(r"saved=confirmed"))
+        assert other.locator(".review-entry.confirmed .status").inner_text() == "已确认"
+        assert other.locator("#effective-route li.team").all_inner_texts() == ["妇联与婚姻家庭纠纷调解委员会"]
+    finally:
+        second.close()
+    (review,) = stored(served, score_id)["reviews"]
+    assert (review["status"], review["confirmed_by_key_id"]) == ("confirmed", served.keys["admin_id"])
+
+
+def test_missed_follow_up_visits_are_shown_and_a_visit_is_recorded(served, page):
+    with api(served) as client:
+        score_id = mediated_case(client, served.keys)
+    sign_in(page, served)
+    row = page.locator(f"tr[data-score-id='{score_id}']")
+    assert row.locator(".chip.missed").inner_text() == "回访逾期 3 次"
+    row.locator(".case-link").click()
+    visits = page.locator("#followups li.followup")
+    assert visits.evaluate_all("vs => vs.map(v => v.dataset.state)") == ["missed"] * 3
+    page.screenshot(path=str(SCREENSHOTS / "followups.png"), full_page=True)
+    first = visits.first
+    first.locator("select[name=outcome]").select_option("stable")
+    first.locator("textarea[name=note]").fill("协议履行中，双方关系缓和")
+    first.locator("button[type=submit]").click()
+    page.wait_for_url(re.compile(r"saved=visit"))
+    assert visits.evaluate_all("vs => vs.map(v => v.dataset.state)") == ["done", "missed", "missed"]
+    assert "情况稳定" in visits.first.inner_text() and "协议履行中" in visits.first.inner_text()
+    assert page.locator("#case-timeline li.followup[data-state=done]").count() == 1
+    page.goto(f"{served.base}/ui/")
+    assert row.locator(".chip.missed").inner_text() == "回访逾期 2 次"
 
 
 def test_english_and_a_tablet_layout(served, browser):

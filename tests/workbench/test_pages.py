@@ -9,8 +9,8 @@ from datetime import date, timedelta
 from matplotlib.figure import Figure
 from mlflow import MlflowClient
 
-from tests.serving.conftest import auth
-from tests.workbench.conftest import CASES, make_keys
+from tests.serving.conftest import auth, case_request
+from tests.workbench.conftest import CASES, THREAT_CALLS, ingest, make_keys, mediated_case
 from triage.serving import keys as key_store
 from triage.workbench.auth import COOKIE
 
@@ -222,3 +222,82 @@ def test_a_case_unlike_the_training_cases_says_to_lean_on_one_s_own_judgement(st
     assert "依据有限" in row
     english = client.get(f"/ui/cases/{score_id}?lang=en").text
     assert "Lean on your own judgement" in english and "Unlike the training cases" in english
+
+
+def row_of(page: str, score_id: str) -> str:
+    return re.search(rf'<tr data-score-id="{score_id}".*?</tr>', page, re.S).group(0)
+
+
+def test_a_rise_of_band_is_flagged_in_the_queue_with_what_changed_and_the_case_keeps_its_timeline(stored, client):
+    signed_in(client, stored.keys["analyst"])
+    (rescored,) = ingest(client, stored.keys, "hotline_calls", THREAT_CALLS)["rescored"]
+    first = stored.score_ids["C-104"]
+    assert rescored["band_rise"] and rescored["previous_score_id"] == first
+
+    queue = client.get("/ui/").text
+    assert "↑ 风险等级上升" in row_of(queue, rescored["score_id"])
+    assert html.escape(rescored["changes"][0]) in row_of(queue, rescored["score_id"])
+    assert "已有更新评分" in row_of(queue, first) and "风险等级上升" not in row_of(queue, first)
+
+    page = client.get(f"/ui/cases/{rescored['score_id']}").text
+    box = re.search(r'<div class="band-rise" id="band-rise">.*?</div>', page, re.S).group(0)
+    assert "新来电后重新评分" in box and all(html.escape(line) in box for line in rescored["changes"])
+    entries = re.findall(r'<li class="entry decision([^"]*)" data-type="decision" data-score-id="([^"]+)"', page)
+    assert [score_id for _, score_id in entries] == [first, rescored["score_id"]]
+    assert "rise" in entries[1][0] and "current" in entries[1][0] and "rise" not in entries[0][0]
+    older = client.get(f"/ui/cases/{first}").text
+    assert "本案已有更新的评分" in older and f'href="/ui/cases/{rescored["score_id"]}"' in older
+
+
+def test_an_override_dropping_a_team_a_rule_requires_waits_for_a_second_analyst(stored, client):
+    score_id = stored.score_ids["C-101"]
+    api = client.get(f"/v1/scores/{score_id}", headers=auth(stored.keys["analyst"])).json()
+    assert "police_station" in api["route"]["required_teams"]        # the weapon threat of H-1
+    signed_in(client, stored.keys["analyst"])
+    proposed = client.post(f"/ui/cases/{score_id}/review",
+                           data={"verdict": "override", "teams": ["family_mediation"], "note": "已和解，仅需妇联跟进"},
+                           follow_redirects=False)
+    assert proposed.headers["location"] == f"/ui/cases/{score_id}?saved=pending"
+    page = client.get(proposed.headers["location"]).text
+    assert "须由另一位分析员确认后才生效" in page and "这是您提出的改派" in page
+    assert 'class="settle-form"' not in page and "待第二人确认" in page
+    (review,) = client.get(f"/v1/scores/{score_id}", headers=auth(stored.keys["analyst"])).json()["reviews"]
+    assert review["status"] == "pending"
+    own = client.post(f"/ui/cases/{score_id}/reviews/{review['id']}", data={"action": "confirm"})
+    assert own.status_code == 422 and "四眼原则" in own.text
+    assert "待第二人复核" in row_of(client.get("/ui/").text, score_id)
+
+    signed_in(client, stored.keys["admin"])
+    page = client.get(f"/ui/cases/{score_id}").text
+    assert f'id="settle-{review["id"]}"' in page and "另一位分析员提出了改派" in page
+    unexplained = client.post(f"/ui/cases/{score_id}/reviews/{review['id']}", data={"action": "reject", "note": " "})
+    assert unexplained.status_code == 422 and "驳回须填写说明" in unexplained.text
+    confirmed = client.post(f"/ui/cases/{score_id}/reviews/{review['id']}", data={"action": "confirm", "note": "核实无误"})
+    assert confirmed.status_code == 200 and "已确认改派" in confirmed.text
+    assert re.search(r'id="effective-route">.*?data-team="family_mediation"', confirmed.text, re.S)
+    (review,) = client.get(f"/v1/scores/{score_id}", headers=auth(stored.keys["analyst"])).json()["reviews"]
+    assert (review["status"], review["confirmed_by_key_id"], review["confirm_note"]) == (
+        "confirmed", stored.keys["admin_id"], "核实无误")
+
+
+def test_missed_follow_up_visits_show_in_the_queue_and_a_visit_of_concern_re_scores_the_case(stored, client):
+    score_id = mediated_case(client, stored.keys)
+    signed_in(client, stored.keys["analyst"])
+    assert "回访逾期 3 次" in row_of(client.get("/ui/").text, score_id)
+    page = client.get(f"/ui/cases/{score_id}").text
+    visits = re.findall(r'<li class="followup (\w+)" data-followup-id="(\d+)"', page)
+    assert [state for state, _ in visits] == ["missed"] * 3 and "7 天回访" in page
+    first = visits[0][1]
+
+    silent = client.post(f"/ui/cases/{score_id}/followups/{first}", data={"outcome": "concern", "note": ""})
+    assert silent.status_code == 422 and "回访须填写情况说明" in silent.text
+    done = client.post(f"/ui/cases/{score_id}/followups/{first}",
+                       data={"outcome": "concern", "note": "双方又因赔偿款争吵"}, follow_redirects=False)
+    rescored = done.headers["location"].split("/ui/cases/")[1].split("?")[0]
+    assert rescored != score_id and done.headers["location"].endswith("?saved=visit")
+    page = client.get(done.headers["location"]).text
+    assert "回访已记录" in page and "出现新的风险迹象" in page and "双方又因赔偿款争吵" in page
+    assert [state for state, _ in re.findall(r'<li class="followup (\w+)" data-followup-id="(\d+)"', page)] == [
+        "done", "missed", "missed"]
+    assert re.search(r'data-score-id="' + rescored + r'">.*?回访后重新评分', page, re.S)
+    assert "回访逾期 2 次" in row_of(client.get("/ui/").text, rescored)

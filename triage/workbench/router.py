@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from triage.config import load_domain
 from triage.contract import DISPUTE_TYPES
 from triage.serving.capacity import team_capacity
 from triage.serving.champions import NoChampions
@@ -83,14 +84,36 @@ def queue_page(request: Request, key: AnalystSession, session: SessionDep, state
                   dispute_types=DISPUTE_TYPES)
 
 
-@router.get("/cases/{score_id}")
-def case_page(request: Request, score_id: str, key: AnalystSession, session: SessionDep, state: StateDep,
-              saved: bool = False) -> Response:
-    view = views.case_view(session, state.engine, score_id, translator(request))
+#: What the case page confirms after a form was stored (``?saved=``), as a key of the workbench's messages.
+SAVED = {"true": "review_saved", "pending": "review_pending_saved", "confirmed": "review_confirmed",
+         "rejected": "review_rejected", "visit": "visit_saved"}
+
+
+def followup_cfg(state) -> dict:
+    return load_domain(state.settings.domain_file)["followups"]
+
+
+def case_response(request: Request, score_id: str, key, session, state, status: int = 200, **context) -> Response:
+    """The case page (or 404); after a refused form, ``context`` carries the error and what was typed."""
+    view = views.case_view(session, state.engine, score_id, translator(request), followup_cfg(state))
     if view is None:
         return render(request, "not_found.html", status=404, key=key)
-    return render(request, "case.html", key=key, view=view, saved=saved, teams=sorted(state.scorer.teams),
-                  horizon_days=state.settings.horizon_days)
+    return render(request, "case.html", status=status, key=key, view=view, teams=sorted(state.scorer.teams),
+                  horizon_days=state.settings.horizon_days, outcomes=followup_cfg(state)["outcomes"],
+                  page_path=f"/ui/cases/{score_id}", **context)
+
+
+def refused(request: Request, score_id: str, key, session, state, rejected: views.ReviewRejected, where: str,
+            **form) -> Response:
+    session.rollback()
+    return case_response(request, score_id, key, session, state, status=422, error_for=where,
+                         error=translator(request)(rejected.message, **rejected.fields), form=form)
+
+
+@router.get("/cases/{score_id}")
+def case_page(request: Request, score_id: str, key: AnalystSession, session: SessionDep, state: StateDep,
+              saved: Literal[tuple(SAVED)] | None = None) -> Response:  # type: ignore[valid-type]
+    return case_response(request, score_id, key, session, state, saved=SAVED.get(saved))
 
 
 @router.post("/cases/{score_id}/review")
@@ -99,20 +122,49 @@ def review(request: Request, score_id: str, key: AnalystSession, session: Sessio
            note: Annotated[str, Form(max_length=10_000)] = "") -> Response:
     """Store the verdict as ``POST /v1/scores/{id}/review`` does, then show the case again."""
     try:
-        stored = views.submit_review(session, score_id, verdict, teams, note, key.id, state.scorer.teams)
+        stored = views.submit_review(session, score_id, verdict, teams, note, key.id, state.scorer.teams,
+                                     state.scorer.routing)
     except views.ReviewRejected as rejected:
-        session.rollback()
-        view = views.case_view(session, state.engine, score_id, translator(request))
-        if view is None:
-            return render(request, "not_found.html", status=404, key=key)
-        return render(request, "case.html", status=422, key=key, view=view, teams=sorted(state.scorer.teams),
-                      horizon_days=state.settings.horizon_days, page_path=f"/ui/cases/{score_id}",
-                      error=translator(request)(rejected.message, **rejected.fields),
-                      form={"verdict": verdict, "teams": teams, "note": note})
+        return refused(request, score_id, key, session, state, rejected, "review", verdict=verdict, teams=teams,
+                       note=note)
     if stored is None:
         return render(request, "not_found.html", status=404, key=key)
     session.commit()
-    return RedirectResponse(f"/ui/cases/{score_id}?saved=true", status_code=303)
+    return RedirectResponse(f"/ui/cases/{score_id}?saved={'pending' if stored.status == 'pending' else 'true'}",
+                            status_code=303)
+
+
+@router.post("/cases/{score_id}/reviews/{review_id}")
+def settle(request: Request, score_id: str, review_id: int, key: AnalystSession, session: SessionDep,
+           state: StateDep, action: Annotated[Literal["confirm", "reject"], Form()],
+           note: Annotated[str, Form(max_length=10_000)] = "") -> Response:
+    """Four eyes: confirm or reject another analyst's pending override, as the API does."""
+    try:
+        settled = views.settle_review(session, score_id, review_id, action, note, key.id)
+    except views.ReviewRejected as rejected:
+        return refused(request, score_id, key, session, state, rejected, f"settle-{review_id}", note=note)
+    if settled is None:
+        return render(request, "not_found.html", status=404, key=key)
+    session.commit()
+    return RedirectResponse(f"/ui/cases/{score_id}?saved={settled.status}", status_code=303)
+
+
+@router.post("/cases/{score_id}/followups/{followup_id}")
+def visit(request: Request, score_id: str, followup_id: int, key: AnalystSession, session: SessionDep,
+          state: StateDep, outcome: Annotated[str, Form(max_length=32)] = "",
+          note: Annotated[str, Form(max_length=10_000)] = "", rescore: Annotated[bool, Form()] = False) -> Response:
+    """Record a follow-up visit as ``POST /v1/followups/{id}`` does; a re-score opens the new decision."""
+    try:
+        done = views.record_visit(session, followup_id, outcome, note, rescore, key.id, followup_cfg(state),
+                                  state.scorer, state.champions)
+    except views.ReviewRejected as rejected:
+        return refused(request, score_id, key, session, state, rejected, f"visit-{followup_id}", outcome=outcome,
+                       note=note)
+    if done is None:
+        return render(request, "not_found.html", status=404, key=key)
+    session.commit()
+    shown = done.rescored.score_id if done.rescored else score_id
+    return RedirectResponse(f"/ui/cases/{shown}?saved=visit", status_code=303)
 
 
 @router.get("/models")

@@ -19,8 +19,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from triage.db.service_models import Decision
-from triage.serving import capacity, decisions
-from triage.serving.schemas import SHANGHAI, Band, DisputeType, QueueItem, ReviewIn, ReviewOut, StoredScore
+from triage.routing import RoutingRules
+from triage.serving import capacity, decisions, followups
+from triage.serving.champions import ChampionStore
+from triage.serving.schemas import (SHANGHAI, Band, ConfirmIn, DisputeType, FollowupOut, QueueItem, ReviewIn, ReviewOut,
+                                    StoredScore, TimelineEntry, VisitIn, VisitOut)
+from triage.serving.timeline import timeline as decision_timeline
 from triage.workbench.chart import Waterfall, waterfall
 from triage.workbench.history import Event, timeline
 from triage.workbench.i18n import Translator
@@ -137,7 +141,7 @@ def queue_view(session: Session, query: QueueQuery, capacities: dict[str, int],
         stored = session.get(Decision, item.score_id)  # already in the session from the queue query
         rows.append(QueueRow(item=item, review_teams=stored.reviews[-1].teams if stored.reviews else [],
                              deadline=deadline(item.created_at, stored.response["route"]["respond_within_hours"],
-                                               item.reviewed, now),
+                                               any(r.status != "pending" for r in stored.reviews), now),
                              warnings=warnings_of(stored.response), beyond_capacity=beyond.get(item.score_id, [])))
     return QueueView(rows=rows, total=page.total, page=query.page, pages=max(math.ceil(page.total / PAGE_SIZE), 1),
                      band_counts=counts, teams=teams)
@@ -151,22 +155,31 @@ class CaseView:
     events_total: int
     deadline: Deadline
     warnings: list[CaseWarning]
+    timeline: list[TimelineEntry]         # the case's decisions, reviews and visits, oldest first
+    latest_score_id: str                  # the case's newest decision (this one, unless re-scored since)
+    followups: list[FollowupOut]
 
 
-def case_view(session: Session, engine: Engine, score_id: str, t: Translator,
+def case_view(session: Session, engine: Engine, score_id: str, t: Translator, followup_cfg: dict,
               now: datetime | None = None) -> CaseView | None:
-    """A stored decision with its chart and the households' history as of the score; None when unknown."""
+    """A stored decision with its chart, the households' history as of the score, and the case's own
+    timeline of decisions, reviews and follow-up visits; None when unknown."""
     score = decisions.get(session, score_id, top=None)
     if score is None:
         return None
+    now = now or datetime.now(timezone.utc)
     case = score.request["case"]
     events, total = timeline(engine, case["household_id"], case.get("counterparty_household_id"),
                              score.case_id, score.as_of)
+    entries = decision_timeline(session, score.case_id, followup_cfg, now).entries
+    decided = [e.decision for e in entries if e.type == "decision"]
     return CaseView(score=score, chart=waterfall(score.escalation.model_dump(), t), events=events,
                     events_total=total,
-                    deadline=deadline(score.created_at, score.route.respond_within_hours, bool(score.reviews),
-                                      now or datetime.now(timezone.utc)),
-                    warnings=warnings_of({"warnings": score.warnings}))
+                    deadline=deadline(score.created_at, score.route.respond_within_hours,
+                                      any(r.status != "pending" for r in score.reviews), now),
+                    warnings=warnings_of({"warnings": score.warnings}), timeline=entries,
+                    latest_score_id=decided[-1].score_id,
+                    followups=sorted((e.followup for e in entries if e.type == "followup"), key=lambda f: f.due_at))
 
 
 class ReviewRejected(ValueError):
@@ -177,9 +190,15 @@ class ReviewRejected(ValueError):
         self.message, self.fields = message, fields
 
 
+def _invalid(exc: Exception) -> ReviewRejected:
+    detail = "; ".join(e["msg"] for e in exc.errors()) if isinstance(exc, ValidationError) else str(exc)
+    return ReviewRejected("review_invalid", detail=detail)
+
+
 def submit_review(session: Session, score_id: str, verdict: str, teams: list[str], note: str,
-                  reviewer_key_id: str, known_teams: set[str]) -> ReviewOut | None:
-    """Store the analyst's verdict as the API does; the workbench also insists on a note for an override."""
+                  reviewer_key_id: str, known_teams: set[str], routing: RoutingRules) -> ReviewOut | None:
+    """Store the analyst's verdict as the API does (an override that drops what a safeguard rule
+    requires waits for a second analyst); the form's own checks come first, in the page's words."""
     note = note.strip()
     if verdict == "override" and not teams:
         raise ReviewRejected("teams_required")
@@ -187,10 +206,37 @@ def submit_review(session: Session, score_id: str, verdict: str, teams: list[str
         raise ReviewRejected("note_required")
     try:
         body = ReviewIn(verdict=verdict, teams=teams if verdict == "override" else None, note=note or None)
-        return decisions.review(session, score_id, body, reviewer_key_id, known_teams)
+        return decisions.review(session, score_id, body, reviewer_key_id, known_teams, routing)
     except (ValidationError, decisions.UnknownTeams) as exc:
-        detail = "; ".join(e["msg"] for e in exc.errors()) if isinstance(exc, ValidationError) else str(exc)
-        raise ReviewRejected("review_invalid", detail=detail) from exc
+        raise _invalid(exc) from exc
+
+
+def settle_review(session: Session, score_id: str, review_id: int, action: str, note: str,
+                  key_id: str) -> ReviewOut | None:
+    """Four eyes: a second analyst confirms or rejects a pending override, as the API does; a rejection says why."""
+    note = note.strip()
+    if action == "reject" and not note:
+        raise ReviewRejected("reject_note_required")
+    try:
+        return decisions.settle(session, score_id, review_id, ConfirmIn(note=note or None), key_id,
+                                confirm=action == "confirm")
+    except decisions.SameAnalyst as exc:
+        raise ReviewRejected("same_analyst") from exc
+    except (ValidationError, decisions.NotPending) as exc:
+        raise _invalid(exc) from exc
+
+
+def record_visit(session: Session, followup_id: int, outcome: str, note: str, rescore: bool, key_id: str,
+                 cfg: dict, scorer, champions: ChampionStore) -> VisitOut | None:
+    """A follow-up visit recorded as ``POST /v1/followups/{id}`` records it (re-scoring when asked or of concern)."""
+    note = note.strip()
+    if not note:
+        raise ReviewRejected("visit_note_required")
+    try:
+        return followups.visit(session, followup_id, VisitIn(note=note, outcome=outcome, rescore=rescore), key_id,
+                               cfg, scorer, champions)
+    except (ValidationError, followups.UnknownOutcome, followups.AlreadyVisited) as exc:
+        raise _invalid(exc) from exc
 
 
 def monitoring_overview(settings) -> dict:
