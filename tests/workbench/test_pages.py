@@ -119,7 +119,7 @@ def test_english_is_a_switch_that_is_remembered(stored, client):
     signed_in(client, stored.keys["analyst"])
     english = client.get("/ui/?lang=en")
     assert "Review queue" in english.text and 'lang="en"' in english.text
-    assert "Escalation risk" in client.get(f"/ui/cases/{stored.score_ids['C-101']}").text
+    assert "Estimated escalation risk" in client.get(f"/ui/cases/{stored.score_ids['C-101']}").text
     assert "研判队列" in client.get("/ui/?lang=zh").text
 
 

@@ -48,7 +48,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "next": ("下一页", "Next"),
     "empty_queue": ("没有符合条件的案件。", "No cases match these filters."),
     "case": ("案件", "Case"),
-    "probability": ("转刑风险概率", "Escalation risk"),
+    "probability": ("估计转刑风险", "Estimated escalation risk"),
     "scored_at": ("评分时间", "Scored"),
     "deadline": ("响应时限", "Respond within"),
     "elapsed": ("已过", "Elapsed"),
@@ -75,7 +75,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "parties": ("当事方人数", "Parties"),
     "description": ("情况描述", "Description"),
     "as_of": ("评分所依据的时点", "History as of"),
-    "risk_summary": ("转刑风险", "Escalation risk"),
     "risk_band_note": ("校准后的概率：在相似案件中，约有这一比例在 {days} 天内发生刑事案件。",
                        "Calibrated probability: about this share of similar cases saw a criminal offence "
                        "within {days} days."),
