@@ -203,6 +203,25 @@ def serve(
                 log_level=settings.log_level.lower(), access_log=False)
 
 
+overrides_app = typer.Typer(help="Analysts' overrides of routes, for retraining evaluation.", no_args_is_help=True)
+app.add_typer(overrides_app, name="overrides")
+
+
+@overrides_app.command("export")
+def overrides_export(
+    out: Annotated[Path, typer.Option(help="File to write: .csv or .parquet.")],
+    db: Annotated[Optional[str], typer.Option(help="SQLAlchemy URL (default: settings).")] = None,
+) -> None:
+    """Write every override with its decision, direction (raise/lower/mixed) and note; no identities."""
+    from triage.output import write_frame
+    from triage.training.overrides import export_overrides
+
+    frame = export_overrides(db or get_settings().db_url)
+    write_frame(frame, out)
+    typer.echo(json.dumps({"out": str(out), "overrides": len(frame),
+                           "by_direction": frame["direction"].value_counts().to_dict()}, ensure_ascii=False))
+
+
 keys_app = typer.Typer(help="API keys of the scoring service.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 

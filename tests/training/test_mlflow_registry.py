@@ -111,3 +111,15 @@ def test_the_gate_compares_with_the_champion_on_the_same_window(trained, small_c
     assert "champion" in decision["reason"] or "ECE" in decision["reason"]
     client = MlflowClient(settings.mlflow_tracking_uri)
     assert client.get_model_version_by_alias("triage-escalation", "champion").version == 1
+
+
+def test_train_keeps_the_population_profile_and_reports_no_overrides_as_none(trained):
+    summary, settings = trained
+    assert summary["overrides"] == {"overrides": 0, "judged": 0, "agreed": 0, "agreement": None}
+    model = mlflow.pyfunc.load_model("models:/triage-escalation/1").unwrap_python_model().model
+    assert model.population_["districts"] and "case_dispute_type" in model.population_["categories"]
+    assert "case_age_days" not in model.population_["ranges"]
+    run = MlflowClient(settings.mlflow_tracking_uri).get_run(summary["run_id"])
+    artifacts = {a.path for a in MlflowClient(settings.mlflow_tracking_uri).list_artifacts(run.info.run_id)}
+    assert {"population.json", "overrides.json"} <= artifacts
+    assert "escalation_override_agreement" not in run.data.metrics

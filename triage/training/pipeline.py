@@ -14,6 +14,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
+from sqlalchemy.exc import SQLAlchemyError
 
 from triage.config import load_domain
 from triage.contract import TIERS
@@ -30,6 +31,7 @@ from triage.monitoring.reference import log_reference, quarantine_shares, refere
 from triage.settings import Settings
 from triage.training import plots
 from triage.training.labels import dataset_end, escalation_labels
+from triage.training.overrides import override_agreement, read_overrides
 from triage.training.metrics import binary_metrics, tier_metrics
 from triage.training.split import TimeSplit, out_of_time_split
 
@@ -260,6 +262,21 @@ def log_monitoring_reference(fit: EscalationFit, tables, validation_summary: dic
                           "categorical": sorted(fit.model.schema_.categories)})
 
 
+def log_override_agreement(model: EscalationModel, tables, settings: Settings) -> dict:
+    """How often the new model sides with the analysts' overrides kept in the service database
+    (``overrides.json`` and the metric ``escalation_override_agreement``); none recorded is no error."""
+    try:
+        report = override_agreement(model, tables, read_overrides(settings.db_url))
+    except SQLAlchemyError as exc:
+        log.warning("service database unreadable, override agreement not reported: %s", type(exc).__name__)
+        report = {"overrides": None, "judged": 0, "agreed": 0, "agreement": None,
+                  "unavailable": f"service database unreadable ({type(exc).__name__})"}
+    mlflow.log_dict(report, "overrides.json")
+    if report["agreement"] is not None:
+        mlflow.log_metric("escalation_override_agreement", report["agreement"])
+    return report
+
+
 def _log_plots(fit: EscalationFit, oracle_p: np.ndarray | None, checklist: np.ndarray, folder: Path) -> None:
     curves = {"model": fit.p_test} | ({"oracle": oracle_p} if oracle_p is not None else {})
     plots.calibration_curve(fit.y_test, curves, folder / "calibration_curve.png")
@@ -325,6 +342,7 @@ def train(dataset: Path, *, settings: Settings, horizon_days: int | None = None,
         fair = fairness_gate(fairness, domain["gates"]["fairness"])
         log_fairness(fairness, fair)
         log_monitoring_reference(escalation, tables, validation.summary, domain)
+        overrides = log_override_agreement(escalation.model, tables, settings)
 
         metadata = {"git_commit": commit, "data_fingerprint": fingerprint, "validation": validation.summary}
         versions, promotion = {}, {}
@@ -355,7 +373,7 @@ def train(dataset: Path, *, settings: Settings, horizon_days: int | None = None,
             client.set_model_version_tag(name, version, "promotion", ("promoted: " if passed else "refused: ") + reason)
             mlflow.set_tag(f"promotion_{role}", ("promoted: " if passed else "refused: ") + reason)
             promotion[role] = {"version": version, "promoted": passed, "reason": reason}
-        summary |= {"versions": versions, "promotion": promotion, "run_id": run.info.run_id,
+        summary |= {"versions": versions, "promotion": promotion, "run_id": run.info.run_id, "overrides": overrides,
                     "leakage_suspected": leaking, "fairness_gate": {"passed": fair[0], "reason": fair[1]}}
     return summary
 
