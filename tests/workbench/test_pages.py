@@ -7,9 +7,8 @@ import re
 from datetime import date, timedelta
 
 from matplotlib.figure import Figure
-from mlflow import MlflowClient
 
-from tests.serving.conftest import auth, case_request
+from tests.serving.conftest import auth
 from tests.workbench.conftest import CASES, THREAT_CALLS, ingest, make_keys, mediated_case
 from triage.serving import keys as key_store
 from triage.workbench.auth import COOKIE
@@ -238,6 +237,8 @@ def test_a_rise_of_band_is_flagged_in_the_queue_with_what_changed_and_the_case_k
     assert "↑ 风险等级上升" in row_of(queue, rescored["score_id"])
     assert html.escape(rescored["changes"][0]) in row_of(queue, rescored["score_id"])
     assert "已有更新评分" in row_of(queue, first) and "风险等级上升" not in row_of(queue, first)
+    risen = client.get("/ui/", params={"band_rise": "yes"}).text
+    assert re.findall(r'<tr data-score-id="([^"]+)"', risen) == [rescored["score_id"]]
 
     page = client.get(f"/ui/cases/{rescored['score_id']}").text
     box = re.search(r'<div class="band-rise" id="band-rise">.*?</div>', page, re.S).group(0)

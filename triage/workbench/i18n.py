@@ -173,6 +173,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "newer_decision": ("本案已有更新的评分，本页显示的是较早的一次。", "This case has a newer score; this page shows an earlier one."),
     "open_latest": ("查看最新评分", "Open the latest score"),
     "band_rise": ("风险等级上升", "Band rose"),
+    "band_rise_only": ("只看风险等级上升", "Band rose only"),
     "band_rise_help": ("新情况出现后重新评分，风险等级比上一次评分高。变化如下：",
                        "Re-scored after something new arrived, into a higher band than the previous score. What changed:"),
     "previous_score": ("上一次评分", "Previous score"),

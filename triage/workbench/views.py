@@ -54,10 +54,11 @@ class QueueQuery(BaseModel):
     reviewed: Literal["yes", "no"] | None = None
     scored_from: date | None = None
     scored_to: date | None = None
+    band_rise: Literal["yes"] | None = None
     page: int = Field(1, ge=1, le=100_000)
 
-    _blank = field_validator("team", "dispute_type", "reviewed", "scored_from", "scored_to", mode="before")(
-        _blank_is_none)
+    _blank = field_validator("team", "dispute_type", "reviewed", "scored_from", "scored_to", "band_rise",
+                             mode="before")(_blank_is_none)
 
     def where(self) -> decisions.QueueFilter:
         """The filter of ``decisions.queue``; dates are whole days in Asia/Shanghai."""
@@ -66,7 +67,8 @@ class QueueQuery(BaseModel):
                if self.scored_to else None)
         return decisions.QueueFilter(
             band=list(self.band) or None, team=self.team, dispute_type=[self.dispute_type] if self.dispute_type else None,
-            reviewed=None if self.reviewed is None else self.reviewed == "yes", created_from=start, created_to=end)
+            reviewed=None if self.reviewed is None else self.reviewed == "yes", created_from=start, created_to=end,
+            band_rise=True if self.band_rise else None)
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ class Deadline:
 
 @dataclass(frozen=True)
 class CaseWarning:
-    kind: str  # a key of WARNING_KINDS, or "other"
+    kind: str  # one of the kinds of WARNING_KINDS, or "other"
     text: str
 
 
