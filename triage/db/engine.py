@@ -27,24 +27,34 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _unless_in(url, **defaults) -> dict:
+    """Connection defaults the URL's query does not set itself."""
+    return {name: value for name, value in defaults.items() if name not in url.query}
+
+
 @functools.cache
 def engine_for(url: str) -> Engine:
     """One engine per URL for the whole process (engines own connection pools; build them once).
 
-    SQLite: WAL, foreign keys on, a 30 s busy timeout, the file's folder created when missing;
-    ``sqlite://`` (in memory) shares one connection.  PostgreSQL: a small pre-pinged pool.
+    SQLite: WAL, foreign keys on, a 30 s busy timeout (``?timeout=`` in the URL sets another), the
+    file's folder created when missing; ``sqlite://`` (in memory) shares one connection.
+    PostgreSQL: a small pool whose connections are pinged before use, so that after the server
+    went away and came back requests get fresh connections instead of dead ones (no restart
+    needed); a connection attempt gives up after 10 s (``?connect_timeout=``), so a request to
+    an unreachable server ends as a 503 instead of hanging.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, pool_size=5, max_overflow=10, pool_pre_ping=True,
-                             pool_recycle=1800)
+                             pool_recycle=1800, connect_args=_unless_in(parsed, connect_timeout=10))
     in_memory = parsed.database in (None, "", ":memory:")
     if in_memory:
         engine = create_engine(parsed, poolclass=StaticPool,
                                connect_args={"check_same_thread": False})
     else:
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(parsed, connect_args={"check_same_thread": False,
+                                                     **_unless_in(parsed, timeout=30)})
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 
