@@ -25,7 +25,8 @@ class PopulationProfile:
     ranges: dict[str, list[float]]               # numeric feature → [low quantile, high quantile, min, max]
                                                  # (``unchecked_features`` of the config are left out)
     districts: list[str]                         # districts of the training cases' households
-    range_slack: float                           # "far outside": beyond the quantile range by this share of its width
+    range_slack: float                           # "far outside": beyond the quantile range by this share of
+                                                 # its width, and beyond anything seen in training
     history_features: list[str]                  # all missing or zero → the household has no recorded history
     max_listed_features: int
 
@@ -56,12 +57,6 @@ class PopulationProfile:
     def from_dict(cls, data: dict) -> "PopulationProfile":
         return cls(**data)
 
-    def far_outside(self, name: str, value: float) -> bool:
-        """Beyond the training range by more than the slack, and beyond anything seen in training."""
-        q_low, q_high, seen_min, seen_max = self.ranges[name]
-        slack = self.range_slack * (q_high - q_low)
-        return ((value < q_low - slack and value < seen_min) or (value > q_high + slack and value > seen_max))
-
     def warnings(self, X: pd.DataFrame, districts: Sequence[str | None], labels: dict[str, dict]) -> list[list[str]]:
         """For each row of ``X`` (a case's features; ``districts[i]`` its household's district, None
         when the household is unknown), the ways it lies outside the training population."""
@@ -69,10 +64,11 @@ class PopulationProfile:
         for name, seen in self.categories.items():
             if name not in X:
                 continue
-            for i, value in enumerate(X[name].astype("object")):
-                if value is not None and not pd.isna(value) and str(value) not in seen:
-                    out[i].append(f"outside the training population: {_label(name, labels)} '{value}' "
-                                  "never occurred in the training cases; lean on your own judgement")
+            column = X[name]
+            unseen = (column.notna() & ~column.astype("string").isin(seen)).to_numpy(dtype=bool)
+            for i in np.flatnonzero(unseen):
+                out[i].append(f"outside the training population: {_label(name, labels)} '{column.iloc[i]}' "
+                              "never occurred in the training cases; lean on your own judgement")
         if self.districts:
             for i, district in enumerate(districts):
                 if district is not None and district not in self.districts:
@@ -80,8 +76,13 @@ class PopulationProfile:
                                   "in the training cases; lean on your own judgement")
         numeric = [n for n in self.ranges if n in X]
         values = X[numeric].to_numpy(dtype=np.float64, na_value=np.nan)      # numeric features are float64
-        for i, row in enumerate(values):
-            far = [(n, v) for n, v in zip(numeric, row) if np.isfinite(v) and self.far_outside(n, v)]
+        q_low, q_high, seen_min, seen_max = np.array([self.ranges[n] for n in numeric]).reshape(-1, 4).T
+        slack = self.range_slack * (q_high - q_low)
+        with np.errstate(invalid="ignore"):      # NaN (unknown) is never far outside
+            outside = (((values < q_low - slack) & (values < seen_min))
+                       | ((values > q_high + slack) & (values > seen_max)))
+        for i in np.flatnonzero(outside.any(axis=1)):
+            far = [(numeric[j], values[i, j]) for j in np.flatnonzero(outside[i])]
             if far:
                 listed = "; ".join(f"{_label(n, labels)} = {v:g} (training cases: "
                                    f"{self.ranges[n][0]:g}–{self.ranges[n][1]:g})"
