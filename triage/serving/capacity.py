@@ -12,13 +12,14 @@ ranking: the cases beyond it are the least urgent ones, never the critical ones.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, Field
-from sqlalchemy import exists, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session, aliased
 
 from triage.config import load_domain
 from triage.db.service_models import Decision, Review
@@ -79,43 +80,62 @@ def today() -> date:
     return datetime.now(SHANGHAI).date()
 
 
-def _open_latest_decisions(session: Session, before: datetime):
+def _open_latest_decisions(session: Session, before: datetime) -> list[tuple]:
     """The latest decision of every case, when nothing settles it yet and it was made before ``before``."""
-    latest = (select(Decision.score_id, func.row_number().over(
-        partition_by=Decision.case_id, order_by=(Decision.created_at.desc(), Decision.score_id.desc())).label("n"))
-        .subquery())
+    later = aliased(Decision)
+    superseded = exists().where(later.case_id == Decision.case_id, (later.created_at > Decision.created_at) | (
+        (later.created_at == Decision.created_at) & (later.score_id > Decision.score_id)))
     settled = exists().where(Review.score_id == Decision.score_id, Review.status.in_(SETTLED))
     hours = Decision.response[("route", "respond_within_hours")].as_float()
-    return session.execute(
+    return [tuple(row) for row in session.execute(
         select(Decision.score_id, Decision.case_id, Decision.household_id, Decision.dispute_type,
-               Decision.probability, Decision.band, Decision.priority, Decision.teams, Decision.created_at,
-               hours.label("hours"))
-        .join(latest, (latest.c.score_id == Decision.score_id) & (latest.c.n == 1))
-        .where(~settled, Decision.created_at < before)).all()
+               Decision.probability, Decision.band, Decision.priority, Decision.teams, Decision.created_at, hours)
+        .where(Decision.created_at < before, ~superseded, ~settled))]
 
 
-def teams_queue(session: Session, capacity: dict[str, int], day: date, *, team: str | None = None,
-                cases_per_team: int | None = 100, now: datetime | None = None) -> TeamsQueue:
-    """Per team: capacity, open cases due by the end of ``day``, how many are beyond capacity, and the
-    first ``cases_per_team`` cases (None: all of them)."""
-    now, due_before = now or datetime.now(timezone.utc), end_of_day(day)
-    owed: dict[str, list[tuple]] = {code: [] for code in capacity if team in (None, code)}
+@dataclass(frozen=True)
+class Ranking:
+    """Each team's open cases due before ``due_before``, most urgent first: ``(row, due_at)`` pairs."""
+
+    day: date
+    due_before: datetime
+    owed: dict[str, list[tuple[tuple, datetime]]]
+
+    def beyond_capacity(self, capacity: dict[str, int]) -> dict[str, list[str]]:
+        """Score id → the teams for which that case lies beyond the day's capacity."""
+        beyond: dict[str, list[str]] = {}
+        for code, rows in self.owed.items():
+            for row, _ in rows[capacity[code]:]:
+                beyond.setdefault(row[0], []).append(code)
+        return beyond
+
+
+def rank_due(session: Session, teams: list[str], day: date) -> Ranking:
+    """The open cases of these teams due by the end of ``day`` (Asia/Shanghai), each team's most urgent first."""
+    due_before = end_of_day(day)
+    owed: dict[str, list[tuple[tuple, datetime]]] = {code: [] for code in teams}
     for row in _open_latest_decisions(session, due_before):
-        due_at = row.created_at + timedelta(hours=row.hours)
-        if due_at >= due_before:
-            continue
-        for code in row.teams.strip(";").split(";"):
-            if code in owed:
-                owed[code].append((row, due_at))
+        due_at = row[8] + timedelta(hours=row[9])
+        if due_at < due_before:
+            for code in row[7].strip(";").split(";"):
+                if code in owed:
+                    owed[code].append((row, due_at))
+    for rows in owed.values():   # priority, then probability, then the earlier deadline
+        rows.sort(key=lambda r: (-PRIORITY_RANK[r[0][6]], -r[0][4], r[1], r[0][0]))
+    return Ranking(day=day, due_before=due_before, owed=owed)
+
+
+def teams_queue(ranking: Ranking, capacity: dict[str, int], cases_per_team: int = 100,
+                now: datetime | None = None) -> TeamsQueue:
+    """Per team: capacity, open cases due, how many are beyond capacity, and the first ``cases_per_team``."""
+    now = now or datetime.now(timezone.utc)
     loads = []
-    for code, rows in owed.items():
-        rows.sort(key=lambda r: (-PRIORITY_RANK[r[0].priority], -r[0].probability, r[1], r[0].score_id))
-        cases = [DueCase(score_id=row.score_id, case_id=row.case_id, household_id=row.household_id,
-                         dispute_type=row.dispute_type, probability=row.probability, band=row.band,
-                         priority=row.priority, created_at=row.created_at, due_at=due_at, overdue=due_at < now,
-                         rank=rank, over_capacity=rank > capacity[code])
+    for code, rows in ranking.owed.items():
+        cases = [DueCase(score_id=row[0], case_id=row[1], household_id=row[2], dispute_type=row[3],
+                         probability=row[4], band=row[5], priority=row[6], created_at=row[8], due_at=due_at,
+                         overdue=due_at < now, rank=rank, over_capacity=rank > capacity[code])
                  for rank, (row, due_at) in enumerate(rows[:cases_per_team], start=1)]
         loads.append(TeamLoad(team=code, capacity=capacity[code], due=len(rows),
                               over_capacity=max(len(rows) - capacity[code], 0), cases=cases))
     loads.sort(key=lambda load: (-load.over_capacity, -load.due, load.team))
-    return TeamsQueue(day=day, due_before=due_before, teams=loads)
+    return TeamsQueue(day=ranking.day, due_before=ranking.due_before, teams=loads)

@@ -131,13 +131,8 @@ def queue_view(session: Session, query: QueueQuery, capacities: dict[str, int],
     where = query.where()
     page = decisions.queue(session, where, PAGE_SIZE, (query.page - 1) * PAGE_SIZE)
     counts = {band: decisions.queue(session, replace(where, band=[band]), 1, 0).total for band in BANDS}
-    teams = capacity.teams_queue(session, capacities, now.astimezone(SHANGHAI).date(),
-                                 cases_per_team=None, now=now)
-    beyond: dict[str, list[str]] = {}
-    for load in teams.teams:
-        for case in load.cases:
-            if case.over_capacity:
-                beyond.setdefault(case.score_id, []).append(load.team)
+    ranking = capacity.rank_due(session, list(capacities), now.astimezone(SHANGHAI).date())
+    beyond = ranking.beyond_capacity(capacities)
     rows = []
     for item in page.items:
         stored = session.get(Decision, item.score_id)  # already in the session from the queue query
@@ -146,7 +141,7 @@ def queue_view(session: Session, query: QueueQuery, capacities: dict[str, int],
                                                any(r.status != "pending" for r in stored.reviews), now),
                              warnings=warnings_of(stored.response), beyond_capacity=beyond.get(item.score_id, [])))
     return QueueView(rows=rows, total=page.total, page=query.page, pages=max(math.ceil(page.total / PAGE_SIZE), 1),
-                     band_counts=counts, teams=teams)
+                     band_counts=counts, teams=capacity.teams_queue(ranking, capacities, cases_per_team=0, now=now))
 
 
 @dataclass(frozen=True)

@@ -27,5 +27,5 @@ def teams_queue(key: AnalystKey, session: SessionDep, state: StateDep,
     capacities = capacity.team_capacity(state.settings.domain_file)
     if team is not None and team not in capacities:
         raise Problem(404, f"no team {team}")
-    return capacity.teams_queue(session, capacities, day or capacity.today(), team=team,
-                                cases_per_team=cases_per_team)
+    ranking = capacity.rank_due(session, [team] if team else list(capacities), day or capacity.today())
+    return capacity.teams_queue(ranking, capacities, cases_per_team)
