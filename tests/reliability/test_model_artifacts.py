@@ -1,0 +1,105 @@
+"""A corrupt or missing model artifact at ``POST /v1/models/reload``: the old champions keep serving.
+
+Real MLflow this time (a registry in the test's home): version 1 of both models is champion and
+loaded at start; version 2 is registered and made champion, then its escalation artifact is
+damaged (the pickle overwritten, cut in half, or the whole folder deleted).  Each reload then
+answers 502 problem+json, ``/v1/models`` and every score still name version 1, and the audit
+log records each failed reload with the admin's key.  Pointing the alias back at a sound
+version makes the next reload succeed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from urllib.parse import urlparse
+
+import mlflow
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.serving.conftest import TEST_HASHER, auth, case_request, train_champions
+from triage.models.pyfunc import EscalationPyfunc, TierPyfunc
+from triage.models.registry import configure_mlflow
+from triage.serving import create_app
+from triage.serving.keys import create_key
+from triage.settings import Settings
+
+pytestmark = pytest.mark.slow
+V1 = {"escalation": "triage-escalation/1", "tier": "triage-tier/1"}
+
+
+def register(settings: Settings, seed: int) -> dict[str, Path]:
+    """Log both models of a fresh fit as new versions, make them champion; their artifact folders."""
+    client = configure_mlflow(settings)
+    champions = train_champions(seed=seed)
+    folders = {}
+    with mlflow.start_run(run_name=f"artifact-test-{seed}"):
+        for role, name, wrapper in (("escalation", settings.escalation_model_name, EscalationPyfunc),
+                                    ("tier", settings.tier_model_name, TierPyfunc)):
+            info = mlflow.pyfunc.log_model(name=role, python_model=wrapper(getattr(champions, role)),
+                                           registered_model_name=name)
+            version = str(info.registered_model_version)
+            client.set_registered_model_alias(name, settings.champion_alias, version)
+            folders[role] = Path(urlparse(mlflow.get_logged_model(info.model_id).artifact_location).path)
+    return folders
+
+
+def overwrite_pickle(folder: Path) -> None:
+    (folder / "python_model.pkl").write_bytes(b"\x80\x05 this is not a pickle")
+
+
+def cut_pickle_in_half(folder: Path) -> None:
+    pickle = folder / "python_model.pkl"
+    pickle.write_bytes(pickle.read_bytes()[: pickle.stat().st_size // 2])
+
+
+def delete_folder(folder: Path) -> None:
+    shutil.rmtree(folder)
+
+
+@pytest.fixture
+def service(db_url, tmp_path, monkeypatch):
+    """The app loading champions from a real MLflow registry, a version 2 to spoil, and keys."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    settings = Settings(home=tmp_path / "home", database_url=db_url)
+    register(settings, seed=0)
+    app = create_app(settings)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        with app.state.service.sessions() as session:
+            keys = {role: create_key(session, role, f"artifact {role}", hasher=TEST_HASHER)[1]
+                    for role in ("scorer", "analyst", "admin")}
+            session.commit()
+        yield client, keys, settings
+
+
+def test_a_damaged_artifact_at_reload_keeps_the_old_champions_serving(service):
+    client, keys, settings = service
+    assert client.get("/v1/models", headers=auth(keys["analyst"])).json()["models"]["escalation"]["version"] == V1[
+        "escalation"]
+    version_2 = register(settings, seed=1)
+    for spoil in (overwrite_pickle, cut_pickle_in_half, delete_folder):
+        if version_2["escalation"].exists():
+            spoil(version_2["escalation"])
+        failed = client.post("/v1/models/reload", headers=auth(keys["admin"]))
+        assert failed.status_code == 502, (spoil.__name__, failed.text)
+        assert failed.headers["content-type"] == "application/problem+json"
+        assert "the models in use are unchanged" in failed.json()["detail"]
+
+        models = client.get("/v1/models", headers=auth(keys["analyst"])).json()["models"]
+        assert {role: model["version"] for role, model in models.items()} == V1
+        score = client.post("/v1/cases/score", json=case_request(f"ART-{spoil.__name__}"), headers=auth(keys["scorer"]))
+        assert score.status_code == 200 and score.json()["models"] == V1
+
+    audit = client.get("/v1/audit", headers=auth(keys["admin"])).json()
+    failures = [entry for entry in audit if entry["action"] == "models.reload_failed"]
+    assert [entry["detail"]["error"] for entry in failures] == ["MlflowException", "UnpicklingError",
+                                                                "UnpicklingError"]   # newest first
+    assert {entry["key_id"] for entry in failures} == {keys["admin"].split("_")[1]}
+
+    from mlflow import MlflowClient
+
+    for name in (settings.escalation_model_name, settings.tier_model_name):   # back to a sound version
+        MlflowClient().set_registered_model_alias(name, settings.champion_alias, "1")
+    reloaded = client.post("/v1/models/reload", headers=auth(keys["admin"]))
+    assert reloaded.status_code == 200 and reloaded.json()["models"]["tier"]["version"] == V1["tier"]
