@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Collection, Sequence
+from datetime import timezone
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import ColumnElement, Engine, Select, and_, null, or_, select, true
+from sqlalchemy import ColumnElement, DateTime, Engine, Select, and_, null, or_, select, true, type_coerce
 
 from triage.contract import TABLE_ORDER, TABLES, TYPED_DTYPES, empty_typed_frame
 from triage.db.engine import engine_for
@@ -42,7 +43,7 @@ def read_tables(
     have none).  Cases keep ``status``/``closed_at`` as exported: they are never features.
     PII columns are present but null unless ``include_pii``.  Rows are ordered by key.
     """
-    rows = _read(url_or_engine, household_ids, person_ids, as_of, include_pii)
+    rows = _read(url_or_engine, household_ids, person_ids, as_of, include_pii, plain_times=False)
     return {name: _typed_frame(name, table_rows) for name, table_rows in rows.items()}
 
 
@@ -58,13 +59,18 @@ def read_history(
     Timestamps are int64 UTC nanoseconds, ids, codes and text objects (None when missing),
     numbers and booleans float64 (NaN when missing).  PII columns are left out altogether.
     """
-    rows = _read(url_or_engine, household_ids, person_ids, as_of, include_pii=False)
+    rows = _read(url_or_engine, household_ids, person_ids, as_of, include_pii=False, plain_times=True)
     return {name: _columns(name, table_rows) for name, table_rows in rows.items()}
 
 
 def _read(url_or_engine: str | Engine, household_ids: Collection[str] | None, person_ids: Collection[str] | None,
-          as_of: pd.Timestamp | None, include_pii: bool) -> dict[str, Sequence[tuple]]:
-    """Each table's rows (all contract columns, PII null unless ``include_pii``), in key order."""
+          as_of: pd.Timestamp | None, include_pii: bool, plain_times: bool) -> dict[str, Sequence[tuple]]:
+    """Each table's rows (all contract columns, PII null unless ``include_pii``), in key order.
+
+    ``plain_times``: timestamps as the driver gives them (naive UTC from SQLite, aware from
+    PostgreSQL) rather than through ``UtcDateTime``, whose per-value call was a third of
+    reading a 1,000-case batch's history.
+    """
     engine = url_or_engine if isinstance(url_or_engine, Engine) else engine_for(url_or_engine)
     cutoff = _utc(as_of)
     scoped = household_ids is not None or person_ids is not None
@@ -76,7 +82,7 @@ def _read(url_or_engine: str | Engine, household_ids: Collection[str] | None, pe
             where = _in_time(name, cutoff)
             if scoped:
                 where = and_(where, _in_scope(name, households, wanted_persons, rows))
-            rows[name] = connection.execute(_select_table(name, where, include_pii)).all()
+            rows[name] = connection.execute(_select_table(name, where, include_pii, plain_times)).all()
     return rows
 
 
@@ -128,12 +134,18 @@ def _position(name: str, column: str) -> int:
     return TABLES[name].column_names.index(column)
 
 
-def _select_table(name: str, where: ColumnElement[bool], include_pii: bool) -> Select:
+def _select_table(name: str, where: ColumnElement[bool], include_pii: bool, plain_times: bool = False) -> Select:
     table = EXCHANGE_MODELS[name].__table__
     spec = TABLES[name]
-    columns = [null().label(c.name) if c.pii and not include_pii else table.c[c.name]
-               for c in spec.columns]
-    return select(*columns).where(where).order_by(table.c[spec.key])
+
+    def column(c):
+        if c.pii and not include_pii:
+            return null().label(c.name)
+        if plain_times and c.type == "timestamp":
+            return type_coerce(table.c[c.name], DateTime(timezone=True)).label(c.name)
+        return table.c[c.name]
+
+    return select(*map(column, spec.columns)).where(where).order_by(table.c[spec.key])
 
 
 def _typed_frame(name: str, rows: Sequence[tuple]) -> pd.DataFrame:
@@ -161,8 +173,9 @@ def _columns(name: str, rows: Sequence[tuple]) -> Columns:
     for column, values in zip(spec.columns, values_of):
         if column.pii:
             continue
-        if column.type == "timestamp":     # UtcDateTime gives aware UTC datetimes
-            naive = [None if v is None else v.replace(tzinfo=None) for v in values]
+        if column.type == "timestamp":     # naive values are UTC already (SQLite)
+            naive = [v if v is None or v.tzinfo is None else v.astimezone(timezone.utc).replace(tzinfo=None)
+                     for v in values]
             out[column.name] = np.array(naive, dtype="datetime64[us]").astype("datetime64[ns]").view(np.int64)
         elif column.type in ("id", "enum", "text"):
             out[column.name] = np.array(values, dtype=object) if values else np.empty(0, dtype=object)
