@@ -138,7 +138,7 @@ SHIPPED_DOMAIN = yaml.safe_load(Settings().domain_file.read_text(encoding="utf-8
 
 def domain_with_capacity(folder: Path, capacity: dict) -> Path:
     """``domain.yaml`` as shipped (``SHIPPED_DOMAIN``) with another ``capacity`` section, written to ``folder``."""
-    domain = SHIPPED_DOMAIN
     path = folder / "domain.yaml"
-    path.write_text(yaml.safe_dump({**domain, "capacity": capacity}, allow_unicode=True), encoding="utf-8")
+    path.write_text(yaml.safe_dump({**SHIPPED_DOMAIN, "capacity": capacity}, allow_unicode=True, sort_keys=False),
+                    encoding="utf-8")
     return path

@@ -292,6 +292,8 @@ def test_missed_follow_up_visits_show_in_the_queue_and_a_visit_of_concern_re_sco
 
     silent = client.post(f"/ui/cases/{score_id}/followups/{first}", data={"outcome": "concern", "note": ""})
     assert silent.status_code == 422 and "回访须填写情况说明" in silent.text
+    unsaid = client.post(f"/ui/cases/{score_id}/followups/{first}", data={"outcome": "", "note": "见到了"})
+    assert unsaid.status_code == 422 and "请选择回访结果" in unsaid.text
     done = client.post(f"/ui/cases/{score_id}/followups/{first}",
                        data={"outcome": "concern", "note": "双方又因赔偿款争吵"}, follow_redirects=False)
     rescored = done.headers["location"].split("/ui/cases/")[1].split("?")[0]

@@ -26,7 +26,8 @@ from triage.db.service_models import Decision, Review
 from triage.routing import PRIORITY_RANK
 from triage.serving.schemas import SHANGHAI, Band
 
-#: Review states that settle a decision; a ``pending`` override still waits for a second analyst.
+#: Review states that settle a decision (after a rejection two analysts have looked and the route stands);
+#: a ``pending`` override still waits for a second analyst and changes nothing.
 SETTLED = ("final", "confirmed", "rejected")
 
 

@@ -148,6 +148,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "same_analyst": ("四眼原则：改派须由另一位分析员确认或驳回。",
                      "Four eyes: another analyst must confirm or reject this override."),
     "visit_note_required": ("回访须填写情况说明。", "A visit needs a note of what it found."),
+    "visit_outcome_required": ("请选择回访结果。", "Choose the visit's outcome."),
+    "choose": ("请选择", "Choose"),
     "four_eyes_hint": ("可以自由增加单位或提高紧急程度；取消规则要求的单位或降低其紧急程度，须由另一位分析员确认（四眼原则）。",
                        "You may add teams or raise the priority freely; dropping a team or lowering a priority "
                        "that a rule requires needs another analyst's confirmation (four eyes)."),

@@ -227,6 +227,8 @@ def record_visit(session: Session, followup_id: int, outcome: str, note: str, re
                  cfg: dict, scorer, champions: ChampionStore) -> VisitOut | None:
     """A follow-up visit recorded as ``POST /v1/followups/{id}`` records it (re-scoring when asked or of concern)."""
     note = note.strip()
+    if not outcome:
+        raise ReviewRejected("visit_outcome_required")
     if not note:
         raise ReviewRejected("visit_note_required")
     try:
