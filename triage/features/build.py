@@ -26,6 +26,8 @@ CASE_COLUMNS_OPTIONAL = ("counterparty_household_id", "amount_cny", "description
 def as_utc(values: pd.Series) -> pd.Series:
     """Timestamps as ``datetime64[ns, UTC]``; values without an offset are Asia/Shanghai."""
     values = pd.Series(values).reset_index(drop=True)
+    if values.dtype == "datetime64[ns, UTC]":
+        return values
     if not pd.api.types.is_datetime64_any_dtype(values):
         values = pd.Series([pd.Timestamp(v) if pd.notna(v) else pd.NaT for v in values], dtype=object)
         values = pd.Series([v.tz_localize(TIMEZONE) if v is not pd.NaT and v.tzinfo is None else v

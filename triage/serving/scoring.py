@@ -27,7 +27,7 @@ from triage.routing import RouteInput, RoutingRules, current_routing
 from triage.serving import decisions
 from triage.serving.decisions import ScoredCase
 from triage.serving.facts import route_facts
-from triage.serving.schemas import ScoreRequest, ScoreResponse
+from triage.serving.schemas import CaseIn, ScoreRequest, ScoreResponse
 from triage.settings import Settings
 
 
@@ -66,12 +66,13 @@ class Scorer:
         """Score every request (each as of its own ``as_of``, default ``now``); full explanations."""
         now = now or datetime.now(timezone.utc)
         routing = self.routing
-        cases = pd.DataFrame([r.case.model_dump() for r in requests])
-        cases["as_of"] = pd.to_datetime([r.as_of or now for r in requests], utc=True)
-        cases["opened_at"] = pd.to_datetime(cases["opened_at"], utc=True)
+        columns = {name: [getattr(r.case, name) for r in requests] for name in CaseIn.model_fields}
+        columns["opened_at"] = pd.to_datetime(columns["opened_at"], utc=True).as_unit("ns")
+        columns["as_of"] = pd.to_datetime([r.as_of or now for r in requests], utc=True).as_unit("ns")
+        cases = pd.DataFrame(columns)
         named = pd.DataFrame([(i, p) for i, r in enumerate(requests) for p in r.persons],
                              columns=["row", "person_id"])
-        households = set(cases["household_id"]) | set(cases["counterparty_household_id"].dropna())
+        households = set(columns["household_id"]) | {h for h in columns["counterparty_household_id"] if h}
         tables = read_history(self.engine, household_ids=households, person_ids=set(named["person_id"]),
                               as_of=cases["as_of"].max())
 
