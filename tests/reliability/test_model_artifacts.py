@@ -2,7 +2,8 @@
 
 Real MLflow this time (a registry in the test's home): version 1 of both models is champion and
 loaded at start; version 2 is registered and made champion, then its escalation artifact is
-damaged (the pickle overwritten, cut in half, or the whole folder deleted).  Each reload then
+damaged (a tier model put in its place, the pickle overwritten or cut in half, the whole folder
+deleted).  Each reload then
 answers 502 problem+json, ``/v1/models`` and every score still name version 1, and the audit
 log records each failed reload with the admin's key.  Pointing the alias back at a sound
 version makes the next reload succeed.
@@ -16,6 +17,7 @@ from urllib.parse import urlparse
 
 import mlflow
 import pytest
+from mlflow import MlflowClient
 from fastapi.testclient import TestClient
 
 from tests.serving.conftest import TEST_HASHER, auth, case_request, train_champions
@@ -45,17 +47,26 @@ def register(settings: Settings, seed: int) -> dict[str, Path]:
     return folders
 
 
-def overwrite_pickle(folder: Path) -> None:
-    (folder / "python_model.pkl").write_bytes(b"\x80\x05 this is not a pickle")
+def tier_model_in_its_place(folders: dict[str, Path]) -> None:
+    shutil.copy(folders["tier"] / "python_model.pkl", folders["escalation"] / "python_model.pkl")
 
 
-def cut_pickle_in_half(folder: Path) -> None:
-    pickle = folder / "python_model.pkl"
+def overwrite_pickle(folders: dict[str, Path]) -> None:
+    (folders["escalation"] / "python_model.pkl").write_bytes(b"\x80\x05 this is not a pickle")
+
+
+def cut_pickle_in_half(folders: dict[str, Path]) -> None:
+    pickle = folders["escalation"] / "python_model.pkl"
     pickle.write_bytes(pickle.read_bytes()[: pickle.stat().st_size // 2])
 
 
-def delete_folder(folder: Path) -> None:
-    shutil.rmtree(folder)
+def delete_folder(folders: dict[str, Path]) -> None:
+    shutil.rmtree(folders["escalation"])
+
+
+#: Each damage in turn to version 2's escalation model, and the error the reload then meets.
+DAMAGE = [(tier_model_in_its_place, "TypeError"), (overwrite_pickle, "UnpicklingError"),
+          (cut_pickle_in_half, "UnpicklingError"), (delete_folder, "MlflowException")]
 
 
 @pytest.fixture
@@ -78,9 +89,8 @@ def test_a_damaged_artifact_at_reload_keeps_the_old_champions_serving(service):
     assert client.get("/v1/models", headers=auth(keys["analyst"])).json()["models"]["escalation"]["version"] == V1[
         "escalation"]
     version_2 = register(settings, seed=1)
-    for spoil in (overwrite_pickle, cut_pickle_in_half, delete_folder):
-        if version_2["escalation"].exists():
-            spoil(version_2["escalation"])
+    for spoil, _ in DAMAGE:
+        spoil(version_2)
         failed = client.post("/v1/models/reload", headers=auth(keys["admin"]))
         assert failed.status_code == 502, (spoil.__name__, failed.text)
         assert failed.headers["content-type"] == "application/problem+json"
@@ -93,11 +103,8 @@ def test_a_damaged_artifact_at_reload_keeps_the_old_champions_serving(service):
 
     audit = client.get("/v1/audit", headers=auth(keys["admin"])).json()
     failures = [entry for entry in audit if entry["action"] == "models.reload_failed"]
-    assert [entry["detail"]["error"] for entry in failures] == ["MlflowException", "UnpicklingError",
-                                                                "UnpicklingError"]   # newest first
+    assert [entry["detail"]["error"] for entry in reversed(failures)] == [error for _, error in DAMAGE]
     assert {entry["key_id"] for entry in failures} == {keys["admin"].split("_")[1]}
-
-    from mlflow import MlflowClient
 
     for name in (settings.escalation_model_name, settings.tier_model_name):   # back to a sound version
         MlflowClient().set_registered_model_alias(name, settings.champion_alias, "1")

@@ -2,6 +2,8 @@
 
 A request takes :attr:`ChampionStore.current` once and scores with that pair to the end, so a
 reload in the middle of a batch never mixes versions; a failed load leaves the old pair serving.
+A load that yields the wrong kind of model (an artifact swapped or mislabelled in the registry)
+counts as a failed load: the service would otherwise answer with nonsense instead of an error.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from triage.models import EscalationModel, TierModel
 from triage.models.registry import Champions
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,7 @@ class ChampionStore:
         with self._reload_lock:
             try:
                 fresh = self._loader()
+                _check_kinds(fresh)
             except Exception as exc:  # the registry or an artifact failed: keep serving the old pair
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("champion reload failed, keeping %s: %s",
@@ -50,3 +54,11 @@ class ChampionStore:
             self._current, self.last_error = fresh, None
             log.info("champions in use: %s", fresh.versions)
             return fresh
+
+
+def _check_kinds(champions: Champions) -> None:
+    for role, kind in (("escalation", EscalationModel), ("tier", TierModel)):
+        model = getattr(champions, role)
+        if not isinstance(model, kind):
+            raise TypeError(f"the {role} champion {champions.versions.get(role)} is a "
+                            f"{type(model).__name__}, not a {kind.__name__}")
