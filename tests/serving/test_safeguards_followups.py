@@ -95,3 +95,15 @@ def test_a_case_loaded_as_mediated_gets_visits_from_its_closing(client, keys):
 def test_an_agreement_on_a_case_the_service_never_scored_plans_nothing(client, keys):
     assert ingest(client, keys, "mediation_events", [AGREEMENT])["followups_planned"] == 0
     assert followups(client, keys)["total"] == 0
+
+
+
+def test_a_stored_case_whose_status_turns_mediated_gets_visits_once(client, keys):
+    case = {"case_id": "C-31", "opened_at": "2025-05-30T09:00:00+08:00", "household_id": "H-2",
+            "dispute_type": "neighbor", "source": "hotline", "parties_count": 2, "status": "open"}
+    assert ingest(client, keys, "cases", [case])["followups_planned"] == 0
+    client.post("/v1/cases/score", headers=auth(keys["scorer"]),
+                json=case_request("C-31", "H-2", counterparty=None, opened_at="2025-05-30T09:00:00+08:00"))
+    mediated = {**case, "status": "mediated", "closed_at": "2025-06-05T09:00:00+08:00"}
+    assert ingest(client, keys, "cases", [mediated])["followups_planned"] == 3
+    assert ingest(client, keys, "cases", [mediated])["followups_planned"] == 0

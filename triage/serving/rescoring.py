@@ -74,17 +74,23 @@ def _chunks(values: list, size: int = _IN_CHUNK) -> Iterable[list]:
 
 
 def unseen_rows(engine: Engine, table: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows of ``frame`` whose key the database does not hold yet (call before loading them)."""
+    """The rows of ``frame`` that are news to the database (call before loading them): rows of an
+    event table whose key it does not hold, cases it does not hold or holds with another status."""
     if frame.empty or table not in EVENT_TABLES + ("cases",):
         return frame.iloc[0:0]
     key = TABLES[table].key
-    column = EXCHANGE_MODELS[table].__table__.c[key]
-    keys = sorted(set(frame[key].astype(str)))
-    stored: set[str] = set()
+    model = EXCHANGE_MODELS[table].__table__
+    columns = [model.c[key]] + ([model.c.status] if table == "cases" else [])
+    stored: dict[str, str | None] = {}
     with engine.connect() as connection:
-        for chunk in _chunks(keys):
-            stored.update(connection.scalars(select(column).where(column.in_(chunk))))
-    return frame[~frame[key].astype(str).isin(stored)]
+        for chunk in _chunks(sorted(set(frame[key].astype(str)))):
+            stored.update((row[0], row[-1]) for row in connection.execute(select(*columns)
+                                                                          .where(model.c[key].in_(chunk))))
+    keys = frame[key].astype(str)
+    news = ~keys.isin(stored)
+    if table == "cases":
+        news |= keys.map(stored).ne(frame["status"].astype(str)) & keys.isin(stored)
+    return frame[news.to_numpy()]
 
 
 def _lookup(engine: Engine, table: str, key: str, value: str, ids: Iterable[str]) -> dict[str, str]:
