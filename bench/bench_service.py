@@ -3,8 +3,8 @@
     .venv/bin/python bench/bench_service.py                       # generate, load, train, serve (~6 min)
     .venv/bin/python bench/bench_service.py --data /tmp/b/city --home /tmp/b/home   # reuse both
 
-The server is a `triage serve` subprocess on 127.0.0.1 over a SQLite database holding a generated
-city (20,000 households), with champions trained on that city.  Every single-case request asks for
+The server is a `triage serve --workers 2` subprocess on 127.0.0.1 over a SQLite database holding a
+generated city (20,000 households), with champions trained on that city.  Every single-case request asks for
 the explanation (default top 8) and names one person, and its decision is stored before the answer,
 as in production.  The client is an asyncio httpx client with a bounded number of requests in
 flight.  Wall latencies are what a caller sees; the server's CPU time per request (from
@@ -140,7 +140,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--batches", type=int, default=3, help="repetitions of the 1,000-case batch")
     parser.add_argument("--batch-size", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (one per core)")
     args = parser.parse_args()
 
     scratch = Path(os.environ.get("TMPDIR", "/tmp")) / "triage-bench-service"
@@ -150,6 +150,7 @@ def main() -> None:
     prepare(data, home, args.households, env)
     key = _run(["keys", "create", "--role", "scorer", "--name", "bench"], env).strip()
     port = _free_port()
+    load_before = os.getloadavg()[0]
     server = start_server(port, args.workers, env)
     base = f"http://127.0.0.1:{port}"
     rows = []
@@ -182,7 +183,8 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
 
-    print(f"\nmachine: {describe()}")
+    print(f"\nmachine: {describe()}; 1-minute load average {load_before:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after (both include this bench's own client and server)")
     print(f"server: triage serve --workers {args.workers}, SQLite {home / 'triage.db'}, data {data}")
     header = ("what", "n", "failed", "wall latency", "throughput", "server CPU each")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
