@@ -281,6 +281,21 @@ def test_an_override_dropping_a_team_a_rule_requires_waits_for_a_second_analyst(
         "confirmed", stored.keys["admin_id"], "核实无误")
 
 
+def test_lowering_the_priority_a_rule_requires_waits_too_and_raising_it_does_not(stored, client):
+    signed_in(client, stored.keys["analyst"])
+    for case_id, priority, status in (("C-101", "high", "pending"), ("C-107", "critical", "final")):
+        score_id = stored.score_ids[case_id]
+        route = client.get(f"/v1/scores/{score_id}", headers=auth(stored.keys["analyst"])).json()["route"]
+        saved = client.post(f"/ui/cases/{score_id}/review", follow_redirects=False, data={
+            "verdict": "override", "teams": route["teams"], "priority": priority, "note": "按实际情况调整紧急程度"})
+        assert saved.headers["location"].endswith("pending" if status == "pending" else "true")
+        (review,) = client.get(f"/v1/scores/{score_id}", headers=auth(stored.keys["analyst"])).json()["reviews"]
+        assert (review["priority"], review["status"]) == (priority, status)
+    bogus = client.post(f"/ui/cases/{stored.score_ids['C-102']}/review",
+                        data={"verdict": "override", "teams": ["care_group"], "priority": "asap", "note": "x"})
+    assert bogus.status_code == 422 and "研判内容无效" in bogus.text
+
+
 def test_missed_follow_up_visits_show_in_the_queue_and_a_visit_of_concern_re_scores_the_case(stored, client):
     score_id = mediated_case(client, stored.keys)
     signed_in(client, stored.keys["analyst"])

@@ -130,6 +130,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "agree": ("同意建议分派", "Agree with the route"),
     "override": ("改派（须填写说明）", "Override the teams (note required)"),
     "override_teams": ("改派给", "Route to"),
+    "override_priority": ("紧急程度（改派时）", "Priority (override)"),
+    "keep_priority": ("保持建议：{priority}", "As suggested: {priority}"),
     "note": ("说明", "Note"),
     "note_placeholder": ("改派必须说明理由，例如：已掌握的新情况。", "Why — required for an override."),
     "submit_review": ("提交研判", "Submit review"),

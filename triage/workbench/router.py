@@ -119,14 +119,15 @@ def case_page(request: Request, score_id: str, key: AnalystSession, session: Ses
 @router.post("/cases/{score_id}/review")
 def review(request: Request, score_id: str, key: AnalystSession, session: SessionDep, state: StateDep,
            verdict: Annotated[str, Form()] = "agree", teams: Annotated[list[str], Form()] = [],  # noqa: B006
+           priority: Annotated[str, Form(max_length=32)] = "",
            note: Annotated[str, Form(max_length=10_000)] = "") -> Response:
     """Store the verdict as ``POST /v1/scores/{id}/review`` does, then show the case again."""
     try:
-        stored = views.submit_review(session, score_id, verdict, teams, note, key.id, state.scorer.teams,
+        stored = views.submit_review(session, score_id, verdict, teams, priority, note, key.id, state.scorer.teams,
                                      state.scorer.routing)
     except views.ReviewRejected as rejected:
         return refused(request, score_id, key, session, state, rejected, "review", verdict=verdict, teams=teams,
-                       note=note)
+                       priority=priority, note=note)
     if stored is None:
         return render(request, "not_found.html", status=404, key=key)
     session.commit()

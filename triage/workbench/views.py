@@ -192,7 +192,7 @@ def _invalid(exc: Exception) -> ReviewRejected:
     return ReviewRejected("review_invalid", detail=detail)
 
 
-def submit_review(session: Session, score_id: str, verdict: str, teams: list[str], note: str,
+def submit_review(session: Session, score_id: str, verdict: str, teams: list[str], priority: str, note: str,
                   reviewer_key_id: str, known_teams: set[str], routing: RoutingRules) -> ReviewOut | None:
     """Store the analyst's verdict as the API does (an override that drops what a safeguard rule
     requires waits for a second analyst); the form's own checks come first, in the page's words."""
@@ -202,7 +202,9 @@ def submit_review(session: Session, score_id: str, verdict: str, teams: list[str
     if verdict == "override" and not note:
         raise ReviewRejected("note_required")
     try:
-        body = ReviewIn(verdict=verdict, teams=teams if verdict == "override" else None, note=note or None)
+        override = verdict == "override"
+        body = ReviewIn(verdict=verdict, teams=teams if override else None,
+                        priority=(priority or None) if override else None, note=note or None)
         return decisions.review(session, score_id, body, reviewer_key_id, known_teams, routing)
     except (ValidationError, decisions.UnknownTeams) as exc:
         raise _invalid(exc) from exc
