@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_service.py                       # generate, load, train, serve (~6 min)
     .venv/bin/python bench/bench_service.py --data /tmp/b/city --home /tmp/b/home   # reuse both
+    .venv/bin/python bench/bench_service.py --data ... --home ... --stages   # where a case's CPU goes
 
 The server is a `triage serve --workers 2` subprocess on 127.0.0.1 over a SQLite database holding a
 generated city (20,000 households), with champions trained on that city.  Every single-case request asks for
@@ -9,6 +10,10 @@ the explanation (default top 8) and names one person, and its decision is stored
 as in production.  The client is an asyncio httpx client with a bounded number of requests in
 flight.  Wall latencies are what a caller sees; the server's CPU time per request (from
 /proc/PID/stat) is printed beside them because the machine may be shared.
+
+``--stages`` runs the scorer in this process instead and prints the CPU time of each step of
+``score_and_store`` (per single case, and for one 1,000-case batch), by timing the functions it
+calls: what is left of the total is building the responses, routing and the models' calls.
 """
 
 from __future__ import annotations
@@ -131,6 +136,60 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+STAGES = ("read_history", "History", "build_case_features", "_persons", "population_warnings", "route_facts",
+          "store")
+
+
+def stage_breakdown(data: Path, home: Path, singles: int, batch_size: int) -> list[tuple]:
+    """CPU seconds per stage of ``score_and_store``: (stage, ms per single case, s per batch)."""
+    os.environ["TRIAGE_HOME"] = str(home)
+    from sqlalchemy.orm import Session
+
+    from triage.db import engine_for
+    from triage.models.registry import load_champions
+    from triage.serving import scoring
+    from triage.serving.schemas import ScoreRequest
+    from triage.settings import Settings
+
+    settings = Settings(home=home)
+    engine, champions = engine_for(settings.db_url), load_champions(settings)
+    scorer = scoring.Scorer(settings, engine)
+    spent = dict.fromkeys(STAGES, 0.0)
+
+    def timed(name, function):
+        def run(*args, **kwargs):
+            start = time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[name] += time.process_time() - start
+        return run
+
+    for name in ("read_history", "History", "build_case_features", "population_warnings", "route_facts"):
+        setattr(scoring, name, timed(name, getattr(scoring, name)))
+    scorer._persons = timed("_persons", scorer._persons)
+    scoring.decisions.store = timed("store", scoring.decisions.store)
+
+    def measure(batches: list[list[ScoreRequest]]) -> tuple[dict, float]:
+        for name in spent:
+            spent[name] = 0.0
+        start = time.process_time()
+        for batch in batches:
+            with Session(engine) as session:
+                scoring.score_and_store(session, scorer, champions, batch, None)
+        return dict(spent), time.process_time() - start
+
+    warm = [ScoreRequest.model_validate(b) for b in requests_from(data, 20, seed=98)]
+    measure([[r] for r in warm])
+    single, single_total = measure([[ScoreRequest.model_validate(b)] for b in requests_from(data, singles, seed=7)])
+    batch, batch_total = measure([[ScoreRequest.model_validate(b) for b in requests_from(data, batch_size, seed=8)]])
+    rows = [(name, single[name] / singles * 1000, batch[name]) for name in STAGES]
+    rows.append(("rest: responses, routing, model calls, commit", (single_total - sum(single.values())) / singles * 1000,
+                 batch_total - sum(batch.values())))
+    rows.append(("total", single_total / singles * 1000, batch_total))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="dataset folder (generated there when empty)")
@@ -141,6 +200,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=3, help="repetitions of the 1,000-case batch")
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (one per core)")
+    parser.add_argument("--stages", action="store_true", help="CPU per step of scoring, in this process")
     args = parser.parse_args()
 
     scratch = Path(os.environ.get("TMPDIR", "/tmp")) / "triage-bench-service"
@@ -148,6 +208,16 @@ def main() -> None:
     env = {**os.environ, "TRIAGE_HOME": str(home), "TRIAGE_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
     env.pop("TRIAGE_DATABASE_URL", None)
     prepare(data, home, args.households, env)
+    if args.stages:
+        load_before = os.getloadavg()[0]
+        rows = stage_breakdown(data, home, args.requests, args.batch_size)
+        print(f"\nmachine: {describe()}; 1-minute load average {load_before:.1f} before, "
+              f"{os.getloadavg()[0]:.1f} after")
+        print(f"scorer in process, SQLite {home / 'triage.db'}; CPU time (time.process_time)")
+        print(f"{'step':48} | {'ms per single case':>18} | {f's per {args.batch_size:,}-case batch':>24}")
+        for name, single_ms, batch_s in rows:
+            print(f"{name:48} | {single_ms:18.1f} | {batch_s:24.2f}")
+        return
     key = _run(["keys", "create", "--role", "scorer", "--name", "bench"], env).strip()
     port = _free_port()
     load_before = os.getloadavg()[0]
