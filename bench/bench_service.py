@@ -184,8 +184,9 @@ def stage_breakdown(data: Path, home: Path, singles: int, batch_size: int) -> li
     single, single_total = measure([[ScoreRequest.model_validate(b)] for b in requests_from(data, singles, seed=7)])
     batch, batch_total = measure([[ScoreRequest.model_validate(b) for b in requests_from(data, batch_size, seed=8)]])
     rows = [(name, single[name] / singles * 1000, batch[name]) for name in STAGES]
-    rows.append(("rest: responses, routing, model calls, commit", (single_total - sum(single.values())) / singles * 1000,
-                 batch_total - sum(batch.values())))
+    rest = ("rest: responses, routing, model calls, commit",
+            (single_total - sum(single.values())) / singles * 1000, batch_total - sum(batch.values()))
+    rows.append(rest)
     rows.append(("total", single_total / singles * 1000, batch_total))
     return rows
 

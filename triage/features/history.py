@@ -439,6 +439,8 @@ class Queries:
         """The Asia/Shanghai calendar year of each ``as_of``."""
         return self._once(("year",), lambda: pd.to_datetime(self.as_of_ns, utc=True).tz_convert(TIMEZONE)
                           .year.to_numpy(dtype=np.float64))
+
+
 def _latest(values: np.ndarray, last: np.ndarray) -> np.ndarray:
     return take(values, last)
 

@@ -16,7 +16,7 @@ ERRORS = problem_responses(400, 401, 403, 413, 422, 503)  # 400: a body that is 
 
 
 def _rendered(content: dict) -> Response:
-    """The answer serialised once; ``response_model`` still documents it (the schemathesis test checks the two agree)."""
+    """The answer serialised once; ``response_model`` still documents it (schemathesis checks they agree)."""
     return Response(to_json(content), media_type="application/json")
 
 
