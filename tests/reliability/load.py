@@ -94,7 +94,10 @@ async def hold_rate(base: str, keys: dict[str, str], *, rate: float, duration_s:
     plan = _plan(int(rate * duration_s), seed)
     rng = random.Random(seed + 1)
     slots = asyncio.Semaphore(max_in_flight)
-    limits = httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight)
+    # uvicorn closes a connection idle for 5 s; a client keeping it longer may send on a socket being
+    # closed and see a ReadError that is no fault of the service
+    limits = httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight,
+                          keepalive_expiry=2)
 
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
 
@@ -136,10 +139,12 @@ async def hold_rate(base: str, keys: dict[str, str], *, rate: float, duration_s:
     return report
 
 
-def stored_decisions(url: str) -> dict[str, set[str]]:
-    """Score ids in the database, by what triggered them ('request', 'event:<table>', ...)."""
+def stored_decisions(url: str, run: str = "") -> dict[str, set[str]]:
+    """Score ids in the database (of cases of ``run`` only, when given), by what triggered them
+    ('request', 'event:<table>', ...)."""
     with engine_for(url).connect() as connection:
-        rows = connection.execute(text("SELECT score_id, \"trigger\" FROM decisions")).all()
+        rows = connection.execute(text('SELECT score_id, "trigger" FROM decisions WHERE case_id LIKE :cases'),
+                                  {"cases": f"LOAD-{run}-%" if run else "%"}).all()
     out: dict[str, set[str]] = defaultdict(set)
     for score_id, trigger in rows:
         out[trigger].add(score_id)

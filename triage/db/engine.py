@@ -27,6 +27,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+POSTGRES_OVERFLOW = 40
+
+
 def _unless_in(url, **defaults) -> dict:
     """Connection defaults the URL's query does not set itself."""
     return {name: value for name, value in defaults.items() if name not in url.query}
@@ -38,14 +41,21 @@ def engine_for(url: str) -> Engine:
 
     SQLite: WAL, foreign keys on, a 30 s busy timeout (``?timeout=`` in the URL sets another), the
     file's folder created when missing; ``sqlite://`` (in memory) shares one connection.
-    PostgreSQL: a small pool whose connections are pinged before use, so that after the server
-    went away and came back requests get fresh connections instead of dead ones (no restart
-    needed); a connection attempt gives up after 10 s (``?connect_timeout=``), so a request to
-    an unreachable server ends as a 503 instead of hanging.
+    PostgreSQL: connections are pinged before use, so that after the server went away and came
+    back requests get fresh connections instead of dead ones (no restart needed); a connection
+    attempt gives up after 10 s (``?connect_timeout=``), so a request to an unreachable server
+    ends as a 503 instead of hanging.
+
+    Pool sizes: a service request holds its session's connection while the scorer reads through
+    a second one, so a pool smaller than the requests in flight deadlocks (each holds one and
+    waits for another until the pool's 30 s timeout; seen under load as 30 s answers and then
+    errors).  SQLite connections are cheap: no limit.  PostgreSQL keeps 10 and may open
+    :data:`POSTGRES_OVERFLOW` more: above the 40 requests uvicorn's thread pool runs at once,
+    below the server's default of 100 connections.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_size=5, max_overflow=10, pool_pre_ping=True,
+        return create_engine(parsed, pool_size=10, max_overflow=POSTGRES_OVERFLOW, pool_pre_ping=True,
                              pool_recycle=1800, connect_args=_unless_in(parsed, connect_timeout=10))
     in_memory = parsed.database in (None, "", ":memory:")
     if in_memory:
@@ -53,8 +63,8 @@ def engine_for(url: str) -> Engine:
                                connect_args={"check_same_thread": False})
     else:
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"check_same_thread": False,
-                                                     **_unless_in(parsed, timeout=30)})
+        engine = create_engine(parsed, pool_size=5, max_overflow=-1,
+                               connect_args={"check_same_thread": False, **_unless_in(parsed, timeout=30)})
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 

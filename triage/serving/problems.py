@@ -2,7 +2,8 @@
 
 Service modules raise :class:`Problem` (or a plain domain error mapped here); the handlers
 installed by :func:`install_problem_handlers` turn it, FastAPI's validation errors,
-Starlette's HTTP errors and an unreachable database into the same shape.  Validation errors
+Starlette's HTTP errors, an unreachable database and an exhausted connection pool (503: the
+caller should retry, nothing is wrong with the request) into the same shape.  Validation errors
 list where and what, but never echo the offending input: it may hold PII.
 """
 
@@ -16,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -90,6 +92,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _database(request: Request, exc: DBAPIError):
         log.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else type(exc).__name__)
         return problem_response(request, 503, "the database is unavailable; try again shortly",
+                                headers={"Retry-After": "5"})
+
+    @app.exception_handler(PoolTimeoutError)
+    async def _busy(request: Request, exc: PoolTimeoutError):
+        log.warning("no database connection free within the pool timeout")
+        return problem_response(request, 503, "the database is busy; try again shortly",
                                 headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
