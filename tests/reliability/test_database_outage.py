@@ -5,7 +5,7 @@ server restart or a fail-over does to a pool); SQLite: another process holds the
 (a stuck writer or a long maintenance job) longer than the server's busy timeout.  While it
 lasts, scoring answers 503 ``application/problem+json`` with ``Retry-After``, stores nothing,
 and the process stays up; when it ends, the same process scores and stores again, with no
-restart.
+restart.  A connection pool with every connection taken is a 503 too (retry), not a 500.
 """
 
 from __future__ import annotations
@@ -16,12 +16,16 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import sessionmaker
 
 from tests.reliability.conftest import city_in
 from tests.serving.conftest import case_request
 from triage.db import engine_for, migrate
+from triage.serving import create_app
+from triage.settings import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -91,3 +95,16 @@ def test_a_lost_database_gives_503_and_the_same_process_recovers(outage_city, tm
         assert {item["case_id"] for item in queue["items"]} == {"OUT-before", "OUT-after"}
         assert process.poll() is None                          # the same process, never restarted
     assert decisions(city.url) == 2
+
+
+def test_an_exhausted_connection_pool_is_a_503_not_a_500(tmp_path):
+    """Every connection taken (a pool too small for the load): the caller is told to retry."""
+    url = f"sqlite:///{tmp_path / 'triage.db'}"
+    migrate(url)
+    app = create_app(Settings(home=tmp_path / "home", database_url=url))
+    tiny = create_engine(url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    app.state.service.sessions = sessionmaker(tiny)
+    with TestClient(app, raise_server_exceptions=False) as client, tiny.connect():   # holds the only one
+        response = client.post("/v1/cases/score", json=case_request(), headers={"Authorization": "Bearer trg_a_b"})
+    assert response.status_code == 503 and response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"] == "the database is busy; try again shortly"
