@@ -191,10 +191,11 @@ def load_results() -> list[dict]:
     return json.loads(RESULTS.read_text()) if RESULTS.exists() else []
 
 
-def save_result(results: list[dict], record: dict) -> list[dict]:
-    """Replace the earlier measurement of the same (households, step, engine)."""
+def save_result(record: dict) -> list[dict]:
+    """Replace the earlier measurement of the same (households, step, engine); the file is read
+    again first, so that two runs for different sizes or engines keep each other's records."""
     key = (record["households"], record["step"], record["engine"])
-    results = [r for r in results if (r["households"], r["step"], r["engine"]) != key] + [record]
+    results = [r for r in load_results() if (r["households"], r["step"], r["engine"]) != key] + [record]
     RESULTS.write_text(json.dumps(results, indent=1))
     return results
 
@@ -265,7 +266,7 @@ def main() -> None:
                 record = {"households": households, "step": step, "engine": engine, "rows": measured["rows"],
                           "seconds": measured["seconds"], "process_seconds": process_seconds,
                           "peak_mib": peak, "load": load, "machine": machine}
-                results = save_result(results, record)
+                results = save_result(record)
                 print(table([record]).splitlines()[1], flush=True)
     print(machine)
     print(table(results))
