@@ -48,9 +48,9 @@ def read_table(folder: Path, table: str) -> pd.DataFrame:
     try:
         frame = _read_csv(path) if path.suffix == ".csv" else as_text_frame(_read_parquet(path), table)
     except UnicodeDecodeError as exc:
-        raise DatasetUnreadable(f"table {table}: cannot read {path.name}: not UTF-8 (byte 0x{exc.object[exc.start]:02x} "
-                                "cannot be decoded); a GBK, GB18030 or UTF-16 export must be saved as "
-                                "UTF-8") from exc
+        raise DatasetUnreadable(f"table {table}: cannot read {path.name}: not UTF-8 (byte "
+                                f"0x{exc.object[exc.start]:02x} cannot be decoded); a GBK, GB18030 or "
+                                "UTF-16 export must be saved as UTF-8") from exc
     except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DatasetUnreadable(f"table {table}: cannot read {path.name}: {reason}") from exc
