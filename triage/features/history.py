@@ -150,6 +150,15 @@ def _pairs_by_key(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.n
     return left_rows, order[positions]
 
 
+def _sorted_codes(ids: np.ndarray) -> np.ndarray:
+    """Codes of ``ids`` in sorted order, -1 for missing (``pd.factorize(sort=True)``, sorted in C)."""
+    present = ~pd.isna(ids)
+    codes = np.full(len(ids), -1, dtype=np.int64)
+    if present.any():
+        codes[present] = np.unique(ids[present].astype(str), return_inverse=True)[1].reshape(-1)
+    return codes
+
+
 class _TextScores:
     """Per text model, the threat flag and learned score of each text seen (both depend on the text only).
 
@@ -170,6 +179,11 @@ class _TextScores:
         pass: the threat lexicon and the text model each cost milliseconds per call, whatever its size.
         """
         codes, distinct = pd.factorize(texts)
+        distinct = np.asarray(distinct, dtype=object)   # iterating an Arrow array costs µs per text
+        if len(distinct) > self.limit:             # a training-sized history: in one go, nothing kept
+            texts = pd.Series(texts, dtype="string")
+            return (carries_threat(texts).to_numpy(dtype=bool),
+                    text_model.score(texts) if text_model is not None else np.full(len(texts), np.nan))
         extra = [] if also is None else pd.unique(np.asarray(also, dtype=object))
         with self._lock:
             known = self._plain if text_model is None else self._by_model.setdefault(text_model, {})
@@ -205,7 +219,7 @@ class Source:
         self.times = columns[time_column]
         self.distinct_times, self.time_ranks = np.unique(self.times, return_inverse=True)
         self.codes = history.encode(key, columns[key])
-        self.tiebreak = pd.factorize(columns[id_column], sort=True)[0]
+        self.tiebreak = _sorted_codes(columns[id_column])
         self.case_codes = (history.encode("case_id", columns["case_id"])
                            if key != "case_id" and "case_id" in columns else None)
         self._ids: dict[str, np.ndarray] = {}
