@@ -30,7 +30,8 @@ def scoring_points(cases: pd.DataFrame, as_of: pd.Timestamp | None) -> pd.DataFr
 
 
 #: Cases scored at a time: one History serves every chunk, while the per-case arrays of the
-#: features, model and route facts (the bulk of the memory at a million cases) live one chunk at a time.
+#: features, model, route facts and routes (the bulk of the memory at a million cases) live one
+#: chunk at a time.
 CHUNK_CASES = 100_000
 
 
@@ -41,33 +42,36 @@ def score_cases(points: pd.DataFrame, tables: dict[str, pd.DataFrame], model, ro
     ``engine="spark"`` builds the features and applies the model on Spark (same values); the
     route facts are always read from the pandas ``History``, chunk by chunk.
     """
-    probability = None
+    points = points.reset_index(drop=True)
+    chunks = [slice(start, start + CHUNK_CASES) for start in range(0, max(len(points), 1), CHUNK_CASES)]
     if engine == "spark" and features is None:
         from triage.features.spark import case_probabilities
 
+        # Facts first: their History is freed before the Spark JVM takes its heap.
+        facts = _route_facts(points, chunks, History(tables), routing)
         probability = case_probabilities(points, tables, model)
-    needs_features = probability is None and features is None
-    history = History(tables, model.text_model_ if needs_features else None)
-    points = points.reset_index(drop=True)
+        return pd.concat([_routed(points.iloc[rows], probability[rows], facts.iloc[rows], model, routing)
+                          for rows in chunks], ignore_index=True)
+    history = History(tables, model.text_model_ if features is None else None)
     scored = []
-    for start in range(0, max(len(points), 1), CHUNK_CASES):
-        rows = slice(start, start + CHUNK_CASES)
+    for rows in chunks:
         chunk = points.iloc[rows]
-        if probability is not None:
-            chunk_probability = probability[rows]
-        else:
-            chunk_features = (features.iloc[rows] if features is not None
-                              else build_case_features(chunk, history))
-            chunk_probability = model.predict_proba(chunk_features[model.feature_names_])[:, 1]
-        scored.append(_routed(chunk, chunk_probability, model, routing, history))
+        chunk_features = features.iloc[rows] if features is not None else build_case_features(chunk, history)
+        probability = model.predict_proba(chunk_features[model.feature_names_])[:, 1]
+        facts = _route_facts(chunk, [slice(None)], history, routing)
+        scored.append(_routed(chunk, probability, facts, model, routing))
     return pd.concat(scored, ignore_index=True)
 
 
-def _routed(points: pd.DataFrame, probability: np.ndarray, model, routing: RoutingRules,
-            history: History) -> pd.DataFrame:
-    bands = model.bands(probability)
+def _route_facts(points: pd.DataFrame, chunks: list[slice], history: History, routing: RoutingRules) -> pd.DataFrame:
     no_one_named = pd.DataFrame({"row": pd.Series(dtype="int64"), "person_id": pd.Series(dtype="string")})
-    facts = route_facts(points, no_one_named, history, routing.weapon_words)
+    return pd.concat([route_facts(points.iloc[rows], no_one_named, history, routing.weapon_words)
+                      for rows in chunks])
+
+
+def _routed(points: pd.DataFrame, probability: np.ndarray, facts: pd.DataFrame, model,
+            routing: RoutingRules) -> pd.DataFrame:
+    bands = model.bands(probability)
     routes = [routing.route(RouteInput(band=str(band), dispute_type=str(dispute), facts=row))
               for band, dispute, row in zip(bands, points["dispute_type"], facts.to_dict("records"))]
     return pd.DataFrame({
