@@ -8,6 +8,8 @@ injecting them into ``create_app``.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from tests.factories import City, random_tables
+from triage.config import load_domain
 from triage.db import migrate
 from triage.db.load import load_frames
 from triage.features import build_case_features, build_person_features, feature_names
@@ -27,6 +30,7 @@ from triage.models.registry import Champions
 from triage.serving import create_app
 from triage.serving.keys import create_key
 from triage.settings import Settings
+from triage.training.pipeline import learn_population
 
 #: Still argon2id, with parameters cheap enough to make keys for every test.
 TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -142,3 +146,15 @@ def domain_with_capacity(folder: Path, capacity: dict) -> Path:
     path.write_text(yaml.safe_dump({**SHIPPED_DOMAIN, "capacity": capacity}, allow_unicode=True, sort_keys=False),
                     encoding="utf-8")
     return path
+
+
+def without_medical_in_population(champions: Champions) -> Champions:
+    """The champions with the population profile of their training city minus its medical disputes, so that
+    a medical case is scored with an out-of-population warning."""
+    tables = random_tables(300, seed=0)
+    cases = tables["cases"].sort_values("opened_at").assign(as_of=lambda f: f["opened_at"])
+    X = build_case_features(cases, tables)[feature_names("case")]
+    trained = (X["case_dispute_type"] != "medical").to_numpy()
+    escalation = copy.deepcopy(champions.escalation)
+    escalation.population_ = learn_population(X[trained], cases[trained], tables, load_domain()).to_dict()
+    return dataclasses.replace(champions, escalation=escalation)

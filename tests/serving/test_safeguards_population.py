@@ -1,29 +1,16 @@
 """Out-of-population warnings through the API: an unusual case is still scored, and says why it is unusual."""
 
-import copy
-import dataclasses
-
 import pytest
 
-from tests.factories import random_tables
-from tests.serving.conftest import auth, case_request
-from triage.config import load_domain
-from triage.features import build_case_features, feature_names
-from triage.training.pipeline import learn_population
+from tests.serving.conftest import auth, case_request, without_medical_in_population
 
 OUTSIDE = "outside the training population"
 
 
 @pytest.fixture(scope="module")
 def champions(champions):
-    """The service's test champions, with the profile of their training city minus its medical disputes."""
-    tables = random_tables(300, seed=0)
-    cases = tables["cases"].sort_values("opened_at").assign(as_of=lambda f: f["opened_at"])
-    X = build_case_features(cases, tables)[feature_names("case")]
-    trained = (X["case_dispute_type"] != "medical").to_numpy()
-    escalation = copy.deepcopy(champions.escalation)
-    escalation.population_ = learn_population(X[trained], cases[trained], tables, load_domain()).to_dict()
-    return dataclasses.replace(champions, escalation=escalation)
+    """The service's test champions, their population without medical disputes."""
+    return without_medical_in_population(champions)
 
 
 def score(client, keys, body) -> dict:

@@ -6,8 +6,6 @@ process on 127.0.0.1 for the browser tests, which drive Debian's Chromium throug
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,20 +18,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from tests.factories import random_tables
 from tests.servers import running_uvicorn
 from tests.serving.conftest import (SHIPPED_DOMAIN, TEST_HASHER, auth, case_request, champions,  # noqa: F401
-                                    domain_with_capacity, small_city)
-from triage.config import load_domain
+                                    domain_with_capacity, small_city, without_medical_in_population)
 from triage.db import engine_for, migrate
 from triage.db.load import load_frames
 from triage.db.service_models import Decision
-from triage.features import build_case_features, feature_names
 from triage.models.registry import Champions
 from triage.serving import create_app
 from triage.serving.keys import create_key
 from triage.settings import Settings
-from triage.training.pipeline import learn_population
 
 ROOT = Path(__file__).resolve().parents[2]   # the repository (screenshots go under docs/)
 CHROMIUM = "/usr/bin/chromium"
@@ -124,13 +118,7 @@ def backdate(url: str, by: timedelta = BACKLOG) -> None:
 def profiled_champions(champions: Champions) -> Champions:  # noqa: F811
     """The test champions with the population profile of their training city minus its medical disputes,
     so that a medical case (C-107) is scored with an out-of-population warning."""
-    tables = random_tables(300, seed=0)
-    cases = tables["cases"].sort_values("opened_at").assign(as_of=lambda f: f["opened_at"])
-    X = build_case_features(cases, tables)[feature_names("case")]
-    trained = (X["case_dispute_type"] != "medical").to_numpy()
-    escalation = copy.deepcopy(champions.escalation)
-    escalation.population_ = learn_population(X[trained], cases[trained], tables, load_domain()).to_dict()
-    return dataclasses.replace(champions, escalation=escalation)
+    return without_medical_in_population(champions)
 
 
 @dataclass
