@@ -1,5 +1,7 @@
 """The model wrappers: calibrated, explainable, and in scikit-learn's estimator shape."""
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -84,3 +86,17 @@ def test_tier_model_orders_classes_and_explains_the_predicted_class():
     contributions, base = model.explain(X.iloc[:10], predicted)
     raw = model.booster_.predict(model.schema_.matrix(X.iloc[:10]), raw_score=True)
     np.testing.assert_allclose(base + contributions.sum(axis=1), raw[np.arange(10), predicted], atol=1e-6)
+
+
+def test_tier_explanations_equal_lightgbm_multiclass_shap_for_every_class_and_survive_pickling():
+    rng = np.random.default_rng(6)
+    X = pd.DataFrame({"phq9_latest": rng.integers(0, 28, 2000).astype(float), "noise": rng.normal(size=2000)})
+    tier = np.where(X["phq9_latest"] >= 20, "red", np.where(X["phq9_latest"] >= 10, "yellow", "green"))
+    model = TierModel(n_estimators=40).fit(X, tier)
+    rows = X.iloc[:90]
+    multiclass = model.booster_.predict(model.schema_.matrix(rows), pred_contrib=True).reshape(90, 3, 3)
+    asked = np.arange(90) % 3                                   # every class, not only the predicted one
+    for explained in (model, pickle.loads(pickle.dumps(model))):
+        contributions, base = explained.explain(rows, asked)
+        np.testing.assert_allclose(contributions, multiclass[np.arange(90), asked, :-1], atol=1e-9)
+        np.testing.assert_allclose(base, multiclass[np.arange(90), asked, -1], atol=1e-9)
