@@ -45,10 +45,11 @@ def score_cases(points: pd.DataFrame, tables: dict[str, pd.DataFrame], model, ro
     points = points.reset_index(drop=True)
     chunks = [slice(start, start + CHUNK_CASES) for start in range(0, max(len(points), 1), CHUNK_CASES)]
     if engine == "spark" and features is None:
-        from triage.features.spark import case_probabilities
+        from triage.features.spark import case_probabilities, release_memory
 
         # Facts first: their History is freed before the Spark JVM takes its heap.
         facts = _route_facts(points, chunks, History(tables), routing)
+        release_memory()
         probability = case_probabilities(points, tables, model)
         return pd.concat([_routed(points.iloc[rows], probability[rows], facts.iloc[rows], model, routing)
                           for rows in chunks], ignore_index=True)

@@ -41,8 +41,14 @@ def stage_case_inputs(points: pd.DataFrame, tables: dict[str, pd.DataFrame], fol
 
 
 def release_frames(tables: dict[str, pd.DataFrame]) -> None:
-    """Empty ``tables`` and hand their Arrow buffers back to the system (Arrow's pool keeps them)."""
+    """Empty ``tables`` and hand their memory back to the system (see :func:`release_memory`)."""
     tables.clear()
+    release_memory()
+
+
+def release_memory() -> None:
+    """Hand freed Arrow buffers back to the system: Arrow's pool keeps them (pandas strings live
+    there), which would leave the pandas side's peak standing beside the Spark JVM."""
     gc.collect()
     pyarrow.default_memory_pool().release_unused()
 
