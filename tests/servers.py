@@ -57,7 +57,8 @@ def uvicorn_process(factory: str, env: dict[str, str], ready: Callable[[str], bo
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"uvicorn did not become ready within {timeout_s:.0f} s")
+                said = log.read_bytes().decode(errors="replace")[-3000:] if log else ""
+                pytest.fail(f"uvicorn did not become ready within {timeout_s:.0f} s\n{said}")
             time.sleep(0.3)
         yield base, process
     finally:
