@@ -68,7 +68,7 @@ timestamps = st.builds(
 bools = st.sampled_from(["true", "false", "TRUE", "False", "1", "0", "tRuE"])
 households = st.fixed_dictionaries({
     # NUL is the one character no text may hold (PostgreSQL cannot store it): test_fuzz_loaders.py
-    "household_id": ids, "district": st.text(st.characters(exclude_characters="\x00"), min_size=1,
+    "household_id": ids, "district": st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1,
                                              max_size=4000).filter(str.strip),
     "street": st.sampled_from(["東湖街道", "东湖街道", "Main St, \"north\""]), "grid_id": ids,
     "area_type": st.sampled_from(["urban", "rural"]), "size": st.integers(1, 30).map(str),
