@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import pickle
+import re
+import unicodedata
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 
 from tests.factories import City, new_case
-from triage.features import CallTextModel, build_case_features
-from triage.features.text import normalise, normalise_texts
+from triage.features import CallTextModel, build_case_features, carries_threat
+from triage.features.registry import FEATURE_CONFIG
+from triage.features.text import THREAT_PHRASES, char_ngram_counts, normalise, normalise_texts
 
 
 def violent_city(households: int = 30) -> City:
@@ -84,3 +89,78 @@ def test_pickles_and_feeds_the_case_features():
     assert frame.loc[0, "hh_text_score_mean_90d"] == pytest.approx(frame.loc[0, "hh_text_score_max_90d"])
     assert frame.loc[0, "case_description_text_score"] > 0.5
     assert np.isnan(frame.loc[1, "case_description_text_score"])
+
+
+# Scoring does not go through sklearn's vectoriser; these pin it to what sklearn gives.
+
+VARIED_TEXTS = [
+    "他喝醉了扬言要拿刀砍人", "揚言要拿刀砍人，樓上漏水", "ＡＢＣ１２３全角 扬言", "", " ", "a", "ab",
+    "噪音  扰民\n\n\t深夜", "😀😡🔪", "刀😀", "𠀀𠀁𠀂 rare CJK", "Ünïcödé café", "扬言" * 40,
+]
+_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)     # any code point but a surrogate
+
+
+def _sklearn_scores(model: CallTextModel, texts: list[str]) -> np.ndarray:
+    """The score as it was first written: sklearn's vectoriser and ``predict_proba``."""
+    proba = model.classifier_.predict_proba(model._vectorizer().transform([normalise(t) for t in texts]))
+    classes = list(model.classifier_.classes_)
+    return proba[:, classes.index(True)] if True in classes else np.zeros(len(texts))
+
+
+@pytest.fixture(scope="module")
+def fitted_models() -> dict[str, CallTextModel]:
+    one_class = City().household("H1").call("H1", "2023-01-01", text="噪音").tables()
+    return {"logistic": CallTextModel().fit(violent_city().tables(), cutoff="2024-01-01"),
+            "dummy": CallTextModel().fit(one_class, cutoff="2024-01-01")}
+
+
+@pytest.mark.parametrize("kind", ["logistic", "dummy"])
+def test_scores_are_those_of_the_sklearn_pipeline(fitted_models, kind):
+    model = pickle.loads(pickle.dumps(fitted_models[kind]))
+    texts = pd.Series(VARIED_TEXTS + [None] + VARIED_TEXTS[:3], dtype="string")
+
+    scores = model.score(texts)
+
+    present = texts.notna().to_numpy()
+    expected = _sklearn_scores(model, texts[present].tolist())
+    np.testing.assert_allclose(scores[present], expected, rtol=0, atol=1e-12)
+    assert np.isnan(scores[~present]).all()
+    assert model.score([]).shape == (0,)
+
+
+def test_many_texts_are_scored_in_parts_with_the_same_result(fitted_models, monkeypatch):
+    model, texts = fitted_models["logistic"], VARIED_TEXTS * 2
+    whole = model.score(texts)
+    monkeypatch.setattr("triage.features.text._TEXTS_PER_MATRIX", 3)
+    np.testing.assert_array_equal(model.score(texts), whole)
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts=st.lists(_TEXT, min_size=1, max_size=6), n_features=st.sampled_from([2**18, 16, 7]))
+def test_char_ngram_counts_are_the_hashing_vectorizers(texts, n_features):
+    """Same matrix entry by entry, hash collisions (a small ``n_features``) and all."""
+    expected = CallTextModel(n_features=n_features)._vectorizer().set_params(norm=None).transform(texts)
+    expected.sort_indices()
+
+    counts = char_ngram_counts(texts, n_features)
+
+    assert counts.shape == expected.shape
+    np.testing.assert_array_equal(counts.indptr, expected.indptr)
+    np.testing.assert_array_equal(counts.indices, expected.indices)
+    np.testing.assert_array_equal(counts.data, expected.data)
+
+
+def test_normalise_maps_traditional_characters_as_the_table_says():
+    table = str.maketrans({pair[0]: pair[1] for pair in FEATURE_CONFIG["t2s"].split()})
+    for text in VARIED_TEXTS + ["".join(pair[0] for pair in FEATURE_CONFIG["t2s"].split())]:
+        assert normalise(text) == unicodedata.normalize("NFKC", text).lower().translate(table)
+
+
+def test_threat_flags_follow_the_lexicon_and_keep_the_index():
+    texts = pd.Series(VARIED_TEXTS + [None, THREAT_PHRASES[-1]], index=range(100, 115), dtype="string")
+
+    flags = carries_threat(texts)
+
+    expected = normalise_texts(texts).str.contains("|".join(map(re.escape, THREAT_PHRASES))).fillna(False)
+    pd.testing.assert_series_equal(flags, expected.astype(bool))
+    assert flags.iloc[-1] and not flags.iloc[-2]

@@ -11,6 +11,8 @@ import unicodedata
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+from scipy.special import expit
 from sklearn.dummy import DummyClassifier
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -18,12 +20,21 @@ from sklearn.linear_model import LogisticRegression
 from triage.contract import ESCALATION_OFFENCES, TIMEZONE
 from triage.features.registry import FEATURE_CONFIG
 
-_T2S = str.maketrans({pair[0]: pair[1] for pair in FEATURE_CONFIG["t2s"].split()})
+_T2S = {pair[0]: pair[1] for pair in FEATURE_CONFIG["t2s"].split()}
+_TRADITIONAL = re.compile("[" + "".join(map(re.escape, _T2S)) + "]")
 
 
 def normalise(text: str) -> str:
-    """NFKC (full-width → half-width), lower case, traditional characters → simplified."""
-    return unicodedata.normalize("NFKC", text).lower().translate(_T2S)
+    """NFKC (full-width → half-width), lower case, traditional characters → simplified.
+
+    The map is applied by one regex scan: ``str.translate`` looks each character up in a dict,
+    3x slower on Chinese text (and every scored text is normalised, 12,000 in a 1,000-case batch).
+    """
+    return _TRADITIONAL.sub(_simplified, unicodedata.normalize("NFKC", text).lower())
+
+
+def _simplified(match: re.Match) -> str:
+    return _T2S[match.group()]
 
 
 THREAT_PHRASES: tuple[str, ...] = tuple(dict.fromkeys(normalise(p) for p in FEATURE_CONFIG["threat_phrases"]))
@@ -37,10 +48,19 @@ def normalise_texts(texts: pd.Series) -> pd.Series:
     return texts.map(dict(zip(distinct, map(normalise, distinct)))).astype("string")
 
 
+def _factorize(texts) -> tuple[np.ndarray, np.ndarray]:
+    """Codes into the distinct texts (-1 where missing), and those texts: each distinct text is read once.
+
+    Factorised as an object array: a pandas string series costs ~0.1 ms more, as much as a case's texts.
+    """
+    return pd.factorize(np.asarray(texts, dtype=object))
+
+
 def carries_threat(texts: pd.Series) -> pd.Series:
     """True where the (normalised) text holds a phrase of the threat lexicon; missing text → False."""
-    normalised = normalise_texts(texts)
-    return normalised.str.contains(_THREAT_PATTERN, regex=True).fillna(False).astype(bool)
+    codes, distinct = _factorize(texts)
+    found = np.array([_THREAT_PATTERN.search(normalise(text)) is not None for text in distinct] + [False])
+    return pd.Series(found[codes], index=texts.index)     # code -1 (missing) picks the trailing False
 
 
 def escalation_targets(calls: pd.DataFrame, incidents: pd.DataFrame, horizon_days: int) -> pd.Series:
@@ -117,12 +137,103 @@ class CallTextModel:
         return self
 
     def score(self, texts) -> np.ndarray:
-        """Probability-like risk score per text; NaN for a missing text."""
-        codes, distinct = pd.factorize(pd.Series(texts, dtype="string"))   # call summaries repeat
-        scores = np.full(len(distinct), np.nan)
-        if len(distinct):
-            X = self._vectorizer().transform([normalise(text) for text in distinct])
-            proba = self.classifier_.predict_proba(X)
-            classes = list(self.classifier_.classes_)
-            scores[:] = proba[:, classes.index(True)] if True in classes else 0.0
-        return np.where(codes >= 0, scores[np.maximum(codes, 0)] if len(distinct) else np.nan, np.nan)
+        """Probability-like risk score per text; NaN for a missing text.
+
+        ``predict_proba`` of the classifier on the vectoriser's matrix (``char_ngram_counts``);
+        a logistic regression's is computed here directly, without the input checks that cost
+        more than scoring a case's few texts.
+        """
+        codes, distinct = _factorize(texts)
+        scores = np.full(len(distinct) + 1, np.nan)             # code -1 (missing) picks the trailing NaN
+        for start in range(0, len(distinct), _TEXTS_PER_MATRIX):
+            chunk = [normalise(text) for text in distinct[start:start + _TEXTS_PER_MATRIX]]
+            X = _l2_normalised(char_ngram_counts(chunk, self.n_features))
+            scores[start:start + len(chunk)] = self._positive_proba(X)
+        return scores[codes]
+
+    def _positive_proba(self, X: sp.csr_matrix) -> np.ndarray:
+        """The classifier's probability of True per row of the normalised n-gram counts."""
+        classifier = self.classifier_
+        if isinstance(classifier, LogisticRegression):          # binary: [False, True]
+            return expit(X @ classifier.coef_[0] + classifier.intercept_[0])
+        classes = list(classifier.classes_)
+        return classifier.predict_proba(X)[:, classes.index(True)] if True in classes else 0.0
+
+
+#: Texts vectorised at a time when scoring: bounds the n-gram arrays (about 100 per text) of a large history.
+_TEXTS_PER_MATRIX = 4096
+
+#: sklearn's ``_VectorizerMixin._white_spaces``: runs of white space are one space before n-grams are cut.
+_WHITE_SPACES = re.compile(r"\s\s+")
+
+
+def char_ngram_counts(texts: list[str], n_features: int) -> sp.csr_matrix:
+    """``HashingVectorizer(analyzer="char", ngram_range=(1, 3), alternate_sign=False, norm=None,
+    lowercase=False, n_features=n_features).transform(texts)``, the same matrix, in numpy.
+
+    sklearn cuts and hashes each n-gram in Python (about 0.3 s for the 12,000 texts of a
+    1,000-case batch); here the n-grams are byte ranges of the texts' joint UTF-8 encoding,
+    hashed all at once.
+    """
+    texts = [_WHITE_SPACES.sub(" ", text) for text in texts]
+    joined = "".join(texts)
+    code_points = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+    utf8_lengths = 1 + (code_points >= 0x80) + (code_points >= 0x800) + (code_points >= 0x10000)
+    byte_starts = np.concatenate([[0], np.cumsum(utf8_lengths)])          # of each character, and the end
+    text_lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    text_ends = np.repeat(np.cumsum(text_lengths), text_lengths)         # of each character's text
+    # the n-grams in text order: from each character, its 1-, 2- and 3-gram where the text is long enough
+    first = np.repeat(np.arange(len(code_points)), 3)
+    last = first + np.tile([1, 2, 3], len(code_points))                  # the character after the n-gram
+    fits = last <= np.repeat(text_ends, 3)
+    first, last = first[fits], last[fits]
+    ngrams_per_text = text_lengths + np.maximum(text_lengths - 1, 0) + np.maximum(text_lengths - 2, 0)
+    starts, lengths = byte_starts[first], byte_starts[last] - byte_starts[first]
+    hashes = _murmurhash3_32(joined.encode("utf-8"), starts, lengths)
+    columns = np.abs(hashes.astype(np.int64)) % n_features               # as sklearn's _hashing_fast
+    X = sp.csr_matrix((np.ones(len(first)), columns, np.concatenate([[0], np.cumsum(ngrams_per_text)])),
+                      shape=(len(texts), n_features))
+    X.sum_duplicates()
+    return X
+
+
+def _l2_normalised(X: sp.csr_matrix) -> sp.csr_matrix:
+    """Rows scaled in place to unit length: ``sklearn.preprocessing.normalize(X, copy=False)``.
+
+    Without its input checks (0.4 ms a call); squared counts sum exactly, so the norms are the same.
+    """
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    X.data /= np.sqrt(np.bincount(rows, X.data ** 2, minlength=X.shape[0]))[rows]
+    return X
+
+
+_M = np.uint32   # murmurhash3 works modulo 2**32
+
+
+def _murmurhash3_32(data: bytes, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """``sklearn.utils.murmurhash3_32(data[start:start + length], seed=0)`` (int32) per key of ≤ 12 bytes."""
+    padded = np.frombuffer(data + bytes(16), dtype=np.uint8)
+    # the little-endian 4-byte word at each byte offset
+    words = np.ndarray((len(padded) - 3,), dtype="<u4", buffer=padded, strides=(1,))
+    blocks = lengths // 4
+    h = np.zeros(len(starts), dtype=np.uint32)
+    for block in range(blocks.max(initial=0)):
+        mixed = _rotl(h ^ _scramble(words[starts + 4 * block]), 13) * _M(5) + _M(0xE6546B64)
+        h = np.where(blocks > block, mixed, h)
+    tail_masks = np.array([0, 0xFF, 0xFFFF, 0xFFFFFF], dtype=np.uint32)
+    h ^= _scramble(words[starts + 4 * blocks] & tail_masks[lengths % 4])     # no tail: scrambles to 0
+    h ^= lengths.astype(np.uint32)
+    h ^= h >> _M(16)
+    h *= _M(0x85EBCA6B)
+    h ^= h >> _M(13)
+    h *= _M(0xC2B2AE35)
+    h ^= h >> _M(16)
+    return h.view(np.int32)
+
+
+def _scramble(k: np.ndarray) -> np.ndarray:
+    return _rotl(k * _M(0xCC9E2D51), 15) * _M(0x1B873593)
+
+
+def _rotl(x: np.ndarray, r: int) -> np.ndarray:
+    return (x << _M(r)) | (x >> _M(32 - r))
