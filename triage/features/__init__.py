@@ -7,7 +7,9 @@ The one entry point for training, batch scoring and the service::
     X = frame[feature_names("case")]
 """
 
-from triage.features.build import as_utc, build_case_features, build_person_features, rule_tiers
+from triage.features.build import (
+    as_utc, build_case_features, build_person_features, case_feature_arrays, person_feature_arrays, rule_tiers,
+)
 from triage.features.registry import (
     FEATURES, Feature, categorical_features, feature_labels, feature_names, features_of,
 )
@@ -15,6 +17,6 @@ from triage.features.text import THREAT_PHRASES, CallTextModel, carries_threat, 
 
 __all__ = [
     "FEATURES", "THREAT_PHRASES", "CallTextModel", "Feature", "as_utc", "build_case_features",
-    "build_person_features", "carries_threat", "categorical_features", "feature_labels",
-    "feature_names", "features_of", "normalise", "rule_tiers",
+    "build_person_features", "carries_threat", "case_feature_arrays", "categorical_features", "feature_labels",
+    "feature_names", "features_of", "normalise", "person_feature_arrays", "rule_tiers",
 ]

@@ -14,7 +14,7 @@ import pandas as pd
 
 from triage.config import load_domain
 from triage.contract import TIMEZONE
-from triage.features.history import History, Queries, compute, take
+from triage.features.history import NAT_NS, Columns, History, Queries, as_float, as_objects, compute, take
 from triage.features.registry import Feature, features_of
 from triage.features.windows import last_position, to_ns
 
@@ -39,40 +39,64 @@ def as_utc(values: pd.Series) -> pd.Series:
 
 
 @functools.cache
-def _categories(categories: tuple[str, ...]) -> tuple[pd.CategoricalDtype, dict[str, int]]:
-    return pd.CategoricalDtype(list(categories)), {category: i for i, category in enumerate(categories)}
+def _categories(categories: tuple[str, ...]) -> tuple[pd.CategoricalDtype, dict[str, int], np.ndarray]:
+    """The contract's codes as a dtype, a code lookup and (by code, then missing) an object array."""
+    return (pd.CategoricalDtype(list(categories)), {category: i for i, category in enumerate(categories)},
+            np.array([*categories, None], dtype=object))
 
 
-def _categorical(values: np.ndarray, categories: tuple[str, ...]) -> pd.Categorical:
-    """``values`` as a categorical of the contract's codes; anything else (or missing) is missing."""
-    dtype, code_of = _categories(categories)
-    codes = np.fromiter((code_of.get(v, -1) if isinstance(v, str) else -1 for v in values),
-                        dtype=np.int32, count=len(values))
-    return pd.Categorical.from_codes(codes, dtype=dtype)
+def _category_codes(values: np.ndarray, categories: tuple[str, ...]) -> np.ndarray:
+    """Codes of ``values`` among the contract's codes; anything else (or missing) is -1."""
+    code_of = _categories(categories)[1]
+    return np.fromiter((code_of.get(v, -1) if isinstance(v, str) else -1 for v in values),
+                       dtype=np.int32, count=len(values))
 
 
-def _frame(entity_features: tuple[Feature, ...], rows: pd.DataFrame, history: History,
-           id_column: str) -> pd.DataFrame:
-    """The feature frame of ``rows``, in their order.
+def _query_array(values: pd.Series) -> np.ndarray:
+    """A query column as history arrays hold it: int64 ns for times, objects for ids/codes/text, else float64."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return to_ns(values)
+    if pd.api.types.is_string_dtype(values) or values.dtype == object:
+        return as_objects(values)
+    return as_float(values)
+
+
+def _computed(entity_features: tuple[Feature, ...], queries: Columns, history: History) -> dict[str, np.ndarray]:
+    """Each feature's values for the ``queries`` rows, in their order: float64, or int32 category codes.
 
     Rows are computed sorted by (household, as_of): sorted look-ups are several times faster.
     """
-    order = np.lexsort((to_ns(rows["as_of"]), history.encode("household_id", rows["household_id"])))
-    queries = Queries(rows, history, order)
+    order = np.lexsort((queries["as_of"], history.encode("household_id", queries["household_id"])))
+    sorted_queries = Queries(queries, history, order)
     back = np.argsort(order)
-    columns = {id_column: rows[id_column].astype("string").array, "as_of": rows["as_of"].array}
+    out = {}
     for feature in entity_features:
-        values = np.asarray(compute(feature, queries))[back]
-        if feature.kind == "categorical":
-            columns[feature.name] = _categorical(values, feature.categories)
-        else:
-            columns[feature.name] = values.astype(np.float64, copy=False)
+        values = np.asarray(compute(feature, sorted_queries))[back]
+        out[feature.name] = (_category_codes(values, feature.categories) if feature.kind == "categorical"
+                             else values.astype(np.float64, copy=False))
+    return out
+
+
+def _as_arrays(entity_features: tuple[Feature, ...], computed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Computed features as plain arrays: float64, or objects (the category's code, None when missing)."""
+    return {f.name: _categories(f.categories)[2][computed[f.name]] if f.kind == "categorical" else computed[f.name]
+            for f in entity_features}
+
+
+def _as_frame(entity_features: tuple[Feature, ...], computed: dict[str, np.ndarray], ids: pd.Series,
+              as_of_ns: np.ndarray) -> pd.DataFrame:
+    """Computed features as a frame: the row's id and ``as_of``, then float64 or ``category`` columns."""
+    columns = {ids.name: ids.astype("string").array, "as_of": pd.to_datetime(as_of_ns, utc=True).array}
+    for feature in entity_features:
+        values = computed[feature.name]
+        columns[feature.name] = (pd.Categorical.from_codes(values, dtype=_categories(feature.categories)[0])
+                                 if feature.kind == "categorical" else values)
     return pd.DataFrame(columns)
 
 
-def _checked_as_of(frame: pd.DataFrame) -> pd.Series:
-    as_of = as_utc(frame["as_of"])
-    if as_of.isna().any():
+def _checked_as_of(values: pd.Series) -> np.ndarray:
+    as_of = to_ns(as_utc(values))
+    if (as_of == NAT_NS).any():
         raise ValueError("every row needs an as_of time")
     return as_of
 
@@ -86,6 +110,30 @@ def _history(tables: dict[str, pd.DataFrame] | History, text_model=None, texts=N
     return tables
 
 
+def _case_queries(cases: pd.DataFrame) -> Columns:
+    """The contract's case columns and ``as_of`` of ``cases`` as arrays (absent optional columns missing)."""
+    missing = [c for c in CASE_COLUMNS_REQUIRED if c not in cases.columns]
+    if missing:
+        raise ValueError(f"cases lack columns {missing}")
+    queries = {"as_of": _checked_as_of(cases["as_of"]), "opened_at": to_ns(as_utc(cases["opened_at"]))}
+    for column in CASE_COLUMNS_REQUIRED + CASE_COLUMNS_OPTIONAL:
+        if column not in queries:
+            queries[column] = (_query_array(cases[column]) if column in cases.columns
+                               else np.full(len(cases), None, dtype=object))
+    return queries
+
+
+def case_feature_arrays(cases: pd.DataFrame, tables: dict[str, pd.DataFrame] | History, *,
+                        text_model=None) -> dict[str, np.ndarray]:
+    """:func:`build_case_features`' features as plain arrays by name (float64, or objects for a
+    category: its code, None when missing), for callers that go straight to a model matrix
+    (``FeatureSchema.matrix`` takes them): building and selecting a frame costs more than the
+    features of one case."""
+    queries = _case_queries(cases)
+    features = features_of("case")
+    return _as_arrays(features, _computed(features, queries, _history(tables, text_model, queries["description"])))
+
+
 def build_case_features(cases: pd.DataFrame, tables: dict[str, pd.DataFrame] | History, *,
                         text_model=None) -> pd.DataFrame:
     """One row of escalation features per ``cases`` row, as of its ``as_of``, in input order.
@@ -97,28 +145,30 @@ def build_case_features(cases: pd.DataFrame, tables: dict[str, pd.DataFrame] | H
     gives the text-score features; without it they are NaN.  ``tables`` may be a
     :class:`History` of them (built with the same ``text_model``), to share it between builds.
     """
-    missing = [c for c in CASE_COLUMNS_REQUIRED if c not in cases.columns]
-    if missing:
-        raise ValueError(f"cases lack columns {missing}")
-    queries = cases.reset_index(drop=True).copy()
-    for column in CASE_COLUMNS_OPTIONAL:
-        if column not in queries.columns:
-            queries[column] = pd.NA
-    queries["as_of"] = _checked_as_of(queries)
-    queries["opened_at"] = as_utc(queries["opened_at"])
-    return _frame(features_of("case"), queries, _history(tables, text_model, queries["description"]), "case_id")
+    queries = _case_queries(cases)
+    features = features_of("case")
+    computed = _computed(features, queries, _history(tables, text_model, queries["description"]))
+    return _as_frame(features, computed, cases["case_id"], queries["as_of"])
 
 
-def _person_rows(points: pd.DataFrame, history: History) -> pd.DataFrame:
+def _person_queries(points: pd.DataFrame, history: History) -> Columns:
+    """``person_id``, ``as_of`` and ``exclude_assessment_id`` of ``points`` and each person's household."""
     if not {"person_id", "as_of"} <= set(points.columns):
         raise ValueError("points need person_id and as_of")
-    queries = points.reset_index(drop=True).copy()
-    queries["as_of"] = _checked_as_of(queries)
-    if "exclude_assessment_id" not in queries.columns:
-        queries["exclude_assessment_id"] = pd.Series(pd.NA, index=queries.index, dtype="string")
-    rows = history.positions(history.encode("person_id", queries["person_id"]), "person_id")
-    queries["household_id"] = take(history.person_column("household_id"), rows, None)
-    return queries
+    person_ids = _query_array(points["person_id"])
+    rows = history.positions(history.encode("person_id", person_ids), "person_id")
+    return {"person_id": person_ids, "as_of": _checked_as_of(points["as_of"]),
+            "exclude_assessment_id": (_query_array(points["exclude_assessment_id"])
+                                      if "exclude_assessment_id" in points.columns
+                                      else np.full(len(points), None, dtype=object)),
+            "household_id": take(history.person_column("household_id"), rows, None)}
+
+
+def person_feature_arrays(points: pd.DataFrame, tables: dict[str, pd.DataFrame] | History) -> dict[str, np.ndarray]:
+    """:func:`build_person_features`' features as plain arrays by name, as :func:`case_feature_arrays`."""
+    history = _history(tables)
+    features = features_of("person")
+    return _as_arrays(features, _computed(features, _person_queries(points, history), history))
 
 
 def build_person_features(points: pd.DataFrame, tables: dict[str, pd.DataFrame] | History) -> pd.DataFrame:
@@ -129,7 +179,9 @@ def build_person_features(points: pd.DataFrame, tables: dict[str, pd.DataFrame] 
     ``as_of`` and ``feature_names("person")``.  ``tables`` may be a shared :class:`History`.
     """
     history = _history(tables)
-    return _frame(features_of("person"), _person_rows(points, history), history, "person_id")
+    queries = _person_queries(points, history)
+    features = features_of("person")
+    return _as_frame(features, _computed(features, queries, history), points["person_id"], queries["as_of"])
 
 
 def _latest_recent(queries: Queries, instrument: str, max_age_days: int, column: str) -> np.ndarray:
@@ -146,7 +198,7 @@ def rule_tiers(points: pd.DataFrame, tables: dict[str, pd.DataFrame] | History) 
     """
     rule = load_domain()["tier_rule"]
     history = _history(tables)
-    queries = Queries(_person_rows(points, history), history)
+    queries = Queries(_person_queries(points, history), history)
     days = rule["max_age_days"]
     metrics = {
         "phq9": _latest_recent(queries, "phq9", days, "score"),

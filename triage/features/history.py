@@ -393,34 +393,29 @@ class History:
 
 
 class Queries:
-    """The rows features are computed for (``as_of`` and key columns), with cached encodings.
+    """The rows features are computed for, as :data:`Columns` (``as_of`` in int64 ns), with cached
+    encodings and window look-ups (features of one source, key and window share them).
 
-    ``order``: the positions of ``frame``'s rows in the order they are computed (sorted
-    look-ups are faster); every column read is converted once and taken in that order.
+    ``order``: the positions of the rows in the order they are computed (sorted look-ups are
+    faster); every column read is taken in that order once.
     """
 
-    def __init__(self, frame: pd.DataFrame, history: History, order: np.ndarray | None = None):
+    def __init__(self, columns: Columns, history: History, order: np.ndarray | None = None):
         self.history = history
-        self._frame, self._order = frame, order
+        self._given, self._order = columns, order
         self._columns: dict[str, np.ndarray] = {}
         self._codes: dict[tuple[str, str], np.ndarray] = {}
         self._cached: dict[tuple, np.ndarray] = {}
         self.as_of_ns = self.column("as_of")
 
     def __len__(self) -> int:
-        return len(self._frame)
+        return len(self.as_of_ns)
 
     def column(self, name: str) -> np.ndarray:
         """A query column: int64 ns for times, objects for ids/codes/text, float64 otherwise."""
         if name not in self._columns:
-            values = self._frame[name]
-            if pd.api.types.is_datetime64_any_dtype(values):
-                converted = to_ns(values)
-            elif pd.api.types.is_string_dtype(values) or values.dtype == object:
-                converted = as_objects(values)
-            else:
-                converted = as_float(values)
-            self._columns[name] = converted if self._order is None else converted[self._order]
+            values = self._given[name]
+            self._columns[name] = values if self._order is None else values[self._order]
         return self._columns[name]
 
     def codes(self, column: str, kind: str | None = None) -> np.ndarray:
@@ -449,6 +444,16 @@ class Queries:
             return query, self.history.person_codes[person_rows]
         return self._once(("members", column), make)
 
+    def window(self, index: EventIndex, key: str, codes: np.ndarray,
+               days: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """``index.window(codes, as_of, days)``; ``key`` names ``codes`` (same key, same codes)."""
+        runs = self._once(("runs", index, key), lambda: index.runs(codes))
+        hi = self._once(("until", index, key, None), lambda: index.until(runs, self.as_of_ns))
+        if days is None:
+            return runs.start, hi
+        return self._once(("until", index, key, days),
+                          lambda: index.until(runs, self.as_of_ns - days * DAY_NS)), hi
+
     def year(self) -> np.ndarray:
         """The Asia/Shanghai calendar year of each ``as_of``."""
         return self._once(("year",), lambda: pd.to_datetime(self.as_of_ns, utc=True).tz_convert(TIMEZONE)
@@ -465,13 +470,14 @@ def _history_op(feature: Feature, queries: Queries) -> np.ndarray:
     codes = queries.codes(feature.query_key, key_kind)
     rows = history.rows(feature.source, key_kind, feature.where)
     index = rows.index
-    lo, hi = index.window(codes, queries.as_of_ns, feature.window)
+    lo, hi = queries.window(index, feature.query_key, codes, feature.window)
     if feature.op == "count":
         counts = window_count(lo, hi)
         if feature.exclude:                   # minus the rows of the query's own case
             own = history.rows(feature.source, key_kind, feature.where, with_case=True).index
-            pairs = history.pair_code(codes, queries.codes(feature.exclude[0], "case_id"))
-            counts -= window_count(*own.window(pairs, queries.as_of_ns, feature.window))
+            case_column = feature.exclude[0]
+            pairs = history.pair_code(codes, queries.codes(case_column, "case_id"))
+            counts -= window_count(*queries.window(own, f"{feature.query_key}+{case_column}", pairs, feature.window))
         return counts
     values = rows.floats(feature.value) if feature.value else np.full(len(index), np.nan)
     if feature.op == "max":

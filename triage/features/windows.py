@@ -10,6 +10,8 @@ composite (key, time) sort key fit in int64 at any scale.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 
@@ -56,25 +58,38 @@ class EventIndex:
         """A column of the source frame, in the index's order."""
         return np.asarray(values)[self.order]
 
-    def _runs(self, codes: np.ndarray, times_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def runs(self, codes: np.ndarray) -> KeyRuns:
+        """Where each key's rows start (its time look-ups then need two ``searchsorted`` only)."""
         known = codes >= 0
         if self._keys is not None:
             dense = np.minimum(np.searchsorted(self._keys, codes), max(len(self._keys) - 1, 0))
             known &= (self._keys[dense] == codes) if len(self._keys) else False
             codes = dense
         base = np.where(known, codes, 0).astype(np.int64) * self._stride
-        start = np.searchsorted(self._composite, base, side="left")
-        end = np.searchsorted(self._composite,
-                              base + np.searchsorted(self._times, times_ns, side="right"), side="right")
-        return np.where(known, start, 0), np.where(known, end, 0)
+        start = np.where(known, np.searchsorted(self._composite, base, side="left"), 0)
+        return KeyRuns(known, base, start)
+
+    def until(self, runs: KeyRuns, times_ns: np.ndarray) -> np.ndarray:
+        """End of each key's rows with time ≤ ``times_ns`` (0 for an unknown key)."""
+        end = np.searchsorted(self._composite, runs.base + np.searchsorted(self._times, times_ns, side="right"),
+                              side="right")
+        return np.where(runs.known, end, 0)
 
     def window(self, codes: np.ndarray, as_of_ns: np.ndarray, days: int | None) -> tuple[np.ndarray, np.ndarray]:
         """``[lo, hi)`` positions of each query's rows with time in ``(as_of - days, as_of]``."""
-        start, hi = self._runs(codes, as_of_ns)
+        runs = self.runs(codes)
+        hi = self.until(runs, as_of_ns)
         if days is None:
-            return start, hi
-        _, lo = self._runs(codes, as_of_ns - days * DAY_NS)
-        return lo, hi
+            return runs.start, hi
+        return self.until(runs, as_of_ns - days * DAY_NS), hi
+
+
+class KeyRuns(NamedTuple):
+    """Per query key: whether the index has it, its composite-key base and its first row."""
+
+    known: np.ndarray
+    base: np.ndarray
+    start: np.ndarray
 
 
 def window_positions(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -8,10 +8,17 @@ same way at serving time (unseen → missing).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+
+@functools.cache
+def _codes_of(categories: tuple[str, ...]) -> dict[str, float]:
+    return {category: float(i) for i, category in enumerate(categories)}
 
 
 @dataclass(frozen=True)
@@ -34,16 +41,20 @@ class FeatureSchema:
     def categorical_indices(self) -> list[int]:
         return [i for i, name in enumerate(self.names) if name in self.categories]
 
-    def matrix(self, X: pd.DataFrame) -> np.ndarray:
+    def matrix(self, X: pd.DataFrame | Mapping[str, np.ndarray]) -> np.ndarray:
         """The float matrix of ``X`` in schema order; a missing column is an error, not a zero.
 
+        ``X``: a feature frame, or its columns as arrays by name (float64, objects for a
+        categorical: its code, None when missing), as ``case_feature_arrays`` gives them.
         float64 columns are copied in one block and a ``category`` column with the schema's
         categories gives its codes directly: per-column conversions cost more than the model
         itself on a single row.
         """
-        missing = [n for n in self.names if n not in X.columns]
+        missing = [n for n in self.names if n not in X]
         if missing:
             raise KeyError(f"feature frame lacks columns {missing}")
+        if not isinstance(X, pd.DataFrame):
+            return self._matrix_of_arrays(X)
         out = np.empty((len(X), len(self.names)), dtype=np.float64)
         dtypes = X.dtypes
         plain = [j for j, name in enumerate(self.names)
@@ -61,6 +72,16 @@ class FeatureSchema:
                 out[:, j] = np.where(codes < 0, np.nan, codes)
             else:
                 out[:, j] = pd.to_numeric(column, errors="coerce").astype("float64").to_numpy(na_value=np.nan)
+        return out
+
+    def _matrix_of_arrays(self, X: Mapping[str, np.ndarray]) -> np.ndarray:
+        out = np.empty((len(X[self.names[0]]), len(self.names)), dtype=np.float64)
+        for j, name in enumerate(self.names):
+            if name in self.categories:
+                code_of = _codes_of(self.categories[name])
+                out[:, j] = [code_of.get(v, np.nan) if isinstance(v, str) else np.nan for v in X[name]]
+            else:
+                out[:, j] = X[name]
         return out
 
     def signature_frame(self, X: pd.DataFrame) -> pd.DataFrame:

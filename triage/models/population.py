@@ -10,7 +10,7 @@ before profiles existed simply has none.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -57,25 +57,27 @@ class PopulationProfile:
     def from_dict(cls, data: dict) -> "PopulationProfile":
         return cls(**data)
 
-    def warnings(self, X: pd.DataFrame, districts: Sequence[str | None], labels: dict[str, dict]) -> list[list[str]]:
-        """For each row of ``X`` (a case's features; ``districts[i]`` its household's district, None
-        when the household is unknown), the ways it lies outside the training population."""
-        out: list[list[str]] = [[] for _ in range(len(X))]
+    def warnings(self, X: pd.DataFrame | Mapping[str, np.ndarray], districts: Sequence[str | None],
+                 labels: dict[str, dict]) -> list[list[str]]:
+        """For each row of ``X`` (a case's features, as a frame or as arrays by name; ``districts[i]``
+        its household's district, None when the household is unknown), the ways it lies outside the
+        training population."""
+        out: list[list[str]] = [[] for _ in range(len(districts))]
         for name, seen in self.categories.items():
             if name not in X:
                 continue
-            column = X[name]
-            unseen = (column.notna() & ~column.astype("string").isin(seen)).to_numpy(dtype=bool)
-            for i in np.flatnonzero(unseen):
-                out[i].append(f"outside the training population: {_label(name, labels)} '{column.iloc[i]}' "
-                              "never occurred in the training cases; lean on your own judgement")
+            seen = set(seen)
+            for i, value in enumerate(np.asarray(X[name], dtype=object)):
+                if not pd.isna(value) and str(value) not in seen:
+                    out[i].append(f"outside the training population: {_label(name, labels)} '{value}' "
+                                  "never occurred in the training cases; lean on your own judgement")
         if self.districts:
             for i, district in enumerate(districts):
                 if district is not None and district not in self.districts:
                     out[i].append(f"outside the training population: district '{district}' never occurred "
                                   "in the training cases; lean on your own judgement")
         numeric = [n for n in self.ranges if n in X]
-        values = X[numeric].to_numpy(dtype=np.float64, na_value=np.nan)      # numeric features are float64
+        values = _floats(X, numeric, len(out))
         q_low, q_high, seen_min, seen_max = np.array([self.ranges[n] for n in numeric]).reshape(-1, 4).T
         slack = self.range_slack * (q_high - q_low)
         with np.errstate(invalid="ignore"):      # NaN (unknown) is never far outside
@@ -91,12 +93,19 @@ class PopulationProfile:
                 out[i].append(f"outside the training population: values far beyond the training range: "
                               f"{listed}{more}; lean on your own judgement")
         if self.history_features:
-            history = np.nan_to_num(X[self.history_features].to_numpy(dtype=np.float64, na_value=np.nan))
+            history = np.nan_to_num(_floats(X, self.history_features, len(out)))
             for i in np.flatnonzero((history == 0).all(axis=1)):
                 if districts[i] is not None:      # an unknown household is already said to have no history
                     out[i].append("no recorded history for this household (calls, cases, incidents, "
                                   "screenings): the score rests on the case alone; lean on your own judgement")
         return out
+
+
+def _floats(X: pd.DataFrame | Mapping[str, np.ndarray], names: list[str], rows: int) -> np.ndarray:
+    """The (float64) columns ``names`` of ``X`` as one matrix."""
+    if isinstance(X, pd.DataFrame):
+        return X[names].to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.column_stack([X[name] for name in names]) if names else np.empty((rows, 0))
 
 
 def _label(name: str, labels: dict[str, dict]) -> str:
@@ -110,14 +119,14 @@ def profile_of(model) -> PopulationProfile | None:
     return PopulationProfile.from_dict(data) if data else None
 
 
-def population_warnings(model, X: pd.DataFrame, household_ids: pd.Series, households: pd.DataFrame,
-                        labels: dict[str, dict]) -> list[list[str]]:
+def population_warnings(model, X: pd.DataFrame | Mapping[str, np.ndarray], household_ids: pd.Series,
+                        households: pd.DataFrame, labels: dict[str, dict]) -> list[list[str]]:
     """Each case's out-of-population warnings (none when the model carries no profile).
 
     ``household_ids`` are the cases' households, ``households`` the rows known of them.
     """
     profile = profile_of(model)
     if profile is None:
-        return [[] for _ in range(len(X))]
+        return [[] for _ in range(len(household_ids))]
     district_of = dict(zip(households["household_id"].astype(str), households["district"].astype(str)))
     return profile.warnings(X, [district_of.get(str(h)) for h in household_ids], labels)
