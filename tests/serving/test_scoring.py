@@ -9,6 +9,7 @@ import pytest
 from tests.serving.conftest import auth, case_request
 from triage.db.history import read_tables
 from triage.features import build_case_features
+from triage.serving.schemas import BatchScoreResponse, ScoreResponse
 
 
 def score(client, keys, body=None, **params):
@@ -30,6 +31,15 @@ def test_score_response_has_the_shape_of_interfaces_md(client, keys):
     assert {"feature", "label", "label_zh", "label_en", "value", "contribution"} <= set(factor)
     assert body["models"] == {"escalation": "triage-escalation/1", "tier": "triage-tier/1"}
     assert body["route"]["reasons"] and body["route"]["respond_within_hours"] > 0
+
+
+def test_answers_match_the_documented_schema(client, keys):
+    """Responses are built as plain data (not validated models): the schema must still describe them."""
+    single = client.post("/v1/cases/score", json=case_request(), params={"top": "all"}, headers=auth(keys["scorer"]))
+    ScoreResponse.model_validate_json(single.text, strict=True)
+    cases = [case_request("C-1"), case_request("C-2", household="H-404", counterparty=None, persons=["P-404"])]
+    batch = client.post("/v1/cases/batch-score", json={"cases": cases}, headers=auth(keys["scorer"]))
+    BatchScoreResponse.model_validate_json(batch.text, strict=True)
 
 
 def test_contributions_add_up_to_the_margin_and_are_ordered_by_size(client, keys):

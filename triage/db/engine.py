@@ -7,6 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from pydantic_core import to_json
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
@@ -28,6 +29,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 POSTGRES_OVERFLOW = 40
+
+
+def _json_text(value) -> str:
+    """JSON columns written by pydantic-core's serialiser: a decision's stored response (~110 factors)
+    took 3x as long through ``json.dumps``."""
+    return to_json(value).decode()
 
 
 def _unless_in(url, **defaults) -> dict:
@@ -56,14 +63,15 @@ def engine_for(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, pool_size=10, max_overflow=POSTGRES_OVERFLOW, pool_pre_ping=True,
-                             pool_recycle=1800, connect_args=_unless_in(parsed, connect_timeout=10))
+                             pool_recycle=1800, connect_args=_unless_in(parsed, connect_timeout=10),
+                             json_serializer=_json_text)
     in_memory = parsed.database in (None, "", ":memory:")
     if in_memory:
-        engine = create_engine(parsed, poolclass=StaticPool,
+        engine = create_engine(parsed, poolclass=StaticPool, json_serializer=_json_text,
                                connect_args={"check_same_thread": False})
     else:
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, pool_size=5, max_overflow=-1,
+        engine = create_engine(parsed, pool_size=5, max_overflow=-1, json_serializer=_json_text,
                                connect_args={"check_same_thread": False, **_unless_in(parsed, timeout=30)})
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine

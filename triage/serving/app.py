@@ -19,8 +19,11 @@ from sqlalchemy.orm import sessionmaker
 from triage.db import engine_for, migrate
 from triage.models.registry import Champions, load_champions
 from triage.serving.api import admin, cases, followups, ingest, ops, scores, teams, timeline
+from triage.serving.batching import ScoringLane
 from triage.serving.champions import ChampionStore, NoChampions
+from triage.serving.decisions import NoteRequired, NotPending, SameAnalyst, UnknownTeams
 from triage.serving.deps import ServiceState
+from triage.serving.followups import AlreadyVisited, UnknownOutcome
 from triage.serving.keys import KeyVerifier
 from triage.serving.limits import BodyLimitMiddleware
 from triage.serving.metrics import LatencyMiddleware, ServiceMetrics
@@ -41,6 +44,12 @@ DESCRIPTION = """
 """
 
 
+#: Errors of the domain rules and the HTTP status each is answered with (problem+json, its message as detail).
+REFUSALS: dict[type[Exception], int] = {
+    UnknownTeams: 422, NoteRequired: 422, SameAnalyst: 403, NotPending: 409, UnknownOutcome: 422, AlreadyVisited: 409,
+}
+
+
 def create_app(settings: Settings | None = None, champions: Champions | None = None) -> FastAPI:
     """The service app; ``champions`` (tests) replaces loading by alias from MLflow."""
     settings = settings or get_settings()
@@ -48,10 +57,10 @@ def create_app(settings: Settings | None = None, champions: Champions | None = N
     engine = engine_for(settings.db_url)
     store = ChampionStore(lambda: load_champions(settings), champions)
     metrics = ServiceMetrics()
-    state = ServiceState(settings=settings, engine=engine,
-                         sessions=sessionmaker(engine, expire_on_commit=False), champions=store,
-                         verifier=KeyVerifier(settings.key_cache_seconds), metrics=metrics,
-                         scorer=Scorer(settings, engine))
+    sessions, scorer = sessionmaker(engine, expire_on_commit=False), Scorer(settings, engine)
+    state = ServiceState(settings=settings, engine=engine, sessions=sessions, champions=store,
+                         verifier=KeyVerifier(settings.key_cache_seconds), metrics=metrics, scorer=scorer,
+                         lane=ScoringLane(sessions, scorer, settings.lane_max_cases))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -68,10 +77,11 @@ def create_app(settings: Settings | None = None, champions: Champions | None = N
         if store.ready:
             metrics.set_models(store.current.versions)
         yield
+        state.lane.close()
 
     app = FastAPI(title="triage scoring service", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.service = state
-    install_problem_handlers(app)
+    install_problem_handlers(app, REFUSALS)
 
     @app.exception_handler(NoChampions)
     async def _no_models(request, exc: NoChampions):

@@ -24,7 +24,7 @@ from triage.db.service_models import Decision, Followup, Review
 from triage.routing import PRIORITY_RANK, RoutingRules
 from triage.serving.audit import record
 from triage.serving.schemas import (ConfirmIn, EffectiveRoute, QueueItem, QueuePage, ReviewIn, ReviewOut, ScoreRequest,
-                                    ScoreResponse, StoredScore)
+                                    StoredScore)
 
 
 class UnknownTeams(ValueError):
@@ -39,12 +39,18 @@ class NotPending(ValueError):
     """Only a pending override can be confirmed or rejected, and only once."""
 
 
+class NoteRequired(ValueError):
+    """Rejecting an override needs a note saying why."""
+
+
 @dataclass(frozen=True)
 class ScoredCase:
-    """What the scorer hands over for one case: the request, the full response and the feature values."""
+    """What the scorer hands over for one case: the request, the full response (``ScoreResponse`` as
+    JSON-ready data, every factor), the moment it was scored as of and the feature values."""
 
     request: ScoreRequest
-    response: ScoreResponse
+    response: dict
+    as_of: datetime
     features: dict
 
 
@@ -60,13 +66,12 @@ def store(session: Session, scored: list[ScoredCase], key_id: str | None) -> Non
     """
     now = datetime.now(timezone.utc)
     session.execute(insert(Decision), [dict(
-        score_id=s.response.score_id, case_id=s.response.case_id, household_id=s.request.case.household_id,
-        dispute_type=s.request.case.dispute_type, as_of=s.response.as_of, created_at=now,
-        probability=s.response.escalation.probability, band=s.response.escalation.band,
-        priority=s.response.route.priority, teams=_wrap(s.response.route.teams),
-        escalation_version=s.response.models["escalation"], tier_version=s.response.models["tier"],
-        request=s.request.model_dump(mode="json"), response=s.response.model_dump(mode="json"),
-        features=s.features, key_id=key_id,
+        score_id=s.response["score_id"], case_id=s.response["case_id"], household_id=s.request.case.household_id,
+        dispute_type=s.request.case.dispute_type, as_of=s.as_of, created_at=now,
+        probability=s.response["escalation"]["probability"], band=s.response["escalation"]["band"],
+        priority=s.response["route"]["priority"], teams=_wrap(s.response["route"]["teams"]),
+        escalation_version=s.response["models"]["escalation"], tier_version=s.response["models"]["tier"],
+        request=s.request.model_dump(mode="json"), response=s.response, features=s.features, key_id=key_id,
     ) for s in scored])
 
 
@@ -161,7 +166,9 @@ def review(session: Session, score_id: str, verdict: ReviewIn, reviewer_key_id: 
 
 def settle(session: Session, score_id: str, review_id: int, body: ConfirmIn, key_id: str,
            confirm: bool) -> ReviewOut | None:
-    """A second analyst confirms (or rejects) a pending override; None when no such review."""
+    """A second analyst confirms (or rejects, with a note) a pending override; None when no such review."""
+    if not confirm and not (body.note or "").strip():
+        raise NoteRequired("a rejection needs a note saying why")
     row = session.get(Review, review_id)
     if row is None or row.score_id != score_id:
         return None

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from triage.db.service_models import ApiKey
 from triage.models.registry import Champions
+from triage.serving.batching import ScoringLane
 from triage.serving.champions import ChampionStore
 from triage.serving.keys import KeyVerifier, allows
 from triage.serving.metrics import ServiceMetrics
@@ -32,6 +33,7 @@ class ServiceState:
     verifier: KeyVerifier
     metrics: ServiceMetrics
     scorer: Scorer
+    lane: ScoringLane
     migrated: bool = False
 
 
@@ -61,6 +63,7 @@ def current_key(state: StateDep, session: SessionDep,
     key = state.verifier.verify(session, credentials.credentials)
     if key is None:
         raise Problem(401, "the API key is not valid or has been revoked", headers=_UNAUTHORIZED)
+    session.commit()     # ends the read: a request waiting for its scoring batch holds no pooled connection
     return key
 
 

@@ -240,9 +240,9 @@ def rescore(session: Session, scorer, champions: Champions, targets: list[Target
         scored = scorer.score(requests, champions)
         decisions.store(session, scored, key_id)
         for target, new in zip(chunk, scored):
-            previous, current = target.decision.response, new.response.model_dump(mode="json")
+            previous, current = target.decision.response, new.response
             rise = BANDS.index(current["escalation"]["band"]) > BANDS.index(previous["escalation"]["band"])
-            row = session.get(Decision, new.response.score_id)
+            row = session.get(Decision, current["score_id"])
             row.trigger, row.previous_score_id, row.band_rise = target.trigger, target.decision.score_id, rise
             row.changes = _what_changed(previous, current, target.lines, cap)
             record(session, "rescore", key_id, target=row.score_id, case_id=row.case_id,

@@ -27,12 +27,13 @@ PROBABILITY_NOTE = ("`escalation.probability` is the calibrated probability of æ
 
 @router.post("/score", response_model=ScoreResponse, responses=ERRORS,
              description="Score one case as of `as_of` (default now). The decision is stored before the "
-                         "response is sent. " + PROBABILITY_NOTE)
-def score_case(body: ScoreRequest, key: ScorerKey, session: SessionDep, state: StateDep,
-               champions: ChampionsDep, top: TopDep) -> Response:
-    (scored,) = score_and_store(session, state.scorer, champions, [body], key.id)
-    state.metrics.count_scores([scored.response.escalation.band])
-    return _rendered(top_factors(scored.response.model_dump(mode="json"), top))
+                         "response is sent. Concurrent requests to one worker are scored together "
+                         "(dynamic batching); each gets its own decision. " + PROBABILITY_NOTE)
+async def score_case(body: ScoreRequest, key: ScorerKey, state: StateDep, champions: ChampionsDep,
+                     top: TopDep) -> Response:
+    scored = await state.lane.score(body, champions, key.id)
+    state.metrics.count_scores([scored.response["escalation"]["band"]])
+    return _rendered(top_factors(scored.response, top))
 
 
 @router.post("/batch-score", response_model=BatchScoreResponse, responses=ERRORS,
@@ -43,6 +44,5 @@ def batch_score(body: BatchScoreRequest, key: ScorerKey, session: SessionDep, st
     if len(body.cases) > state.settings.max_batch_cases:
         raise Problem(413, f"a batch holds at most {state.settings.max_batch_cases} cases; got {len(body.cases)}")
     scored = score_and_store(session, state.scorer, champions, body.cases, key.id)
-    state.metrics.count_scores([s.response.escalation.band for s in scored])
-    return _rendered({"count": len(scored),
-                      "results": [top_factors(s.response.model_dump(mode="json"), top) for s in scored]})
+    state.metrics.count_scores([s.response["escalation"]["band"] for s in scored])
+    return _rendered({"count": len(scored), "results": [top_factors(s.response, top) for s in scored]})
