@@ -65,12 +65,23 @@ def problem_responses(*statuses: int) -> dict[int | str, dict]:
             for s in statuses}
 
 
+def _refused_with(status: int):
+    async def refused(request: Request, exc: Exception):
+        return problem_response(request, status, str(exc))
+    return refused
+
+
 def _field_errors(exc: RequestValidationError) -> list[dict]:
     return [{"loc": [str(p) if not isinstance(p, int) else p for p in e.get("loc", ())],
              "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
 
 
-def install_problem_handlers(app: FastAPI) -> None:
+def install_problem_handlers(app: FastAPI, refusals: dict[type[Exception], int] | None = None) -> None:
+    """The handlers; ``refusals`` maps domain errors (a rule refused the request) to their HTTP status,
+    answered with the error's message as the detail, so that routes need no try/except."""
+    for refusal, status in (refusals or {}).items():
+        app.add_exception_handler(refusal, _refused_with(status))
+
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem):
         return problem_response(request, exc.status, exc.detail, title=exc.title, headers=exc.headers,

@@ -40,13 +40,8 @@ def list_followups(key: AnalystKey, session: SessionDep, state: StateDep,
 def record_visit(followup_id: RowId, body: VisitIn, key: AnalystKey, session: SessionDep, state: StateDep) -> VisitOut:
     """Record what a visit found. `rescore: true`, or an outcome of `followups.rescore_outcomes` (concern),
     re-scores the case as of the visit (a new decision with trigger `followup`). A visit is recorded once (409)."""
-    try:
-        done = followups.visit(session, followup_id, body, key.id, load_domain(state.settings.domain_file)["followups"],
-                               state.scorer, state.champions)
-    except followups.UnknownOutcome as exc:
-        raise Problem(422, str(exc)) from exc
-    except followups.AlreadyVisited as exc:
-        raise Problem(409, str(exc)) from exc
+    done = followups.visit(session, followup_id, body, key.id, load_domain(state.settings.domain_file)["followups"],
+                           state.scorer, state.champions)
     if done is None:
         raise Problem(404, f"no follow-up visit {followup_id}")
     session.commit()

@@ -28,10 +28,7 @@ def get_score(score_id: str, key: AnalystKey, session: SessionDep, top: TopDep) 
              responses=problem_responses(400, 401, 403, 404, 422, 503))
 def review_score(score_id: str, body: ReviewIn, key: AnalystKey, session: SessionDep, state: StateDep) -> ReviewOut:
     """Agree with the route, or override it with the teams chosen; kept with the decision."""
-    try:
-        review = decisions.review(session, score_id, body, key.id, state.scorer.teams, state.scorer.routing)
-    except decisions.UnknownTeams as exc:
-        raise Problem(422, str(exc)) from exc
+    review = decisions.review(session, score_id, body, key.id, state.scorer.teams, state.scorer.routing)
     if review is None:
         raise Problem(404, f"no stored score {score_id}")
     session.commit()
@@ -39,12 +36,7 @@ def review_score(score_id: str, body: ReviewIn, key: AnalystKey, session: Sessio
 
 
 def _settle(score_id: str, review_id: int, body: ConfirmIn, key, session, confirm: bool) -> ReviewOut:
-    try:
-        review = decisions.settle(session, score_id, review_id, body, key.id, confirm)
-    except decisions.SameAnalyst as exc:
-        raise Problem(403, str(exc)) from exc
-    except decisions.NotPending as exc:
-        raise Problem(409, str(exc)) from exc
+    review = decisions.settle(session, score_id, review_id, body, key.id, confirm)
     if review is None:
         raise Problem(404, f"no review {review_id} of stored score {score_id}")
     session.commit()
@@ -64,8 +56,6 @@ def confirm_review(score_id: str, review_id: RowId, key: AnalystKey, session: Se
              responses=problem_responses(400, 401, 403, 404, 409, 422, 503))
 def reject_review(score_id: str, review_id: RowId, body: ConfirmIn, key: AnalystKey, session: SessionDep) -> ReviewOut:
     """Four eyes: a second analyst rejects a pending override (a note is required); the route stays as it was."""
-    if not (body.note or "").strip():
-        raise Problem(422, "a rejection needs a note saying why")
     return _settle(score_id, review_id, body, key, session, confirm=False)
 
 
