@@ -1,10 +1,13 @@
-"""read_tables: typed frames back out of the database, per household and point in time."""
+"""read_tables and read_history: typed frames and column arrays out of the database, point in time."""
 
+import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy import text
 
 from triage.contract import PII_COLUMNS, TABLE_ORDER, TABLES
-from triage.db import load_frames, read_tables
+from triage.db import engine_for, load_frames, migrate, read_tables
+from triage.db.history import read_history
 
 
 def _sorted(frame: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -92,3 +95,44 @@ def test_an_unknown_household_has_an_empty_history(db_url, tiny_city):
 def test_as_of_must_say_its_timezone(db_url):
     with pytest.raises(ValueError, match="timezone"):
         read_tables(db_url, as_of=pd.Timestamp("2024-03-01 09:30"))
+
+
+def test_column_arrays_hold_the_rows_of_the_typed_frames(db_url, tiny_city):
+    """``read_history``: the same rows, timestamps as UTC nanoseconds to the microsecond, no PII."""
+    tiny_city["hotline_calls"].loc[0, "received_at"] = pd.Timestamp("2024-01-10T12:15:00.123456Z")
+    load_frames(db_url, tiny_city)
+    scope = {"household_ids": ["H1", "H2"] + [f"H-unknown-{i}" for i in range(2000)],  # more than 999 ids
+             "person_ids": ["P3a"], "as_of": pd.Timestamp("2024-03-01T09:30:00+08:00")}
+
+    frames, columns = read_tables(db_url, **scope), read_history(db_url, **scope)
+
+    for table in TABLE_ORDER:
+        frame = frames[table]
+        assert list(columns[table]) == [c for c in frame.columns if c not in PII_COLUMNS]
+        for name, values in columns[table].items():
+            if frame[name].dtype.kind == "M":
+                expected = frame[name].dt.tz_convert(None).to_numpy("datetime64[ns]").view("int64")
+            elif values.dtype == object:
+                expected = frame[name].to_numpy(dtype=object, na_value=None)
+            else:
+                expected = frame[name].to_numpy(dtype="float64", na_value=np.nan)
+            np.testing.assert_array_equal(values, expected, err_msg=f"{table}.{name}")
+    assert columns["hotline_calls"]["received_at"][0] == pd.Timestamp("2024-01-10T12:15:00.123456Z").value
+
+
+def test_timestamps_stored_by_other_writers_are_read_as_the_instants_they_name(tmp_path, tiny_city):
+    """SQLite keeps timestamps as text: one without offset is UTC, another offset is converted."""
+    url = f"sqlite:///{tmp_path / 'triage.db'}"
+    migrate(url)
+    load_frames(url, tiny_city)
+    with engine_for(url).begin() as connection:
+        connection.execute(text("UPDATE hotline_calls SET received_at = '2024-01-10 12:15:00.5' WHERE call_id = 'CL1'"))
+        connection.execute(text("UPDATE cases SET opened_at = '2024-01-20 18:00:00+08:00' WHERE case_id = 'K1'"))
+
+    history = read_history(url, household_ids=["H1"])
+    frames = read_tables(url, household_ids=["H1"])
+
+    calls, cases = history["hotline_calls"], history["cases"]
+    assert calls["received_at"][list(calls["call_id"]).index("CL1")] == pd.Timestamp("2024-01-10T12:15:00.5Z").value
+    assert cases["opened_at"][list(cases["case_id"]).index("K1")] == pd.Timestamp("2024-01-20T10:00:00Z").value
+    assert pd.Timestamp("2024-01-20T10:00:00Z") in set(frames["cases"]["opened_at"])
