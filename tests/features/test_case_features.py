@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tests.factories import City, new_case, utc
-from triage.features import build_case_features, feature_names
+from triage.features import build_case_features, case_feature_arrays, feature_names
 
 
 def features_of_case(city: City, case_id: str, as_of=None) -> pd.Series:
@@ -147,3 +147,16 @@ def test_missing_as_of_is_refused(quarrel_city):
     cases.loc[0, "as_of"] = pd.NaT
     with pytest.raises(ValueError, match="as_of"):
         build_case_features(cases, quarrel_city.tables())
+
+
+def test_arrays_hold_the_frame_values(quarrel_city):
+    """``case_feature_arrays`` (the service's path) is the frame's computation, column by column."""
+    cases = pd.concat([quarrel_city.cases_as_of(), new_case("X", "H-UNSEEN", "2024-01-01", dispute_type="other")])
+    frame = build_case_features(cases, quarrel_city.tables())
+    arrays = case_feature_arrays(cases, quarrel_city.tables())
+    assert list(arrays) == feature_names("case")
+    for name, values in arrays.items():
+        expected = frame[name].to_numpy(dtype=object if values.dtype == object else np.float64)
+        if values.dtype == object:
+            expected = np.where(pd.isna(expected), None, expected)
+        np.testing.assert_array_equal(values, expected, err_msg=name)

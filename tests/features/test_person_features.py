@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from tests.factories import City, utc
-from triage.features import build_person_features, feature_names, rule_tiers
+from triage.features import build_person_features, feature_names, person_feature_arrays, rule_tiers
 
 
 def person_features(city: City, person_id: str, as_of, exclude=None) -> pd.Series:
@@ -89,3 +90,15 @@ def test_rule_tier_ignores_screenings_after_as_of():
     city = City().household("H1").person("P1").screening("P1", "2024-03-05", score=25, item9=3)
     points = pd.DataFrame({"person_id": ["P1"], "as_of": [utc("2024-03-01")]})
     assert pd.isna(rule_tiers(points, city.tables())[0])
+
+
+def test_arrays_hold_the_frame_values(quarrel_city):
+    points = pd.DataFrame({"person_id": ["P2", "P1", "P-UNSEEN"], "as_of": [utc("2024-03-01")] * 3})
+    frame = build_person_features(points, quarrel_city.tables())
+    arrays = person_feature_arrays(points, quarrel_city.tables())
+    assert list(arrays) == feature_names("person")
+    for name, values in arrays.items():
+        expected = frame[name].to_numpy(dtype=object if values.dtype == object else np.float64)
+        if values.dtype == object:
+            expected = np.where(pd.isna(expected), None, expected)
+        np.testing.assert_array_equal(values, expected, err_msg=name)

@@ -100,3 +100,13 @@ def test_tier_explanations_equal_lightgbm_multiclass_shap_for_every_class_and_su
         contributions, base = explained.explain(rows, asked)
         np.testing.assert_allclose(contributions, multiclass[np.arange(90), asked, :-1], atol=1e-9)
         np.testing.assert_allclose(base, multiclass[np.arange(90), asked, -1], atol=1e-9)
+
+
+def test_arrays_by_name_give_the_frame_matrix(fitted, cases):
+    X, _ = cases
+    rows = X.iloc[:50]
+    arrays = {name: rows[name].to_numpy(dtype=object if name == "dispute_type" else np.float64) for name in X}
+    arrays["dispute_type"][0] = "a type never seen"
+    expected = fitted.schema_.matrix(rows.astype({"dispute_type": "string"}).assign(
+        dispute_type=lambda frame: frame["dispute_type"].where(frame.index != rows.index[0], "a type never seen")))
+    np.testing.assert_array_equal(fitted.schema_.matrix(arrays), expected)

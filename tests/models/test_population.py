@@ -65,3 +65,11 @@ def test_a_model_without_a_profile_warns_of_nothing(profile):
     households = pd.DataFrame({"household_id": ["H-1"], "district": ["新区"]})
     assert population_warnings(OlderModel(), case(dispute_type="medical"), pd.Series(["H-1"]), households,
                                LABELS) == [[]]
+
+
+def test_arrays_by_name_warn_like_the_frame(profile):
+    frame = pd.concat([case(), case(dispute_type="medical", threat_calls=40.0),
+                       case(threat_calls=0.0, prior_cases=0.0)])
+    arrays = {name: frame[name].to_numpy(dtype=object if name == "dispute_type" else np.float64) for name in frame}
+    districts = ["城关区", "新区", "河东区"]
+    assert profile.warnings(arrays, districts, LABELS) == profile.warnings(frame, districts, LABELS)

@@ -4,7 +4,7 @@ import pandas as pd
 
 from tests.factories import City
 from triage.features.history import History
-from triage.serving.facts import route_facts
+from triage.serving.facts import route_fact_records, route_facts
 
 
 def _cases(*rows) -> pd.DataFrame:
@@ -45,3 +45,12 @@ def test_named_and_member_persons_count_once():
                         named, tables, [])
     assert facts["alcohol_problem_persons"].tolist() == [1.0, 1.0]
     assert facts["max_item9_90d"].tolist() == [2.0, -1.0]           # not yet screened as of April
+
+
+def test_records_are_the_frame_rows():
+    tables = (City().household("H-1").household("H-2")
+              .case("C-0", "H-1", "2025-03-01", counterparty="H-2")
+              .call("H-2", "2025-05-20T10:00:00", text="他说要拿刀").tables())
+    cases = _cases(("C-1", "H-1", "H-2", "2025-06-01", "他说要拿刀"), ("C-2", "H-2", None, "2025-04-01", None))
+    assert (route_fact_records(cases, NO_ONE, History(tables), ["刀"])
+            == route_facts(cases, NO_ONE, History(tables), ["刀"]).to_dict("records"))

@@ -16,7 +16,7 @@ from triage.config import load_domain
 from triage.contract import TIMEZONE
 from triage.features.history import NAT_NS, Columns, History, Queries, as_float, as_objects, compute, take
 from triage.features.registry import Feature, features_of
-from triage.features.windows import last_position, to_ns
+from triage.features.windows import UTC_NS, last_position, to_ns
 
 CASE_COLUMNS_REQUIRED = ("case_id", "as_of", "opened_at", "household_id", "dispute_type", "source",
                          "parties_count")
@@ -94,8 +94,13 @@ def _as_frame(entity_features: tuple[Feature, ...], computed: dict[str, np.ndarr
     return pd.DataFrame(columns)
 
 
+def _utc_ns(values: pd.Series) -> np.ndarray:
+    """``to_ns(as_utc(values))``; UTC nanoseconds already need no conversion (a service request's)."""
+    return to_ns(values if values.dtype == UTC_NS else as_utc(values))
+
+
 def _checked_as_of(values: pd.Series) -> np.ndarray:
-    as_of = to_ns(as_utc(values))
+    as_of = _utc_ns(values)
     if (as_of == NAT_NS).any():
         raise ValueError("every row needs an as_of time")
     return as_of
@@ -115,7 +120,7 @@ def _case_queries(cases: pd.DataFrame) -> Columns:
     missing = [c for c in CASE_COLUMNS_REQUIRED if c not in cases.columns]
     if missing:
         raise ValueError(f"cases lack columns {missing}")
-    queries = {"as_of": _checked_as_of(cases["as_of"]), "opened_at": to_ns(as_utc(cases["opened_at"]))}
+    queries = {"as_of": _checked_as_of(cases["as_of"]), "opened_at": _utc_ns(cases["opened_at"])}
     for column in CASE_COLUMNS_REQUIRED + CASE_COLUMNS_OPTIONAL:
         if column not in queries:
             queries[column] = (_query_array(cases[column]) if column in cases.columns

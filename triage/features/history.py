@@ -55,6 +55,8 @@ def as_float(values) -> np.ndarray:
     """Numbers/booleans as float64 with NaN for missing (LightGBM's missing value)."""
     if isinstance(values, np.ndarray) and values.dtype != object:
         return values.astype(np.float64, copy=False)
+    if isinstance(values, pd.Series) and isinstance(values.dtype, np.dtype) and values.dtype.kind in "biuf":
+        return values.to_numpy(dtype=np.float64)        # no missing-value mask: ~10x cheaper than below
     if not isinstance(values, pd.Series):
         values = pd.Series(values, copy=False)
     return values.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
@@ -63,6 +65,10 @@ def as_float(values) -> np.ndarray:
 def as_objects(values) -> np.ndarray:
     """Ids and codes as an object array with None for missing."""
     if isinstance(values, np.ndarray) and values.dtype == object:
+        return values
+    if isinstance(values, pd.Series) and values.dtype == object:    # as below, at a tenth of the cost
+        values = values.to_numpy(dtype=object, copy=True)
+        values[pd.isna(values)] = None
         return values
     values = pd.Series(values)
     if not (pd.api.types.is_string_dtype(values) or values.dtype == object):
