@@ -1,4 +1,9 @@
-"""Dependencies declared once, so that route handlers stay short: session, key/role, models, service."""
+"""Dependencies declared once, so that route handlers stay short: session, key/role, models, service.
+
+Those that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency in its thread pool,
+and those hops cost more per scoring request than the key check itself.  The ones that touch the
+database stay ``def``, so a slow database never blocks the event loop (``/healthz`` keeps answering).
+"""
 
 from __future__ import annotations
 
@@ -37,7 +42,7 @@ class ServiceState:
     migrated: bool = False
 
 
-def get_state(request: Request) -> ServiceState:
+async def get_state(request: Request) -> ServiceState:
     return request.app.state.service
 
 
@@ -68,7 +73,7 @@ def current_key(state: StateDep, session: SessionDep,
 
 
 def _require(role: str):
-    def check(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
+    async def check(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
         if not allows(key.role, role):
             raise Problem(403, f"this needs the {role} role; the key has the {key.role} role")
         return key
@@ -81,7 +86,7 @@ AnalystKey = Annotated[ApiKey, Depends(_require("analyst"))]
 AdminKey = Annotated[ApiKey, Depends(_require("admin"))]
 
 
-def current_champions(state: StateDep) -> Champions:
+async def current_champions(state: StateDep) -> Champions:
     """The champion pair for this whole request (a reload meanwhile does not change it)."""
     return state.champions.current
 
@@ -89,7 +94,7 @@ def current_champions(state: StateDep) -> Champions:
 ChampionsDep = Annotated[Champions, Depends(current_champions)]
 
 
-def top_factors(state: StateDep,
+async def top_factors(state: StateDep,
                 top: Annotated[str | None, Query(pattern=r"^(all|[0-9]{1,4})$",
                                                  description="factors to list: a number, or 'all'")] = None
                 ) -> int | None:

@@ -8,7 +8,6 @@ pass: one history read, one feature build, one model call.
 
 from __future__ import annotations
 
-import math
 import uuid
 from datetime import datetime, timezone
 
@@ -20,25 +19,29 @@ from sqlalchemy.orm import Session
 
 from triage.config import load_domain
 from triage.db.history import read_history
-from triage.features import build_case_features, build_person_features, feature_labels, rule_tiers
+from triage.features import case_feature_arrays, feature_labels, person_feature_arrays, rule_tiers
 from triage.features.history import History
 from triage.models.population import population_warnings
 from triage.models.registry import Champions
 from triage.routing import RouteInput, RoutingRules, current_routing
 from triage.serving import decisions
 from triage.serving.decisions import ScoredCase
-from triage.serving.facts import route_facts
+from triage.serving.facts import route_fact_records
 from triage.serving.schemas import CaseIn, ScoreRequest
 from triage.settings import Settings
 
 
-def _plain(value):
-    """A feature value as JSON: None for missing (未知), str for categories, float otherwise."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, (str, bool)):
-        return value
-    return float(value)
+def _plain_rows(features: dict[str, np.ndarray], names: list[str]) -> list[tuple]:
+    """Feature arrays (by name) as one row of JSON values per case, in the model's order, for factors
+    and storage: None for missing (未知), str for categories, float otherwise."""
+    columns = []
+    for name in names:
+        values = features[name]
+        if values.dtype == object:                 # category codes, None when missing
+            columns.append(values.tolist())
+        else:
+            columns.append([None if v != v else v for v in values.astype(np.float64).tolist()])   # NaN → None
+    return list(zip(*columns))
 
 
 class Scorer:
@@ -53,13 +56,13 @@ class Scorer:
     def routing(self) -> RoutingRules:
         return current_routing(self.settings.routing_file, self.teams)
 
-    def _factors(self, names: list[str], values: np.ndarray, contributions: np.ndarray) -> list[dict]:
-        """Every feature's factor, largest first, as plain data (~110 per case; validated with the response)."""
+    def _factors(self, names: list[str], values: tuple, contributions: np.ndarray) -> list[dict]:
+        """Every feature's factor, largest first, as plain data (~110 per case)."""
         labels = self.labels
         order = np.argsort(-np.abs(contributions), kind="stable").tolist()
         contribution = contributions.tolist()
         return [{"feature": names[j], "label": labels[names[j]]["zh"], "label_zh": labels[names[j]]["zh"],
-                 "label_en": labels[names[j]]["en"], "value": _plain(values[j]), "contribution": contribution[j]}
+                 "label_en": labels[names[j]]["en"], "value": values[j], "contribution": contribution[j]}
                 for j in order]
 
     def score(self, requests: list[ScoreRequest], champions: Champions,
@@ -79,17 +82,17 @@ class Scorer:
 
         model = champions.escalation
         history = History(tables, model.text_model_, cases["description"])   # one per request: features, tiers, facts
-        X = build_case_features(cases, history)[model.feature_names_]
-        matrix = model.schema_.matrix(X)
-        probability = model.predict_proba(X, matrix=matrix)[:, 1]
-        contributions, base = model.explain(X, matrix=matrix)
+        features = case_feature_arrays(cases, history)        # arrays, not a 110-column frame: same values
+        matrix = model.schema_.matrix(features)
+        probability = model.predict_proba(features, matrix=matrix)[:, 1]
+        contributions, base = model.explain(features, matrix=matrix)
         bands = model.bands(probability)
         persons = self._persons(named, cases["as_of"], history, champions)
-        facts = route_facts(cases, named, history, routing.weapon_words).to_dict("records")
+        facts = route_fact_records(cases, named, history, routing.weapon_words)
         known_households = set(tables["households"]["household_id"])
         known_persons = set(tables["persons"]["person_id"])
-        unusual = population_warnings(model, X, cases["household_id"], tables["households"], self.labels)
-        values = X.to_numpy(dtype=object)
+        unusual = population_warnings(model, features, cases["household_id"], tables["households"], self.labels)
+        values = _plain_rows(features, model.feature_names_)
         as_of = [t.to_pydatetime() for t in cases["as_of"]]
 
         by_case: dict[int, list[dict]] = {}
@@ -113,7 +116,7 @@ class Scorer:
                 "persons": person_scores, "route": route.model_dump(mode="json"), "models": versions,
                 "warnings": self._warnings(request, known_households, known_persons) + unusual[i]}
             scored.append(ScoredCase(request=request, response=response, as_of=as_of[i],
-                                     features=dict(zip(model.feature_names_, map(_plain, values[i])))))
+                                     features=dict(zip(model.feature_names_, values[i]))))
         return scored
 
     def _persons(self, named: pd.DataFrame, as_of: pd.Series, history: History, champions: Champions
@@ -124,17 +127,16 @@ class Scorer:
         points = pd.DataFrame({"person_id": named["person_id"].astype("string"),
                                "as_of": as_of.iloc[named["row"]].to_numpy()})
         model = champions.tier
-        X = build_person_features(points, history)[model.feature_names_]
-        matrix = model.schema_.matrix(X)
-        probabilities = model.predict_proba(X, matrix=matrix)
+        features = person_feature_arrays(points, history)
+        matrix = model.schema_.matrix(features)
+        probabilities = model.predict_proba(features, matrix=matrix)
         predicted = probabilities.argmax(axis=1)
         by_rule = rule_tiers(points, history).to_numpy(dtype=object, na_value=None)
         by_model = np.flatnonzero([tier is None for tier in by_rule])     # only model tiers are explained
-        contributions = np.empty((len(X), len(model.feature_names_)))
+        contributions = np.empty((len(points), len(model.feature_names_)))
         if len(by_model):
-            contributions[by_model] = model.explain(X.iloc[by_model], predicted[by_model],
-                                                    matrix=matrix[by_model])[0]
-        values = X.to_numpy(dtype=object)
+            contributions[by_model] = model.explain(None, predicted[by_model], matrix=matrix[by_model])[0]
+        values = _plain_rows(features, model.feature_names_)
         out = []
         classes = [str(c) for c in model.classes_]
         for k, (row, person_id) in enumerate(zip(named["row"], points["person_id"])):
