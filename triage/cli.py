@@ -191,16 +191,19 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes (each loads the champions).")] = 1,
 ) -> None:
-    """Run the scoring service under uvicorn (docs at /docs)."""
+    """Run the scoring service under uvicorn (docs at /docs); several workers each take their own share
+    of the connections (triage.serving.workers)."""
     import uvicorn
 
     from triage.db import migrate
+    from triage.serving.workers import APP, run_workers
 
     settings = get_settings()
     settings.ensure_home()
     migrate(settings.db_url)          # once, before the workers start
-    uvicorn.run("triage.serving:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level=settings.log_level.lower(), access_log=False)
+    if workers > 1:
+        raise typer.Exit(run_workers(host, port, workers, settings.log_level.lower()))
+    uvicorn.run(APP, factory=True, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
 
 
 overrides_app = typer.Typer(help="Analysts' overrides of routes, for retraining evaluation.", no_args_is_help=True)

@@ -1,0 +1,89 @@
+"""``triage serve --workers 2``: every worker takes a share of the connections, a dead one is replaced."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.servers import ROOT, free_port
+
+
+def children(pid: int) -> list[int]:
+    """The worker processes of ``triage serve`` (not multiprocessing's resource tracker)."""
+    pids = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return [p for p in pids if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
+
+
+def sockets_held(pid: int) -> int:
+    return sum(os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:") for fd in os.listdir(f"/proc/{pid}/fd"))
+
+
+def healthz_on_new_connection(port: int) -> socket.socket:
+    """A connection that has been answered (so a worker accepted it), left open."""
+    connection = socket.create_connection(("127.0.0.1", port), timeout=10)
+    connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+    assert connection.recv(4096).startswith(b"HTTP/1.1 200")
+    return connection
+
+
+def wait_until(condition, timeout_s: float = 120):
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def two_workers(tmp_path):
+    port = free_port()
+    env = {**os.environ, "TRIAGE_HOME": str(tmp_path / "home"), "TRIAGE_LOG_LEVEL": "WARNING",
+           "PYTHONPATH": str(ROOT)}
+    env.pop("TRIAGE_DATABASE_URL", None)
+    server = subprocess.Popen([sys.executable, "-m", "triage.cli", "serve", "--port", str(port), "--workers", "2"],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def both_up():
+        assert server.poll() is None, server.stderr.read().decode(errors="replace")[-3000:]
+        try:
+            return len(children(server.pid)) == 2 and httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    wait_until(both_up)
+    time.sleep(3)               # the second worker may still be starting when the first answers
+    yield server, port
+    if server.poll() is None:
+        server.kill()
+        server.wait()
+
+
+def test_connections_opened_together_are_spread_over_both_workers(two_workers):
+    server, port = two_workers
+    workers = children(server.pid)
+    before = {pid: sockets_held(pid) for pid in workers}
+    connections = [healthz_on_new_connection(port) for _ in range(24)]
+    accepted = {pid: sockets_held(pid) - before[pid] for pid in workers}
+    for connection in connections:
+        connection.close()
+    assert sum(accepted.values()) == 24
+    assert min(accepted.values()) >= 1, accepted   # all 24 on one worker: chance 2 in 2**24
+
+
+def test_a_killed_worker_is_replaced_and_sigterm_stops_all(two_workers):
+    server, port = two_workers
+    victim, survivor = children(server.pid)
+    os.kill(victim, signal.SIGKILL)
+    wait_until(lambda: len(children(server.pid)) == 2 and victim not in children(server.pid))
+    assert survivor in children(server.pid)
+    wait_until(lambda: all(healthz_on_new_connection(port) for _ in range(4)))
+
+    workers = children(server.pid)
+    server.send_signal(signal.SIGTERM)
+    assert server.wait(timeout=60) == 0
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
