@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from tests.factories import City, new_case, utc
+from tests.features.conftest import assert_arrays_hold_the_frame
 from triage.features import build_case_features, case_feature_arrays, feature_names
 
 
@@ -154,9 +155,4 @@ def test_arrays_hold_the_frame_values(quarrel_city):
     cases = pd.concat([quarrel_city.cases_as_of(), new_case("X", "H-UNSEEN", "2024-01-01", dispute_type="other")])
     frame = build_case_features(cases, quarrel_city.tables())
     arrays = case_feature_arrays(cases, quarrel_city.tables())
-    assert list(arrays) == feature_names("case")
-    for name, values in arrays.items():
-        expected = frame[name].to_numpy(dtype=object if values.dtype == object else np.float64)
-        if values.dtype == object:
-            expected = np.where(pd.isna(expected), None, expected)
-        np.testing.assert_array_equal(values, expected, err_msg=name)
+    assert_arrays_hold_the_frame(arrays, frame, feature_names("case"))

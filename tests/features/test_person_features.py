@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from tests.factories import City, utc
+from tests.features.conftest import assert_arrays_hold_the_frame
 from triage.features import build_person_features, feature_names, person_feature_arrays, rule_tiers
 
 
@@ -96,9 +96,4 @@ def test_arrays_hold_the_frame_values(quarrel_city):
     points = pd.DataFrame({"person_id": ["P2", "P1", "P-UNSEEN"], "as_of": [utc("2024-03-01")] * 3})
     frame = build_person_features(points, quarrel_city.tables())
     arrays = person_feature_arrays(points, quarrel_city.tables())
-    assert list(arrays) == feature_names("person")
-    for name, values in arrays.items():
-        expected = frame[name].to_numpy(dtype=object if values.dtype == object else np.float64)
-        if values.dtype == object:
-            expected = np.where(pd.isna(expected), None, expected)
-        np.testing.assert_array_equal(values, expected, err_msg=name)
+    assert_arrays_hold_the_frame(arrays, frame, feature_names("person"))
