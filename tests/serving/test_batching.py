@@ -91,3 +91,11 @@ def test_a_database_failure_answers_the_whole_batch_with_503_without_retrying_ea
     assert len(wrapper.calls) == 2
     assert [r.status_code for r in responses] == [200, 503, 503, 503, 503]
     assert all(r.headers["retry-after"] for r in responses[1:])
+
+
+def test_the_lane_serves_again_after_the_app_restarts(client, keys):
+    """Leaving the lifespan stops the lane's thread; the next start of the same app scores again."""
+    client.__exit__(None, None, None)
+    with client:
+        response = client.post("/v1/cases/score", json=case_request("C-again"), headers=auth(keys["scorer"]))
+    assert response.status_code == 200 and response.json()["case_id"] == "C-again"

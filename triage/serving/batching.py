@@ -37,7 +37,7 @@ class ScoringLane:
 
     def __init__(self, sessions: sessionmaker, scorer: Scorer, max_batch: int):
         self.sessions, self.scorer, self.max_batch = sessions, scorer, max_batch
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring-lane")
+        self._executor: ThreadPoolExecutor | None = None     # the lane's thread, started on first use
         self._waiting: list[_Waiting] = []
         self._drain: asyncio.Task | None = None
 
@@ -50,7 +50,10 @@ class ScoringLane:
         return await answer
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop the lane's thread (at shutdown; a later request starts another)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
 
     async def _score_waiting(self) -> None:
         try:
@@ -65,6 +68,8 @@ class ScoringLane:
     async def _score_group(self, group: list[_Waiting]) -> None:
         first = group[0]
         requests = [w.request for w in group]
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring-lane")
         try:
             scored = await asyncio.get_running_loop().run_in_executor(
                 self._executor, self._score_and_store, requests, first.champions, first.key_id)
