@@ -8,6 +8,7 @@ features use only history rows whose own time is ≤ its ``as_of`` (CONTRACT.md 
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -38,16 +39,23 @@ def as_utc(values: pd.Series) -> pd.Series:
     return values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
 
 
+class _Categories(NamedTuple):
+    """A categorical feature's contract codes, in the forms the builders need."""
+
+    dtype: pd.CategoricalDtype      # for the training frame's ``category`` column
+    code_of: dict[str, int]         # value → code
+    by_code: np.ndarray             # code → value (objects), code -1 → None
+
+
 @functools.cache
-def _categories(categories: tuple[str, ...]) -> tuple[pd.CategoricalDtype, dict[str, int], np.ndarray]:
-    """The contract's codes as a dtype, a code lookup and (by code, then missing) an object array."""
-    return (pd.CategoricalDtype(list(categories)), {category: i for i, category in enumerate(categories)},
-            np.array([*categories, None], dtype=object))
+def _categories(categories: tuple[str, ...]) -> _Categories:
+    return _Categories(pd.CategoricalDtype(list(categories)), {category: i for i, category in enumerate(categories)},
+                       np.array([*categories, None], dtype=object))
 
 
 def _category_codes(values: np.ndarray, categories: tuple[str, ...]) -> np.ndarray:
     """Codes of ``values`` among the contract's codes; anything else (or missing) is -1."""
-    code_of = _categories(categories)[1]
+    code_of = _categories(categories).code_of
     return np.fromiter((code_of.get(v, -1) if isinstance(v, str) else -1 for v in values),
                        dtype=np.int32, count=len(values))
 
@@ -79,7 +87,7 @@ def _computed(entity_features: tuple[Feature, ...], queries: Columns, history: H
 
 def _as_arrays(entity_features: tuple[Feature, ...], computed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Computed features as plain arrays: float64, or objects (the category's code, None when missing)."""
-    return {f.name: _categories(f.categories)[2][computed[f.name]] if f.kind == "categorical" else computed[f.name]
+    return {f.name: _categories(f.categories).by_code[computed[f.name]] if f.kind == "categorical" else computed[f.name]
             for f in entity_features}
 
 
@@ -89,7 +97,7 @@ def _as_frame(entity_features: tuple[Feature, ...], computed: dict[str, np.ndarr
     columns = {ids.name: ids.astype("string").array, "as_of": pd.to_datetime(as_of_ns, utc=True).array}
     for feature in entity_features:
         values = computed[feature.name]
-        columns[feature.name] = (pd.Categorical.from_codes(values, dtype=_categories(feature.categories)[0])
+        columns[feature.name] = (pd.Categorical.from_codes(values, dtype=_categories(feature.categories).dtype)
                                  if feature.kind == "categorical" else values)
     return pd.DataFrame(columns)
 

@@ -14,7 +14,6 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.special import expit
 from sklearn.dummy import DummyClassifier
-from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from triage.contract import ESCALATION_OFFENCES, TIMEZONE
@@ -94,9 +93,9 @@ class CallTextModel:
         self.n_features = n_features
         self.C = C
 
-    def _vectorizer(self) -> HashingVectorizer:
-        return HashingVectorizer(analyzer="char", ngram_range=(1, 3), n_features=self.n_features,
-                                 alternate_sign=False, norm="l2", lowercase=False)
+    def _matrix(self, normalised_texts: list[str]) -> sp.csr_matrix:
+        """The texts' features: l2-normalised hashed char 1-3-gram counts (``char_ngram_counts``)."""
+        return _l2_normalised(char_ngram_counts(normalised_texts, self.n_features))
 
     def training_set(self, tables: dict[str, pd.DataFrame], cutoff) -> tuple[pd.Series, np.ndarray]:
         """Texts and targets of the calls the model may learn from at ``cutoff`` (no offset: Asia/Shanghai)."""
@@ -123,7 +122,7 @@ class CallTextModel:
             raise ValueError(f"no call with text and a complete follow-up window before {cutoff}")
         pairs = (pd.DataFrame({"text": normalise_texts(texts).to_numpy(), "target": targets})
                  .value_counts(sort=False).reset_index(name="calls"))
-        X = self._vectorizer().transform(pairs["text"].to_list())
+        X = self._matrix(pairs["text"].to_list())
         y = pairs["target"].to_numpy(dtype=bool)
         if len(np.unique(targets)) < 2:
             self.classifier_ = DummyClassifier(strategy="prior").fit(X, y, sample_weight=pairs["calls"])
@@ -147,8 +146,7 @@ class CallTextModel:
         scores = np.full(len(distinct) + 1, np.nan)             # code -1 (missing) picks the trailing NaN
         for start in range(0, len(distinct), _TEXTS_PER_MATRIX):
             chunk = [normalise(text) for text in distinct[start:start + _TEXTS_PER_MATRIX]]
-            X = _l2_normalised(char_ngram_counts(chunk, self.n_features))
-            scores[start:start + len(chunk)] = self._positive_proba(X)
+            scores[start:start + len(chunk)] = self._positive_proba(self._matrix(chunk))
         return scores[codes]
 
     def _positive_proba(self, X: sp.csr_matrix) -> np.ndarray:
