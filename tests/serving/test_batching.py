@@ -2,6 +2,7 @@
 
 import asyncio
 import threading
+import time
 
 import httpx
 import pytest
@@ -99,3 +100,38 @@ def test_the_lane_serves_again_after_the_app_restarts(client, keys):
     with client:
         response = client.post("/v1/cases/score", json=case_request("C-again"), headers=auth(keys["scorer"]))
     assert response.status_code == 200 and response.json()["case_id"] == "C-again"
+
+
+def test_callers_just_answered_are_awaited_briefly_so_their_next_case_joins_the_waiting_ones(client, keys, held):
+    """A is scored alone while B waits; once A is answered the lane expects A's caller back (2 in play),
+    so B is not scored alone: A's caller's next case C joins it."""
+    lane = client.app.state.service.lane
+    lane.linger = 10.0
+    wrapper = held()
+
+    async def scenario():
+        transport = httpx.ASGITransport(app=client.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service",
+                                     headers=auth(keys["scorer"])) as http:
+            first = asyncio.create_task(http.post("/v1/cases/score", json=case_request("A")))
+            while not wrapper.calls:
+                await asyncio.sleep(0.01)
+            second = asyncio.create_task(http.post("/v1/cases/score", json=case_request("B", household="H-3")))
+            while not lane._waiting:
+                await asyncio.sleep(0.01)
+            wrapper.release.set()
+            await first
+            return [await http.post("/v1/cases/score", json=case_request("C", household="H-4")), await second]
+
+    responses = asyncio.run(scenario())
+    assert [r.status_code for r in responses] == [200, 200]
+    assert [sorted(call) for call in wrapper.calls] == [["A"], ["B", "C"]]
+
+
+def test_a_lone_case_on_an_idle_lane_never_waits_for_the_linger(client, keys):
+    client.app.state.service.lane.linger = 30.0
+    started = time.monotonic()
+    for case_id in ("L-1", "L-2", "L-3"):     # each one arrives alone; the lane expects exactly that one
+        response = client.post("/v1/cases/score", json=case_request(case_id), headers=auth(keys["scorer"]))
+        assert response.json()["case_id"] == case_id
+    assert time.monotonic() - started < 15       # a single linger would have taken 30 s

@@ -8,10 +8,13 @@ import sys
 import time
 from pathlib import Path
 
+import asyncio
+
 import httpx
 import pytest
 
 from tests.servers import ROOT, free_port
+from triage.serving.workers import _reuse_port_socket
 
 
 def children(pid: int) -> list[int]:
@@ -87,3 +90,25 @@ def test_a_killed_worker_is_replaced_and_sigterm_stops_all(two_workers):
     server.send_signal(signal.SIGTERM)
     assert server.wait(timeout=60) == 0
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+
+
+def test_a_workers_connections_send_without_nagle_delay():
+    """asyncio turns Nagle's algorithm off (TCP_NODELAY) only on sockets that say they are TCP; on a
+    worker's socket it stayed on and held every answer ~40 ms for the client's delayed ACK."""
+    async def nodelay_of_an_accepted_connection() -> int:
+        accepted: asyncio.Future = asyncio.get_running_loop().create_future()
+
+        class Record(asyncio.Protocol):
+            def connection_made(self, transport):
+                sock = transport.get_extra_info("socket")
+                accepted.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+        listening = _reuse_port_socket("127.0.0.1", free_port())
+        server = await asyncio.get_running_loop().create_server(Record, sock=listening)
+        async with server:
+            _, writer = await asyncio.open_connection(*listening.getsockname())
+            nodelay = await asyncio.wait_for(accepted, 10)
+            writer.close()
+        return nodelay
+
+    assert asyncio.run(nodelay_of_an_accepted_connection()) == 1
