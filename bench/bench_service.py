@@ -7,9 +7,13 @@
 The server is a `triage serve --workers 2` subprocess on 127.0.0.1 over a SQLite database holding a
 generated city (20,000 households), with champions trained on that city.  Every single-case request asks for
 the explanation (default top 8) and names one person, and its decision is stored before the answer,
-as in production.  The client is an asyncio httpx client with a bounded number of requests in
-flight.  Wall latencies are what a caller sees; the server's CPU time per request (from
-/proc/PID/stat) is printed beside them because the machine may be shared.
+as in production.  Single cases are sent by wrk (`apt-get install wrk`; a C load generator, so the
+client takes little of the two cores the server needs) on `concurrency` keep-alive connections for
+`--seconds`, each request a new case; 1,000-case batches by httpx.  Wall latencies are what a caller
+sees; the server's CPU time per request (from /proc/PID/stat) is printed beside them because the
+machine may be shared.  With several workers the kernel hands each connection to one of them by a
+hash, so a run's 8 connections may split 4/4 or 6/2: ``--rounds`` repeats each level on new
+connections, and the table gives the worst round's p50, p95 and p99 (every round is printed below it).
 
 ``--stages`` runs the scorer in this process instead and prints the CPU time of each step of
 ``score_and_store`` (per single case, and for one 1,000-case batch), by timing the functions it
@@ -19,12 +23,14 @@ calls: what is left of the total is building the responses, routing and the mode
 from __future__ import annotations
 
 import argparse
-import asyncio
+import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -94,23 +100,18 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
-async def single_latencies(base: str, key: str, bodies: list[dict], concurrency: int) -> tuple[list[float], int]:
-    """Seconds per request, ``concurrency`` in flight at a time, and how many requests failed."""
-    gate = asyncio.Semaphore(concurrency)
-    latencies: list[float] = []
-    failed = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, limits=limits,
-                                 timeout=60) as client:
-        async def one(body: dict) -> None:
-            nonlocal failed
-            async with gate:
-                start = time.perf_counter()
-                response = await client.post("/v1/cases/score", json=body)
-                latencies.append(time.perf_counter() - start)
-                failed += response.status_code != 200
-        await asyncio.gather(*(one(b) for b in bodies))
-    return latencies, failed
+WRK_SCRIPT = Path(__file__).resolve().parent / "wrk_score.lua"
+
+
+def wrk_latencies(base: str, key: str, bodies: list[dict], concurrency: int, seconds: float) -> dict:
+    """One wrk run: ``concurrency`` connections sending ``bodies`` in turn for ``seconds``; its summary."""
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", encoding="utf-8") as lines:
+        lines.writelines(json.dumps(body, ensure_ascii=False) + "\n" for body in bodies)
+        lines.flush()
+        done = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "10s",
+                               "-s", str(WRK_SCRIPT), base], capture_output=True, text=True, check=True,
+                              env={**os.environ, "TRIAGE_BENCH_BODIES": lines.name, "TRIAGE_BENCH_KEY": key})
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def start_server(port: int, workers: int, env: dict) -> subprocess.Popen:
@@ -136,8 +137,8 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-STAGES = ("read_history", "History", "build_case_features", "_persons", "population_warnings", "route_facts",
-          "store")
+STAGES = ("read_history", "History", "case_feature_arrays", "_persons", "population_warnings",
+          "route_fact_records", "store")
 
 
 def stage_breakdown(data: Path, home: Path, singles: int, batch_size: int) -> list[tuple]:
@@ -165,7 +166,7 @@ def stage_breakdown(data: Path, home: Path, singles: int, batch_size: int) -> li
                 spent[name] += time.process_time() - start
         return run
 
-    for name in ("read_history", "History", "build_case_features", "population_warnings", "route_facts"):
+    for name in ("read_history", "History", "case_feature_arrays", "population_warnings", "route_fact_records"):
         setattr(scoring, name, timed(name, getattr(scoring, name)))
     scorer._persons = timed("_persons", scorer._persons)
     scoring.decisions.store = timed("store", scoring.decisions.store)
@@ -196,7 +197,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="dataset folder (generated there when empty)")
     parser.add_argument("--home", type=Path, help="TRIAGE_HOME with triage.db and trained champions (made when empty)")
     parser.add_argument("--households", type=int, default=20_000)
-    parser.add_argument("--requests", type=int, default=300, help="single-case requests per concurrency level")
+    parser.add_argument("--seconds", type=int, default=20, help="length of one wrk round")
+    parser.add_argument("--rounds", type=int, default=3, help="wrk rounds per concurrency level (new connections)")
+    parser.add_argument("--requests", type=int, default=300, help="single cases scored in process (--stages)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--batches", type=int, default=3, help="repetitions of the 1,000-case batch")
     parser.add_argument("--batch-size", type=int, default=1000)
@@ -208,6 +211,8 @@ def main() -> None:
     data, home = args.data or scratch / "city", args.home or scratch / "home"
     env = {**os.environ, "TRIAGE_HOME": str(home), "TRIAGE_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
     env.pop("TRIAGE_DATABASE_URL", None)
+    if not args.stages and shutil.which("wrk") is None:
+        raise SystemExit("the single-case figures need wrk: apt-get install wrk")
     prepare(data, home, args.households, env)
     if args.stages:
         load_before = os.getloadavg()[0]
@@ -224,19 +229,22 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     server = start_server(port, args.workers, env)
     base = f"http://127.0.0.1:{port}"
-    rows = []
+    rows, rounds = [], []
     try:
-        warm = requests_from(data, 30, seed=99)
-        asyncio.run(single_latencies(base, key, warm, 1))
+        wrk_latencies(base, key, requests_from(data, 1000, seed=99), 8, 5)        # every worker warmed up
         for level, concurrency in enumerate(args.concurrency):
-            bodies = requests_from(data, args.requests, seed=level)
-            cpu, wall = cpu_seconds(server.pid), time.perf_counter()
-            latencies, failed = asyncio.run(single_latencies(base, key, bodies, concurrency))
-            cpu, wall = cpu_seconds(server.pid) - cpu, time.perf_counter() - wall
-            ms = [s * 1000 for s in latencies]
-            rows.append((f"single case, concurrency {concurrency}", len(ms), failed,
-                         f"p50 {percentile(ms, 50):.1f} / p95 {percentile(ms, 95):.1f} / p99 {percentile(ms, 99):.1f} ms",
-                         f"{len(ms) / wall:.1f} req/s", f"{cpu / len(ms) * 1000:.1f} ms"))
+            bodies = requests_from(data, 12_000, seed=level)
+            cpu = cpu_seconds(server.pid)
+            runs = [wrk_latencies(base, key, bodies[r::args.rounds], concurrency, args.seconds)
+                    for r in range(args.rounds)]
+            cpu = cpu_seconds(server.pid) - cpu
+            count = sum(run["requests"] for run in runs)
+            worst = {q: max(run[q] for run in runs) for q in ("p50_ms", "p95_ms", "p99_ms")}
+            rows.append((f"single case, concurrency {concurrency}", count, sum(run["failed"] for run in runs),
+                         f"p50 {worst['p50_ms']:.1f} / p95 {worst['p95_ms']:.1f} / p99 {worst['p99_ms']:.1f} ms "
+                         f"(worst of {len(runs)} rounds)",
+                         f"{count / sum(run['seconds'] for run in runs):.1f} req/s", f"{cpu / count * 1000:.1f} ms"))
+            rounds.append((concurrency, runs))
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=300) as client:
             seconds, cpus, failed = [], [], 0
             for rep in range(args.batches):
@@ -261,6 +269,11 @@ def main() -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, tuple("-" * w for w in widths), *rows]:
         print(" | ".join(str(cell).ljust(w) for cell, w in zip(row, widths)))
+    print("\nwrk rounds (p50 / p95 / p99 / max ms, requests):")
+    for concurrency, runs in rounds:
+        print(f"  concurrency {concurrency}: " + "; ".join(
+            f"{r['p50_ms']:.1f} / {r['p95_ms']:.1f} / {r['p99_ms']:.1f} / {r['max_ms']:.1f} ({r['requests']})"
+            for r in runs))
 
 
 if __name__ == "__main__":
