@@ -20,7 +20,15 @@ from triage.serving.workers import _reuse_port_socket
 def children(pid: int) -> list[int]:
     """The worker processes of ``triage serve`` (not multiprocessing's resource tracker)."""
     pids = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    return [p for p in pids if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
+    return [p for p in pids if is_worker(p)]
+
+
+def is_worker(pid: int) -> bool:
+    """Whether ``pid`` is (still) a running worker: not gone, not a zombie, not a reused pid."""
+    try:
+        return b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return False
 
 
 def sockets_held(pid: int) -> int:
@@ -62,8 +70,8 @@ def two_workers(tmp_path):
     time.sleep(3)               # the second worker may still be starting when the first answers
     yield server, port
     if server.poll() is None:
-        server.kill()
-        server.wait()
+        server.terminate()
+        server.wait(timeout=60)
 
 
 def test_connections_opened_together_are_spread_over_both_workers(two_workers):
@@ -90,6 +98,14 @@ def test_a_killed_worker_is_replaced_and_sigterm_stops_all(two_workers):
     server.send_signal(signal.SIGTERM)
     assert server.wait(timeout=60) == 0
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+
+
+def test_workers_end_when_the_supervisor_is_killed(two_workers):
+    server, _ = two_workers
+    workers = children(server.pid)
+    server.kill()
+    server.wait()
+    wait_until(lambda: not any(map(is_worker, workers)), timeout_s=60)
 
 
 def test_a_workers_connections_send_without_nagle_delay():

@@ -10,10 +10,12 @@ SIGTERM stops them all.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import signal
 import socket
+import sys
 from multiprocessing.connection import wait
 
 import uvicorn
@@ -34,8 +36,17 @@ def _reuse_port_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _end_with_supervisor() -> None:
+    """Have the kernel SIGTERM this worker when the supervisor dies, even by SIGKILL: an orphan would
+    go on taking its share of the port's connections, with whatever code it started with."""
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def _serve_one(host: str, port: int, log_level: str) -> None:
     """One worker process: its own listening socket on the shared port, one uvicorn server."""
+    _end_with_supervisor()
     sock = _reuse_port_socket(host, port)
     sock.listen(2048)
     config = uvicorn.Config(APP, factory=True, log_level=log_level, access_log=False)
