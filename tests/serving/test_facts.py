@@ -1,10 +1,12 @@
 """Route facts on small histories: each row counted once, missing texts harmless, point in time."""
 
+import numpy as np
 import pandas as pd
 
 from tests.factories import City
+from triage.features import point_columns
 from triage.features.history import History
-from triage.serving.facts import route_fact_records, route_facts
+from triage.serving.facts import CASE_COLUMNS, OPTIONAL_CASE_COLUMNS, route_fact_records, route_facts
 
 
 def _cases(*rows) -> pd.DataFrame:
@@ -52,5 +54,7 @@ def test_records_are_the_frame_rows():
               .case("C-0", "H-1", "2025-03-01", counterparty="H-2")
               .call("H-2", "2025-05-20T10:00:00", text="他说要拿刀").tables())
     cases = _cases(("C-1", "H-1", "H-2", "2025-06-01", "他说要拿刀"), ("C-2", "H-2", None, "2025-04-01", None))
-    assert (route_fact_records(cases, NO_ONE, History(tables), ["刀"])
-            == route_facts(cases, NO_ONE, History(tables), ["刀"]).to_dict("records"))
+    named = pd.DataFrame({"row": [0], "person_id": ["P-9"]})
+    columns = point_columns(cases, CASE_COLUMNS, OPTIONAL_CASE_COLUMNS)
+    records = route_fact_records(columns, np.array([0]), np.array(["P-9"], dtype=object), History(tables), ["刀"])
+    assert records == route_facts(cases, named, History(tables), ["刀"]).to_dict("records")

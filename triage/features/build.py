@@ -8,6 +8,7 @@ features use only history rows whose own time is ≤ its ``as_of`` (CONTRACT.md 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -107,13 +108,6 @@ def _utc_ns(values: pd.Series) -> np.ndarray:
     return to_ns(values if values.dtype == UTC_NS else as_utc(values))
 
 
-def _checked_as_of(values: pd.Series) -> np.ndarray:
-    as_of = _utc_ns(values)
-    if (as_of == NAT_NS).any():
-        raise ValueError("every row needs an as_of time")
-    return as_of
-
-
 def _history(tables: dict[str, pd.DataFrame] | History, text_model=None, texts=None) -> History:
     """``tables`` prepared once; a ``History`` passed in is shared (the service builds one per request)."""
     if not isinstance(tables, History):
@@ -123,26 +117,43 @@ def _history(tables: dict[str, pd.DataFrame] | History, text_model=None, texts=N
     return tables
 
 
-def _case_queries(cases: pd.DataFrame) -> Columns:
-    """The contract's case columns and ``as_of`` of ``cases`` as arrays (absent optional columns missing)."""
-    missing = [c for c in CASE_COLUMNS_REQUIRED if c not in cases.columns]
+#: Rows to compute features for: a frame, or its columns as arrays in :data:`Columns` form (times
+#: as int64 UTC nanoseconds), which the service builds straight from its requests: selecting and
+#: converting a frame's columns costs more than one case's features.
+Points = pd.DataFrame | Mapping[str, np.ndarray]
+
+
+def point_columns(points: Points, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> Columns:
+    """``points`` as :data:`Columns`: times in UTC ns, ids/codes/text objects, else float64;
+    ``as_of`` required everywhere, absent optional columns missing."""
+    present = points.columns if isinstance(points, pd.DataFrame) else points.keys()
+    missing = [c for c in required if c not in present]
     if missing:
-        raise ValueError(f"cases lack columns {missing}")
-    queries = {"as_of": _checked_as_of(cases["as_of"]), "opened_at": _utc_ns(cases["opened_at"])}
-    for column in CASE_COLUMNS_REQUIRED + CASE_COLUMNS_OPTIONAL:
-        if column not in queries:
-            queries[column] = (_query_array(cases[column]) if column in cases.columns
-                               else np.full(len(cases), None, dtype=object))
-    return queries
+        raise ValueError(f"rows lack columns {missing}")
+    n = len(points) if isinstance(points, pd.DataFrame) else len(points["as_of"])
+    if isinstance(points, pd.DataFrame):
+        columns = {c: _utc_ns(points[c]) if c in ("as_of", "opened_at") else _query_array(points[c])
+                   for c in required + optional if c in present}
+    else:
+        columns = {c: points[c] for c in required + optional if c in present}
+    if (columns["as_of"] == NAT_NS).any():
+        raise ValueError("every row needs an as_of time")
+    return {c: columns[c] if c in columns else np.full(n, None, dtype=object) for c in required + optional}
 
 
-def case_feature_arrays(cases: pd.DataFrame, tables: dict[str, pd.DataFrame] | History, *,
+def case_columns(cases: Points) -> Columns:
+    """The contract's case columns and ``as_of`` of ``cases`` as :data:`Columns` (what the features,
+    facts and warnings of a case read)."""
+    return point_columns(cases, CASE_COLUMNS_REQUIRED, CASE_COLUMNS_OPTIONAL)
+
+
+def case_feature_arrays(cases: Points, tables: dict[str, pd.DataFrame] | History, *,
                         text_model=None) -> dict[str, np.ndarray]:
     """:func:`build_case_features`' features as plain arrays by name (float64, or objects for a
     category: its code, None when missing), for callers that go straight to a model matrix
     (``FeatureSchema.matrix`` takes them): building and selecting a frame costs more than the
-    features of one case."""
-    queries = _case_queries(cases)
+    features of one case.  ``cases`` may be :func:`case_columns` already (the service builds them)."""
+    queries = case_columns(cases)
     features = features_of("case")
     return _as_arrays(features, _computed(features, queries, _history(tables, text_model, queries["description"])))
 
@@ -158,26 +169,20 @@ def build_case_features(cases: pd.DataFrame, tables: dict[str, pd.DataFrame] | H
     gives the text-score features; without it they are NaN.  ``tables`` may be a
     :class:`History` of them (built with the same ``text_model``), to share it between builds.
     """
-    queries = _case_queries(cases)
+    queries = case_columns(cases)
     features = features_of("case")
     computed = _computed(features, queries, _history(tables, text_model, queries["description"]))
     return _as_frame(features, computed, cases["case_id"], queries["as_of"])
 
 
-def _person_queries(points: pd.DataFrame, history: History) -> Columns:
+def _person_queries(points: Points, history: History) -> Columns:
     """``person_id``, ``as_of`` and ``exclude_assessment_id`` of ``points`` and each person's household."""
-    if not {"person_id", "as_of"} <= set(points.columns):
-        raise ValueError("points need person_id and as_of")
-    person_ids = _query_array(points["person_id"])
-    rows = history.positions(history.encode("person_id", person_ids), "person_id")
-    return {"person_id": person_ids, "as_of": _checked_as_of(points["as_of"]),
-            "exclude_assessment_id": (_query_array(points["exclude_assessment_id"])
-                                      if "exclude_assessment_id" in points.columns
-                                      else np.full(len(points), None, dtype=object)),
-            "household_id": take(history.person_column("household_id"), rows, None)}
+    queries = point_columns(points, ("person_id", "as_of"), ("exclude_assessment_id",))
+    rows = history.positions(history.encode("person_id", queries["person_id"]), "person_id")
+    return {**queries, "household_id": take(history.person_column("household_id"), rows, None)}
 
 
-def person_feature_arrays(points: pd.DataFrame, tables: dict[str, pd.DataFrame] | History) -> dict[str, np.ndarray]:
+def person_feature_arrays(points: Points, tables: dict[str, pd.DataFrame] | History) -> dict[str, np.ndarray]:
     """:func:`build_person_features`' features as plain arrays by name, as :func:`case_feature_arrays`."""
     history = _history(tables)
     features = features_of("person")
@@ -209,6 +214,11 @@ def rule_tiers(points: pd.DataFrame, tables: dict[str, pd.DataFrame] | History) 
     Uses each instrument's latest screening in ``(as_of - max_age_days, as_of]``; NA where the
     person has no such screening (the model serves them).  Indexed like ``points``.
     """
+    return pd.Series(rule_tier_values(points, tables), index=points.index, dtype="string", name="rule_tier")
+
+
+def rule_tier_values(points: Points, tables: dict[str, pd.DataFrame] | History) -> np.ndarray:
+    """:func:`rule_tiers` as an object array, None where no screening is recent enough."""
     rule = load_domain()["tier_rule"]
     history = _history(tables)
     queries = Queries(_person_queries(points, history), history)
@@ -229,5 +239,4 @@ def rule_tiers(points: pd.DataFrame, tables: dict[str, pd.DataFrame] | History) 
         return hit
 
     screened = ~(np.isnan(metrics["phq9"]) & np.isnan(metrics["gad7"]))
-    tiers = np.select([~screened, meets("red"), meets("yellow")], [None, "red", "yellow"], "green")
-    return pd.Series(tiers, index=points.index, dtype="string", name="rule_tier")
+    return np.select([~screened, meets("red"), meets("yellow")], [None, "red", "yellow"], "green")

@@ -14,12 +14,15 @@ import numpy as np
 import pandas as pd
 
 from triage.contract import ESCALATION_OFFENCES
-from triage.features import normalise
-from triage.features.history import History, Rows, take
-from triage.features.windows import to_ns, window_max, window_positions
+from triage.features import normalise, point_columns
+from triage.features.history import Columns, History, Rows, as_float, take
+from triage.features.windows import window_max, window_positions
 from triage.routing import FACTS
 
 FAILED_OUTCOMES = ("no_agreement", "party_absent")
+#: The case columns the facts read (``as_of`` in UTC), and those that may be absent.
+CASE_COLUMNS = ("case_id", "household_id", "as_of", "parties_count")
+OPTIONAL_CASE_COLUMNS = ("counterparty_household_id", "amount_cny", "description")
 PERSON_FLAGS = {"alcohol_problem_persons": "alcohol_problem", "prior_conviction_persons": "prior_conviction",
                 "mental_health_registry_persons": "mental_health_registry"}
 
@@ -54,7 +57,7 @@ def _distinct_rows(rows: Rows, sides: list[np.ndarray], as_of_ns: np.ndarray, da
     return _count_distinct(query, rows.row_ids()[position], len(as_of_ns))
 
 
-def _mentions(texts: pd.Series, pattern: re.Pattern) -> np.ndarray:
+def _mentions(texts, pattern: re.Pattern) -> np.ndarray:
     """Whether each (normalised) text matches; missing text does not. Each distinct text is read once."""
     codes, distinct = pd.factorize(texts)
     hits = np.array([bool(pattern.search(normalise(text))) for text in distinct], dtype=bool)
@@ -69,23 +72,27 @@ def route_facts(cases: pd.DataFrame, named: pd.DataFrame, tables: dict[str, pd.D
     ``person_id`` of the persons named in the request; ``tables``: typed history frames, or
     their :class:`History` when the caller has built it already.
     """
-    return pd.DataFrame(_facts(cases, named, tables, weapon_words), index=cases.index)
+    history = tables if isinstance(tables, History) else History(tables)
+    named_rows = cases.index.get_indexer(named["row"])
+    facts = _facts(point_columns(cases, CASE_COLUMNS, OPTIONAL_CASE_COLUMNS), named_rows, named["person_id"].to_numpy(dtype=object), history, weapon_words)
+    return pd.DataFrame(facts, index=cases.index)
 
 
-def route_fact_records(cases: pd.DataFrame, named: pd.DataFrame, tables: dict[str, pd.DataFrame] | History,
+def route_fact_records(cases: Columns, named_rows: np.ndarray, named_persons: np.ndarray, history: History,
                        weapon_words: list[str]) -> list[dict[str, float]]:
     """:func:`route_facts` as one ``{fact: value}`` per case, in order (``to_dict("records")`` of
-    the frame, without building it: the service wants records, and a frame costs more than the facts)."""
-    facts = _facts(cases, named, tables, weapon_words)
+    the frame, without building it: the service wants records, and a frame costs more than the facts).
+    ``cases`` are :data:`CASE_COLUMNS` as :func:`triage.features.point_columns` gives them;
+    ``named_rows`` the position of each named person's case in them."""
+    facts = _facts(cases, named_rows, named_persons, history, weapon_words)
     return [dict(zip(facts, row)) for row in np.column_stack(list(facts.values())).tolist()]
 
 
-def _facts(cases: pd.DataFrame, named: pd.DataFrame, tables: dict[str, pd.DataFrame] | History,
+def _facts(cases: Columns, named_rows: np.ndarray, named_persons: np.ndarray, history: History,
            weapon_words: list[str]) -> dict[str, np.ndarray]:
     """Each fact (``FACTS`` order) as a float64 array over ``cases``."""
-    history = tables if isinstance(tables, History) else History(tables)
-    n = len(cases)
-    as_of_ns = to_ns(cases["as_of"])
+    n = len(cases["as_of"])
+    as_of_ns = cases["as_of"]
     household = history.encode("household_id", cases["household_id"])
     counterparty = history.encode("household_id", cases["counterparty_household_id"])
     sides = [household, np.where(counterparty == household, -1, counterparty)]
@@ -105,7 +112,7 @@ def _facts(cases: pd.DataFrame, named: pd.DataFrame, tables: dict[str, pd.DataFr
         named_weapon = calls.sorted(_mentions(calls.source.frame["text"], weapons))
         out["weapon_mentions_30d"] = (
             _distinct_rows(calls, sides, as_of_ns, 30, keep=lambda q, p: named_weapon[p])
-            + _mentions(cases["description"].astype("string"), weapons))
+            + _mentions(cases["description"], weapons))
     else:
         out["weapon_mentions_30d"] = np.zeros(n)
 
@@ -123,8 +130,8 @@ def _facts(cases: pd.DataFrame, named: pd.DataFrame, tables: dict[str, pd.DataFr
         member_query, member_rows = history.members(codes)
         query.append(member_query)
         person.append(history.person_codes[member_rows])
-    query.append(cases.index.get_indexer(named["row"]))
-    person.append(history.encode("person_id", named["person_id"]))
+    query.append(np.asarray(named_rows, dtype=np.int64))
+    person.append(history.encode("person_id", named_persons))
     query, person = np.concatenate(query), np.concatenate(person)
     known = person >= 0
     query, person = query[known], person[known]
@@ -138,6 +145,6 @@ def _facts(cases: pd.DataFrame, named: pd.DataFrame, tables: dict[str, pd.DataFr
     np.fmax.at(highest, query, window_max(phq9.floats("item9"), lo, hi))
     out["max_item9_90d"] = np.where(np.isnan(highest), -1.0, highest)
 
-    out["parties_count"] = cases["parties_count"].astype(float).to_numpy()
-    out["amount_cny"] = pd.to_numeric(cases["amount_cny"], errors="coerce").astype(float).fillna(-1.0).to_numpy()
+    out["parties_count"] = as_float(cases["parties_count"])
+    out["amount_cny"] = np.nan_to_num(as_float(cases["amount_cny"]), nan=-1.0)
     return {fact: np.asarray(out[fact], dtype=np.float64) for fact in FACTS}

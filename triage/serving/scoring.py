@@ -9,26 +9,47 @@ pass: one history read, one feature build, one model call.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
-import pandas as pd
 from pydantic_core import to_jsonable_python
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from triage.config import load_domain
 from triage.db.history import read_history
-from triage.features import case_feature_arrays, feature_labels, person_feature_arrays, rule_tiers
-from triage.features.history import History
+from triage.features import case_feature_arrays, feature_labels, person_feature_arrays, rule_tier_values
+from triage.features.history import Columns, History
 from triage.models.population import population_warnings
 from triage.models.registry import Champions
 from triage.routing import RouteInput, RoutingRules, current_routing
 from triage.serving import decisions
 from triage.serving.decisions import ScoredCase
 from triage.serving.facts import route_fact_records
-from triage.serving.schemas import CaseIn, ScoreRequest
+from triage.serving.schemas import ScoreRequest
 from triage.settings import Settings
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_CASE_TEXT_COLUMNS = ("case_id", "household_id", "counterparty_household_id", "dispute_type", "source",
+                      "description")
+
+
+def _utc_ns(moments: list[datetime]) -> np.ndarray:
+    """Aware datetimes as int64 UTC nanoseconds, exactly (datetimes hold microseconds)."""
+    return np.array([(m - _EPOCH) // timedelta(microseconds=1) * 1000 for m in moments], dtype=np.int64)
+
+
+def _case_columns(requests: list[ScoreRequest], as_of: list[datetime]) -> Columns:
+    """The requests' cases as ``triage.features.case_columns`` gives a frame's, built from the
+    validated requests directly (a frame and its conversions cost more than a case's features)."""
+    cases = [r.case for r in requests]
+    columns = {name: np.array([getattr(c, name) for c in cases], dtype=object) for name in _CASE_TEXT_COLUMNS}
+    columns["opened_at"] = _utc_ns([c.opened_at for c in cases])
+    columns["as_of"] = _utc_ns(as_of)
+    columns["parties_count"] = np.array([c.parties_count for c in cases], dtype=np.float64)
+    columns["amount_cny"] = np.array([np.nan if c.amount_cny is None else c.amount_cny for c in cases],
+                                     dtype=np.float64)
+    return columns
 
 
 def _plain_rows(features: dict[str, np.ndarray], names: list[str]) -> list[tuple]:
@@ -70,15 +91,13 @@ class Scorer:
         """Score every request (each as of its own ``as_of``, default ``now``); full explanations."""
         now = now or datetime.now(timezone.utc)
         routing = self.routing
-        columns = {name: [getattr(r.case, name) for r in requests] for name in CaseIn.model_fields}
-        columns["opened_at"] = pd.to_datetime(columns["opened_at"], utc=True).as_unit("ns")
-        columns["as_of"] = pd.to_datetime([r.as_of or now for r in requests], utc=True).as_unit("ns")
-        cases = pd.DataFrame(columns)
-        named = pd.DataFrame([(i, p) for i, r in enumerate(requests) for p in r.persons],
-                             columns=["row", "person_id"])
-        households = set(columns["household_id"]) | {h for h in columns["counterparty_household_id"] if h}
-        tables = read_history(self.engine, household_ids=households, person_ids=set(named["person_id"]),
-                              as_of=cases["as_of"].max())
+        as_of = [(r.as_of or now).astimezone(timezone.utc) for r in requests]
+        cases = _case_columns(requests, as_of)
+        named_rows = np.array([i for i, r in enumerate(requests) for _ in r.persons], dtype=np.int64)
+        named_persons = np.array([p for r in requests for p in r.persons], dtype=object)
+        households = set(cases["household_id"]) | {h for h in cases["counterparty_household_id"] if h}
+        tables = read_history(self.engine, household_ids=households, person_ids=set(named_persons),
+                              as_of=max(as_of))
 
         model = champions.escalation
         history = History(tables, model.text_model_, cases["description"])   # one per request: features, tiers, facts
@@ -87,13 +106,12 @@ class Scorer:
         probability = model.predict_proba(features, matrix=matrix)[:, 1]
         contributions, base = model.explain(features, matrix=matrix)
         bands = model.bands(probability)
-        persons = self._persons(named, cases["as_of"], history, champions)
-        facts = route_fact_records(cases, named, history, routing.weapon_words)
+        persons = self._persons(named_rows, named_persons, cases["as_of"], history, champions)
+        facts = route_fact_records(cases, named_rows, named_persons, history, routing.weapon_words)
         known_households = set(tables["households"]["household_id"])
         known_persons = set(tables["persons"]["person_id"])
         unusual = population_warnings(model, features, cases["household_id"], tables["households"], self.labels)
         values = _plain_rows(features, model.feature_names_)
-        as_of = [t.to_pydatetime() for t in cases["as_of"]]
 
         by_case: dict[int, list[dict]] = {}
         for row, person in persons:
@@ -119,27 +137,27 @@ class Scorer:
                                      features=dict(zip(model.feature_names_, values[i]))))
         return scored
 
-    def _persons(self, named: pd.DataFrame, as_of: pd.Series, history: History, champions: Champions
-                 ) -> list[tuple[int, dict]]:
-        """Each named person's tier: the screening rule where it applies, the tier model otherwise."""
-        if named.empty:
+    def _persons(self, rows: np.ndarray, person_ids: np.ndarray, as_of_ns: np.ndarray, history: History,
+                 champions: Champions) -> list[tuple[int, dict]]:
+        """Each named person's tier (``person_ids``, named in case ``rows``): the screening rule where
+        it applies, the tier model otherwise."""
+        if len(person_ids) == 0:
             return []
-        points = pd.DataFrame({"person_id": named["person_id"].astype("string"),
-                               "as_of": as_of.iloc[named["row"]].to_numpy()})
+        points = {"person_id": person_ids, "as_of": as_of_ns[rows]}
         model = champions.tier
         features = person_feature_arrays(points, history)
         matrix = model.schema_.matrix(features)
         probabilities = model.predict_proba(features, matrix=matrix)
         predicted = probabilities.argmax(axis=1)
-        by_rule = rule_tiers(points, history).to_numpy(dtype=object, na_value=None)
+        by_rule = rule_tier_values(points, history)
         by_model = np.flatnonzero([tier is None for tier in by_rule])     # only model tiers are explained
-        contributions = np.empty((len(points), len(model.feature_names_)))
+        contributions = np.empty((len(person_ids), len(model.feature_names_)))
         if len(by_model):
             contributions[by_model] = model.explain(None, predicted[by_model], matrix=matrix[by_model])[0]
         values = _plain_rows(features, model.feature_names_)
         out = []
         classes = [str(c) for c in model.classes_]
-        for k, (row, person_id) in enumerate(zip(named["row"], points["person_id"])):
+        for k, (row, person_id) in enumerate(zip(rows.tolist(), person_ids)):
             from_rule = by_rule[k] is not None
             out.append((int(row), {
                 "person_id": str(person_id),
