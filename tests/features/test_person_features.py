@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from tests.factories import City, utc
 from tests.features.conftest import assert_arrays_hold_the_frame
 from triage.features import build_person_features, feature_names, person_feature_arrays, rule_tiers
+from triage.features.history import local_years
 
 
 def person_features(city: City, person_id: str, as_of, exclude=None) -> pd.Series:
@@ -97,3 +99,17 @@ def test_arrays_hold_the_frame_values(quarrel_city):
     frame = build_person_features(points, quarrel_city.tables())
     arrays = person_feature_arrays(points, quarrel_city.tables())
     assert_arrays_hold_the_frame(arrays, frame, feature_names("person"))
+
+
+def test_local_years_are_the_same_one_by_one_and_in_bulk():
+    """Ages use the Asia/Shanghai year of as_of: computed one by one for a few times, by pandas for
+    many; both the same at every New Year (UTC+8) and through 1986–91, when China kept summer time."""
+    new_years = (pd.to_datetime([f"{y}-01-01" for y in range(1980, 2031)]).tz_localize("Asia/Shanghai")
+                 .as_unit("ns"))
+    rng = np.random.default_rng(5)
+    random = rng.integers(0, 2**31, 300) * 10**9                                # 1970..2038
+    times = np.concatenate([(new_years - pd.Timedelta(1, "s")).asi8, new_years.asi8, random])
+    bulk = local_years(np.concatenate([times, times]))[:len(times)]            # > 256 rows: pandas
+    few = np.concatenate([local_years(chunk) for chunk in np.array_split(times, 10)])
+    np.testing.assert_array_equal(few, bulk)
+    assert few[:2 * len(new_years)].tolist() == list(range(1979, 2030)) + list(range(1980, 2031))

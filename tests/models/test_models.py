@@ -47,6 +47,18 @@ def test_shap_contributions_add_up_to_the_margin(fitted, cases):
     assert fitted.feature_names_[int(top.argmax())] == "threat_calls"
 
 
+def test_one_pass_gives_the_probability_and_its_explanation(fitted, cases):
+    """The service's call: the same probabilities as predict_proba (whose calibration is sklearn's
+    logistic function, computed directly) and the same contributions as explain."""
+    X, _ = cases
+    probability, contributions, base = fitted.predict_and_explain(fitted.schema_.matrix(X.iloc[:200]))
+    np.testing.assert_allclose(probability, fitted.predict_proba(X.iloc[:200])[:, 1], rtol=0, atol=1e-12)
+    margin = fitted.decision_function(X.iloc[:200]).reshape(-1, 1)
+    np.testing.assert_allclose(probability, fitted.calibrator_.predict_proba(margin)[:, 1], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(contributions, fitted.explain(X.iloc[:200])[0])
+    np.testing.assert_array_equal(base, fitted.explain(X.iloc[:200])[1])
+
+
 def test_bands_follow_the_stored_thresholds(fitted):
     t = fitted.band_thresholds_
     assert t["medium"] < t["high"] < t["critical"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
@@ -108,6 +109,15 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
         contrib = self.booster_.predict(matrix, pred_contrib=True, num_threads=1 if len(matrix) < 64 else 0)
         return contrib[:, :-1], contrib[:, -1]
 
+    def predict_and_explain(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(probability of escalation, contributions, base value) per row of ``schema_.matrix(X)``.
+
+        The probability is calibrated from the explanation's own margin (base + Σ contributions,
+        equal to :meth:`decision_function` to 1e-9): one pass over the trees instead of two.
+        """
+        contributions, base = self.explain(None, matrix=matrix)
+        return self._calibrate(base + contributions.sum(axis=1)), contributions, base
+
     def _matrix(self, X, matrix: np.ndarray | None) -> np.ndarray:
         return self.schema_.matrix(_as_frame(X, self.feature_names_)) if matrix is None else matrix
 
@@ -120,7 +130,10 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
         return self.booster_.predict(matrix, raw_score=True, num_threads=1 if len(matrix) < 64 else 0)
 
     def _calibrate(self, margin: np.ndarray) -> np.ndarray:
-        return self.calibrator_.predict_proba(np.asarray(margin).reshape(-1, 1))[:, 1]
+        """Platt scaling: the calibrator's ``predict_proba`` (a logistic function of the margin),
+        computed directly; its input checks cost more than the rest of a case's model calls."""
+        calibrator = self.calibrator_
+        return expit(np.asarray(margin, dtype=np.float64) * calibrator.coef_[0, 0] + calibrator.intercept_[0])
 
     def _band_thresholds(self, p_calibration: np.ndarray) -> dict[str, float]:
         shares = self.band_top_shares or {"critical": 0.05, "high": 0.15, "medium": 0.40}

@@ -103,8 +103,7 @@ class Scorer:
         history = History(tables, model.text_model_, cases["description"])   # one per request: features, tiers, facts
         features = case_feature_arrays(cases, history)        # arrays, not a 110-column frame: same values
         matrix = model.schema_.matrix(features)
-        probability = model.predict_proba(features, matrix=matrix)[:, 1]
-        contributions, base = model.explain(features, matrix=matrix)
+        probability, contributions, base = model.predict_and_explain(matrix)
         bands = model.bands(probability)
         persons = self._persons(named_rows, named_persons, cases["as_of"], history, champions)
         facts = route_fact_records(cases, named_rows, named_persons, history, routing.weapon_words)
