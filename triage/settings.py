@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     max_batch_cases: int = Field(1000, ge=1, le=100_000, description="Most cases in one batch-score call (413 above).")
     lane_max_cases: int = Field(32, ge=1, le=1000, description="Most concurrent single-case requests a worker "
                                 "scores together in one call (triage.serving.batching).")
-    lane_linger_ms: float = Field(5.0, ge=0, le=1000, description="After a batch, how long a worker's lane may "
+    lane_linger_ms: float = Field(10.0, ge=0, le=1000, description="After a batch, how long a worker's lane may "
                                   "wait for the callers it just answered to send their next case (0: never).")
     max_body_bytes: int = Field(16 * 2**20, ge=1024, description="Largest request body accepted (413 above).")
     max_ingest_rows: int = Field(50_000, ge=1, description="Most rows in one ingest call (413 above).")

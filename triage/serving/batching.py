@@ -1,19 +1,20 @@
 """Dynamic batching of single-case scoring: cases that arrive while a batch is scored go in the next one.
 
-A single case costs ~17 ms of fixed work (reading its history, preparing the window indexes,
-calling the models) and only ~2 ms more for each further case in the same call; scored one by
-one in parallel threads, concurrent requests also fight over the GIL.  So each worker process
-scores single cases on one lane: the first request is scored at once, and every request that
-arrives meanwhile is scored together with the others in the next call.  Each case still gets its
-own decision, committed before any answer of its batch is sent, exactly as if it had been scored
-alone (the cases are independent: none reads another).
+A single case costs ~9 ms of fixed work (reading its history, preparing the window indexes,
+calling the models, storing the decision) and only ~1.5 ms more for each further case in the
+same call; scored one by one in parallel threads, concurrent requests also fight over the GIL.
+So each worker process scores single cases on one lane: the first request is scored at once, and
+every request that arrives meanwhile is scored together with the others in the next call.  Each
+case still gets its own decision, committed before any answer of its batch is sent, exactly as
+if it had been scored alone (the cases are independent: none reads another).
 
 Without more, the lane settles into two groups that never meet: the clients answered by one
 batch send their next cases just after the next batch has started, so each batch holds half the
 callers and pays the fixed work twice as often.  So after a batch the lane lingers (at most
-``linger`` seconds, ``TRIAGE_LANE_LINGER_MS``) until as many cases wait as were in play in the
-last round: those already waiting plus the callers it just answered.  A lone request on an idle
-lane never waits.
+``linger`` seconds: ``TRIAGE_LANE_LINGER_MS``, 10 ms by default) until as many cases wait as
+were in play in the last round: those already waiting plus the callers it just answered.  Their
+next requests reach the lane one HTTP handling (~1 ms each) after another, so 5 ms was often
+too short for 6 callers.  A lone request on an idle lane never waits.
 """
 
 from __future__ import annotations

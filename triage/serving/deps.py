@@ -61,14 +61,20 @@ _bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey",
 _UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="triage"'}
 
 
-def current_key(state: StateDep, session: SessionDep,
+def current_key(state: StateDep,
                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> ApiKey:
+    """The request's key, checked on a short session of its own and returned detached.
+
+    One trip to the thread pool: checking it on the request's session took three (opening and
+    closing that session are trips too), most of a scoring request's own work; and the request
+    holds no pooled connection while it waits for its scoring batch.
+    """
     if credentials is None:
         raise Problem(401, "an API key is required: send 'Authorization: Bearer <key>'", headers=_UNAUTHORIZED)
-    key = state.verifier.verify(session, credentials.credentials)
+    with state.sessions() as session:
+        key = state.verifier.verify(session, credentials.credentials)
     if key is None:
         raise Problem(401, "the API key is not valid or has been revoked", headers=_UNAUTHORIZED)
-    session.commit()     # ends the read: a request waiting for its scoring batch holds no pooled connection
     return key
 
 
