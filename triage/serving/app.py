@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 from triage.db import engine_for, migrate
+from triage.db.engine import WalCheckpointer
 from triage.models.registry import Champions, load_champions
 from triage.serving.api import admin, cases, followups, ingest, ops, scores, teams, timeline
 from triage.serving.batching import ScoringLane
@@ -61,11 +62,13 @@ def create_app(settings: Settings | None = None, champions: Champions | None = N
     sessions, scorer = sessionmaker(engine, expire_on_commit=False), Scorer(settings, engine)
     state = ServiceState(settings=settings, engine=engine, sessions=sessions, champions=store,
                          verifier=KeyVerifier(settings.key_cache_seconds), metrics=metrics, scorer=scorer,
-                         lane=ScoringLane(sessions, scorer, settings.lane_max_cases,
-                                                   settings.lane_linger_ms / 1000))
+                         lane=ScoringLane(sessions, scorer, settings.lane_max_cases, settings.lane_linger_ms / 1000))
+
+    checkpointer = WalCheckpointer(engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        checkpointer.start()
         try:
             await run_in_threadpool(migrate, settings.db_url)
             state.migrated = True
@@ -83,6 +86,7 @@ def create_app(settings: Settings | None = None, champions: Champions | None = N
         gc.freeze()
         yield
         state.lane.close()
+        checkpointer.stop()
 
     app = FastAPI(title="triage scoring service", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.service = state
