@@ -30,8 +30,9 @@ from triage.serving.schemas import ScoreRequest
 from triage.settings import Settings
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_CASE_TEXT_COLUMNS = ("case_id", "household_id", "counterparty_household_id", "dispute_type", "source",
-                      "description")
+#: The case columns held as objects (ids, codes and text; None when missing).
+_CASE_OBJECT_COLUMNS = ("case_id", "household_id", "counterparty_household_id", "dispute_type", "source",
+                        "description")
 
 
 def _utc_ns(moments: list[datetime]) -> np.ndarray:
@@ -43,7 +44,7 @@ def _case_columns(requests: list[ScoreRequest], as_of: list[datetime]) -> Column
     """The requests' cases as ``triage.features.case_columns`` gives a frame's, built from the
     validated requests directly (a frame and its conversions cost more than a case's features)."""
     cases = [r.case for r in requests]
-    columns = {name: np.array([getattr(c, name) for c in cases], dtype=object) for name in _CASE_TEXT_COLUMNS}
+    columns = {name: np.array([getattr(c, name) for c in cases], dtype=object) for name in _CASE_OBJECT_COLUMNS}
     columns["opened_at"] = _utc_ns([c.opened_at for c in cases])
     columns["as_of"] = _utc_ns(as_of)
     columns["parties_count"] = np.array([c.parties_count for c in cases], dtype=np.float64)
