@@ -1,7 +1,8 @@
 """Latency of a real `triage serve`: single-case p50/p95/p99 at concurrency 1 and 8, and 1,000-case batches.
 
-    .venv/bin/python bench/bench_service.py                       # generate, load, train, serve (~6 min)
+    .venv/bin/python bench/bench_service.py                       # generate, load, train, serve (~10 min)
     .venv/bin/python bench/bench_service.py --data /tmp/b/city --home /tmp/b/home   # reuse both
+    .venv/bin/python bench/bench_service.py --seconds 20 --rounds 5 --batches 5     # the README's run
     .venv/bin/python bench/bench_service.py --data ... --home ... --stages   # where a case's CPU goes
 
 The server is a `triage serve --workers 2` subprocess on 127.0.0.1 over a SQLite database holding a
@@ -11,9 +12,9 @@ as in production.  Single cases are sent by wrk (`apt-get install wrk`; a C load
 client takes little of the two cores the server needs) on `concurrency` keep-alive connections for
 `--seconds`, each request a new case; 1,000-case batches by httpx.  Wall latencies are what a caller
 sees; the server's CPU time per request (from /proc/PID/stat) is printed beside them because the
-machine may be shared.  With several workers the kernel hands each connection to one of them by a
-hash, so a run's 8 connections may split 4/4 or 6/2: ``--rounds`` repeats each level on new
-connections, and the table gives the worst round's p50, p95 and p99 (every round is printed below it).
+machine may be shared.  ``--rounds`` repeats each level on new connections, and the table gives the
+worst round's p50, p95 and p99 (every round is printed below it).  Each request carries a case id
+not sent before, its case drawn (with replacement) from the city's more recent half.
 
 ``--stages`` runs the scorer in this process instead and prints the CPU time of each step of
 ``score_and_store`` (per single case, and for one 1,000-case batch), by timing the functions it
@@ -101,6 +102,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 WRK_SCRIPT = Path(__file__).resolve().parent / "wrk_score.lua"
+MAX_RATE = 600      # requests per second the bodies are made for: no case id is sent twice below it
 
 
 def wrk_latencies(base: str, key: str, bodies: list[dict], concurrency: int, seconds: float) -> dict:
@@ -233,7 +235,7 @@ def main() -> None:
     try:
         wrk_latencies(base, key, requests_from(data, 1000, seed=99), 8, 5)        # every worker warmed up
         for level, concurrency in enumerate(args.concurrency):
-            bodies = requests_from(data, 12_000, seed=level)
+            bodies = requests_from(data, args.rounds * args.seconds * MAX_RATE, seed=level)
             cpu = cpu_seconds(server.pid)
             runs = [wrk_latencies(base, key, bodies[r::args.rounds], concurrency, args.seconds)
                     for r in range(args.rounds)]
