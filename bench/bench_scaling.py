@@ -116,7 +116,7 @@ def run_step(step: str, engine: str, city: Path) -> dict:
         return {"seconds": seconds, "rows": len(tables["cases"])}
 
     from triage.config import load_domain
-    from triage.training.pipeline import case_points
+    from triage.features.points import case_points
 
     tables = _typed_tables(city)
     points = case_points(tables)

@@ -25,7 +25,8 @@ from triage.features.spark import case_features, person_features
 from triage.routing import current_routing
 from triage.settings import Settings
 from triage.synth import generate_city
-from triage.training.pipeline import assessment_points, case_points, fit_escalation
+from triage.features.points import assessment_points, case_points
+from triage.training.pipeline import fit_escalation
 
 pytestmark = pytest.mark.spark
 

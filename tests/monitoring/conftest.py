@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from tests.monitoring.cities import city, drifted_city, older_smaller_export
 from tests.serving.conftest import TEST_HASHER, auth, case_request
-from triage.monitoring.retrain import retrain
+from triage.training.retrain import retrain
 from triage.serving import create_app
 from triage.serving.keys import create_key
 from triage.settings import Settings, get_settings

@@ -11,9 +11,9 @@ from tests.factories import random_tables
 from triage.config import load_domain
 from triage.features import build_person_features, feature_names
 from triage.models import TierModel
-from triage.monitoring.retrain import retrain
+from triage.training.retrain import retrain
 from triage.training import pipeline
-from triage.training.metrics import tier_metrics
+from triage.evaluation.metrics import tier_metrics
 
 
 @pytest.fixture(scope="module")

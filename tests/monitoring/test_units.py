@@ -8,8 +8,8 @@ import pytest
 
 from triage.config import load_domain
 from triage.monitoring.drift import categorical_drift, drift_level, numeric_drift
-from triage.monitoring.fairness import fairness_audit, fairness_gate
-from triage.monitoring.groups import case_groups
+from triage.evaluation.fairness import fairness_audit, fairness_gate
+from triage.evaluation.groups import case_groups
 
 CFG = load_domain()["monitoring"]
 FAIR = load_domain()["gates"]["fairness"]

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from triage.training.labels import escalation_labels
+from triage.evaluation.labels import escalation_labels
 
 UTC = "UTC"
 

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from triage.training.metrics import binary_metrics, expected_calibration_error, tier_metrics, top_share_metrics
+from triage.evaluation.metrics import binary_metrics, expected_calibration_error, tier_metrics, top_share_metrics
 from triage.training.split import out_of_time_split
 
 
@@ -49,6 +49,6 @@ def test_tier_metrics_reward_ordinal_closeness():
 def test_ece_noise_floor_shrinks_with_more_cases():
     rng = np.random.default_rng(1)
     few, many = rng.uniform(0, 0.12, 700), rng.uniform(0, 0.12, 70_000)
-    from triage.training.metrics import ece_noise_floor
+    from triage.evaluation.metrics import ece_noise_floor
 
     assert ece_noise_floor(few) > 0.01 > ece_noise_floor(many, draws=20)

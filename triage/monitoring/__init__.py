@@ -40,7 +40,7 @@ def latest_fairness_table(settings: Settings) -> list[dict] | None:
     with its CI) of the latest fairness audit, from a monitor or a training run, or None."""
     import mlflow
 
-    from triage.monitoring.fairness import fairness_table
+    from triage.evaluation.fairness import fairness_table
 
     run = _latest_run(settings, "tags.fairness_audit = 'true'")
     if run is None:

@@ -30,15 +30,16 @@ from sklearn.metrics import roc_auc_score
 from triage.config import load_domain
 from triage.data_contracts import validate_dataset
 from triage.features import build_case_features
+from triage.features.points import case_points
 from triage.models.registry import champion_version, configure_mlflow, load_native
 from triage.monitoring import report
 from triage.monitoring.drift import frame_drift, numeric_drift
-from triage.monitoring.fairness import fairness_audit, fairness_gate, fairness_table
-from triage.monitoring.groups import case_groups
-from triage.monitoring.reference import POPULATION_COLUMNS, load_reference, quarantine_shares
+from triage.evaluation.fairness import fairness_audit, fairness_gate, fairness_table
+from triage.evaluation.groups import case_groups
+from triage.evaluation.reference import POPULATION_COLUMNS, load_reference, quarantine_shares
 from triage.settings import Settings
-from triage.training.labels import dataset_end, escalation_labels
-from triage.training.metrics import expected_calibration_error
+from triage.evaluation.labels import dataset_end, escalation_labels
+from triage.evaluation.metrics import expected_calibration_error
 
 log = logging.getLogger(__name__)
 LEVELS = ("ok", "warn", "alert")
@@ -51,9 +52,9 @@ class NoChampion(LookupError):
 
 def recent_cases(tables: dict[str, pd.DataFrame], months: int) -> pd.DataFrame:
     """The cases opened in the dataset's last ``months`` months, each as of its opening."""
-    cases = tables["cases"].sort_values(["opened_at", "case_id"], kind="stable").reset_index(drop=True)
-    since = cases["opened_at"].max() - pd.DateOffset(months=months)
-    return cases[cases["opened_at"] > since].assign(as_of=lambda c: c["opened_at"]).reset_index(drop=True)
+    points = case_points(tables)
+    since = points["opened_at"].max() - pd.DateOffset(months=months)
+    return points[points["opened_at"] > since].reset_index(drop=True)
 
 
 def outcomes_by_month(opened_at: pd.Series, y: np.ndarray, p: np.ndarray, min_cases: int) -> list[dict]:

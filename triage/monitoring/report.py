@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
 
-from triage.monitoring.fairness import METRICS  # noqa: E402
+from triage.evaluation.fairness import METRICS  # noqa: E402
 
 TOP_FEATURES = 20
 

@@ -21,18 +21,19 @@ from triage.contract import TIERS
 from triage.data_contracts import validate_dataset
 from triage.features import (CallTextModel, build_case_features, build_person_features, feature_labels,
                              rule_tiers)
+from triage.features.points import assessment_points, case_points
 from triage.models import EscalationModel, TierModel
 from triage.models.population import PopulationProfile
 from triage.models.pyfunc import EscalationPyfunc, TierPyfunc
 from triage.models.registry import champion_version, configure_mlflow, load_native
-from triage.monitoring.fairness import fairness_audit, fairness_gate
-from triage.monitoring.groups import case_groups
-from triage.monitoring.reference import log_reference, quarantine_shares, reference_frame
+from triage.evaluation.fairness import fairness_audit, fairness_gate
+from triage.evaluation.groups import case_groups
+from triage.evaluation.reference import log_reference, quarantine_shares, reference_frame
 from triage.settings import Settings
 from triage.training import plots
-from triage.training.labels import dataset_end, escalation_labels
+from triage.evaluation.labels import dataset_end, escalation_labels
 from triage.training.overrides import override_agreement, read_overrides
-from triage.training.metrics import binary_metrics, tier_metrics
+from triage.evaluation.metrics import binary_metrics, tier_metrics
 from triage.training.split import TimeSplit, out_of_time_split
 
 log = logging.getLogger(__name__)
@@ -83,12 +84,6 @@ def checklist_score(X: pd.DataFrame, checklist: list[dict]) -> np.ndarray:
     return np.sum(ticks, axis=0).astype(float)
 
 
-def case_points(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Every case as of its opening, oldest first: the training examples of CONTRACT.md."""
-    cases = tables["cases"].sort_values(["opened_at", "case_id"], kind="stable").reset_index(drop=True)
-    return cases.assign(as_of=cases["opened_at"])
-
-
 def fit_escalation(tables, *, horizon_days: int, domain: dict, oracle: pd.DataFrame | None) -> EscalationFit:
     points = case_points(tables)
     labels = escalation_labels(points, tables["incidents"], horizon_days=horizon_days, data_end=dataset_end(tables))
@@ -121,13 +116,6 @@ def learn_population(X_train: pd.DataFrame, train_points: pd.DataFrame, tables, 
     households = tables["households"].set_index("household_id")["district"]
     districts = train_points["household_id"].map(households)
     return PopulationProfile.learn(X_train, districts.dropna().astype(str).unique(), domain["population"])
-
-
-def assessment_points(tables) -> pd.DataFrame:
-    assessments = tables["psych_assessments"].sort_values(["at", "assessment_id"], kind="stable")
-    assessments = assessments.reset_index(drop=True)
-    return pd.DataFrame({"person_id": assessments["person_id"], "as_of": assessments["at"],
-                         "exclude_assessment_id": assessments["assessment_id"], "tier": assessments["tier"]})
 
 
 def fit_tier(tables, *, domain: dict, oracle: pd.DataFrame | None) -> TierFit:
@@ -253,7 +241,7 @@ def log_fairness(audit: dict, decision: tuple[bool, str]) -> None:
 
 
 def log_monitoring_reference(fit: EscalationFit, tables, validation_summary: dict, domain: dict) -> None:
-    """What `triage monitor` compares later data with (see triage/monitoring/reference.py)."""
+    """What `triage monitor` compares later data with (see triage/evaluation/reference.py)."""
     frame = reference_frame(fit.X_test, fit.p_test, case_groups(fit.test_points, tables),
                             rows=domain["monitoring"]["reference_rows"])
     log_reference(frame, {"roc_auc": fit.metrics["model"]["roc_auc"], "ece": fit.metrics["model"]["ece"],

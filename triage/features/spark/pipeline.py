@@ -153,7 +153,7 @@ def training_frame(tables: dict[str, pd.DataFrame], *, engine: str = "pandas", t
                    spark: SparkSession | None = None) -> pd.DataFrame:
     """Every case as of its opening, oldest first, with its features: the frame training reads."""
     from triage.features import build_case_features
-    from triage.training.pipeline import case_points
+    from triage.features.points import case_points
 
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
@@ -168,7 +168,7 @@ def spark_training_frame(tables: dict[str, pd.DataFrame], *, spark: SparkSession
                          staging_dir: Path | None = None) -> pd.DataFrame:
     """:func:`training_frame` on Spark that empties ``tables`` once staged, so that the JVM
     does not sit beside a pandas copy of the history (the CLI's case: nothing else reads them)."""
-    from triage.training.pipeline import case_points
+    from triage.features.points import case_points
 
     with tempfile.TemporaryDirectory(prefix="triage-spark-", dir=staging_dir) as folder:
         stage_case_inputs(case_points(tables), tables, Path(folder))

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame, count
 
-from triage.monitoring.groups import ATTRIBUTES
+from triage.evaluation.groups import ATTRIBUTES
 
 #: Metrics whose between-group gaps are reported (and may be gated), in report order.
 METRICS = ("selection_rate", "tpr", "fpr", "calibration")
@@ -67,7 +67,7 @@ def fairness_audit(y, p, groups: pd.DataFrame, *, threshold: float, cfg: dict, s
     """Per-group metrics (Fairlearn ``MetricFrame``) and bootstrap CIs of the gaps, per attribute.
 
     ``y`` are observed escalations (0/1), ``p`` calibrated probabilities, ``groups`` one column per
-    attribute (:func:`triage.monitoring.groups.case_groups`), ``threshold`` the ``high`` band cut.
+    attribute (:func:`triage.evaluation.groups.case_groups`), ``threshold`` the ``high`` band cut.
     """
     y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
     selected = (p >= threshold).astype(float)

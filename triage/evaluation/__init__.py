@@ -1,0 +1,1 @@
+"""How models are judged, shared by training and monitoring: labels, metrics, fairness, groups, reference."""
