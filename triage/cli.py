@@ -294,7 +294,7 @@ def retrain(
                                                      help="Admin API key for the reload.")] = None,
 ) -> None:
     """Train on the latest export; promote only a model better than the champion and fair; reload the service."""
-    from triage.monitoring.retrain import retrain as retrain_models
+    from triage.training.retrain import retrain as retrain_models
 
     summary = retrain_models(dataset, settings=get_settings(), service_url=service_url, admin_key=admin_key)
     typer.echo(json.dumps(summary, ensure_ascii=False, default=str))
