@@ -149,9 +149,9 @@ def stage_breakdown(data: Path, home: Path, singles: int, batch_size: int) -> li
     from sqlalchemy.orm import Session
 
     from triage.db import engine_for
+    from triage.decisions import scoring
+    from triage.decisions.types import ScoreRequest
     from triage.models.registry import load_champions
-    from triage.serving import scoring
-    from triage.serving.schemas import ScoreRequest
     from triage.settings import Settings
 
     settings = Settings(home=home)
@@ -171,7 +171,7 @@ def stage_breakdown(data: Path, home: Path, singles: int, batch_size: int) -> li
     for name in ("read_history", "History", "case_feature_arrays", "population_warnings", "route_fact_records"):
         setattr(scoring, name, timed(name, getattr(scoring, name)))
     scorer._persons = timed("_persons", scorer._persons)
-    scoring.decisions.store = timed("store", scoring.decisions.store)
+    scoring.stored.store = timed("store", scoring.stored.store)
 
     def measure(batches: list[list[ScoreRequest]]) -> tuple[dict, float]:
         for name in spent:

@@ -122,7 +122,7 @@ def test_pii_markers_stay_in_the_persons_table(tmp_path, monkeypatch, capfd):
         admin_key = _invoke(runner, outputs, "keys", "create", "--role", "admin", "--name", "privacy test")
         admin_key = next(word for word in admin_key.split() if word.startswith("trg_"))
 
-        from triage.serving import create_app
+        from triage.app import create_app
 
         settings = get_settings()
         persons = pd.read_csv(city / "persons.csv", dtype=str, keep_default_na=False)

@@ -14,11 +14,11 @@ import pandas as pd
 from triage.config import load_domain
 from triage.data_contracts import validate_dataset
 from triage.features import build_case_features
+from triage.features.facts import route_facts
 from triage.features.history import History
 from triage.output import write_frame
 from triage.models.registry import configure_mlflow, load_native
 from triage.routing import RouteInput, RoutingRules, current_routing
-from triage.serving.facts import route_facts
 from triage.settings import Settings
 
 

@@ -84,7 +84,7 @@ def load(
     for cases they show mediated, as ``POST /v1/ingest`` does (with the champion models, when promoted).
     """
     from triage.db import load_frames, migrate
-    from triage.serving.ingest import follow_load, news_of
+    from triage.decisions.ingest import follow_load, news_of
 
     result = _validated(dataset)
     settings = get_settings()
@@ -235,7 +235,7 @@ def keys_create(
     name: Annotated[str, typer.Option(help="Who or what the key is for.")] = "",
 ) -> None:
     """Create an API key; it is printed once and stored only as a hash."""
-    from triage.serving.keys import ROLES, create_key, open_key_session
+    from triage.decisions.keys import ROLES, create_key, open_key_session
 
     if role not in ROLES:
         raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}", param_hint="--role")
@@ -249,7 +249,7 @@ def keys_create(
 @keys_app.command("revoke")
 def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (the part after 'trg_').")]) -> None:
     """Revoke an API key: it is refused from the next request on."""
-    from triage.serving.keys import open_key_session, revoke_key
+    from triage.decisions.keys import open_key_session, revoke_key
 
     with open_key_session(get_settings()) as session:
         row = revoke_key(session, key_id)

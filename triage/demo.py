@@ -76,7 +76,7 @@ def ensure_champions(settings: Settings, city: Path) -> None:
 
 
 def create_demo_keys(settings: Settings) -> dict[str, str]:
-    from triage.serving.keys import create_key, open_key_session
+    from triage.decisions.keys import create_key, open_key_session
 
     with open_key_session(settings) as session:
         keys = {role: create_key(session, role, f"demo {role}")[1] for role in ROLES}
@@ -89,9 +89,9 @@ def score_demo_queue(settings: Settings, city: Path, key_id: str) -> int:
     from sqlalchemy.orm import Session
 
     from triage.db import engine_for
+    from triage.decisions.scoring import Scorer, score_and_store
+    from triage.decisions.types import ScoreRequest
     from triage.models.registry import load_champions
-    from triage.serving.scoring import Scorer, score_and_store
-    from triage.serving.schemas import ScoreRequest
 
     cases = pd.read_csv(city / "cases.csv", dtype=str, keep_default_na=False).tail(DEMO_QUEUE_CASES)
     persons = pd.read_csv(city / "persons.csv", usecols=["person_id", "household_id"], dtype=str)
@@ -140,7 +140,7 @@ def run_demo(*, households: int = 20_000, serve: bool = True, port: int = 8000) 
         try:
             import uvicorn
 
-            uvicorn.run("triage.serving:create_app", factory=True, host="127.0.0.1", port=port,
+            uvicorn.run("triage.app:create_app", factory=True, host="127.0.0.1", port=port,
                         log_level=settings.log_level.lower(), access_log=False)
         finally:
             if mlflow_ui is not None:

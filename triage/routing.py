@@ -26,7 +26,7 @@ Band = Literal["low", "medium", "high", "critical"]
 Priority = Literal["low", "medium", "high", "critical"]
 PRIORITY_RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
-#: Facts a rule may test, with what they count (computed by ``triage.serving.facts``).
+#: Facts a rule may test, with what they count (computed by ``triage.features.facts``).
 FACTS: dict[str, str] = {
     "incidents_12m": "police incidents of the household or counterparty in the 365 days to as_of",
     "violent_incidents_prior": "escalation-offence incidents (assault … arson) of either household before as_of",

@@ -17,8 +17,8 @@ from sqlalchemy import text
 
 from tests.serving.conftest import TEST_HASHER, train_champions
 from triage.contract import RULES, TABLES
-from triage.serving import create_app
-from triage.serving.keys import create_key
+from triage.app import create_app
+from triage.decisions.keys import create_key
 from triage.settings import Settings
 
 PROBLEM = "application/problem+json"

@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from tests.monitoring.cities import city, drifted_city, older_smaller_export
 from tests.serving.conftest import TEST_HASHER, auth, case_request
 from triage.training.retrain import retrain
-from triage.serving import create_app
-from triage.serving.keys import create_key
+from triage.app import create_app
+from triage.decisions.keys import create_key
 from triage.settings import Settings, get_settings
 from triage.training import pipeline
 

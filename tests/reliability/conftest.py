@@ -20,7 +20,7 @@ from tests.servers import uvicorn_process
 from tests.serving.conftest import TEST_HASHER, small_city
 from triage.db import engine_for
 from triage.db.load import load_frames
-from triage.serving.keys import create_key
+from triage.decisions.keys import create_key
 
 SERVED_APP = "tests.serving.served_app:build"
 

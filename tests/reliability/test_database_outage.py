@@ -24,7 +24,7 @@ from sqlalchemy.orm import sessionmaker
 from tests.reliability.conftest import city_in
 from tests.serving.conftest import case_request
 from triage.db import engine_for, migrate
-from triage.serving import create_app
+from triage.app import create_app
 from triage.settings import Settings
 
 pytestmark = pytest.mark.slow

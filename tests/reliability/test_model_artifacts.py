@@ -23,8 +23,8 @@ from fastapi.testclient import TestClient
 from tests.serving.conftest import TEST_HASHER, auth, case_request, train_champions
 from triage.models.pyfunc import EscalationPyfunc, TierPyfunc
 from triage.models.registry import configure_mlflow
-from triage.serving import create_app
-from triage.serving.keys import create_key
+from triage.app import create_app
+from triage.decisions.keys import create_key
 from triage.settings import Settings
 
 pytestmark = pytest.mark.slow

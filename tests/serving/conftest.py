@@ -27,8 +27,8 @@ from triage.db.load import load_frames
 from triage.features import build_case_features, build_person_features, feature_names
 from triage.models import EscalationModel, TierModel
 from triage.models.registry import Champions
-from triage.serving import create_app
-from triage.serving.keys import create_key
+from triage.app import create_app
+from triage.decisions.keys import create_key
 from triage.settings import Settings
 from triage.training.pipeline import learn_population
 

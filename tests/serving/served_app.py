@@ -2,7 +2,7 @@
 champions trained in-process (there is no MLflow registry in the test)."""
 
 from tests.serving.conftest import train_champions
-from triage.serving import create_app
+from triage.app import create_app
 from triage.settings import Settings
 
 

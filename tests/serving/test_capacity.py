@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from tests.serving.conftest import SHIPPED_DOMAIN, auth, case_request, domain_with_capacity
-from triage.serving.capacity import team_capacity
-from triage.serving.schemas import SHANGHAI
+from triage.decisions.capacity import team_capacity
+from triage.decisions.types import SHANGHAI
 from triage.settings import Settings
 
 POLICE_CAPACITY = 3

@@ -74,7 +74,7 @@ def test_readyz_reports_database_and_models(client, keys):
 def test_readyz_is_503_without_champions(settings, keys):
     from fastapi.testclient import TestClient
 
-    from triage.serving import create_app
+    from triage.app import create_app
 
     no_registry = settings.model_copy(update={"escalation_model_name": "never-registered"})
     with TestClient(create_app(no_registry)) as bare:

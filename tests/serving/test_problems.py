@@ -4,7 +4,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.serving.conftest import auth, case_request
-from triage.serving import create_app
+from triage.app import create_app
 from triage.settings import Settings
 
 PROBLEM_MEMBERS = {"type", "title", "status", "detail", "instance"}

@@ -4,7 +4,7 @@ waits for a second analyst (four eyes), and only then changes the route staff ac
 import pytest
 
 from tests.serving.conftest import TEST_HASHER, auth, case_request
-from triage.serving.keys import create_key
+from triage.decisions.keys import create_key
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from tests.serving.conftest import TEST_HASHER, auth, case_request, small_city
 from triage.cli import app as cli
-from triage.serving.keys import create_key
+from triage.decisions.keys import create_key
 from triage.training.overrides import override_agreement, read_overrides
 
 

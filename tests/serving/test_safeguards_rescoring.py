@@ -156,7 +156,7 @@ def test_triage_load_rescores_open_cases_and_plans_visits_like_an_ingest(client,
         assert result.exit_code == 0, result.output
         return json.loads(result.output.strip().splitlines()[-1])
 
-    monkeypatch.setattr("triage.serving.ingest.load_champions", lambda _settings: champions)  # the registry's stand-in
+    monkeypatch.setattr("triage.decisions.ingest.load_champions", lambda _settings: champions)  # the registry's stand-in
     loaded = load()
     assert (loaded["rescored"], loaded["followups_planned"]) == (1, 3)
     (rescored,) = [i for i in queue(client, keys, current="true") if i["case_id"] == "C-20"]

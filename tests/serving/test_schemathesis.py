@@ -21,8 +21,8 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
                                                status_code_conformance)
 
 from tests.serving.conftest import TEST_HASHER
-from triage.serving import create_app
-from triage.serving.keys import create_key
+from triage.app import create_app
+from triage.decisions.keys import create_key
 from triage.settings import Settings
 
 pytestmark = pytest.mark.slow

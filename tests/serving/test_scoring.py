@@ -8,8 +8,9 @@ import pytest
 
 from tests.serving.conftest import auth, case_request
 from triage.db.history import read_tables
+from triage.decisions.types import ScoreResponse
 from triage.features import build_case_features
-from triage.serving.schemas import BatchScoreResponse, ScoreResponse
+from triage.serving.schemas import BatchScoreResponse
 
 
 def score(client, keys, body=None, **params):

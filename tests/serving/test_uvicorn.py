@@ -10,7 +10,7 @@ from tests.servers import running_uvicorn
 from tests.serving.conftest import TEST_HASHER, case_request, small_city
 from triage.db import engine_for, migrate
 from triage.db.load import load_frames
-from triage.serving.keys import create_key
+from triage.decisions.keys import create_key
 
 
 @pytest.fixture

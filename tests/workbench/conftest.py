@@ -25,8 +25,8 @@ from triage.db import engine_for, migrate
 from triage.db.load import load_frames
 from triage.db.service_models import Decision
 from triage.models.registry import Champions
-from triage.serving import create_app
-from triage.serving.keys import create_key
+from triage.app import create_app
+from triage.decisions.keys import create_key
 from triage.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]   # the repository (screenshots go under docs/)

@@ -5,7 +5,7 @@ import os
 import pickle
 from pathlib import Path
 
-from triage.serving import create_app
+from triage.app import create_app
 from triage.settings import Settings
 
 

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from tests.serving.conftest import auth
 from tests.workbench.conftest import CASES, THREAT_CALLS, ingest, make_keys, mediated_case
-from triage.serving import keys as key_store
+from triage.decisions import keys as key_store
 from triage.workbench.auth import COOKIE
 
 

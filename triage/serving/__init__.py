@@ -1,15 +1,5 @@
-"""The scoring service (FastAPI): ``create_app`` builds it, ``triage serve`` runs it.
+"""The HTTP API of the scoring service: routers, their dependencies, problem answers and metrics.
 
-``create_app`` is imported on first use so that light commands (``triage keys``) do not load
-the whole service stack (pandas features, data contracts) to reach one module of it.
+:func:`triage.app.create_app` builds the app and mounts this API on it; ``triage serve`` runs it,
+in several worker processes when asked (:mod:`.workers`).
 """
-
-__all__ = ["create_app"]
-
-
-def __getattr__(name: str):
-    if name == "create_app":
-        from triage.serving.app import create_app
-
-        return create_app
-    raise AttributeError(name)

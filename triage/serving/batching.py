@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
+from triage.decisions.scoring import Scorer, score_and_store
+from triage.decisions.stored import ScoredCase
+from triage.decisions.types import ScoreRequest
 from triage.models.registry import Champions
-from triage.serving.decisions import ScoredCase
-from triage.serving.schemas import ScoreRequest
-from triage.serving.scoring import Scorer, score_and_store
 
 
 @dataclass

@@ -1,4 +1,6 @@
-"""Dependencies declared once, so that route handlers stay short: session, key/role, models, service.
+"""The API's dependencies, declared once so that route handlers stay short: key/role, models, state.
+
+The database session per request comes from :mod:`triage.web`, shared with the workbench.
 
 Those that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency in its thread pool,
 and those hops cost more per scoring request than the key check itself.  The ones that touch the
@@ -7,54 +9,32 @@ database stay ``def``, so a slow database never blocks the event loop (``/health
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from triage.db.service_models import ApiKey
+from triage.decisions.keys import allows
 from triage.models.registry import Champions
 from triage.serving.batching import ScoringLane
-from triage.serving.champions import ChampionStore
-from triage.serving.keys import KeyVerifier, allows
 from triage.serving.metrics import ServiceMetrics
 from triage.serving.problems import Problem
-from triage.serving.scoring import Scorer
-from triage.settings import Settings
+from triage.web import Service, get_service
 
 
 @dataclass
-class ServiceState:
-    """Everything an app instance holds for its requests (``app.state.service``)."""
+class ServiceState(Service):
+    """The service as the HTTP API holds it: with its metrics, its scoring lane and whether the
+    database is migrated (``/readyz``)."""
 
-    settings: Settings
-    engine: Engine
-    sessions: sessionmaker
-    champions: ChampionStore
-    verifier: KeyVerifier
     metrics: ServiceMetrics
-    scorer: Scorer
     lane: ScoringLane
     migrated: bool = False
 
 
-async def get_state(request: Request) -> ServiceState:
-    return request.app.state.service
-
-
-StateDep = Annotated[ServiceState, Depends(get_state)]
-
-
-def get_session(state: StateDep) -> Iterator[Session]:
-    with state.sessions() as session:
-        yield session
-
-
-SessionDep = Annotated[Session, Depends(get_session)]
+StateDep = Annotated[ServiceState, Depends(get_service)]
 
 _bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey",
                      description="`Authorization: Bearer <api key>`; keys come from `triage keys create`.")
@@ -100,13 +80,13 @@ async def current_champions(state: StateDep) -> Champions:
 ChampionsDep = Annotated[Champions, Depends(current_champions)]
 
 
-async def top_factors(state: StateDep,
-                top: Annotated[str | None, Query(pattern=r"^(all|[0-9]{1,4})$",
-                                                 description="factors to list: a number, or 'all'")] = None
-                ) -> int | None:
+async def requested_top(state: StateDep,
+                        top: Annotated[str | None, Query(pattern=r"^(all|[0-9]{1,4})$",
+                                                         description="factors to list: a number, or 'all'")] = None
+                        ) -> int | None:
     if top is None:
         return state.settings.default_top_factors
     return None if top == "all" else int(top)
 
 
-TopDep = Annotated[int | None, Depends(top_factors)]
+TopDep = Annotated[int | None, Depends(requested_top)]

@@ -6,7 +6,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from triage.db import migrate
-from triage.serving.champions import ChampionStore
+from triage.decisions.champions import ChampionStore
 
 
 def check_database(engine: Engine, url: str, migrated: bool) -> tuple[bool, str]:

@@ -28,7 +28,7 @@ import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
 log = logging.getLogger(__name__)
-APP = "triage.serving:create_app"
+APP = "triage.app:create_app"
 _CONNECTIONS_PER_MESSAGE = 16
 
 

@@ -21,10 +21,10 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from triage.db.service_models import ApiKey
-from triage.serving import audit
-from triage.serving.deps import SessionDep
-from triage.serving.keys import KeyVerifier, allows
+from triage.decisions import audit
+from triage.decisions.keys import KeyVerifier, allows
 from triage.settings import Settings
+from triage.web import SessionDep
 
 COOKIE = "triage_workbench"
 ROLE = "analyst"

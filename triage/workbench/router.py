@@ -13,10 +13,10 @@ from fastapi.templating import Jinja2Templates
 
 from triage.config import load_domain
 from triage.contract import DISPUTE_TYPES
-from triage.serving.capacity import team_capacity
-from triage.serving.champions import NoChampions
-from triage.serving.deps import SessionDep, StateDep
-from triage.serving.schemas import SHANGHAI
+from triage.decisions.capacity import team_capacity
+from triage.decisions.champions import NoChampions
+from triage.decisions.types import SHANGHAI
+from triage.web import ServiceDep, SessionDep
 from triage.workbench import plots, views
 from triage.workbench.auth import COOKIE, AnalystSession, SignInRefused, sign_in, signer_of
 from triage.workbench.history import mask_digits
@@ -52,7 +52,7 @@ def login_page(request: Request) -> Response:
 
 
 @router.post("/login")
-def login(request: Request, session: SessionDep, state: StateDep,
+def login(request: Request, session: SessionDep, state: ServiceDep,
           api_key: Annotated[str, Form(max_length=500)] = "") -> Response:
     """Check the key once, then keep only a signed session cookie (HTTP-only, SameSite)."""
     try:
@@ -76,7 +76,7 @@ def logout() -> Response:
 
 
 @router.get("/")
-def queue_page(request: Request, key: AnalystSession, session: SessionDep, state: StateDep,
+def queue_page(request: Request, key: AnalystSession, session: SessionDep, state: ServiceDep,
                query: Annotated[views.QueueQuery, Query()]) -> Response:
     view = views.queue_view(session, query, team_capacity(state.settings.domain_file))
     return render(request, "queue.html", key=key, query=query, view=view,
@@ -111,13 +111,13 @@ def refused(request: Request, score_id: str, key, session, state, rejected: view
 
 
 @router.get("/cases/{score_id}")
-def case_page(request: Request, score_id: str, key: AnalystSession, session: SessionDep, state: StateDep,
+def case_page(request: Request, score_id: str, key: AnalystSession, session: SessionDep, state: ServiceDep,
               saved: Literal[tuple(SAVED)] | None = None) -> Response:  # type: ignore[valid-type]
     return case_response(request, score_id, key, session, state, saved=SAVED.get(saved))
 
 
 @router.post("/cases/{score_id}/review")
-def review(request: Request, score_id: str, key: AnalystSession, session: SessionDep, state: StateDep,
+def review(request: Request, score_id: str, key: AnalystSession, session: SessionDep, state: ServiceDep,
            verdict: Annotated[str, Form()] = "agree", teams: Annotated[list[str], Form()] = [],  # noqa: B006
            priority: Annotated[str, Form(max_length=32)] = "",
            note: Annotated[str, Form(max_length=10_000)] = "") -> Response:
@@ -137,7 +137,7 @@ def review(request: Request, score_id: str, key: AnalystSession, session: Sessio
 
 @router.post("/cases/{score_id}/reviews/{review_id}")
 def settle(request: Request, score_id: str, review_id: int, key: AnalystSession, session: SessionDep,
-           state: StateDep, action: Annotated[Literal["confirm", "reject"], Form()],
+           state: ServiceDep, action: Annotated[Literal["confirm", "reject"], Form()],
            note: Annotated[str, Form(max_length=10_000)] = "") -> Response:
     """Four eyes: confirm or reject another analyst's pending override, as the API does."""
     try:
@@ -152,7 +152,7 @@ def settle(request: Request, score_id: str, review_id: int, key: AnalystSession,
 
 @router.post("/cases/{score_id}/followups/{followup_id}")
 def visit(request: Request, score_id: str, followup_id: int, key: AnalystSession, session: SessionDep,
-          state: StateDep, outcome: Annotated[str, Form(max_length=32)] = "",
+          state: ServiceDep, outcome: Annotated[str, Form(max_length=32)] = "",
           note: Annotated[str, Form(max_length=10_000)] = "", rescore: Annotated[bool, Form()] = False) -> Response:
     """Record a follow-up visit as ``POST /v1/followups/{id}`` does; a re-score opens the new decision."""
     try:
@@ -169,7 +169,7 @@ def visit(request: Request, score_id: str, followup_id: int, key: AnalystSession
 
 
 @router.get("/models")
-def models_page(request: Request, key: AnalystSession, state: StateDep) -> Response:
+def models_page(request: Request, key: AnalystSession, state: ServiceDep) -> Response:
     try:
         champions = state.champions.current
     except NoChampions as exc:
@@ -182,7 +182,7 @@ def models_page(request: Request, key: AnalystSession, state: StateDep) -> Respo
 
 
 @router.get("/models/{role}/plots/{name}")
-def plot(role: str, name: str, key: AnalystSession, state: StateDep) -> Response:
+def plot(role: str, name: str, key: AnalystSession, state: ServiceDep) -> Response:
     """One PNG logged by the champion's training run, served from the local cache."""
     version = state.champions.current.versions.get(role)
     path = plots.plot_file(state.settings, version, name) if version else None

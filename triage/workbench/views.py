@@ -1,9 +1,9 @@
 """What each workbench page shows, assembled from the service's own modules.
 
-The queue and the stored decisions come from :mod:`triage.serving.decisions` (the functions
-behind ``GET /v1/queue`` and ``GET /v1/scores/{id}``), the teams' load from
-:mod:`triage.serving.capacity` (``GET /v1/queue/teams``), and a review is stored with
-``decisions.review`` exactly as ``POST /v1/scores/{id}/review`` stores it.  The router only
+The queue and the stored decisions come from :mod:`triage.decisions.queue` and
+:mod:`triage.decisions.stored` (the functions behind ``GET /v1/queue`` and ``GET /v1/scores/{id}``),
+the teams' load from :mod:`triage.decisions.capacity` (``GET /v1/queue/teams``), and a review is
+stored with ``reviews.review`` exactly as ``POST /v1/scores/{id}/review`` stores it.  The router only
 parses the request and renders these views.
 """
 
@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 
 from triage.db.service_models import Decision
 from triage.routing import RoutingRules
-from triage.serving import capacity, decisions, followups
-from triage.serving.champions import ChampionStore
-from triage.serving.schemas import (SHANGHAI, Band, ConfirmIn, DisputeType, FollowupOut, QueueItem, ReviewIn, ReviewOut,
+from triage.decisions import capacity, followups, queue, reviews, stored
+from triage.decisions.champions import ChampionStore
+from triage.decisions.timeline import timeline as decision_timeline
+from triage.decisions.types import (SHANGHAI, Band, ConfirmIn, DisputeType, FollowupOut, QueueItem, ReviewIn, ReviewOut,
                                     StoredScore, TimelineEntry, VisitIn, VisitOut)
-from triage.serving.timeline import timeline as decision_timeline
 from triage.workbench.chart import Waterfall, waterfall
 from triage.workbench.history import Event, timeline
 from triage.workbench.i18n import Translator
@@ -60,12 +60,12 @@ class QueueQuery(BaseModel):
     _blank = field_validator("team", "dispute_type", "reviewed", "scored_from", "scored_to", "band_rise",
                              mode="before")(_blank_is_none)
 
-    def where(self) -> decisions.QueueFilter:
-        """The filter of ``decisions.queue``; dates are whole days in Asia/Shanghai."""
+    def where(self) -> queue.QueueFilter:
+        """The filter of ``queue.queue_page``; dates are whole days in Asia/Shanghai."""
         start = datetime.combine(self.scored_from, time(), SHANGHAI) if self.scored_from else None
         end = (datetime.combine(self.scored_to + timedelta(days=1), time(), SHANGHAI) - timedelta(microseconds=1)
                if self.scored_to else None)
-        return decisions.QueueFilter(
+        return queue.QueueFilter(
             band=list(self.band) or None, team=self.team, dispute_type=[self.dispute_type] if self.dispute_type else None,
             reviewed=None if self.reviewed is None else self.reviewed == "yes", created_from=start, created_to=end,
             band_rise=True if self.band_rise else None)
@@ -129,17 +129,17 @@ def queue_view(session: Session, query: QueueQuery, capacities: dict[str, int],
     each team's cases due today against its capacity."""
     now = now or datetime.now(timezone.utc)
     where = query.where()
-    page = decisions.queue(session, where, PAGE_SIZE, (query.page - 1) * PAGE_SIZE)
-    counts = {band: decisions.queue(session, replace(where, band=[band]), 1, 0).total for band in BANDS}
+    page = queue.queue_page(session, where, PAGE_SIZE, (query.page - 1) * PAGE_SIZE)
+    counts = {band: queue.queue_page(session, replace(where, band=[band]), 1, 0).total for band in BANDS}
     ranking = capacity.rank_due(session, list(capacities), now.astimezone(SHANGHAI).date())
     beyond = ranking.beyond_capacity(capacities)
     rows = []
     for item in page.items:
-        stored = session.get(Decision, item.score_id)  # already in the session from the queue query
-        rows.append(QueueRow(item=item, review_teams=stored.reviews[-1].teams if stored.reviews else [],
-                             deadline=deadline(item.created_at, stored.response["route"]["respond_within_hours"],
-                                               any(r.status != "pending" for r in stored.reviews), now),
-                             warnings=warnings_of(stored.response), beyond_capacity=beyond.get(item.score_id, [])))
+        decision = session.get(Decision, item.score_id)  # already in the session from the queue query
+        rows.append(QueueRow(item=item, review_teams=decision.reviews[-1].teams if decision.reviews else [],
+                             deadline=deadline(item.created_at, decision.response["route"]["respond_within_hours"],
+                                               any(r.status != "pending" for r in decision.reviews), now),
+                             warnings=warnings_of(decision.response), beyond_capacity=beyond.get(item.score_id, [])))
     return QueueView(rows=rows, total=page.total, page=query.page, pages=max(math.ceil(page.total / PAGE_SIZE), 1),
                      band_counts=counts, teams=capacity.teams_queue(ranking, capacities, cases_per_team=0, now=now))
 
@@ -161,7 +161,7 @@ def case_view(session: Session, engine: Engine, score_id: str, t: Translator, fo
               now: datetime | None = None) -> CaseView | None:
     """A stored decision with its chart, the households' history as of the score, and the case's own
     timeline of decisions, reviews and follow-up visits; None when unknown."""
-    score = decisions.get(session, score_id, top=None)
+    score = stored.get(session, score_id, top=None)
     if score is None:
         return None
     now = now or datetime.now(timezone.utc)
@@ -205,8 +205,8 @@ def submit_review(session: Session, score_id: str, verdict: str, teams: list[str
         override = verdict == "override"
         body = ReviewIn(verdict=verdict, teams=teams if override else None,
                         priority=(priority or None) if override else None, note=note or None)
-        return decisions.review(session, score_id, body, reviewer_key_id, known_teams, routing)
-    except (ValidationError, decisions.UnknownTeams) as exc:
+        return reviews.review(session, score_id, body, reviewer_key_id, known_teams, routing)
+    except (ValidationError, reviews.UnknownTeams) as exc:
         raise _invalid(exc) from exc
 
 
@@ -217,11 +217,11 @@ def settle_review(session: Session, score_id: str, review_id: int, action: str, 
     if action == "reject" and not note:
         raise ReviewRejected("reject_note_required")
     try:
-        return decisions.settle(session, score_id, review_id, ConfirmIn(note=note or None), key_id,
+        return reviews.settle(session, score_id, review_id, ConfirmIn(note=note or None), key_id,
                                 confirm=action == "confirm")
-    except decisions.SameAnalyst as exc:
+    except reviews.SameAnalyst as exc:
         raise ReviewRejected("same_analyst") from exc
-    except (ValidationError, decisions.NotPending) as exc:
+    except (ValidationError, reviews.NotPending) as exc:
         raise _invalid(exc) from exc
 
 

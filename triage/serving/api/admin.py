@@ -8,10 +8,11 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from triage.serving import audit, keys
-from triage.serving.deps import AdminKey, AnalystKey, SessionDep, StateDep
+from triage.decisions import audit, keys
+from triage.serving.deps import AdminKey, AnalystKey, StateDep
 from triage.serving.problems import Problem, problem_responses
 from triage.serving.schemas import KeyOut, ModelInfo, ModelsOut
+from triage.web import SessionDep
 
 router = APIRouter(prefix="/v1", tags=["operations"])
 

@@ -7,10 +7,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from triage.config import load_domain
-from triage.serving import followups
-from triage.serving.deps import AnalystKey, SessionDep, StateDep
+from triage.decisions import followups
+from triage.decisions.types import FollowupPage, VisitIn, VisitOut
+from triage.serving.deps import AnalystKey, StateDep
 from triage.serving.problems import Problem, problem_responses
-from triage.serving.schemas import FollowupPage, RowId, VisitIn, VisitOut
+from triage.serving.schemas import RowId
+from triage.web import SessionDep
 
 router = APIRouter(prefix="/v1/followups", tags=["follow-ups"])
 State = Literal[followups.STATES]  # type: ignore[valid-type]

@@ -7,11 +7,13 @@ from typing import Literal
 from fastapi import APIRouter
 
 from triage.contract import TABLE_ORDER
-from triage.serving.audit import record
-from triage.serving.deps import ScorerKey, SessionDep, StateDep
-from triage.serving.ingest import BadIngest, ingest_rows
+from triage.decisions.audit import record
+from triage.decisions.ingest import BadIngest, ingest_rows
+from triage.decisions.types import IngestResult
+from triage.serving.deps import ScorerKey, StateDep
 from triage.serving.problems import Problem, problem_responses
-from triage.serving.schemas import IngestRequest, IngestResult
+from triage.serving.schemas import IngestRequest
+from triage.web import SessionDep
 
 router = APIRouter(prefix="/v1/ingest", tags=["ingest"])
 TableName = Literal[TABLE_ORDER]  # type: ignore[valid-type]

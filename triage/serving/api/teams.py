@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from triage.serving import capacity
-from triage.serving.deps import AnalystKey, SessionDep, StateDep
+from triage.decisions import capacity
+from triage.serving.deps import AnalystKey, StateDep
 from triage.serving.problems import Problem, problem_responses
+from triage.web import SessionDep
 
 router = APIRouter(prefix="/v1/queue", tags=["decisions"])
 

@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from triage.config import load_domain
-from triage.serving.deps import AnalystKey, SessionDep, StateDep
+from triage.decisions.timeline import timeline
+from triage.decisions.types import Timeline
+from triage.serving.deps import AnalystKey, StateDep
 from triage.serving.problems import Problem, problem_responses
-from triage.serving.schemas import Timeline
-from triage.serving.timeline import timeline
+from triage.web import SessionDep
 
 router = APIRouter(prefix="/v1/cases", tags=["decisions"])
 

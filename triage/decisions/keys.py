@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from triage.db.service_models import ApiKey
-from triage.serving.audit import record
+from triage.decisions.audit import record
 
 Role = Literal["scorer", "analyst", "admin"]
 ROLES: tuple[str, ...] = ("scorer", "analyst", "admin")

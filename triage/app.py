@@ -1,9 +1,10 @@
-"""The FastAPI application factory of the scoring service.
+"""The composition root: one FastAPI app with the HTTP API (``/v1``) and the analyst workbench (``/ui``).
 
 ``create_app(settings, champions)`` builds one app around its own database engine, model
-store, key verifier and metrics registry.  Tests inject champions; otherwise the lifespan
-hook loads them by alias from MLflow, and a service without a promoted model still starts
-(``/readyz`` says why it is not ready).  ``triage serve`` runs it under uvicorn as a factory.
+store, key verifier and metrics registry, and mounts both front ends on it.  Tests inject
+champions; otherwise the lifespan hook loads them by alias from MLflow, and a service without a
+promoted model still starts (``/readyz`` says why it is not ready).  ``triage serve`` runs it
+under uvicorn as a factory.
 """
 
 from __future__ import annotations
@@ -19,18 +20,15 @@ from sqlalchemy.orm import sessionmaker
 
 from triage.db import engine_for, migrate
 from triage.db.engine import WalCheckpointer
+from triage.decisions.champions import ChampionStore
+from triage.decisions.keys import KeyVerifier
+from triage.decisions.scoring import Scorer
 from triage.models.registry import Champions, load_champions
-from triage.serving.api import admin, cases, followups, ingest, ops, scores, teams, timeline
+from triage.serving.api import mount_api
 from triage.serving.batching import ScoringLane
-from triage.serving.champions import ChampionStore, NoChampions
-from triage.serving.decisions import NoteRequired, NotPending, SameAnalyst, UnknownTeams
 from triage.serving.deps import ServiceState
-from triage.serving.followups import AlreadyVisited, UnknownOutcome
-from triage.serving.keys import KeyVerifier
 from triage.serving.limits import BodyLimitMiddleware
 from triage.serving.metrics import LatencyMiddleware, ServiceMetrics
-from triage.serving.problems import ProblemDetails, install_problem_handlers, problem_response
-from triage.serving.scoring import Scorer
 from triage.settings import Settings, get_settings
 from triage.workbench import mount_workbench
 
@@ -44,12 +42,6 @@ DESCRIPTION = """
   sigmoid(`margin`). `base_value` + the sum of all factor contributions (SHAP, log-odds) = `margin`.
 * **Errors** are RFC 9457 `application/problem+json`.
 """
-
-
-#: Errors of the domain rules and the HTTP status each is answered with (problem+json, its message as detail).
-REFUSALS: dict[type[Exception], int] = {
-    UnknownTeams: 422, NoteRequired: 422, SameAnalyst: 403, NotPending: 409, UnknownOutcome: 422, AlreadyVisited: 409,
-}
 
 
 def create_app(settings: Settings | None = None, champions: Champions | None = None) -> FastAPI:
@@ -90,31 +82,8 @@ def create_app(settings: Settings | None = None, champions: Champions | None = N
 
     app = FastAPI(title="triage scoring service", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.service = state
-    install_problem_handlers(app, REFUSALS)
-
-    @app.exception_handler(NoChampions)
-    async def _no_models(request, exc: NoChampions):
-        return problem_response(request, 503, f"no champion models are loaded: {exc}", headers={"Retry-After": "30"})
-
-    for module in (cases, scores, timeline, followups, teams, ingest, admin, ops):
-        app.include_router(module.router)
-    mount_workbench(app)  # the analyst workbench at /ui/ (triage.workbench), on this app's state
+    mount_api(app)
+    mount_workbench(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(LatencyMiddleware, metrics=metrics)
-    _document_problems(app)
     return app
-
-
-def _document_problems(app: FastAPI) -> None:
-    """Add the ProblemDetails schema to the OpenAPI components that the error responses refer to."""
-    build = app.openapi
-
-    def openapi():
-        if app.openapi_schema is None:
-            schema = build()
-            schema.setdefault("components", {}).setdefault("schemas", {})["ProblemDetails"] = \
-                ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi

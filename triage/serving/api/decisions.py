@@ -6,11 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from triage.serving import decisions
-from triage.serving.deps import AnalystKey, SessionDep, StateDep, TopDep
-from triage.serving.problems import Problem, problem_responses
-from triage.serving.schemas import (Band, ConfirmIn, DisputeType, Moment, QueuePage, ReviewIn, ReviewOut, RowId,
+from triage.decisions import reviews, stored
+from triage.decisions.queue import QueueFilter, queue_page
+from triage.decisions.types import (Band, ConfirmIn, DisputeType, Moment, QueuePage, ReviewIn, ReviewOut,
                                     StoredScore)
+from triage.serving.deps import AnalystKey, StateDep, TopDep
+from triage.serving.problems import Problem, problem_responses
+from triage.serving.schemas import RowId
+from triage.web import SessionDep
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
 
@@ -18,17 +21,17 @@ router = APIRouter(prefix="/v1", tags=["decisions"])
 @router.get("/scores/{score_id}", response_model=StoredScore, responses=problem_responses(401, 403, 404, 422, 503))
 def get_score(score_id: str, key: AnalystKey, session: SessionDep, top: TopDep) -> StoredScore:
     """A stored decision as it was answered, with its request and reviews (`?top=` as when scoring)."""
-    stored = decisions.get(session, score_id, top)
-    if stored is None:
+    score = stored.get(session, score_id, top)
+    if score is None:
         raise Problem(404, f"no stored score {score_id}")
-    return stored
+    return score
 
 
 @router.post("/scores/{score_id}/review", response_model=ReviewOut, status_code=201,
              responses=problem_responses(400, 401, 403, 404, 422, 503))
 def review_score(score_id: str, body: ReviewIn, key: AnalystKey, session: SessionDep, state: StateDep) -> ReviewOut:
     """Agree with the route, or override it with the teams chosen; kept with the decision."""
-    review = decisions.review(session, score_id, body, key.id, state.scorer.teams, state.scorer.routing)
+    review = reviews.review(session, score_id, body, key.id, state.scorer.teams, state.scorer.routing)
     if review is None:
         raise Problem(404, f"no stored score {score_id}")
     session.commit()
@@ -36,7 +39,7 @@ def review_score(score_id: str, body: ReviewIn, key: AnalystKey, session: Sessio
 
 
 def _settle(score_id: str, review_id: int, body: ConfirmIn, key, session, confirm: bool) -> ReviewOut:
-    review = decisions.settle(session, score_id, review_id, body, key.id, confirm)
+    review = reviews.settle(session, score_id, review_id, body, key.id, confirm)
     if review is None:
         raise Problem(404, f"no review {review_id} of stored score {score_id}")
     session.commit()
@@ -74,7 +77,6 @@ def queue(key: AnalystKey, session: SessionDep,
           offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> QueuePage:
     """Stored decisions, highest escalation probability first; re-scores say whether the band rose and what
     changed, and each item counts its case's missed follow-up visits."""
-    where = decisions.QueueFilter(band=band, team=team, reviewed=reviewed, dispute_type=dispute_type,
-                                  created_from=scored_from, created_to=scored_to, band_rise=band_rise,
-                                  current=current)
-    return decisions.queue(session, where, limit, offset)
+    where = QueueFilter(band=band, team=team, reviewed=reviewed, dispute_type=dispute_type,
+                        created_from=scored_from, created_to=scored_to, band_rise=band_rise, current=current)
+    return queue_page(session, where, limit, offset)

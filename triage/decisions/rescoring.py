@@ -2,7 +2,7 @@
 
 A score is a picture as of one moment.  When a call, a police incident, a failed mediation or a
 screening arrives later for the household of an open case, the picture is stale: the case is
-scored again, through the same :class:`~triage.serving.scoring.Scorer`, as of the new rows, and
+scored again, through the same :class:`~triage.decisions.scoring.Scorer`, as of the new rows, and
 the new decision is stored beside the old one (``previous_score_id``) with what changed and
 whether the band rose, so the queue can flag it and the case keeps its timeline.
 
@@ -28,22 +28,20 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from triage.config import load_domain
-from triage.contract import TABLES, TIMEZONE
+from triage.contract import TABLES
 from triage.db.models import EXCHANGE_MODELS
 from triage.db.service_models import Decision
+from triage.decisions import stored
+from triage.decisions.audit import record
+from triage.decisions.types import SHANGHAI, Rescored, ScoreRequest
 from triage.models.registry import Champions
-from triage.serving import decisions
-from triage.serving.audit import record
-from triage.serving.schemas import Rescored, ScoreRequest
 
-SHANGHAI = ZoneInfo(TIMEZONE)
 BANDS = ("low", "medium", "high", "critical")
 #: The tables whose new rows re-score a household's open cases.
 EVENT_TABLES = ("hotline_calls", "incidents", "mediation_events", "screenings", "psych_assessments")
@@ -238,7 +236,7 @@ def rescore(session: Session, scorer, champions: Champions, targets: list[Target
         chunk = targets[start:start + batch]
         requests = [ScoreRequest.model_validate({**t.decision.request, "as_of": t.as_of.isoformat()}) for t in chunk]
         scored = scorer.score(requests, champions)
-        decisions.store(session, scored, key_id)
+        stored.store(session, scored, key_id)
         for target, new in zip(chunk, scored):
             previous, current = target.decision.response, new.response
             rise = BANDS.index(current["escalation"]["band"]) > BANDS.index(previous["escalation"]["band"])

@@ -18,15 +18,15 @@ from sqlalchemy.orm import Session
 
 from triage.config import load_domain
 from triage.db.history import read_history
+from triage.decisions import stored
+from triage.decisions.stored import ScoredCase
+from triage.decisions.types import ScoreRequest
 from triage.features import case_feature_arrays, feature_labels, person_feature_arrays, rule_tier_values
+from triage.features.facts import route_fact_records
 from triage.features.history import Columns, History
 from triage.models.population import population_warnings
 from triage.models.registry import Champions
 from triage.routing import RouteInput, RoutingRules, current_routing
-from triage.serving import decisions
-from triage.serving.decisions import ScoredCase
-from triage.serving.facts import route_fact_records
-from triage.serving.schemas import ScoreRequest
 from triage.settings import Settings
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -182,6 +182,6 @@ def score_and_store(session: Session, scorer: Scorer, champions: Champions, requ
                     key_id: str) -> list[ScoredCase]:
     """Score and commit the decisions; only then may the caller answer."""
     scored = scorer.score(requests, champions)
-    decisions.store(session, scored, key_id)
+    stored.store(session, scored, key_id)
     session.commit()
     return scored

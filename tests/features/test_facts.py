@@ -6,7 +6,7 @@ import pandas as pd
 from tests.factories import City
 from triage.features import point_columns
 from triage.features.history import History
-from triage.serving.facts import CASE_COLUMNS, OPTIONAL_CASE_COLUMNS, route_fact_records, route_facts
+from triage.features.facts import CASE_COLUMNS, OPTIONAL_CASE_COLUMNS, route_fact_records, route_facts
 
 
 def _cases(*rows) -> pd.DataFrame:

@@ -8,9 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from triage.db.service_models import Decision, Followup
-from triage.serving.decisions import review_out
-from triage.serving.followups import followup_out
-from triage.serving.schemas import Timeline, TimelineDecision, TimelineEntry
+from triage.decisions.followups import followup_out
+from triage.decisions.reviews import review_out
+from triage.decisions.types import Timeline, TimelineDecision, TimelineEntry
 
 
 def timeline(session: Session, case_id: str, cfg: dict, now: datetime | None = None) -> Timeline | None:

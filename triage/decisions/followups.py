@@ -17,10 +17,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from triage.db.service_models import Followup
-from triage.serving.audit import record
-from triage.serving.champions import ChampionStore
-from triage.serving.rescoring import SHANGHAI, Mediated, Target, latest_decisions, rescore
-from triage.serving.schemas import FollowupOut, FollowupPage, VisitIn, VisitOut
+from triage.decisions.audit import record
+from triage.decisions.champions import ChampionStore
+from triage.decisions.rescoring import Mediated, Target, latest_decisions, rescore
+from triage.decisions.types import SHANGHAI, FollowupOut, FollowupPage, VisitIn, VisitOut
 
 STATES = ("upcoming", "due", "missed", "done")
 

@@ -1,4 +1,4 @@
-"""HTTP ingest of one exchange table: the same contract checks as ``triage validate``, then an upsert.
+"""Ingesting one exchange table: the same contract checks as ``triage validate``, then an upsert.
 
 References are resolved against the rows of the request and the rows already in the
 service database, so a call can bring persons of households loaded last week.  Valid rows
@@ -7,8 +7,8 @@ as position, key, rule and detail only: the row as given may hold PII and is not
 
 Rows new to the database then act on the cases the service follows: new calls, incidents,
 failed mediations and screenings re-score their households' open cases
-(:mod:`triage.serving.rescoring`), and cases shown mediated get their follow-up visits
-(:mod:`triage.serving.followups`).  The same happens after ``triage load`` (:func:`follow_load`).
+(:mod:`triage.decisions.rescoring`), and cases shown mediated get their follow-up visits
+(:mod:`triage.decisions.followups`).  The same happens after ``triage load`` (:func:`follow_load`).
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from triage.db.engine import engine_for
 from triage.db.load import load_frames
 from triage.db.models import EXCHANGE_MODELS
 from triage.db.service_models import Decision
+from triage.decisions.champions import ChampionStore
+from triage.decisions.followups import plan
+from triage.decisions.rescoring import events_of, rescore, targets_for, unseen_rows
+from triage.decisions.scoring import Scorer
+from triage.decisions.types import IngestResult, QuarantinedRow
 from triage.models.registry import load_champions
-from triage.serving.champions import ChampionStore
-from triage.serving.followups import plan
-from triage.serving.rescoring import events_of, rescore, targets_for, unseen_rows
-from triage.serving.schemas import IngestResult, QuarantinedRow
-from triage.serving.scoring import Scorer
 from triage.settings import Settings
 
 
@@ -121,7 +121,7 @@ def after_load(session: Session, engine: Engine, fresh: Mapping[str, pd.DataFram
                load_champions_if_needed: bool = False) -> dict:
     """Re-score the open cases the new rows concern and plan visits for cases they show mediated.
 
-    ``fresh``: the rows each table did not hold before (:func:`~triage.serving.rescoring.unseen_rows`).
+    ``fresh``: the rows each table did not hold before (:func:`~triage.decisions.rescoring.unseen_rows`).
     Returns the additions to :class:`IngestResult` (``rescored``, ``rescoring_skipped``,
     ``followups_planned``); nothing is committed.
     """

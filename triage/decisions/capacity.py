@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session, aliased
 
 from triage.config import load_domain
 from triage.db.service_models import Decision, Review
+from triage.decisions.types import SHANGHAI, Band
 from triage.routing import PRIORITY_RANK
-from triage.serving.schemas import SHANGHAI, Band
 
 #: Review states that settle a decision (after a rejection two analysts have looked and the route stands);
 #: a ``pending`` override still waits for a second analyst and changes nothing.

@@ -5,11 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from pydantic_core import to_json
 
-from triage.serving.decisions import top_factors
-from triage.serving.deps import ChampionsDep, ScorerKey, SessionDep, StateDep, TopDep
+from triage.decisions.scoring import score_and_store
+from triage.decisions.stored import top_factors
+from triage.decisions.types import ScoreRequest, ScoreResponse
+from triage.serving.deps import ChampionsDep, ScorerKey, StateDep, TopDep
 from triage.serving.problems import Problem, problem_responses
-from triage.serving.schemas import BatchScoreRequest, BatchScoreResponse, ScoreRequest, ScoreResponse
-from triage.serving.scoring import score_and_store
+from triage.serving.schemas import BatchScoreRequest, BatchScoreResponse
+from triage.web import SessionDep
 
 router = APIRouter(prefix="/v1/cases", tags=["scoring"])
 ERRORS = problem_responses(400, 401, 403, 413, 422, 503)  # 400: a body that is not JSON at all
