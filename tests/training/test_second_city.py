@@ -1,0 +1,86 @@
+"""The second, independent city: it conforms, it is reproducible, and its oracle is a ceiling."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from tests.support.second_city import write_second_city
+from triage.contract import MAX_ID_LENGTH, TABLE_ORDER, TABLES
+from triage.data_contracts import validate_dataset
+from triage.evaluation.labels import dataset_end, escalation_labels
+
+ARGS = dict(households=1_500, seed=3, start=date(2021, 7, 1), end=date(2024, 1, 1))
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory):
+    out = tmp_path_factory.mktemp("second") / "city"
+    return out, write_second_city(out, **ARGS)
+
+
+@pytest.fixture(scope="module")
+def validated(city):
+    return validate_dataset(city[0])
+
+
+def test_every_row_validates(validated):
+    assert validated.summary["quarantined"] == 0, validated.summary["by_rule"]
+    assert validated.summary["warnings"] == []
+    assert all(len(validated.valid[name]) > 0 for name in TABLE_ORDER)
+
+
+def test_ids_are_unique_and_short(validated):
+    for name in TABLE_ORDER:
+        spec = TABLES[name]
+        ids = validated.valid[name][spec.key]
+        assert ids.is_unique and ids.str.len().max() <= MAX_ID_LENGTH
+
+
+def test_cases_mix_sources_and_counterparties(validated):
+    cases = validated.valid["cases"]
+    assert {"police_referral", "court_referral"} <= set(cases["source"])
+    assert 0.2 < cases["counterparty_household_id"].isna().mean() < 0.9
+    per_household_year = len(cases) / ARGS["households"] / 2.5
+    assert 0.2 <= per_household_year <= 0.4
+
+
+def test_labels_and_oracle(city, validated):
+    out, summary = city
+    tables = validated.valid
+    labels = escalation_labels(tables["cases"], tables["incidents"], horizon_days=180, data_end=dataset_end(tables))
+    oracle = pd.read_csv(out / "_oracle" / "cases.csv")
+    assert list(oracle.columns) == ["case_id", "p_escalation"]
+    assert set(oracle["case_id"]) == set(tables["cases"]["case_id"]) and oracle["p_escalation"].between(0, 1).all()
+    p = tables["cases"][["case_id"]].merge(oracle, on="case_id", how="left")["p_escalation"].to_numpy()
+    labelled = labels.notna().to_numpy()
+    y = labels[labelled].to_numpy(dtype=float)
+    assert 0.03 <= y.mean() <= 0.08
+    assert summary["base_rate"] == pytest.approx(y.mean())          # the generator's labels are the service's
+    auc = roc_auc_score(y, p[labelled])
+    assert 0.75 < auc < 0.97
+    assert abs(p[labelled].mean() - y.mean()) < 0.015                # a probability, not only a ranking
+
+
+def test_assessment_oracle_is_complete(city, validated):
+    out, _ = city
+    oracle = pd.read_csv(out / "_oracle" / "assessments.csv")
+    assert list(oracle.columns) == ["assessment_id", "p_green", "p_yellow", "p_red"]
+    assert set(oracle["assessment_id"]) == set(validated.valid["psych_assessments"]["assessment_id"])
+    proba = oracle[["p_green", "p_yellow", "p_red"]].to_numpy()
+    assert (proba >= 0).all() and np.allclose(proba.sum(axis=1), 1)
+    tiers = validated.valid["psych_assessments"].merge(oracle, on="assessment_id")
+    assert tiers.groupby("tier")["p_red"].mean()[["green", "yellow", "red"]].is_monotonic_increasing
+
+
+def test_same_seed_same_bytes(city, tmp_path):
+    out, _ = city
+    again = tmp_path / "again"
+    write_second_city(again, **ARGS)
+    files = sorted(p.relative_to(out) for p in out.rglob("*.csv"))
+    assert files == sorted(p.relative_to(again) for p in again.rglob("*.csv"))
+    assert all((out / f).read_bytes() == (again / f).read_bytes() for f in files)
