@@ -128,7 +128,7 @@ def run_step(step: str, engine: str, city: Path) -> dict:
 
         rows = len(build_case_features(points, tables))
     elif step == "train":
-        from triage.training.pipeline import fit_escalation
+        from triage.training.fit import fit_escalation
 
         fit = fit_escalation(tables, horizon_days=180, domain=load_domain(), oracle=None)
         with open(city / "_model.pkl", "wb") as fh:

@@ -26,7 +26,7 @@ from triage.routing import current_routing
 from triage.settings import Settings
 from triage.synth import generate_city
 from triage.features.points import assessment_points, case_points
-from triage.training.pipeline import fit_escalation
+from triage.training.fit import fit_escalation
 
 pytestmark = pytest.mark.spark
 

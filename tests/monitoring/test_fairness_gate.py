@@ -6,11 +6,11 @@ from mlflow import MlflowClient
 
 from tests.monitoring.unfair import UnfairEscalationModel
 from triage.settings import Settings
-from triage.training import pipeline
+from triage.training import fit, pipeline
 
 
 def test_an_unfair_model_is_refused_promotion_with_the_reason_in_mlflow(full_city, tmp_path, monkeypatch):
-    monkeypatch.setattr(pipeline, "EscalationModel", UnfairEscalationModel)
+    monkeypatch.setattr(fit, "EscalationModel", UnfairEscalationModel)
     settings = Settings(home=tmp_path / "home")
     summary = pipeline.train(full_city, settings=settings, promote="auto")
     assert not summary["fairness_gate"]["passed"]

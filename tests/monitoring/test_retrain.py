@@ -12,7 +12,7 @@ from triage.config import load_domain
 from triage.features import build_person_features, feature_names
 from triage.models import TierModel
 from triage.training.retrain import retrain
-from triage.training import pipeline
+from triage.training.gates import retrain_gate
 from triage.evaluation.metrics import tier_metrics
 
 
@@ -26,8 +26,7 @@ def tier_fits():
     model = TierModel(n_estimators=20, min_child_samples=5, random_state=0).fit(X, y)
     weaker = TierModel(n_estimators=20, min_child_samples=5, random_state=0).fit(
         X, np.random.default_rng(0).permutation(y))
-    fit = pipeline.TierFit(model, None, X, y, {"model": tier_metrics(y, model.predict_proba(X))})
-    return fit, weaker
+    return tier_metrics(y, model.predict_proba(X))["macro_f1"], tier_metrics(y, weaker.predict_proba(X))["macro_f1"]
 
 
 def test_retraining_on_better_data_promotes_and_the_service_serves_it_without_a_failed_request(
@@ -60,9 +59,15 @@ def test_retraining_twice_on_the_same_data_promotes_at_most_once(monitoring_env,
 
 def test_a_model_that_only_ties_the_champion_is_not_promoted(tier_fits):
     """The margin rule itself, on real tier models: a tie refuses, a clear gain promotes."""
-    fit, weaker = tier_fits
-    domain = load_domain()
-    tie = pipeline.retrain_gate("tier", fit, fit.model, None, "f", {}, domain)
+    better, weaker = tier_fits
+    gates = load_domain()["gates"]
+
+    def judged(candidate: float, champion: float) -> tuple[bool, str]:
+        return retrain_gate("tier", {"macro_f1": candidate},
+                            {"macro_f1": champion, "candidate_macro_f1": candidate, "scope": "the same assessments"},
+                            same_data=False, gates=gates)
+
+    tie = judged(better, better)
     assert not tie[0] and "does not beat" in tie[1]
-    gain = pipeline.retrain_gate("tier", fit, weaker, None, "f", {}, domain)
+    gain = judged(better, weaker)
     assert gain[0] and "beats the champion" in gain[1]

@@ -10,7 +10,8 @@ import pytest
 from triage.config import load_domain
 from triage.settings import Settings, get_settings
 from triage.synth import generate_city
-from triage.training import pipeline
+from triage.training.examples import read_oracle
+from triage.training.fit import EscalationFit, fit_escalation
 
 
 @pytest.fixture(scope="session")
@@ -32,12 +33,11 @@ def small_city(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def escalation_fit(city_20k) -> pipeline.EscalationFit:
+def escalation_fit(city_20k) -> EscalationFit:
     from triage.data_contracts import validate_dataset
 
     tables = validate_dataset(city_20k).valid
-    return pipeline.fit_escalation(tables, horizon_days=180, domain=load_domain(),
-                                   oracle=pipeline.read_oracle(city_20k, "cases"))
+    return fit_escalation(tables, horizon_days=180, domain=load_domain(), oracle=read_oracle(city_20k, "cases"))
 
 
 @pytest.fixture

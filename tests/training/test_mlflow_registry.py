@@ -101,8 +101,8 @@ def test_the_gate_compares_with_the_champion_on_the_same_window(trained, small_c
 
     real_fit = pipeline.EscalationModel.fit
 
-    def fit_on_noise(self, X, y):
-        return real_fit(self, X.sample(frac=1.0, random_state=1).reset_index(drop=True), y)  # labels detached
+    def fit_on_noise(self, X, y, **held_out):
+        return real_fit(self, X.sample(frac=1.0, random_state=1).reset_index(drop=True), y, **held_out)  # labels detached
 
     monkeypatch.setattr(pipeline.EscalationModel, "fit", fit_on_noise)
     summary = train_cli(small_city)

@@ -1,6 +1,7 @@
 """The escalation model judged out of time: above the checklist floor, below the oracle ceiling."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -20,9 +21,16 @@ def test_never_beats_the_oracle(escalation_fit):
 
 
 def test_test_window_is_later_than_every_training_label(escalation_fit):
-    split = escalation_fit.split
-    assert escalation_fit.test_points["opened_at"].min() > split.cut
-    assert len(escalation_fit.y_test) == split.test.sum()
+    folds = escalation_fit.folds
+    assert len(folds) >= 3
+    assert escalation_fit.test_points["opened_at"].min() > folds[0].cut
+    assert len(escalation_fit.y_test) == sum(split.test.sum() for split in folds)
+
+
+def test_the_served_model_learns_from_every_labelled_case(escalation_fit):
+    refit = escalation_fit.refit
+    assert refit["rows"] == refit["labelled_rows"] > max(split.train.sum() for split in escalation_fit.folds)
+    assert pd.Timestamp(refit["last"]) > escalation_fit.folds[-1].cut
 
 
 def test_probabilities_are_calibrated_on_later_cases(escalation_fit):

@@ -3,22 +3,27 @@ import pandas as pd
 import pytest
 
 from triage.evaluation.metrics import binary_metrics, expected_calibration_error, tier_metrics, top_share_metrics
-from triage.training.split import out_of_time_split
+from triage.training.split import rolling_origin_splits
 
 
-def test_training_labels_are_known_by_the_cut():
+def test_each_fold_trains_on_labels_known_by_its_cut_and_tests_on_the_months_after():
     times = pd.Series(pd.date_range("2022-01-01", "2024-12-31", freq="D", tz="UTC"))
-    split = out_of_time_split(times, pd.Series(True, index=times.index), test_months=10, label_delay_days=180)
-    assert (times[split.train] + pd.Timedelta(days=180) <= split.cut).all()
-    assert (times[split.test] > split.cut).all()
-    assert not (split.train & split.test).any()
-    assert split.cut == pd.Timestamp("2024-02-29", tz="UTC")
+    folds = rolling_origin_splits(times, pd.Series(True, index=times.index), folds=3, test_months=3,
+                                  label_delay_days=180)
+    assert [f.cut for f in folds] == [pd.Timestamp(d, tz="UTC") for d in ("2024-03-31", "2024-06-30", "2024-09-30")]
+    for split in folds:
+        assert (times[split.train] + pd.Timedelta(days=180) <= split.cut).all()
+        assert (times[split.test] > split.cut).all() and (times[split.test] <= split.test_end).all()
+        assert not (split.train & split.test).any()
+    tested = sum(f.test.astype(int) for f in folds)
+    assert tested.max() == 1 and times[tested == 1].min() > folds[0].cut   # windows do not overlap
 
 
-def test_split_refuses_too_little_history():
+def test_backtest_refuses_too_little_history():
     times = pd.Series(pd.date_range("2024-06-01", periods=30, freq="D", tz="UTC"))
     with pytest.raises(ValueError, match="not enough history"):
-        out_of_time_split(times, pd.Series(True, index=times.index), test_months=10, label_delay_days=180)
+        rolling_origin_splits(times, pd.Series(True, index=times.index), folds=3, test_months=3,
+                              label_delay_days=180)
 
 
 def test_perfectly_calibrated_scores_have_small_ece():

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import (average_precision_score, brier_score_loss, cohen_kappa_score, f1_score,
-                             recall_score, roc_auc_score)
+from sklearn.metrics import (average_precision_score, brier_score_loss, cohen_kappa_score, confusion_matrix,
+                             f1_score, precision_score, recall_score, roc_auc_score)
 
 from triage.contract import TIERS
 
@@ -53,17 +53,32 @@ def binary_metrics(y, score, *, is_probability: bool = True, top_shares=(0.05, 0
     return out
 
 
-def tier_metrics(y_true, proba: np.ndarray) -> dict[str, float]:
-    """Macro-F1, quadratic-weighted kappa (green < yellow < red) and red recall of argmax predictions."""
+def tier_metrics(y_true, proba: np.ndarray, predicted: np.ndarray | None = None) -> dict[str, float]:
+    """Macro-F1, quadratic-weighted kappa (green < yellow < red), red recall and green precision of the
+    ``predicted`` tier indices (by default the most probable tier of each row of ``proba``)."""
     y_idx = _tier_index(y_true)
-    pred = np.asarray(proba).argmax(axis=1)
+    pred = np.asarray(proba).argmax(axis=1) if predicted is None else np.asarray(predicted)
     return {
         "macro_f1": float(f1_score(y_idx, pred, average="macro", labels=[0, 1, 2])),
         "qwk": float(cohen_kappa_score(y_idx, pred, weights="quadratic", labels=[0, 1, 2])),
         "red_recall": float(recall_score(y_idx == 2, pred == 2, zero_division=0.0)),
+        "green_precision": float(precision_score(y_idx == 0, pred == 0, zero_division=0.0)),
         "accuracy": float((y_idx == pred).mean()),
         "rows": int(len(y_idx)),
     }
+
+
+def tier_confusion(y_true, predicted: np.ndarray) -> dict[str, dict[str, int]]:
+    """Counts by true tier (outer key) and predicted tier (inner key)."""
+    matrix = confusion_matrix(_tier_index(y_true), np.asarray(predicted), labels=[0, 1, 2])
+    return {truth: dict(zip(TIERS, map(int, row))) for truth, row in zip(TIERS, matrix)}
+
+
+def summarise_folds(per_fold: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Mean, min and max of each metric over the folds of a backtest."""
+    return {name: {"mean": float(np.mean(values)), "min": float(np.min(values)), "max": float(np.max(values))}
+            for name in per_fold[0]
+            for values in [[fold[name] for fold in per_fold]]}
 
 
 def _tier_index(tiers) -> np.ndarray:

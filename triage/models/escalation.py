@@ -15,12 +15,10 @@ BANDS = ("low", "medium", "high", "critical")
 
 
 class EscalationModel(ClassifierMixin, BaseEstimator):
-    """Gradient-boosted trees with Platt calibration fitted on the most recent training slice.
+    """Gradient-boosted trees with Platt calibration learnt on cases later than the trees saw.
 
-    Rows passed to :meth:`fit` must be in time order (oldest first): the last
-    ``calibration_share`` of them is held out of the trees and used to calibrate the
-    probabilities, stop boosting early and cut the bands, so calibration is learned on cases
-    *later* than those the trees saw — as it will be used.
+    Rows passed to :meth:`fit` must be in time order (oldest first); see :meth:`fit` for the two
+    ways calibration is held out (an evaluation fold, or the refit served on every labelled case).
 
     Parameters
     ----------
@@ -54,7 +52,16 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
         self.text_model = text_model
         self.random_state = random_state
 
-    def fit(self, X: pd.DataFrame, y) -> "EscalationModel":
+    def fit(self, X: pd.DataFrame, y, *, held_out_margin=None, held_out_y=None) -> "EscalationModel":
+        """Fit on rows in time order (oldest first).
+
+        Without ``held_out_*`` (an evaluation fold): the last ``calibration_share`` of the rows stops
+        boosting early, calibrates and cuts the bands, so calibration is learnt on cases later than
+        the trees saw.  With them (the refit that is served): the trees learn from every row for
+        ``n_estimators`` rounds, and calibration and bands come from ``held_out_margin`` and
+        ``held_out_y``, margins of earlier fits on cases they had not seen (out of time), since no
+        case of the refit is held out of it.
+        """
         X = _as_frame(X)
         y = np.asarray(y, dtype=np.float64)
         self.schema_ = FeatureSchema.from_frame(X)
@@ -62,8 +69,6 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = len(self.feature_names_)
         self.classes_ = np.array([0, 1])
         matrix = self.schema_.matrix(X)
-        n_calibration = max(int(round(len(y) * self.calibration_share)), 1)
-        fit_rows, cal_rows = slice(0, len(y) - n_calibration), slice(len(y) - n_calibration, None)
         params = {
             "objective": "binary", "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
             "min_data_in_leaf": self.min_child_samples, "feature_fraction": self.feature_fraction,
@@ -71,17 +76,29 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
             "seed": self.random_state, "deterministic": True, "num_threads": 0, "verbose": -1,
         }
         categorical = self.schema_.categorical_indices or "auto"
-        train_set = lgb.Dataset(matrix[fit_rows], y[fit_rows], categorical_feature=categorical,
-                                feature_name=self.feature_names_, free_raw_data=False)
-        valid_set = lgb.Dataset(matrix[cal_rows], y[cal_rows], reference=train_set)
-        self.booster_ = lgb.train(
-            params, train_set, num_boost_round=self.n_estimators, valid_sets=[valid_set],
-            callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
-        )
-        margin = self._margin(matrix[cal_rows])
-        self.calibrator_ = LogisticRegression(C=1e4).fit(margin.reshape(-1, 1), y[cal_rows])
+        if held_out_margin is not None:
+            train_set = lgb.Dataset(matrix, y, categorical_feature=categorical, feature_name=self.feature_names_)
+            self.booster_ = lgb.train(params, train_set, num_boost_round=self.n_estimators)
+            margin, margin_y = np.asarray(held_out_margin, dtype=np.float64), np.asarray(held_out_y, dtype=np.float64)
+        else:
+            n_calibration = max(int(round(len(y) * self.calibration_share)), 1)
+            fit_rows, cal_rows = slice(0, len(y) - n_calibration), slice(len(y) - n_calibration, None)
+            train_set = lgb.Dataset(matrix[fit_rows], y[fit_rows], categorical_feature=categorical,
+                                    feature_name=self.feature_names_, free_raw_data=False)
+            valid_set = lgb.Dataset(matrix[cal_rows], y[cal_rows], reference=train_set)
+            self.booster_ = lgb.train(
+                params, train_set, num_boost_round=self.n_estimators, valid_sets=[valid_set],
+                callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
+            )
+            margin, margin_y = self._margin(matrix[cal_rows]), y[cal_rows]
+        self.calibrator_ = LogisticRegression(C=1e4).fit(margin.reshape(-1, 1), margin_y)
         self.band_thresholds_ = self._band_thresholds(self._calibrate(margin))
         return self
+
+    @property
+    def n_trees_(self) -> int:
+        """Boosting rounds kept (after early stopping, when it stopped)."""
+        return self.booster_.best_iteration or self.booster_.current_iteration()
 
     @property
     def text_model_(self):

@@ -8,6 +8,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.metrics import f1_score
 
 from triage.contract import TIERS
 from triage.models.matrix import FeatureSchema
@@ -18,26 +19,33 @@ class TierModel(ClassifierMixin, BaseEstimator):
 
     ``y`` holds tier codes (``green``/``yellow``/``red``); ``classes_`` keeps that order so
     that class index 2 is always red.
+
+    Red first: a red person missed is the costly error, so the tier is not the most probable
+    class but read along the order green < yellow < red (:meth:`decide`): red when P(red) reaches
+    ``red_threshold_``, else yellow when P(yellow or red) reaches ``yellow_threshold_``.  Both are
+    chosen on held-out probabilities (:meth:`fit`'s ``held_out_*``), red's for a red recall of at
+    least ``red_recall_target``; without them the rule is the most probable class.
     """
 
     def __init__(self, n_estimators=300, learning_rate=0.05, num_leaves=15, min_child_samples=30,
-                 feature_fraction=0.9, reg_lambda=1.0, random_state=0):
+                 feature_fraction=0.9, reg_lambda=1.0, red_recall_target=0.5, random_state=0):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
         self.min_child_samples = min_child_samples
         self.feature_fraction = feature_fraction
         self.reg_lambda = reg_lambda
+        self.red_recall_target = red_recall_target
         self.random_state = random_state
 
-    def fit(self, X: pd.DataFrame, y) -> "TierModel":
+    def fit(self, X: pd.DataFrame, y, *, held_out_proba=None, held_out_y=None) -> "TierModel":
+        """Fit the trees on every row; thresholds from ``held_out_proba`` (of earlier fits, on
+        assessments they had not seen) and their tiers ``held_out_y``, when given."""
         self.schema_ = FeatureSchema.from_frame(X)
         self.feature_names_ = list(self.schema_.names)
         self.n_features_in_ = len(self.feature_names_)
         self.classes_ = np.array(TIERS)
-        codes = pd.Categorical(np.asarray(y), categories=TIERS).codes
-        if (codes < 0).any():
-            raise ValueError("tier labels must be green, yellow or red")
+        codes = _codes(y)
         params = {
             "objective": "multiclass", "num_class": len(TIERS), "learning_rate": self.learning_rate,
             "num_leaves": self.num_leaves, "min_data_in_leaf": self.min_child_samples,
@@ -48,6 +56,9 @@ class TierModel(ClassifierMixin, BaseEstimator):
                            categorical_feature=self.schema_.categorical_indices or "auto")
         self.booster_ = lgb.train(params, data, num_boost_round=self.n_estimators)
         self.__dict__.pop("_per_class", None)
+        self.red_threshold_, self.yellow_threshold_ = (
+            (None, None) if held_out_proba is None
+            else red_first_thresholds(np.asarray(held_out_proba), _codes(held_out_y), self.red_recall_target))
         return self
 
     def predict_proba(self, X: pd.DataFrame, *, matrix: np.ndarray | None = None) -> np.ndarray:
@@ -56,7 +67,12 @@ class TierModel(ClassifierMixin, BaseEstimator):
         return self.booster_.predict(matrix, num_threads=1 if len(matrix) < 64 else 0)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        return self.classes_[self.decide(self.predict_proba(X))]
+
+    def decide(self, proba: np.ndarray) -> np.ndarray:
+        """The tier index (0 green, 1 yellow, 2 red) of each row of probabilities, red first."""
+        return ordinal_decision(proba, getattr(self, "red_threshold_", None),
+                                getattr(self, "yellow_threshold_", None))
 
     def explain(self, X: pd.DataFrame, class_index: np.ndarray, *,
                 matrix: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -100,3 +116,43 @@ class TierModel(ClassifierMixin, BaseEstimator):
         state = super().__getstate__()
         state.pop("_per_class", None)
         return state
+
+
+def _codes(y) -> np.ndarray:
+    codes = pd.Categorical(np.asarray(y), categories=TIERS).codes
+    if (codes < 0).any():
+        raise ValueError("tier labels must be green, yellow or red")
+    return codes
+
+
+def ordinal_decision(proba: np.ndarray, red_threshold: float | None, yellow_threshold: float | None) -> np.ndarray:
+    """Red when P(red) ≥ the red threshold, else yellow when P(yellow) + P(red) ≥ the yellow one, else
+    green; the most probable tier when there are no thresholds."""
+    proba = np.asarray(proba)
+    if red_threshold is None:
+        return proba.argmax(axis=1)
+    return np.select([proba[:, 2] >= red_threshold, proba[:, 1] + proba[:, 2] >= yellow_threshold], [2, 1], 0)
+
+
+def red_first_thresholds(proba: np.ndarray, codes: np.ndarray, red_recall_target: float) -> tuple[float, float]:
+    """Thresholds with the best macro-F1 among those whose red recall reaches ``red_recall_target``.
+
+    Red's threshold is at most the P(red) that catches that share of the held-out red persons
+    (a higher one would miss more); among such candidates, and every yellow threshold, the
+    pair with the highest macro-F1 on the held-out rows wins.
+    """
+    red_scores = np.sort(proba[codes == 2, 2])[::-1]
+    if len(red_scores) == 0:
+        return 1.0 + 1e-9, 0.5
+    reach = red_scores[min(int(np.ceil(red_recall_target * len(red_scores))), len(red_scores)) - 1]
+    red_candidates = np.unique(np.quantile(proba[:, 2], np.linspace(0.5, 0.995, 60)))
+    red_candidates = np.append(red_candidates[red_candidates <= reach], reach)
+    yellow_candidates = np.unique(np.quantile(proba[:, 1] + proba[:, 2], np.linspace(0.05, 0.95, 37)))
+    best = (-1.0, reach, 0.5)
+    for red in red_candidates:
+        for yellow in yellow_candidates:
+            decided = ordinal_decision(proba, red, yellow)
+            score = f1_score(codes, decided, average="macro", labels=[0, 1, 2], zero_division=0.0)
+            if score > best[0]:
+                best = (score, float(red), float(yellow))
+    return best[1], best[2]

@@ -1,7 +1,7 @@
 """``triage retrain DIR``: train on the latest export and promote only a better, fair model.
 
 It is ``triage train`` with the stricter retraining gate (see
-:func:`triage.training.pipeline.retrain_gate`: a margin over the champion on the same recent window,
+:func:`triage.training.gates.retrain_gate`: a margin over the champion on the same recent window,
 and never from an export the champion already learnt from) and the fairness gate.  The decision and
 its reasons are tags of the training run.  An export both champions already learnt from is not
 trained on again: the job logs a short run saying so and stops (a weekly job on an unchanged export
@@ -20,7 +20,8 @@ from mlflow import MlflowClient
 
 from triage.models.registry import champion_version, configure_mlflow
 from triage.settings import Settings
-from triage.training.pipeline import dataset_fingerprint, train
+from triage.training.pipeline import train
+from triage.training.tracking import dataset_fingerprint
 
 log = logging.getLogger(__name__)
 RELOAD_TIMEOUT_SECONDS = 120.0

@@ -1,4 +1,4 @@
-"""Out-of-time split: train on the past, test on later cases, as a retraining job on the cut date would."""
+"""Out-of-time splits: train on the past, test on later cases, as a retraining job on the cut date would."""
 
 from __future__ import annotations
 
@@ -21,18 +21,22 @@ class TimeSplit:
                 "train_rows": int(self.train.sum()), "test_rows": int(self.test.sum())}
 
 
-def out_of_time_split(times: pd.Series, labelled: pd.Series, *, test_months: int,
-                      label_delay_days: int = 0) -> TimeSplit:
-    """Test on the last ``test_months`` of labelled rows; train on rows whose label was known by the cut.
+def rolling_origin_splits(times: pd.Series, labelled: pd.Series, *, folds: int, test_months: int,
+                          label_delay_days: int = 0) -> list[TimeSplit]:
+    """A rolling-origin backtest: ``folds`` cut dates, ``test_months`` apart, oldest first.
 
-    ``label_delay_days`` is the horizon H for escalation: a training case opened at t is only
-    labelled at t + H, so it is used for training only when t + H ≤ cut.
+    The last fold tests on the last ``test_months`` of labelled rows, each earlier fold on the
+    months before (the windows do not overlap); every fold trains on all rows labelled by its cut.
     """
     test_end = times[labelled].max()
-    cut = test_end - pd.DateOffset(months=test_months)
-    test = labelled & (times > cut)
-    train = labelled & (times + pd.Timedelta(days=label_delay_days) <= cut)
-    if not train.any() or not test.any():
-        raise ValueError(f"not enough history for an out-of-time split at {cut:%Y-%m-%d}: "
-                         f"{int(train.sum())} training and {int(test.sum())} test rows")
-    return TimeSplit(train=train, test=test, cut=cut, test_end=test_end)
+    splits = []
+    for k in range(folds, 0, -1):
+        cut = test_end - pd.DateOffset(months=test_months * k)
+        window_end = test_end - pd.DateOffset(months=test_months * (k - 1))
+        test = labelled & (times > cut) & (times <= window_end)
+        train = labelled & (times + pd.Timedelta(days=label_delay_days) <= cut)
+        if not train.any() or not test.any():
+            raise ValueError(f"not enough history for a backtest fold cut at {cut:%Y-%m-%d}: "
+                             f"{int(train.sum())} training and {int(test.sum())} test rows")
+        splits.append(TimeSplit(train=train, test=test, cut=cut, test_end=window_end))
+    return splits
