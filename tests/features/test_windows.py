@@ -50,3 +50,13 @@ def test_the_excluded_latest_row_is_skipped():
     lo, hi = index.window(np.array([0, 0]), np.array([5, 5]) * DAY_NS, None)
     ids = index.sorted_values(np.array([100, 200]))
     assert last_position(lo, hi, ids, np.array([200, -1])).tolist() == [0, 1]
+
+
+def test_a_window_mean_has_the_same_bits_whatever_rows_precede_it():
+    """The service reads two households, `triage score` the whole city: a window's mean must not
+    carry the rounding of other households' rows."""
+    own = np.array([0.4832233446988994, 0.1, 0.7, 0.3333333333333333])
+    others = np.random.default_rng(0).uniform(0, 1e6, 5000)
+    alone = window_mean(own, np.array([0]), np.array([4]))
+    after_others = window_mean(np.concatenate([others, own]), np.array([5000]), np.array([5004]))
+    assert alone.tobytes() == after_others.tobytes()

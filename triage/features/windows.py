@@ -107,8 +107,20 @@ def window_count(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 
 def window_sum(sorted_values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    cumulative = np.concatenate([[0.0], np.cumsum(np.nan_to_num(sorted_values, nan=0.0))])
-    return cumulative[hi] - cumulative[lo]
+    """Sum of each window's own values (missing as 0), ``add.reduceat`` over slices.
+
+    Not the difference of a running total: that would carry the rounding of every earlier row,
+    other households' included, so a case would get other bits from a history of two households
+    (the service) than from the whole city (``triage score``).
+    """
+    if len(lo) == 0:
+        return np.empty(0)
+    padded = np.append(np.nan_to_num(np.asarray(sorted_values, dtype=np.float64), nan=0.0), 0.0)
+    by_start = np.lexsort((hi, lo))
+    bounds = np.column_stack([lo[by_start], hi[by_start]]).ravel()
+    result = np.empty(len(lo))
+    result[by_start] = np.add.reduceat(padded, bounds)[::2]
+    return np.where(hi > lo, result, 0.0)
 
 
 def window_mean(sorted_values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
