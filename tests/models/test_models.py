@@ -122,3 +122,28 @@ def test_arrays_by_name_give_the_frame_matrix(fitted, cases):
     expected = fitted.schema_.matrix(rows.astype({"dispute_type": "string"}).assign(
         dispute_type=lambda frame: frame["dispute_type"].where(frame.index != rows.index[0], "a type never seen")))
     np.testing.assert_array_equal(fitted.schema_.matrix(arrays), expected)
+
+
+def test_the_refit_learns_from_every_row_and_calibrates_on_given_held_out_margins(fitted, cases):
+    X, y = cases
+    refit = EscalationModel(n_estimators=fitted.n_trees_).fit(
+        X.iloc[:5000], y[:5000], held_out_margin=fitted.decision_function(X.iloc[5000:]), held_out_y=y[5000:])
+    assert refit.booster_.current_iteration() == fitted.n_trees_ and refit.booster_.best_iteration == 0
+    later = refit.predict_proba(X.iloc[5000:])[:, 1]
+    assert abs(later.mean() - y[5000:].mean()) < 0.02
+
+
+def test_tier_thresholds_put_red_first_on_held_out_people():
+    """A red person is hard to tell from a yellow one: the most probable tier misses most reds; the
+    thresholds learnt on held-out people catch at least the target share of them."""
+    rng = np.random.default_rng(8)
+    distress = rng.normal(size=9000)
+    X = pd.DataFrame({"phq9_latest": distress + rng.normal(0, 1.2, 9000), "noise": rng.normal(size=9000)})
+    tier = np.where(distress > 1.6, "red", np.where(distress > 0.3, "yellow", "green"))
+    first = TierModel(n_estimators=60).fit(X.iloc[:5000], tier[:5000])
+    model = TierModel(n_estimators=60, red_recall_target=0.6).fit(
+        X.iloc[:6000], tier[:6000], held_out_proba=first.predict_proba(X.iloc[5000:6000]), held_out_y=tier[5000:6000])
+    later, truth = model.predict_proba(X.iloc[6000:]), tier[6000:] == "red"
+    assert (later.argmax(axis=1)[truth] == 2).mean() < 0.4
+    assert (model.decide(later)[truth] == 2).mean() >= 0.55
+    assert list(model.predict(X.iloc[6000:6010])) == list(np.array(model.classes_)[model.decide(later[:10])])

@@ -30,7 +30,7 @@ from triage.models.registry import Champions
 from triage.app import create_app
 from triage.decisions.keys import create_key
 from triage.settings import Settings
-from triage.training.pipeline import learn_population
+from triage.training.fit import learn_population
 
 #: Still argon2id, with parameters cheap enough to make keys for every test.
 TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)

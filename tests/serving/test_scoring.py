@@ -1,13 +1,19 @@
 """Scoring through the real app: explanation additivity, same probability as the batch path, stored decisions."""
 
+import copy
+import dataclasses
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tests.serving.conftest import auth, case_request
+from fastapi.testclient import TestClient
+
+from tests.serving.conftest import TEST_HASHER, auth, case_request
+from triage.app import create_app
 from triage.db.history import read_tables
+from triage.decisions.keys import create_key
 from triage.decisions.types import ScoreResponse
 from triage.features import build_case_features
 from triage.serving.schemas import BatchScoreResponse
@@ -134,3 +140,17 @@ def test_batch_above_the_limit_is_refused_with_413_and_nothing_stored(client, ke
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
     assert client.get("/v1/queue", headers=auth(keys["analyst"])).json()["total"] == 0
+
+
+def test_a_model_tier_is_read_red_first_with_the_champions_thresholds(settings, champions):
+    """The served tier follows ``TierModel.decide``: with a red threshold of zero everyone is red."""
+    tier = copy.deepcopy(champions.tier)
+    tier.red_threshold_, tier.yellow_threshold_ = 0.0, 0.0
+    with TestClient(create_app(settings, champions=dataclasses.replace(champions, tier=tier))) as client:
+        with client.app.state.service.sessions() as session:
+            _, key = create_key(session, "scorer", "red first", hasher=TEST_HASHER)
+            session.commit()
+        response = client.post("/v1/cases/score", json=case_request(persons=["P-2-1"]), headers=auth(key))
+    person = response.json()["persons"][0]
+    assert person["tier_source"] == "model" and person["tier"] == "red"
+    assert max(person["probabilities"], key=person["probabilities"].get) != "red"

@@ -148,7 +148,7 @@ class Scorer:
         features = person_feature_arrays(points, history)
         matrix = model.schema_.matrix(features)
         probabilities = model.predict_proba(features, matrix=matrix)
-        predicted = probabilities.argmax(axis=1)
+        predicted = model.decide(probabilities)   # red first (TierModel.decide), not the most probable tier
         by_rule = rule_tier_values(points, history)
         by_model = np.flatnonzero([tier is None for tier in by_rule])     # only model tiers are explained
         contributions = np.empty((len(person_ids), len(model.feature_names_)))
