@@ -130,3 +130,19 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str | None] = mapped_column(String(200), nullable=True)
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class IdempotentRequest(Base):
+    """A score call made with an ``Idempotency-Key``: its body's digest and the decisions it stored.
+
+    Keys are scoped to the API key that sent them, so one client cannot read another's decisions
+    by guessing its idempotency keys.
+    """
+
+    __tablename__ = "idempotent_requests"
+
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    score_ids: Mapped[list] = mapped_column(JSON, doc="the decisions stored, in the order of the request")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from triage.decisions.champions import NoChampions
 from triage.decisions.followups import AlreadyVisited, UnknownOutcome
+from triage.decisions.idempotency import IdempotencyConflict
 from triage.decisions.reviews import NoteRequired, NotPending, SameAnalyst, UnknownTeams
 from triage.serving.api import admin, decisions, followups, ingest, ops, scoring, teams, timeline
 from triage.serving.problems import ProblemDetails, install_problem_handlers, problem_response
@@ -16,6 +17,7 @@ from triage.serving.problems import ProblemDetails, install_problem_handlers, pr
 #: Errors of the domain rules and the HTTP status each is answered with (problem+json, its message as detail).
 REFUSALS: dict[type[Exception], int] = {
     UnknownTeams: 422, NoteRequired: 422, SameAnalyst: 403, NotPending: 409, UnknownOutcome: 422, AlreadyVisited: 409,
+    IdempotencyConflict: 409,
 }
 
 

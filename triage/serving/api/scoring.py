@@ -2,24 +2,42 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic_core import to_json
 
+from triage.decisions.idempotency import body_digest, score_once
 from triage.decisions.scoring import score_and_store
 from triage.decisions.stored import top_factors
 from triage.decisions.types import ScoreRequest, ScoreResponse
-from triage.serving.deps import ChampionsDep, ScorerKey, StateDep, TopDep
+from triage.serving.deps import ChampionsDep, ScorerKey, ServiceState, StateDep, TopDep
 from triage.serving.problems import Problem, problem_responses
 from triage.serving.schemas import BatchScoreRequest, BatchScoreResponse
 from triage.web import SessionDep
 
 router = APIRouter(prefix="/v1/cases", tags=["scoring"])
-ERRORS = problem_responses(400, 401, 403, 413, 422, 503)  # 400: a body that is not JSON at all
+ERRORS = problem_responses(400, 401, 403, 409, 413, 422, 503)  # 400: a body that is not JSON at all
+
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$",
+    description="Any printable ASCII text of your choice, unique per call. Sent again with the same body, the "
+                "decisions the first call stored are returned and nothing new is stored; with another body, 409.")]
 
 
 def _rendered(content: dict) -> Response:
     """The answer serialised once; ``response_model`` still documents it (schemathesis checks they agree)."""
     return Response(to_json(content), media_type="application/json")
+
+
+def _idempotent(session, state: ServiceState, champions, requests: list[ScoreRequest], key_id: str,
+                idempotency_key: str, body: dict) -> list[dict]:
+    responses, new = score_once(session, state.scorer, champions, requests, key_id, idempotency_key,
+                                body_digest(body))
+    if new:
+        state.metrics.count_scores([r["escalation"]["band"] for r in responses])
+    return responses
 
 
 PROBABILITY_NOTE = ("`escalation.probability` is the calibrated probability of 民转刑 escalation; "
@@ -32,7 +50,13 @@ PROBABILITY_NOTE = ("`escalation.probability` is the calibrated probability of �
                          "response is sent. Concurrent requests to one worker are scored together "
                          "(dynamic batching); each gets its own decision. " + PROBABILITY_NOTE)
 async def score_case(body: ScoreRequest, key: ScorerKey, state: StateDep, champions: ChampionsDep,
-                     top: TopDep) -> Response:
+                     top: TopDep, idempotency_key: IdempotencyKey = None) -> Response:
+    if idempotency_key is not None:
+        def once() -> dict:
+            with state.sessions() as session:
+                return _idempotent(session, state, champions, [body], key.id, idempotency_key,
+                                   body.model_dump(mode="json", exclude_unset=True))[0]
+        return _rendered(top_factors(await run_in_threadpool(once), top))
     scored = await state.lane.score(body, champions, key.id)
     state.metrics.count_scores([scored.response["escalation"]["band"]])
     return _rendered(top_factors(scored.response, top))
@@ -42,9 +66,14 @@ async def score_case(body: ScoreRequest, key: ScorerKey, state: StateDep, champi
              description="Score up to `max_batch_cases` (1,000) cases in one call, all stored before the "
                          "response; more cases give 413. " + PROBABILITY_NOTE)
 def batch_score(body: BatchScoreRequest, key: ScorerKey, session: SessionDep, state: StateDep,
-                champions: ChampionsDep, top: TopDep) -> Response:
+                champions: ChampionsDep, top: TopDep, idempotency_key: IdempotencyKey = None) -> Response:
     if len(body.cases) > state.settings.max_batch_cases:
         raise Problem(413, f"a batch holds at most {state.settings.max_batch_cases} cases; got {len(body.cases)}")
-    scored = score_and_store(session, state.scorer, champions, body.cases, key.id)
-    state.metrics.count_scores([s.response["escalation"]["band"] for s in scored])
-    return _rendered({"count": len(scored), "results": [top_factors(s.response, top) for s in scored]})
+    if idempotency_key is not None:
+        responses = _idempotent(session, state, champions, body.cases, key.id, idempotency_key,
+                                body.model_dump(mode="json", exclude_unset=True))
+    else:
+        scored = score_and_store(session, state.scorer, champions, body.cases, key.id)
+        state.metrics.count_scores([s.response["escalation"]["band"] for s in scored])
+        responses = [s.response for s in scored]
+    return _rendered({"count": len(responses), "results": [top_factors(r, top) for r in responses]})
