@@ -21,7 +21,7 @@ from sqlalchemy.orm import sessionmaker
 from triage.db import engine_for, migrate
 from triage.db.engine import WalCheckpointer
 from triage.decisions.champions import ChampionStore
-from triage.decisions.keys import KeyVerifier
+from triage.decisions.keys import FailureLimit, KeyVerifier
 from triage.decisions.scoring import Scorer
 from triage.models.registry import Champions, load_champions
 from triage.serving.api import mount_api
@@ -51,9 +51,12 @@ def create_app(settings: Settings | None = None, champions: Champions | None = N
     engine = engine_for(settings.db_url)
     store = ChampionStore(lambda: load_champions(settings), champions)
     metrics = ServiceMetrics()
+    verifier = KeyVerifier(settings.key_cache_seconds,
+                           FailureLimit(settings.auth_failures_per_key, settings.auth_failures_per_address,
+                                        settings.auth_failure_window_seconds))
     sessions, scorer = sessionmaker(engine, expire_on_commit=False), Scorer(settings, engine)
     state = ServiceState(settings=settings, engine=engine, sessions=sessions, champions=store,
-                         verifier=KeyVerifier(settings.key_cache_seconds), metrics=metrics, scorer=scorer,
+                         verifier=verifier, metrics=metrics, scorer=scorer,
                          lane=ScoringLane(sessions, scorer, settings.lane_max_cases, settings.lane_linger_ms / 1000))
 
     checkpointer = WalCheckpointer(engine)

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     max_ingest_rows: int = Field(50_000, ge=1, description="Most rows in one ingest call (413 above).")
     default_top_factors: int = Field(8, ge=1, le=1000, description="Factors listed per explanation without ?top=.")
     key_cache_seconds: float = Field(300.0, ge=0, description="How long a verified API key skips argon2 again.")
+    auth_failures_per_key: int = Field(5, ge=1, description="Failed authentications a key id may have per window "
+                                       "before 429 (per worker process).")
+    auth_failures_per_address: int = Field(30, ge=1, description="Failed authentications a client address may "
+                                           "have per window before 429 (per worker process).")
+    auth_failure_window_seconds: float = Field(60.0, gt=0, le=86_400, description="The window of both limits.")
     # The analyst workbench (/ui/).
     mlflow_ui_url: AnyHttpUrl = Field(AnyHttpUrl("http://127.0.0.1:5000"),
                                       description="The MLflow UI the workbench's models page links to.")

@@ -45,3 +45,8 @@ def get_session(service: ServiceDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def client_address(request: Request) -> str | None:
+    """The peer's address, as failed authentications are counted by (behind a proxy: the proxy's)."""
+    return request.client.host if request.client else None

@@ -5,6 +5,10 @@ primary-key lookup instead of trying every hash; argon2 (deliberately slow) runs
 first time a key is seen, after which a SHA-256 digest of the key is cached for
 ``key_cache_seconds`` and compared in constant time.  The row is read on every request, so a
 revocation (``revoked_at``) takes effect on the next request even for a cached key.
+
+Failed authentications are limited per key id and per client address (:class:`FailureLimit`):
+an attempt takes its place in both counts before argon2 runs and gives it back only when it
+succeeds, so a guesser gets at most ``limit`` argon2 runs per window, however many it sends at once.
 """
 
 from __future__ import annotations
@@ -74,29 +78,85 @@ def key_id_of(presented: str) -> str | None:
     return parts[1]
 
 
-class KeyVerifier:
-    """Checks presented keys against the database, remembering recent argon2 successes."""
+class TooManyFailures(Exception):
+    """Too many failed authentications for the key id or the client address; retry after ``retry_after`` s."""
 
-    def __init__(self, cache_seconds: float = 300.0):
+    def __init__(self, retry_after: int):
+        super().__init__(f"too many failed authentications; try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
+class FailureLimit:
+    """At most ``limit`` failed authentications per subject in a fixed ``window`` of seconds (one process).
+
+    Subjects are ``("key", id)`` of a stored key and ``("address", host)``.  Expired windows are
+    dropped when the table grows past ``max_subjects``, so many addresses cannot fill memory.
+    """
+
+    def __init__(self, per_key: int, per_address: int, window: float, max_subjects: int = 100_000):
+        self.limits = {"key": per_key, "address": per_address}
+        self.window, self.max_subjects = window, max_subjects
+        self._counts: dict[tuple[str, str], tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, subjects: list[tuple[str, str]]) -> None:
+        """Count one attempt against every subject, or raise ``TooManyFailures`` if one has none left."""
+        now = time.monotonic()
+        with self._lock:
+            counts = {s: self._current(s, now) for s in subjects}
+            full = [start for s, (start, n) in counts.items() if n >= self.limits[s[0]]]
+            if full:
+                raise TooManyFailures(max(1, int(max(full) + self.window - now + 0.999)))
+            if len(self._counts) > self.max_subjects:
+                self._counts = {s: v for s, v in self._counts.items() if now - v[0] < self.window}
+            for subject, (start, n) in counts.items():
+                self._counts[subject] = (start, n + 1)
+
+    def give_back(self, subjects: list[tuple[str, str]]) -> None:
+        """The attempt succeeded: it does not count as a failure."""
+        with self._lock:
+            for subject in subjects:
+                start, n = self._counts.get(subject, (0.0, 0))
+                if n > 0:
+                    self._counts[subject] = (start, n - 1)
+
+    def _current(self, subject: tuple[str, str], now: float) -> tuple[float, int]:
+        start, n = self._counts.get(subject, (now, 0))
+        return (start, n) if now - start < self.window else (now, 0)
+
+
+class KeyVerifier:
+    """Checks presented keys against the database, remembering recent argon2 successes and limiting failures."""
+
+    def __init__(self, cache_seconds: float = 300.0, limit: FailureLimit | None = None):
         self.cache_seconds = cache_seconds
+        self.limit = limit or FailureLimit(per_key=5, per_address=30, window=60.0)
         self._verified: dict[str, tuple[bytes, float]] = {}
         self._lock = threading.Lock()
 
-    def verify(self, session: Session, presented: str) -> ApiKey | None:
-        """The key's row when ``presented`` is a valid, unrevoked key; None otherwise."""
+    def verify(self, session: Session, presented: str, client: str | None = None) -> ApiKey | None:
+        """The key's row when ``presented`` is a valid, unrevoked key; None otherwise.
+
+        Raises ``TooManyFailures`` when the key id or the ``client`` address has used up its failures;
+        a key verified recently (cached) is let through without counting.
+        """
         key_id = key_id_of(presented)
         row = session.get(ApiKey, key_id) if key_id else None
-        if row is None or row.revoked_at is not None:
-            return None
+        usable = row is not None and row.revoked_at is None
         digest = hashlib.sha256(presented.encode()).digest()
         with self._lock:
-            cached = self._verified.get(key_id)
+            cached = self._verified.get(key_id) if usable else None
         if cached and time.monotonic() - cached[1] < self.cache_seconds and hmac.compare_digest(cached[0], digest):
             return row
+        subjects = ([("key", key_id)] if row is not None else []) + ([("address", client)] if client else [])
+        self.limit.take(subjects)
+        if not usable:
+            return None
         try:
             DEFAULT_HASHER.verify(row.hash, presented)
         except (VerificationError, InvalidHashError):
             return None
+        self.limit.give_back(subjects)
         with self._lock:
             self._verified[key_id] = (digest, time.monotonic())
         return row

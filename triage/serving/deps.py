@@ -12,16 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from triage.db.service_models import ApiKey
-from triage.decisions.keys import allows
+from triage.decisions.keys import TooManyFailures, allows
 from triage.models.registry import Champions
 from triage.serving.batching import ScoringLane
 from triage.serving.metrics import ServiceMetrics
 from triage.serving.problems import Problem
-from triage.web import Service, get_service
+from triage.web import Service, client_address, get_service
 
 
 @dataclass
@@ -41,7 +41,7 @@ _bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey",
 _UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="triage"'}
 
 
-def current_key(state: StateDep,
+def current_key(request: Request, state: StateDep,
                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> ApiKey:
     """The request's key, checked on a short session of its own and returned detached.
 
@@ -51,8 +51,11 @@ def current_key(state: StateDep,
     """
     if credentials is None:
         raise Problem(401, "an API key is required: send 'Authorization: Bearer <key>'", headers=_UNAUTHORIZED)
-    with state.sessions() as session:
-        key = state.verifier.verify(session, credentials.credentials)
+    try:
+        with state.sessions() as session:
+            key = state.verifier.verify(session, credentials.credentials, client_address(request))
+    except TooManyFailures as exc:
+        raise Problem(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
     if key is None:
         raise Problem(401, "the API key is not valid or has been revoked", headers=_UNAUTHORIZED)
     return key

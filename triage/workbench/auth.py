@@ -84,9 +84,10 @@ class CookieSigner:
         return key_id if 0 <= age <= self.max_age else None
 
 
-def sign_in(session: Session, verifier: KeyVerifier, presented: str) -> ApiKey:
-    """The key's row when it may use the workbench; raises ``SignInRefused`` otherwise."""
-    key = verifier.verify(session, presented.strip())
+def sign_in(session: Session, verifier: KeyVerifier, presented: str, client: str | None) -> ApiKey:
+    """The key's row when it may use the workbench; raises ``SignInRefused`` otherwise, and
+    ``TooManyFailures`` when the key id or the address has failed too often."""
+    key = verifier.verify(session, presented.strip(), client)
     if key is None:
         raise SignInRefused("key_invalid")
     if not allows(key.role, ROLE):

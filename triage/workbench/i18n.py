@@ -24,6 +24,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                      "Enter an analyst or admin API key. It is checked once at sign-in and never appears in a URL."),
     "api_key": ("API 密钥", "API key"),
     "key_invalid": ("密钥无效或已被吊销。", "The key is not valid or has been revoked."),
+    "too_many_failures": ("登录失败次数过多，请稍后再试。", "Too many failed sign-ins; try again later."),
     "key_scorer": ("评分密钥（scorer）只能调用评分接口，不能登录工作台：请使用分析员或管理员密钥。",
                    "A scorer key may only call the scoring API, not sign in to the workbench: "
                    "use an analyst or admin key."),

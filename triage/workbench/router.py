@@ -16,7 +16,8 @@ from triage.contract import DISPUTE_TYPES
 from triage.decisions.capacity import team_capacity
 from triage.decisions.champions import NoChampions
 from triage.decisions.types import SHANGHAI
-from triage.web import ServiceDep, SessionDep
+from triage.decisions.keys import TooManyFailures
+from triage.web import ServiceDep, SessionDep, client_address
 from triage.workbench import plots, views
 from triage.workbench.auth import COOKIE, AnalystSession, SignInRefused, sign_in, signer_of
 from triage.workbench.history import mask_digits
@@ -56,10 +57,14 @@ def login(request: Request, session: SessionDep, state: ServiceDep,
           api_key: Annotated[str, Form(max_length=500)] = "") -> Response:
     """Check the key once, then keep only a signed session cookie (HTTP-only, SameSite)."""
     try:
-        key = sign_in(session, state.verifier, api_key)
+        key = sign_in(session, state.verifier, api_key, client_address(request))
     except SignInRefused as refused:
         return render(request, "login.html", status=401 if refused.reason == "key_invalid" else 403,
                       error=refused.reason)
+    except TooManyFailures as exc:
+        response = render(request, "login.html", status=429, error="too_many_failures")
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     session.commit()
     response = RedirectResponse("/ui/", status_code=303)
     response.set_cookie(COOKIE, signer_of(request).sign(key.id), path="/ui", httponly=True, samesite="lax",
