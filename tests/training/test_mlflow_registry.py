@@ -1,6 +1,7 @@
 """`triage train` logs to MLflow, registers versions and moves the champion alias only through the gates."""
 
 import json
+from pathlib import Path
 
 import mlflow
 import pandas as pd
@@ -63,8 +64,12 @@ def test_a_version_carries_what_reproduces_it(trained, small_city):
                                                                   "hh_calls_all_365d"]
     assert info.metadata["validation"]["tables"]["cases"]["quarantined"] == 0
     run = client.get_run(version.run_id)
-    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
-    assert {"plots/calibration_curve.png", "plots/lift_chart.png", "plots/shap_summary.png"} <= artifacts
+    plots = {role: {a.path.rpartition("/")[2]: client.download_artifacts(run.info.run_id, a.path)
+                    for a in client.list_artifacts(run.info.run_id, f"plots/{role}")}
+             for role in ("escalation", "tier")}
+    assert set(plots["escalation"]) == {"calibration_curve.png", "lift_chart.png", "shap_summary.png"}
+    assert set(plots["tier"]) == {"calibration_curve.png", "confusion_matrix.png", "shap_summary.png"}
+    assert Path(plots["escalation"]["shap_summary.png"]).read_bytes() != Path(plots["tier"]["shap_summary.png"]).read_bytes()
     assert run.data.params["data_fingerprint"] == version.tags["data_fingerprint"]
 
 

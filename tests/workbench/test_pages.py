@@ -122,16 +122,24 @@ def test_english_is_a_switch_that_is_remembered(stored, client):
     assert "研判队列" in client.get("/ui/?lang=zh").text
 
 
+#: The plots a training run logs for each model, under ``plots/<role>/``.
+ROLE_PLOTS = {"escalation": ("calibration_curve.png", "lift_chart.png", "shap_summary.png"),
+              "tier": ("calibration_curve.png", "confusion_matrix.png", "shap_summary.png")}
+
+
 def register_plots(settings, versions: dict[str, str]) -> None:
-    """A run that logged plots/ in the real MLflow store under ``home``, and versions named like the champions."""
+    """One run (both models are trained in one) that logged each model's plots under ``plots/<role>/``, each
+    model's drawn with a line of its own, in the real MLflow store under ``home``; versions named like the
+    champions."""
     from triage.models.registry import configure_mlflow
 
     client = configure_mlflow(settings)   # the experiment may exist already: the page read it
     run = client.create_run(client.get_experiment_by_name("triage").experiment_id)
-    figure = Figure(figsize=(2, 2))
-    figure.add_subplot().plot([0, 1], [0, 1])
-    client.log_figure(run.info.run_id, figure, "plots/calibration_curve.png")
-    client.log_figure(run.info.run_id, figure, "plots/lift_chart.png")
+    for slope, (role, names) in enumerate(ROLE_PLOTS.items(), start=1):
+        figure = Figure(figsize=(2, 2))
+        figure.add_subplot().plot([0, 1], [0, slope])
+        for name in names:
+            client.log_figure(run.info.run_id, figure, f"plots/{role}/{name}")
     client.set_terminated(run.info.run_id)
     for version in versions.values():
         name = version.split("/")[0]
@@ -146,13 +154,23 @@ def test_the_models_page_shows_metrics_plots_from_mlflow_and_its_ui(stored, clie
 
     register_plots(settings, client.app.state.service.champions.current.versions)
     page = client.get("/ui/models").text
-    assert "triage-escalation/1" in page and "escalation_auc" in page and "0.7100" in page
+    assert "triage-escalation/1" in page and "0.71" in page
     assert 'href="http://127.0.0.1:5000/"' in page
-    assert page.count('src="/ui/models/escalation/plots/') == 2
     png = client.get("/ui/models/escalation/plots/calibration_curve.png")
     assert png.status_code == 200 and png.headers["content-type"] == "image/png" and png.content[:4] == b"\x89PNG"
     assert client.get("/ui/models/escalation/plots/model.pkl").status_code == 404
     assert client.get("/ui/models/escalation/plots/..%2F..%2Fmeta.yaml").status_code == 404
+
+
+def test_each_model_shows_its_own_plots(stored, client, settings):
+    signed_in(client, stored.keys["analyst"])
+    register_plots(settings, client.app.state.service.champions.current.versions)
+    page = client.get("/ui/models").text
+    for role, names in ROLE_PLOTS.items():
+        assert re.findall(rf'src="/ui/models/{role}/plots/([\w.]+)"', page) == list(names)
+    assert client.get("/ui/models/escalation/plots/confusion_matrix.png").status_code == 404
+    escalation, tier = (client.get(f"/ui/models/{role}/plots/shap_summary.png") for role in ROLE_PLOTS)
+    assert escalation.status_code == tier.status_code == 200 and escalation.content != tier.content
 
 
 def test_the_models_page_shows_the_latest_monitoring_status_and_fairness(stored, client, settings):

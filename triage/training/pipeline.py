@@ -99,7 +99,7 @@ def train(dataset: Path, *, settings: Settings, horizon_days: int | None = None,
         mlflow.log_dict(tier.confusion, "tier/confusion.json")
         mlflow.log_dict(validation.summary, "validation_summary.json")
         mlflow.log_dict(escalation.model.population_, "population.json")
-        write_plots(escalation, domain, folder)
+        write_plots(escalation, tier, domain, folder)
         mlflow.log_artifacts(str(folder), "plots")
         fairness = audit_escalation_fairness(escalation, tables, domain)
         fair = fairness_gate(fairness, domain["gates"]["fairness"])

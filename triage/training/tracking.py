@@ -13,6 +13,7 @@ import pandas as pd
 from mlflow.models import infer_signature
 from sqlalchemy.exc import SQLAlchemyError
 
+from triage.contract import TIERS
 from triage.evaluation.fairness import fairness_audit
 from triage.evaluation.groups import case_groups
 from triage.evaluation.reference import log_reference, quarantine_shares, reference_frame
@@ -20,7 +21,7 @@ from triage.models import EscalationModel
 from triage.settings import Settings
 from triage.training import plots
 from triage.training.examples import checklist_score
-from triage.training.fit import EscalationFit
+from triage.training.fit import EscalationFit, TierFit
 from triage.training.overrides import override_agreement, read_overrides
 
 log = logging.getLogger(__name__)
@@ -104,15 +105,31 @@ def log_override_agreement(model: EscalationModel, tables, settings: Settings) -
     return report
 
 
-def write_plots(fit: EscalationFit, domain: dict, folder: Path) -> None:
-    """Calibration, lift and SHAP summary of the backtest's cases (the refit explains them)."""
-    curves = {"model": fit.p_test} | ({"oracle": fit.p_oracle} if fit.p_oracle is not None else {})
-    plots.calibration_curve(fit.y_test, curves, folder / "calibration_curve.png")
-    plots.lift_chart(fit.y_test, curves | {"checklist": checklist_score(fit.X_test, domain["checklist"])},
-                     folder / "lift_chart.png")
-    contributions, _ = fit.model.explain(fit.X_test)
-    plots.shap_summary(contributions, fit.model.schema_.matrix(fit.X_test), fit.model.feature_names_,
-                       folder / "shap_summary.png")
+def write_plots(escalation: EscalationFit, tier: TierFit, domain: dict, folder: Path) -> None:
+    """Each model's plots of its backtest under a folder of its own (``escalation/``, ``tier/``).
+
+    Escalation: calibration, lift and SHAP summary.  Tier: the confusion matrix, a calibration curve per
+    tier, and the SHAP summary of P(red), the tier a safeguard acts on.
+    """
+    own = folder / "escalation"
+    own.mkdir(parents=True, exist_ok=True)
+    curves = {"model": escalation.p_test} | ({"oracle": escalation.p_oracle}
+                                              if escalation.p_oracle is not None else {})
+    plots.calibration_curve(escalation.y_test, curves, own / "calibration_curve.png")
+    plots.lift_chart(escalation.y_test, curves | {"checklist": checklist_score(escalation.X_test, domain["checklist"])},
+                     own / "lift_chart.png")
+    contributions, _ = escalation.model.explain(escalation.X_test)
+    plots.shap_summary(contributions, escalation.model.schema_.matrix(escalation.X_test),
+                       escalation.model.feature_names_, own / "shap_summary.png")
+
+    own = folder / "tier"
+    own.mkdir(parents=True, exist_ok=True)
+    plots.confusion_matrix(tier.confusion, own / "confusion_matrix.png")
+    plots.tier_calibration(tier.y_test, tier.proba_test, TIERS, own / "calibration_curve.png")
+    red = TIERS.index("red")
+    contributions, _ = tier.model.explain(tier.X_test, np.full(len(tier.X_test), red))
+    plots.shap_summary(contributions, tier.model.schema_.matrix(tier.X_test), tier.model.feature_names_,
+                       own / "shap_summary.png", title="Contributions to P(red)")
 
 
 def register(client, name: str, python_model, model, X_example: pd.DataFrame, metadata: dict, tags: dict) -> str:

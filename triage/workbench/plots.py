@@ -1,7 +1,8 @@
 """The evaluation plots of the champion versions, fetched from MLflow and kept in a local cache.
 
-Training logs PNGs under ``plots/`` of its run; the model version names that run.  Only names
-MLflow itself lists are served, so a request cannot walk out of the cache folder.
+Both models are trained in one run, which logs each model's PNGs under ``plots/<role>/``; the model
+version names that run.  Only names MLflow itself lists are served, so a request cannot walk out of
+the cache folder.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ PLOTS = "plots"
 class PlotSet:
     version: str           # e.g. triage-escalation/3
     run_id: str | None
-    names: list[str]       # PNG file names under plots/
+    names: list[str]       # PNG file names under plots/<role>/
     error: str | None = None
 
 
@@ -34,14 +35,18 @@ def _run_id(client: MlflowClient, version: str) -> str:
     return client.get_model_version(name, number).run_id
 
 
+def _folder(role: str) -> str:
+    return f"{PLOTS}/{role}"
+
+
 def plot_sets(settings: Settings, versions: dict[str, str]) -> dict[str, PlotSet]:
-    """For each role, the PNGs its version's run logged; an unreachable registry is reported, not raised."""
+    """For each role, the PNGs its version's run logged for it; an unreachable registry is reported, not raised."""
     out = {}
     client = _client(settings)
     for role, version in versions.items():
         try:
             run_id = _run_id(client, version)
-            names = sorted(Path(a.path).name for a in client.list_artifacts(run_id, PLOTS)
+            names = sorted(Path(a.path).name for a in client.list_artifacts(run_id, _folder(role))
                            if not a.is_dir and a.path.endswith(".png"))
             out[role] = PlotSet(version, run_id, names)
         except Exception as exc:  # the registry is another service: the page still shows the metrics
@@ -49,15 +54,15 @@ def plot_sets(settings: Settings, versions: dict[str, str]) -> dict[str, PlotSet
     return out
 
 
-def plot_file(settings: Settings, version: str, name: str) -> Path | None:
-    """A local copy of ``plots/<name>`` of the version's run; None when the run logged no such plot."""
+def plot_file(settings: Settings, role: str, version: str, name: str) -> Path | None:
+    """A local copy of ``plots/<role>/<name>`` of the version's run; None when the run logged no such plot."""
     client = _client(settings)
     run_id = _run_id(client, version)
-    if name not in {Path(a.path).name for a in client.list_artifacts(run_id, PLOTS) if not a.is_dir}:
+    if name not in {Path(a.path).name for a in client.list_artifacts(run_id, _folder(role)) if not a.is_dir}:
         return None
-    cached = settings.home / "workbench" / "plots" / run_id / name
+    cached = settings.home / "workbench" / "plots" / run_id / role / name
     if not cached.exists():
         cached.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=cached.parent) as tmp:  # same disk: the move is atomic
-            Path(client.download_artifacts(run_id, f"{PLOTS}/{name}", tmp)).replace(cached)
+            Path(client.download_artifacts(run_id, f"{_folder(role)}/{name}", tmp)).replace(cached)
     return cached

@@ -190,7 +190,7 @@ def models_page(request: Request, key: AnalystSession, state: ServiceDep) -> Res
 def plot(role: str, name: str, key: AnalystSession, state: ServiceDep) -> Response:
     """One PNG logged by the champion's training run, served from the local cache."""
     version = state.champions.current.versions.get(role)
-    path = plots.plot_file(state.settings, version, name) if version else None
+    path = plots.plot_file(state.settings, role, version, name) if version else None
     if path is None:
         return Response(status_code=404)
     return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
