@@ -17,6 +17,7 @@ from triage.contract import TIERS
 from triage.evaluation.fairness import fairness_audit
 from triage.evaluation.groups import case_groups
 from triage.evaluation.reference import log_reference, quarantine_shares, reference_frame
+from triage.features import build_case_features
 from triage.models import EscalationModel
 from triage.settings import Settings
 from triage.training import plots
@@ -79,8 +80,10 @@ def log_fairness(audit: dict, decision: tuple[bool, str]) -> None:
 
 
 def log_monitoring_reference(fit: EscalationFit, tables, validation_summary: dict, domain: dict) -> None:
-    """What `triage monitor` compares later data with (see triage/evaluation/reference.py)."""
-    frame = reference_frame(fit.X_test, fit.p_test, case_groups(fit.test_points, tables),
+    """What `triage monitor` compares later data with (see triage/evaluation/reference.py): the backtest's
+    cases as the served model sees them (its text model, its scores), beside the backtest's figures."""
+    X = build_case_features(fit.test_points, tables, text_model=fit.model.text_model_)[fit.model.feature_names_]
+    frame = reference_frame(X, fit.model.predict_proba(X)[:, 1], case_groups(fit.test_points, tables),
                             rows=domain["monitoring"]["reference_rows"])
     log_reference(frame, {"roc_auc": fit.metrics["model"]["roc_auc"], "ece": fit.metrics["model"]["ece"],
                           "base_rate": fit.metrics["model"]["base_rate"],
