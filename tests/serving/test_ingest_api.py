@@ -1,8 +1,11 @@
 """``POST /v1/ingest/{table}``: the data contract decides, valid rows are upserted, a repeat changes nothing."""
 
+import logging
+
 import pytest
 
 from tests.serving.conftest import auth, case_request
+from tests.support.refusing import persons_refused
 from triage.db.history import read_tables
 
 PERSONS = [
@@ -76,3 +79,18 @@ def test_ingest_is_audited(client, keys):
     entry = client.get("/v1/audit", headers=auth(keys["admin"])).json()[0]
     assert entry["action"] == "ingest" and entry["target"] == "persons"
     assert entry["detail"]["quarantined"] == 3 and entry["key_id"] == keys["scorer_id"]
+
+
+def test_a_failed_persons_write_shows_no_pii_in_the_answer_or_the_log(client, keys, settings, caplog, capfd):
+    """Names, identity numbers and phones stay out of the problem, the log and stderr when the database
+    refuses the write (bound parameters hidden; the database's own detail, which repeats the row, not logged)."""
+    person = {"person_id": "P-1-9", "household_id": "H-1", "sex": "male", "birth_year": 1975,
+              "name": "王五MARKER", "id_number": "110101197501019999", "phone": "13912345678"}
+    caplog.set_level(logging.DEBUG)
+    with persons_refused(settings.db_url):
+        response = ingest(client, keys, "persons", [person])
+    assert response.status_code == 500
+    seen = response.text + caplog.text + "".join(capfd.readouterr())
+    assert "refuse_all" in seen or "persons refused" in seen or "IntegrityError" in seen  # the failure is logged
+    for pii in ("王五MARKER", "110101197501019999", "13912345678"):
+        assert pii not in seen

@@ -12,7 +12,7 @@ from alembic.config import Config
 from pydantic_core import to_json
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 log = logging.getLogger(__name__)
@@ -71,22 +71,43 @@ def engine_for(url: str) -> Engine:
     errors).  SQLite connections are cheap: no limit.  PostgreSQL keeps 10 and may open
     :data:`POSTGRES_OVERFLOW` more: above the 40 requests uvicorn's thread pool runs at once,
     below the server's default of 100 connections.
+
+    Every engine hides bound parameters: the rows of ``persons`` hold names, identity numbers and
+    phones, and an error's text or a log line must never carry them.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_size=10, max_overflow=POSTGRES_OVERFLOW, pool_pre_ping=True,
+        return create_engine(parsed, hide_parameters=True, pool_size=10, max_overflow=POSTGRES_OVERFLOW, pool_pre_ping=True,
                              pool_recycle=1800, connect_args=_unless_in(parsed, connect_timeout=10),
                              json_serializer=_json_text)
     in_memory = parsed.database in (None, "", ":memory:")
     if in_memory:
-        engine = create_engine(parsed, poolclass=StaticPool, json_serializer=_json_text,
+        engine = create_engine(parsed, hide_parameters=True, poolclass=StaticPool, json_serializer=_json_text,
                                connect_args={"check_same_thread": False})
     else:
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, pool_size=5, max_overflow=-1, json_serializer=_json_text,
+        engine = create_engine(parsed, hide_parameters=True, pool_size=5, max_overflow=-1, json_serializer=_json_text,
                                connect_args={"check_same_thread": False, **_unless_in(parsed, timeout=30)})
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def describe_error(exc: DBAPIError) -> str:
+    """A database error in words that hold no row values, for logs and command output.
+
+    PostgreSQL's own message may quote a value (``invalid input syntax for type integer: "…"``)
+    and its detail repeats the failing row, names and phones included; so only the error class, its
+    SQLSTATE and the table, column and constraint it names are kept.  SQLite's messages name
+    constraints and columns, never values.
+    """
+    orig = exc.orig
+    diag = getattr(orig, "diag", None)
+    if diag is None:
+        return f"{type(orig).__name__}: {orig}" if orig is not None else type(exc).__name__
+    parts = [f"{name} {value}" for name, value in (("SQLSTATE", diag.sqlstate), ("table", diag.table_name),
+                                                     ("column", diag.column_name),
+                                                     ("constraint", diag.constraint_name)) if value]
+    return f"{type(orig).__name__} ({', '.join(parts)})"
 
 
 class WalCheckpointer:

@@ -20,6 +20,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from triage.db.engine import describe_error
+
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 
@@ -110,6 +112,13 @@ def install_problem_handlers(app: FastAPI, refusals: dict[type[Exception], int] 
         log.warning("no database connection free within the pool timeout")
         return problem_response(request, 503, "the database is busy; try again shortly",
                                 headers={"Retry-After": "5"})
+
+    @app.exception_handler(DBAPIError)
+    async def _database_error(request: Request, exc: DBAPIError):
+        """Logged without its text or traceback, which repeat the rows written (PII in ``persons``);
+        handled here, not as an unexpected error, whose traceback the server would print again."""
+        log.error("database error on %s %s: %s", request.method, request.url.path, describe_error(exc))
+        return problem_response(request, 500, "an unexpected error occurred; it has been logged")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
