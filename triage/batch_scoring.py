@@ -90,10 +90,10 @@ def _routed(points: pd.DataFrame, probability: np.ndarray, facts: pd.DataFrame, 
 def score_dataset(dataset: Path, out: Path, *, settings: Settings, as_of: pd.Timestamp | None = None,
                   model_uri: str | None = None, engine: str = "pandas") -> dict:
     """Validate a dataset, score every (valid) case with the champion and write the scores."""
+    tables = validate_dataset(dataset).valid          # first: a missing dataset is told before a model loads
     configure_mlflow(settings)
     model = load_native(model_uri or f"models:/{settings.escalation_model_name}@{settings.champion_alias}")
     routing = current_routing(settings.routing_file, set(load_domain(settings.domain_file)["teams"]))
-    tables = validate_dataset(dataset).valid
     points = scoring_points(tables["cases"], as_of)
     scores = score_cases(points, tables, model, routing, engine=engine)
     write_frame(scores, out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Optional
@@ -28,6 +29,55 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> 
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support", category=FutureWarning)
     for chatty in QUIET_LIBRARIES:  # their INFO lines bury ours
         logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
+#: Exit codes of the commands that read a dataset, a database or a model and write a file
+#: (docs/interfaces.md): each failure is one line on stderr, never a traceback.
+EXIT_DATASET, EXIT_DATABASE, EXIT_OUTPUT, EXIT_MODEL = 2, 3, 4, 5
+
+
+def _fail(code: int, message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def _one_line_errors():
+    """Turn the failures an operator can meet (no dataset, no database, no model) into one line and an
+    exit code.  A database error is described without its text, which may repeat the rows written."""
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    from triage.data_contracts import DatasetUnreadable
+    from triage.db.engine import describe_error
+
+    try:
+        yield
+    except DatasetUnreadable as exc:
+        raise _fail(EXIT_DATASET, str(exc)) from None
+    except DBAPIError as exc:
+        raise _fail(EXIT_DATABASE, f"the database failed: {describe_error(exc)}") from None
+    except SQLAlchemyError as exc:
+        raise _fail(EXIT_DATABASE, f"the database failed: {type(exc).__name__}") from None
+    except MlflowException as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise _fail(EXIT_MODEL, f"the model registry failed: {first_line}") from None
+
+
+def _writable(out: Path) -> Path:
+    """``out`` when a file can be written there, checked before any work; exit 4 otherwise."""
+    if out.suffix not in (".csv", ".parquet"):
+        raise _fail(EXIT_OUTPUT, f"--out must end in .csv or .parquet, not {out.suffix!r}")
+    existed = out.exists()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, "ab"):
+            pass
+        if not existed:
+            out.unlink()
+    except OSError as exc:
+        raise _fail(EXIT_OUTPUT, f"cannot write {out}: {exc.strerror or type(exc).__name__}") from None
+    return out
 
 
 def _validated(dataset: Path):
@@ -90,10 +140,11 @@ def load(
     settings = get_settings()
     url = db or settings.db_url
     settings.ensure_home()
-    migrate(url)
-    fresh = news_of(url, result.valid)
-    counts = load_frames(url, result.valid)
-    followed = follow_load(settings.model_copy(update={"database_url": url}), fresh)
+    with _one_line_errors():
+        migrate(url)
+        fresh = news_of(url, result.valid)
+        counts = load_frames(url, result.valid)
+        followed = follow_load(settings.model_copy(update={"database_url": url}), fresh)
     typer.echo(json.dumps({"validation": result.one_line_summary(), "loaded": counts, **followed},
                           ensure_ascii=False))
 
@@ -169,8 +220,9 @@ def score(
         moment = moment.tz_localize("Asia/Shanghai")
     if engine not in ("pandas", "spark"):
         raise typer.BadParameter("--engine must be pandas or spark")
-    summary = score_dataset(dataset, out, settings=get_settings(), engine=engine,
-                            as_of=moment.tz_convert("UTC") if moment is not None else None)
+    with _one_line_errors():
+        summary = score_dataset(dataset, _writable(out), settings=get_settings(), engine=engine,
+                                as_of=moment.tz_convert("UTC") if moment is not None else None)
     typer.echo(json.dumps(summary, ensure_ascii=False))
 
 
