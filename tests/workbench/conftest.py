@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -114,11 +114,18 @@ def backdate(url: str, by: timedelta = BACKLOG) -> None:
         session.commit()
 
 
+#: Metrics as a training run logs them (pooled, per source, counts, the backtest's range) for the models page.
+RUN_METRICS = {"escalation": {"escalation_roc_auc": 0.71, "escalation_checklist_precision_top10": 0.32,
+                              "escalation_rows": 319.0, "escalation_base_rate": 0.04,
+                              "escalation_backtest_roc_auc_min": 0.68, "escalation_backtest_roc_auc_max": 0.74},
+               "tier": {"tier_macro_f1": 0.6, "tier_served_red_recall": 0.81, "tier_rule_coverage": 0.4}}
+
+
 @pytest.fixture(scope="session")
 def profiled_champions(champions: Champions) -> Champions:  # noqa: F811
     """The test champions with the population profile of their training city minus its medical disputes,
-    so that a medical case (C-107) is scored with an out-of-population warning."""
-    return without_medical_in_population(champions)
+    so that a medical case (C-107) is scored with an out-of-population warning, and a training run's metrics."""
+    return replace(without_medical_in_population(champions), metrics=RUN_METRICS)
 
 
 @dataclass

@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from tests.serving.conftest import auth
 from tests.workbench.conftest import CASES, THREAT_CALLS, ingest, make_keys, mediated_case
 from triage.decisions import keys as key_store
+from triage.workbench import views
 from triage.workbench.auth import COOKIE
 
 
@@ -173,27 +174,64 @@ def test_each_model_shows_its_own_plots(stored, client, settings):
     assert escalation.status_code == tier.status_code == 200 and escalation.content != tier.content
 
 
-def test_the_models_page_shows_the_latest_monitoring_status_and_fairness(stored, client, settings):
+def log_monitoring(settings) -> None:
+    """A `triage monitor` run that raised an alert and a training run's fairness audit, in the MLflow store."""
     import mlflow
 
     from triage.models.registry import configure_mlflow
 
-    signed_in(client, stored.keys["analyst"])
-    assert "尚未运行 triage monitor" in client.get("/ui/models").text
     configure_mlflow(settings)
     with mlflow.start_run(run_name="monitor", tags={"triage.run_kind": "monitor"}):
-        mlflow.log_dict({"status": "alert", "reasons": ["新区 is 12% of cases"], "created_at": "2026-11-24T10:00:00"},
-                        "summary.json")
-    audit = {"attributes": {"area_type": {
-        "groups": [{"group": "rural", "n": 400, "selection_rate": 0.21, "tpr": 0.6, "fpr": 0.15, "calibration": 0.02},
-                   {"group": "urban", "n": 600, "selection_rate": 0.18, "tpr": 0.55, "fpr": 0.12, "calibration": 0.01}],
-        "gaps": {m: {"gap": 0.05, "ci_low": 0.01, "ci_high": 0.09}
-                 for m in ("selection_rate", "tpr", "fpr", "calibration")}}}}
+        mlflow.log_dict({"status": "alert", "created_at": "2026-11-24T10:00:00+00:00", "reasons": [
+            {"level": "alert", "check": "population", "message": "新区 is 12% of cases"}]}, "summary.json")
+    audit = {"attributes": {
+        "area_type": {"groups": [
+            {"group": "rural", "n": 400, "selection_rate": 0.21, "tpr": 0.6, "fpr": 0.15, "calibration": 0.02},
+            {"group": "urban", "n": 600, "selection_rate": 0.18, "tpr": 0.55, "fpr": 0.12, "calibration": 0.01}]},
+        "ethnicity": {"groups": [
+            {"group": group, "n": n, "selection_rate": 0.2, "tpr": 0.6, "fpr": 0.1, "calibration": 0.01}
+            for group, n in (("han", 900), ("minority", 60), ("unrecorded", 40))]}}}
+    for result in audit["attributes"].values():
+        result["gaps"] = {m: {"gap": 0.05, "ci_low": 0.01, "ci_high": 0.09}
+                          for m in ("selection_rate", "tpr", "fpr", "calibration")}
     with mlflow.start_run(run_name="train", tags={"fairness_audit": "true"}):
         mlflow.log_dict(audit, "fairness/audit.json")
+
+
+def test_the_models_page_shows_the_latest_monitoring_status_and_fairness(stored, client, settings):
+    signed_in(client, stored.keys["analyst"])
+    assert "尚未运行监测" in client.get("/ui/models").text
+    log_monitoring(settings)
     page = client.get("/ui/models").text
-    assert "status-alert" in page and "新区 is 12% of cases" in page
-    assert page.count("<td>area_type</td>") == 3 and "0.210" in page
+    assert "status-alert" in page and "新区 is 12% of cases" in page and "人群构成变化" in page
+    assert page.count("<td>城乡</td>") == 3 and "0.210" in page and "<td>少数民族</td>" in page
+
+
+def visible_text(page: str) -> str:
+    """What a reader sees of a page: its text without markup, scripts or styles."""
+    page = re.sub(r"<(script|style|title)\b.*?</\1>", " ", page, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+def test_no_page_shows_a_raw_identifier_in_either_language(stored, client, settings):
+    signed_in(client, stored.keys["analyst"])
+    register_plots(settings, client.app.state.service.champions.current.versions)
+    log_monitoring(settings)
+    paths = ["/ui/", "/ui/models", *(f"/ui/cases/{score_id}" for score_id in stored.score_ids.values())]
+    for lang in ("zh", "en"):
+        for path in paths:
+            page = client.get(path, params={"lang": lang}).text
+            text = visible_text(page)
+            # metric keys, feature names and other codes; a group code or a role alone in its element
+            assert not re.findall(r".{0,60}\b[a-z]+_[a-z0-9_]+\b", text), path
+            assert not re.findall(r">\s*(?:han|minority|unrecorded|gap|analyst)\s*<", page), path
+            assert not re.findall(r"`|\d\.0000|未登记为缺失|missing when never recorded", text), path
+            if lang == "en":
+                assert not re.findall(r".{0,40}[、（）：]", text), path
+            else:
+                assert not re.findall(r".{0,40}[\u4e00-\u9fff]:", text), path
+    models = visible_text(client.get("/ui/models", params={"lang": "en"}).text)
+    assert "Escalation rate of the riskiest 10%" in models and "319" in models and "0.680 – 0.740" in models
 
 
 def teams_api(client, keys) -> list[dict]:
@@ -233,7 +271,7 @@ def test_a_case_unlike_the_training_cases_says_to_lean_on_one_s_own_judgement(st
     kinds = re.findall(r'<li class="warning" data-kind="(\w+)"><strong>([^<]+)</strong>', page)
     assert [kind for kind, _ in kinds] == ["unknown_household", "unknown_person", "population"]
     assert ("population", "超出模型训练范围") in kinds and len(kinds) == len(warnings)
-    assert all(w in html.unescape(page) for w in warnings)
+    assert all(views.FEATURE_CODE.sub("", w) in html.unescape(page) for w in warnings)
     queue = client.get("/ui/").text
     row = re.search(rf'<tr data-score-id="{score_id}".*?</tr>', queue, re.S).group(0)
     assert "依据有限" in row

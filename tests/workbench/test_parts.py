@@ -5,16 +5,18 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import pytest
 
 from tests.workbench.conftest import city_db
 from triage.db import engine_for
+from triage.evaluation.metrics import binary_metrics, tier_metrics
 from triage.settings import Settings
 from triage.workbench.auth import CookieSigner, session_secret
 from triage.workbench.chart import PLOT_END, PLOT_START, waterfall
 from triage.workbench.history import mask_digits, timeline
 from triage.workbench.i18n import MESSAGES, VOCABULARY, Translator, pick_lang
-from triage.workbench.views import QueueQuery, deadline, warnings_of
+from triage.workbench.views import QueueQuery, deadline, metric_table, warnings_of
 
 ZH = Translator("zh", {"police_station": {"zh": "派出所", "en": "Police station"}})
 
@@ -44,6 +46,28 @@ def test_the_waterfall_has_no_rest_bar_when_every_factor_is_shown():
     escalation = {"base_value": 0.0, "margin": 0.3, "factors": [factor("a", 1, 0.5), factor("b", 0, -0.2)]}
     chart = waterfall(escalation, Translator("en", {}), top=8)
     assert [b.label for b in chart.bars] == ["label a", "label b"]
+
+
+def test_a_flag_reads_yes_no_or_unknown_never_1_or_0():
+    flags = [factor("hh_any_alcohol_problem", 1.0, 0.3), factor("case_description_threat", 0.0, -0.1),
+             factor("hh_low_income", None, 0.05)]
+    escalation = {"base_value": 0.0, "margin": 0.25, "factors": flags}
+    assert [b.value for b in waterfall(escalation, ZH).bars] == ["是", "否", "未知"]
+    assert [b.value for b in waterfall(escalation, Translator("en", {})).bars] == ["Yes", "No", "Unknown"]
+
+
+def test_every_metric_a_training_run_logs_has_words_on_the_models_page():
+    y, p = np.array([0, 1, 0, 1, 1, 0]), np.array([0.1, 0.8, 0.3, 0.6, 0.9, 0.2])
+    tiers = np.array(["green", "yellow", "red"])
+    logged = {*binary_metrics(y, p), *tier_metrics(tiers, np.eye(3)), "coverage", "override_agreement"}
+    assert logged <= set(VOCABULARY["metric"])
+    table = metric_table("escalation", {"escalation_rows": 319.0, "escalation_checklist_precision_top10": 0.25,
+                                        "escalation_roc_auc": 0.7, "escalation_backtest_roc_auc_min": 0.65,
+                                        "escalation_backtest_roc_auc_max": 0.75})
+    assert table.sources == ["model", "checklist"]
+    assert [(r.metric, r.values, r.folds) for r in table.rows] == [
+        ("roc_auc", {"model": "0.700"}, "0.650 – 0.750"), ("rows", {"model": "319"}, None),
+        ("precision_top10", {"checklist": "0.250"}, None)]
 
 
 def test_deadline_states_follow_the_response_time():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from triage.features import FEATURES
 from triage.workbench.i18n import Translator
 
 WIDTH = 760
@@ -19,6 +20,8 @@ PLOT_START, PLOT_END = 378, 690
 NUMBER_END = WIDTH - 6  # right edge of the contributions' numbers
 ROW, TOP, BOTTOM = 30, 34, 34
 LABEL_CHARS = {"zh": 19, "en": 38}
+#: Each feature's kind, so that a flag reads 是/否 rather than 1/0.
+KINDS = {f.name: f.kind for f in FEATURES}
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,8 @@ def waterfall(escalation: dict, t: Translator, top: int = 8) -> Waterfall:
     """The chart of ``escalation`` (a stored response's part): ``top`` factors plus the rest as one bar."""
     factors = escalation["factors"]
     base, margin = escalation["base_value"], escalation["margin"]
-    rows = [(f[f"label_{t.lang}"], t.value(f["value"]), f["contribution"]) for f in factors[:top]]
+    rows = [(f[f"label_{t.lang}"], t.value(f["value"], KINDS.get(f["feature"])), f["contribution"])
+            for f in factors[:top]]
     rest = margin - base - sum(c for *_, c in rows)
     if len(factors) > top:
         rows.append((t("other_factors", n=len(factors) - top), "", rest))

@@ -199,7 +199,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "not_found": ("没有这个评分记录。", "There is no such score."),
     "models_title": ("当前使用的模型", "Champion models in use"),
     "monitoring": ("监测状态", "Monitoring status"),
-    "monitoring_none": ("尚未运行 triage monitor。", "`triage monitor` has not been run yet."),
+    "monitoring_none": ("尚未运行监测（triage monitor 命令）。", "Monitoring (the triage monitor command) has not been run yet."),
     "monitoring_unavailable": ("无法读取监测结果：{detail}", "Monitoring results unavailable: {detail}"),
     "fairness": ("公平性审计（冠军模型训练时）", "Fairness audit (at the champion's training)"),
     "fairness_none": ("没有公平性审计记录。", "No fairness audit recorded."),
@@ -221,9 +221,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "no_models": ("尚未加载模型：{detail}", "No models are loaded: {detail}"),
     "role_escalation": ("转刑风险模型", "Escalation model"),
     "role_tier": ("心理分级模型", "Tier model"),
-    "unknown": ("未知", "unknown"),
-    "yes": ("是", "yes"),
-    "no": ("否", "no"),
+    "unknown": ("未知", "Unknown"),
+    "yes": ("是", "Yes"),
+    "no": ("否", "No"),
+    "list_sep": ("、", ", "),
+    "colon": ("：", ": "),
+    "aside": ("（{text}）", " ({text})"),
+    "metric_folds": ("各回测期最低—最高", "Lowest–highest over the backtest periods"),
     "language": ("English", "中文"),
 }
 
@@ -257,6 +261,44 @@ VOCABULARY: dict[str, dict[str, tuple[str, str]]] = {
                 "arson": ("放火", "arson"), "property_damage": ("毁坏财物", "property damage"),
                 "other": ("其他", "other")},
     "area_type": {"urban": ("城镇", "urban"), "rural": ("农村", "rural")},
+    "role": {"analyst": ("分析员", "Analyst"), "admin": ("管理员", "Administrator"), "scorer": ("评分", "Scorer")},
+    "metric": {
+        "roc_auc": ("区分能力（ROC 曲线下面积）", "Discrimination (area under the ROC curve)"),
+        "average_precision": ("平均精确率", "Average precision"),
+        "base_rate": ("实际转刑比例", "Observed escalation rate"),
+        "positives": ("转刑案件数", "Escalated cases"),
+        "rows": ("评估样本数", "Cases evaluated"),
+        "brier": ("Brier 分数（越低越好）", "Brier score (lower is better)"),
+        "ece": ("校准误差", "Calibration error"),
+        "ece_noise_floor": ("仅由抽样波动造成的校准误差", "Calibration error expected from chance alone"),
+        "recall_top5": ("风险最高 5% 案件覆盖的转刑比例", "Share of escalations among the riskiest 5%"),
+        "precision_top5": ("风险最高 5% 案件中的转刑比例", "Escalation rate of the riskiest 5%"),
+        "recall_top10": ("风险最高 10% 案件覆盖的转刑比例", "Share of escalations among the riskiest 10%"),
+        "precision_top10": ("风险最高 10% 案件中的转刑比例", "Escalation rate of the riskiest 10%"),
+        "override_agreement": ("与分析员改派意见一致的比例", "Agreement with the analysts' overrides"),
+        "macro_f1": ("三级平均 F1", "F1 averaged over the three tiers"),
+        "qwk": ("分级一致性（加权 Kappa）", "Agreement on the order of tiers (weighted kappa)"),
+        "red_recall": ("红色人员检出比例", "Share of reds found"),
+        "green_precision": ("判为绿色者确为绿色的比例", "Share of those decided green who are green"),
+        "accuracy": ("分级完全一致的比例", "Share with the right tier"),
+        "coverage": ("规则适用的比例", "Share the rule applies to")},
+    "metric_source": {"model": ("模型", "Model"), "served": ("实际采用（规则优先）", "As served (rule first)"),
+                      "rule": ("规则", "Rule"), "model_where_rule": ("规则适用处的模型", "Model where the rule applies"),
+                      "checklist": ("清单打分", "Checklist"), "oracle": ("模拟城市的真实概率", "The simulated city's own odds")},
+    "fairness_attribute": {"ethnicity": ("民族", "Ethnicity"), "sex": ("性别", "Sex"), "area_type": ("城乡", "Urban or rural"),
+                           "district": ("区县", "District")},
+    "fairness_group": {"han": ("汉族", "Han"), "minority": ("少数民族", "Minority"), "unrecorded": ("未登记", "Not recorded"),
+                       "female": ("女", "Female"), "male": ("男", "Male"), "urban": ("城镇", "Urban"),
+                       "rural": ("农村", "Rural"), "gap": ("组间最大差距", "Largest gap between groups")},
+    "plot": {"calibration_curve.png": ("校准曲线", "Calibration"), "lift_chart.png": ("提升曲线", "Lift"),
+             "shap_summary.png": ("各因素影响概览（SHAP）", "Factors at a glance (SHAP)"),
+             "confusion_matrix.png": ("实际分级与判定分级", "Assessed against decided tiers")},
+    "monitor_status": {"ok": ("正常", "OK"), "warn": ("注意", "Warning"), "alert": ("警报", "Alert")},
+    "monitor_check": {"unseen_categories": ("出现训练时没有的类别", "Categories unseen in training"),
+                      "feature_drift": ("因素分布漂移", "Factors drifted"), "population": ("人群构成变化", "Population mix shifted"),
+                      "score_drift": ("评分分布漂移", "Scores drifted"), "data_quality": ("数据质量下降", "Data quality fell"),
+                      "performance": ("区分能力下降", "Discrimination fell"), "calibration": ("校准偏差", "Calibration gap"),
+                      "fairness": ("公平性", "Fairness")},
     "review_status": {"final": ("已生效", "in effect"), "pending": ("待第二人确认", "waiting for a second analyst"),
                       "confirmed": ("已确认", "confirmed"), "rejected": ("已驳回", "rejected")},
     "followup_state": {"upcoming": ("未到期", "upcoming"), "due": ("待回访", "due"), "missed": ("已逾期", "missed"),
@@ -301,6 +343,10 @@ class Translator:
         words = VOCABULARY[kind].get(code)
         return words[self._i] if words else code
 
+    def teams_list(self, codes) -> str:
+        """Teams named and listed in the page's language: 、 between them in Chinese, a comma in English."""
+        return self("list_sep").join(self.team(code) for code in codes)
+
     def team(self, code: str) -> str:
         names = self.teams.get(code)
         return names[self.lang] if names else code
@@ -313,11 +359,12 @@ class Translator:
             return self("hours", n=f"{hours:.1f}".removesuffix(".0"))
         return self("days", n=f"{hours / 24:.1f}".removesuffix(".0"))
 
-    def value(self, value) -> str:
-        """A feature value for people: 未知 for missing, 是/否 for flags, no spurious decimals."""
+    def value(self, value, kind: str | None = None) -> str:
+        """A feature value for people: 未知 for missing, 是/否 for flags (``kind`` "flag" or a bool), no
+        spurious decimals."""
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return self("unknown")
-        if isinstance(value, bool):
+        if isinstance(value, bool) or (kind == "flag" and not isinstance(value, str)):
             return self("yes" if value else "no")
         if isinstance(value, str):  # the categorical features: area type, dispute type, case source
             kind = next((k for k in ("dispute_type", "source", "area_type") if value in VOCABULARY[k]), None)

@@ -182,6 +182,8 @@ def models_page(request: Request, key: AnalystSession, state: ServiceDep) -> Res
                       mlflow_ui=str(state.settings.mlflow_ui_url))
     return render(request, "models.html", key=key, champions=champions,
                   plot_sets=plots.plot_sets(state.settings, champions.versions),
+                  metric_tables={role: views.metric_table(role, champions.metrics.get(role, {}))
+                                 for role in champions.versions},
                   monitoring=views.monitoring_overview(state.settings),
                   mlflow_ui=str(state.settings.mlflow_ui_url))
 

@@ -10,6 +10,7 @@ parses the request and renders these views.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Literal
@@ -27,7 +28,7 @@ from triage.decisions.types import (SHANGHAI, Band, ConfirmIn, DisputeType, Foll
                                     StoredScore, TimelineEntry, VisitIn, VisitOut)
 from triage.workbench.chart import Waterfall, waterfall
 from triage.workbench.history import Event, timeline
-from triage.workbench.i18n import Translator
+from triage.workbench.i18n import VOCABULARY, Translator
 
 BANDS: tuple[str, ...] = ("critical", "high", "medium", "low")
 PAGE_SIZE = 20
@@ -84,10 +85,15 @@ class CaseWarning:
     text: str
 
 
+#: A feature's code in parentheses after its label, as the API's warnings name it.
+FEATURE_CODE = re.compile(r" \([a-z][a-z0-9]*_[a-z0-9_]+\)")
+
+
 def warnings_of(response: dict) -> list[CaseWarning]:
-    """A stored response's warnings, each with its kind (how little the estimate rests on)."""
+    """A stored response's warnings, each with its kind (how little the estimate rests on), the features
+    named by their labels only."""
     return [CaseWarning(kind=next((kind for opening, kind in WARNING_KINDS if text.startswith(opening)), "other"),
-                    text=text) for text in response.get("warnings", [])]
+                        text=FEATURE_CODE.sub("", text)) for text in response.get("warnings", [])]
 
 
 @dataclass(frozen=True)
@@ -238,6 +244,58 @@ def record_visit(session: Session, followup_id: int, outcome: str, note: str, re
                                cfg, scorer, champions)
     except (ValidationError, followups.UnknownOutcome, followups.AlreadyVisited) as exc:
         raise _invalid(exc) from exc
+
+
+#: Where a training run's metric came from, as it prefixes the metric's name (the model's own has no prefix).
+METRIC_SOURCES = ("model_where_rule", "served", "rule", "checklist", "oracle")
+#: Metrics that count rows rather than measure them.
+COUNTS = ("rows", "positives")
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    metric: str
+    values: dict[str, str]           # by source, formatted
+    folds: str | None                # the model's lowest–highest over the backtest periods
+
+
+@dataclass(frozen=True)
+class MetricTable:
+    sources: list[str]
+    rows: list[MetricRow]
+
+
+def _figure(metric: str, value: float) -> str:
+    return f"{int(round(value)):,}" if metric in COUNTS else f"{value:.3f}"
+
+
+def _metric_order(metric: str) -> int:
+    known = list(VOCABULARY["metric"])
+    return known.index(metric) if metric in known else len(known)
+
+
+def metric_table(role: str, metrics: dict[str, float]) -> MetricTable:
+    """A champion's run metrics (``<role>[_backtest][_<source>]_<metric>[_<stat>]``) as one row per metric and
+    one column per source, with the model's range over the backtest periods beside them."""
+    pooled: dict[str, dict[str, float]] = {}
+    folds: dict[str, dict[str, float]] = {}
+    for key, value in metrics.items():
+        rest = key.removeprefix(f"{role}_")
+        backtest = rest.startswith("backtest_")
+        rest = rest.removeprefix("backtest_")
+        source = next((s for s in METRIC_SOURCES if rest.startswith(f"{s}_")), "model")
+        rest = rest.removeprefix(f"{source}_") if source != "model" else rest
+        if not backtest:
+            pooled.setdefault(rest, {})[source] = value
+        elif source == "model":
+            metric, _, stat = rest.rpartition("_")
+            folds.setdefault(metric, {})[stat] = value
+    sources = ["model"] + [s for s in reversed(METRIC_SOURCES) if any(s in v for v in pooled.values())]
+    rows = [MetricRow(metric, {s: _figure(metric, v) for s, v in values.items()},
+                      f"{_figure(metric, folds[metric]['min'])} – {_figure(metric, folds[metric]['max'])}"
+                      if {"min", "max"} <= folds.get(metric, {}).keys() else None)
+            for metric, values in sorted(pooled.items(), key=lambda item: _metric_order(item[0]))]
+    return MetricTable(sources=sources, rows=rows)
 
 
 def monitoring_overview(settings) -> dict:
