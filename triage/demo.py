@@ -1,13 +1,16 @@
 """`triage demo`: the whole product on embedded defaults, from an empty home to a running service.
 
 generate → validate → load → train + register + promote → score a demo queue → keys → serve.
-Every step is the same code the single commands run; a second run reuses what the first built.
+Every step is the same code the single commands run; a second run reuses what the first built and
+changes nothing already there: the same city, champions, keys (kept in ``<home>/demo/keys.json``,
+readable by its owner only) and decisions.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 from datetime import date
@@ -75,25 +78,65 @@ def ensure_champions(settings: Settings, city: Path) -> None:
                err=True)
 
 
-def create_demo_keys(settings: Settings) -> dict[str, str]:
+def keys_file(settings: Settings) -> Path:
+    return settings.home / "demo" / "keys.json"
+
+
+def demo_keys(settings: Settings) -> tuple[dict[str, str], bool]:
+    """The demo's key per role: an earlier run's while every one of them is still valid, so that a second run
+    issues none; else new ones, written to :func:`keys_file` (mode 0600).  True when they are new."""
     from triage.decisions.keys import create_key, open_key_session
 
+    path = keys_file(settings)
     with open_key_session(settings) as session:
+        if path.exists():
+            keys = json.loads(path.read_text())
+            if all(_valid(session, keys.get(role, "")) for role in ROLES):
+                return keys, False
         keys = {role: create_key(session, role, f"demo {role}")[1] for role in ROLES}
         session.commit()
-    return keys
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as fh:
+        json.dump(keys, fh, indent=1)
+    return keys, True
 
 
-def score_demo_queue(settings: Settings, city: Path, key_id: str) -> int:
-    """Score the latest cases as of their opening (with their household's members) and store the decisions."""
+def _valid(session, plain: str) -> bool:
+    """Whether ``plain`` is a stored, unrevoked key."""
+    from argon2 import PasswordHasher
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    from triage.db.service_models import ApiKey
+    from triage.decisions.keys import key_id_of
+
+    row = session.get(ApiKey, key_id_of(plain) or "")
+    if row is None or row.revoked_at is not None:
+        return False
+    try:
+        return PasswordHasher().verify(row.hash, plain)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def score_demo_queue(settings: Settings, city: Path, key_id: str) -> tuple[int, int]:
+    """Score the latest cases as of their opening (with their household's members) and store the decisions;
+    a case with a stored decision already is left as it is.  (Decisions stored, demo cases left.)"""
+    from sqlalchemy import select
     from sqlalchemy.orm import Session
 
     from triage.db import engine_for
+    from triage.db.service_models import Decision
     from triage.decisions.scoring import Scorer, score_and_store
     from triage.decisions.types import ScoreRequest
     from triage.models.registry import load_champions
 
     cases = pd.read_csv(city / "cases.csv", dtype=str, keep_default_na=False).tail(DEMO_QUEUE_CASES)
+    engine = engine_for(settings.db_url)
+    with Session(engine) as session:
+        stored = set(session.scalars(select(Decision.case_id).where(Decision.case_id.in_(cases["case_id"].tolist()))))
+    cases = cases[~cases["case_id"].isin(stored)]
+    if cases.empty:
+        return 0, len(stored)
     persons = pd.read_csv(city / "persons.csv", usecols=["person_id", "household_id"], dtype=str)
     members = persons.groupby("household_id")["person_id"].apply(list)
     requests = [ScoreRequest.model_validate({
@@ -102,10 +145,9 @@ def score_demo_queue(settings: Settings, city: Path, key_id: str) -> int:
                                                  "description")},
         "as_of": row["opened_at"], "persons": members.get(row["household_id"], [])[:3]})
         for _, row in cases.iterrows()]
-    engine = engine_for(settings.db_url)
     with Session(engine) as session:
         scored = score_and_store(session, Scorer(settings, engine), load_champions(settings), requests, key_id)
-    return len(scored)
+    return len(scored), len(stored)
 
 
 def start_mlflow_ui(settings: Settings, port: int = 5000) -> subprocess.Popen | None:
@@ -125,15 +167,17 @@ def run_demo(*, households: int = 20_000, serve: bool = True, port: int = 8000) 
     settings.ensure_home()
     city = prepare_data(settings, households)
     ensure_champions(settings, city)
-    keys = create_demo_keys(settings)
+    keys, new_keys = demo_keys(settings)
     _step(f"scoring the latest {DEMO_QUEUE_CASES} cases into the analysts' queue")
-    scored = score_demo_queue(settings, city, keys["scorer"].split("_")[1])
+    scored, kept = score_demo_queue(settings, city, keys["scorer"].split("_")[1])
     base = f"http://127.0.0.1:{port}"
-    typer.echo(f"\n{scored} decisions stored.\n"
+    typer.echo(f"\n{scored} decisions stored"
+               + (f"; {kept} demo cases were in the queue already and are left as they were" if kept else "") + ".\n"
                f"  API docs        {base}/docs\n"
                f"  Workbench       {base}/ui/   (sign in with the analyst or admin key)\n"
                f"  MLflow UI       {settings.mlflow_ui_url}\n"
                + "".join(f"  {role:<8} key  {key}\n" for role, key in keys.items())
+               + f"  ({'new keys, kept' if new_keys else 'the keys of the first run, from'} {keys_file(settings)})\n"
                + f"\nTry:  curl -H 'Authorization: Bearer {keys['analyst']}' {base}/v1/queue?limit=3\n")
     if serve:
         mlflow_ui = start_mlflow_ui(settings)
