@@ -27,6 +27,7 @@ from triage.models.registry import Champions, load_champions
 from triage.serving.api import mount_api
 from triage.serving.batching import ScoringLane
 from triage.serving.deps import ServiceState
+from triage.serving.docs import mount_docs
 from triage.serving.limits import BodyLimitMiddleware
 from triage.serving.metrics import LatencyMiddleware, ServiceMetrics
 from triage.settings import Settings, get_settings
@@ -83,9 +84,11 @@ def create_app(settings: Settings | None = None, champions: Champions | None = N
         state.lane.close()
         checkpointer.stop()
 
-    app = FastAPI(title="triage scoring service", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="triage scoring service", version="1", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None)
     app.state.service = state
     mount_api(app)
+    mount_docs(app)
     mount_workbench(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(LatencyMiddleware, metrics=metrics)

@@ -267,3 +267,26 @@ def test_english_and_a_tablet_layout(served, browser):
         assert side["y"] >= main["y"] + main["height"]  # one column on a tablet
     finally:
         context.close()
+
+
+def test_the_api_docs_render_their_operations_with_the_network_blocked(served, browser):
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    elsewhere = []
+
+    def only_the_service(route):
+        if route.request.url.startswith(served.base):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_the_service)
+    page = context.new_page()
+    try:
+        page.goto(f"{served.base}/docs")
+        page.wait_for_selector(".opblock", timeout=15_000)
+        assert page.locator(".opblock").count() >= 10
+        assert page.locator(".opblock-summary-path", has_text="/v1/cases/score").count() >= 1
+        assert elsewhere == []
+    finally:
+        context.close()
