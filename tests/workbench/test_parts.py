@@ -13,7 +13,7 @@ from triage.db import engine_for
 from triage.evaluation.metrics import binary_metrics, tier_metrics
 from triage.settings import Settings
 from triage.workbench.auth import CookieSigner, session_secret
-from triage.workbench.chart import PLOT_END, PLOT_START, waterfall
+from triage.workbench.chart import theme_of, waterfall
 from triage.workbench.history import mask_digits, timeline
 from triage.workbench.i18n import MESSAGES, VOCABULARY, Translator, pick_lang
 from triage.workbench.views import QueueQuery, deadline, metric_table, warnings_of
@@ -26,32 +26,49 @@ def factor(name: str, value, contribution: float) -> dict:
             "value": value, "contribution": contribution}
 
 
-def test_the_waterfall_runs_from_the_base_value_to_the_margin():
+def explained(factors: list[dict], base: float = -2.0, probability: float = 0.3) -> dict:
+    """An escalation part of a response: its factors add up from ``base`` to the margin."""
+    return {"base_value": base, "margin": base + sum(f["contribution"] for f in factors), "probability": probability,
+            "factors": factors}
+
+
+def test_the_waterfall_walks_in_percentage_points_from_a_typical_case_to_this_case_s_risk():
     factors = [factor("a", 2, 0.9), factor("b", None, -0.4), factor("c", True, 0.2), factor("d", 0.5, -0.05),
                factor("e", "neighbor", 0.01)]
-    escalation = {"base_value": -2.0, "margin": -2.0 + sum(f["contribution"] for f in factors), "factors": factors}
-    chart = waterfall(escalation, ZH, top=3)
-    assert [b.short for b in chart.bars] == ["标签a", "标签b", "标签c", "其余 2 项因素"]
+    chart = waterfall(explained(factors, probability=0.3), ZH, top=3)
+    assert [b.label for b in chart.bars] == ["标签a", "标签b", "标签c", "其余其他因素（2 项）"]
     assert [b.value for b in chart.bars] == ["2", "未知", "是", ""]
     assert [b.up for b in chart.bars] == [True, False, True, False]
     assert chart.bars[-1].contribution == pytest.approx(-0.04)
-    scale = (chart.bars[0].width) / 0.9  # pixels per log-odds unit
-    assert chart.bars[0].x == pytest.approx(chart.base_x)
-    assert chart.margin_x - chart.base_x == pytest.approx(scale * (escalation["margin"] + 2.0))
-    assert all(PLOT_START <= b.x and b.x + b.width <= PLOT_END for b in chart.bars)
-    assert [tick.text for tick in chart.ticks] == sorted([tick.text for tick in chart.ticks], key=float)
+    assert chart.end == pytest.approx(0.3)   # the headline's probability, calibration included
+    assert chart.start * 100 + sum(b.points for b in chart.bars) == pytest.approx(30)
+    assert chart.bars[0].points > 0 > chart.bars[1].points
+    assert chart.bars[0].left == pytest.approx(chart.start_at)
+    assert all(0 <= b.left and b.left + b.width <= 100 + 1e-9 for b in chart.bars)
+    assert [tick.at for tick in chart.ticks] == sorted(tick.at for tick in chart.ticks)
+
+
+def test_the_remaining_factors_are_grouped_by_theme():
+    names = ["case_dispute_type", "hh_calls_all_30d", "hh_threat_incidents_365d", "hh_any_alcohol_problem",
+             "cp_calls_all_90d", "hh_prior_failed_mediations_365d"]
+    assert [theme_of(n) for n in names] == ["this_case", "calls", "police", "persons", "calls", "mediation"]
+    factors = [factor("hh_violent_incidents_365d", 3, 1.0)] + [factor(n, 1, 0.1) for n in names]
+    chart = waterfall(explained(factors), Translator("en", {}), top=1)
+    assert [b.label for b in chart.bars[1:]] == [
+        "Other factors: this case (1)", "Other factors: calls (2)", "Other factors: police records (1)",
+        "Other factors: mediation and earlier disputes (1)", "Other factors: persons and households (1)"]
+    assert all(b.group for b in chart.bars[1:]) and chart.bars[2].contribution == pytest.approx(0.2)
 
 
 def test_the_waterfall_has_no_rest_bar_when_every_factor_is_shown():
-    escalation = {"base_value": 0.0, "margin": 0.3, "factors": [factor("a", 1, 0.5), factor("b", 0, -0.2)]}
-    chart = waterfall(escalation, Translator("en", {}), top=8)
+    chart = waterfall(explained([factor("a", 1, 0.5), factor("b", 0, -0.2)]), Translator("en", {}), top=8)
     assert [b.label for b in chart.bars] == ["label a", "label b"]
 
 
 def test_a_flag_reads_yes_no_or_unknown_never_1_or_0():
     flags = [factor("hh_any_alcohol_problem", 1.0, 0.3), factor("case_description_threat", 0.0, -0.1),
              factor("hh_low_income", None, 0.05)]
-    escalation = {"base_value": 0.0, "margin": 0.25, "factors": flags}
+    escalation = explained(flags)
     assert [b.value for b in waterfall(escalation, ZH).bars] == ["是", "否", "未知"]
     assert [b.value for b in waterfall(escalation, Translator("en", {})).bars] == ["Yes", "No", "Unknown"]
 

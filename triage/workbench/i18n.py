@@ -79,13 +79,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "risk_band_note": ("校准后的概率：在相似案件中，约有这一比例在 {days} 天内发生刑事案件。",
                        "Calibrated probability: about this share of similar cases saw a criminal offence "
                        "within {days} days."),
-    "factors_title": ("主要风险因素（SHAP，对数几率）", "Main risk factors (SHAP, log-odds)"),
-    "factors_help": ("红色条提高风险估计，蓝色条降低风险估计；从基准值起逐项累加得到本案的值。",
-                     "Red bars raise the risk estimate, blue bars lower it; added up from the baseline they give "
-                     "this case's value."),
-    "baseline": ("基准值", "Baseline"),
+    "factors_title": ("影响风险估计的主要因素", "What moves the risk estimate"),
+    "factors_help": ("从一般案件的风险估计起，每一行是该因素使本案风险估计升高（红）或降低（蓝）的百分点，"
+                     "逐项累加得到本案的风险估计。未逐项列出的因素按类别合并。",
+                     "Starting from a typical case's risk, each row shows by how many percentage points a factor "
+                     "raises (red) or lowers (blue) this case's estimate; added up they give this case's risk. "
+                     "Factors not listed one by one are grouped by theme."),
+    "baseline": ("一般案件", "Typical case"),
     "this_case": ("本案", "This case"),
-    "other_factors": ("其余 {n} 项因素", "{n} other factors"),
+    "points": ("{n} 个百分点", "{n} points"),
+    "other_factors_theme": ("其余{theme}因素（{n} 项）", "Other factors: {theme} ({n})"),
     "persons": ("当事人心理风险分级", "Persons' tiers"),
     "person": ("人员编号", "Person"),
     "tier": ("分级", "Tier"),
@@ -261,6 +264,9 @@ VOCABULARY: dict[str, dict[str, tuple[str, str]]] = {
                 "arson": ("放火", "arson"), "property_damage": ("毁坏财物", "property damage"),
                 "other": ("其他", "other")},
     "area_type": {"urban": ("城镇", "urban"), "rural": ("农村", "rural")},
+    "factor_theme": {"this_case": ("本案情况", "this case"), "calls": ("来电", "calls"),
+                     "police": ("警情", "police records"), "mediation": ("调解与既往纠纷", "mediation and earlier disputes"),
+                     "persons": ("人员与家庭", "persons and households"), "other": ("其他", "other")},
     "role": {"analyst": ("分析员", "Analyst"), "admin": ("管理员", "Administrator"), "scorer": ("评分", "Scorer")},
     "metric": {
         "roc_auc": ("区分能力（ROC 曲线下面积）", "Discrimination (area under the ROC curve)"),
