@@ -35,6 +35,9 @@ EMPLOYMENT = ("employed", "unemployed", "migrant_worker", "farmer", "student", "
 MAX_ID_LENGTH = 64
 MAX_TEXT_LENGTH = 4000
 TIMEZONE = "Asia/Shanghai"
+#: The years a timestamp may fall in: pandas' nanosecond timestamps end in 1677 and 2262, and a
+#: stored event must stay a moment that a case can be scored as of.
+FIRST_YEAR, LAST_YEAR = 1900, 2200
 
 
 @dataclass(frozen=True)
@@ -243,10 +246,14 @@ def empty_typed_frame(table: str):
 #: The names of the rules a quarantined row can break, in precedence order: a row that breaks
 #: several is quarantined once, under the first, with every broken rule in ``detail``.
 #: The validator, the generator's bad-row injection and the HTTP ingest all use these names.
+#: Rules only rows sent as JSON can break (a file read as UTF-8 cannot hold a lone surrogate): the
+#: HTTP ingest applies them before validation.
+INGEST_RULES = ("bad_text",)
 RULES: dict[str, str] = {
     "missing_required": "a column that may not be null is empty",
     "bad_id": "an id is longer than 64 characters or has surrounding whitespace",
-    "bad_timestamp": "a timestamp is not ISO 8601",
+    "bad_text": "a value holds a lone surrogate, which has no UTF-8 form (possible only in a JSON ingest)",
+    "bad_timestamp": "a timestamp is not ISO 8601, or falls outside the years 1900..2200",
     "bad_bool": "a boolean is not true/false/1/0",
     "bad_int": "an integer is not plain decimal digits",
     "bad_decimal": "a decimal is not a plain decimal number",

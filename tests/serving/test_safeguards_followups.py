@@ -107,3 +107,10 @@ def test_a_stored_case_whose_status_turns_mediated_gets_visits_once(client, keys
     mediated = {**case, "status": "mediated", "closed_at": "2025-06-05T09:00:00+08:00"}
     assert ingest(client, keys, "cases", [mediated])["followups_planned"] == 3
     assert ingest(client, keys, "cases", [mediated])["followups_planned"] == 0
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00"])
+def test_a_visit_dated_outside_the_years_kept_is_a_422(client, keys, mediated, moment):
+    first = followups(client, keys)["items"][0]
+    response = visit(client, keys, first["id"], outcome="concern", note="家中平稳", visited_at=moment)
+    assert response.status_code == 422 and response.headers["content-type"] == "application/problem+json"

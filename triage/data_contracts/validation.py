@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from triage.contract import RULES, TABLE_ORDER, TABLES, TIMEZONE, TYPED_DTYPES, Table
+from triage.contract import FIRST_YEAR, LAST_YEAR, RULES, TABLE_ORDER, TABLES, TIMEZONE, TYPED_DTYPES, Table
 from triage.data_contracts.reading import DatasetUnreadable, as_text_frame, read_dataset
 from triage.data_contracts.suites import (
     TEXT_STAGE,
@@ -188,6 +188,7 @@ def _parse(spec: Table, text: pd.DataFrame) -> tuple[pd.DataFrame, list[Breach]]
         raw = text[column.name]
         if column.type == "timestamp":
             parsed = _parse_timestamps(raw)
+            parsed = parsed.where(parsed.dt.year.between(FIRST_YEAR, LAST_YEAR))
         elif column.type == "bool":
             parsed = raw.str.lower().map(_BOOL_TEXT).astype("boolean")
         elif column.type in ("int", "decimal"):

@@ -60,6 +60,17 @@ def _stored_references(engine: Engine, table: str, raw: pd.DataFrame) -> dict[st
     return stored
 
 
+def _no_utf8(value) -> bool:
+    """A string with a lone surrogate (JSON can send ``"\\ud800"``): no database, nor pandas, can hold it."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def ingest_rows(url: str, engine: Engine, table: str, rows: list[Mapping], *, session: Session | None = None,
                 scorer=None, champions: ChampionStore | None = None, key_id: str | None = None) -> IngestResult:
     """Validate ``rows`` of ``table`` and upsert the valid ones; raises :class:`BadIngest`.
@@ -69,7 +80,11 @@ def ingest_rows(url: str, engine: Engine, table: str, rows: list[Mapping], *, se
     """
     if table not in TABLES:
         raise BadIngest(f"unknown table {table!r}; tables are {', '.join(TABLES)}")
-    raw = pd.DataFrame.from_records(list(rows))
+    rows = list(rows)
+    unwritable = {i for i, row in enumerate(rows) if any(map(_no_utf8, [*row, *row.values()]))}
+    kept = [i for i in range(len(rows)) if i not in unwritable]
+    columns = list(dict.fromkeys(name for row in rows for name in row if not _no_utf8(name)))
+    raw = pd.DataFrame.from_records([rows[i] for i in kept], columns=columns)
     try:
         result = validate_frames({table: raw}, stored=_stored_references(engine, table, raw))
     except DatasetUnreadable as exc:
@@ -79,10 +94,16 @@ def ingest_rows(url: str, engine: Engine, table: str, rows: list[Mapping], *, se
     stored = (load_frames(url, {table: valid})[table] if len(valid)
               else {"inserted": 0, "updated": 0, "unchanged": 0})
     key = TABLES[table].key
-    outcome = IngestResult(table=table, received=len(raw), stored=stored, quarantined=[
-        QuarantinedRow(row=int(q["row_number"]) - 1, key=None if pd.isna(q.get(key)) else str(q[key])[:64],
-                       rule=str(q["rule"]), detail=str(q["detail"]))
-        for q in quarantine.to_dict("records")])
+    quarantined = [QuarantinedRow(row=kept[int(q["row_number"]) - 1],
+                                  key=None if pd.isna(q.get(key)) else str(q[key])[:64],
+                                  rule=str(q["rule"]), detail=str(q["detail"]))
+                   for q in quarantine.to_dict("records")]
+    quarantined += [QuarantinedRow(row=i, key=None if rows[i].get(key) is None or _no_utf8(rows[i][key])
+                                   else str(rows[i][key])[:64],
+                                   rule="bad_text", detail="bad_text: a lone surrogate, which no database can store")
+                    for i in sorted(unwritable)]
+    outcome = IngestResult(table=table, received=len(rows), stored=stored,
+                           quarantined=sorted(quarantined, key=lambda q: q.row))
     if session is None or fresh.empty:
         return outcome
     followed = after_load(session, engine, {table: fresh}, scorer, champions, key_id)

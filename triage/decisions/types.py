@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from triage.contract import CASE_SOURCES, DISPUTE_TYPES, MAX_ID_LENGTH, MAX_TEXT_LENGTH, TIERS, TIMEZONE
+from triage.contract import (CASE_SOURCES, DISPUTE_TYPES, FIRST_YEAR, LAST_YEAR, MAX_ID_LENGTH, MAX_TEXT_LENGTH,
+                             TIERS, TIMEZONE)
 from triage.routing import Priority, Route
 
 SHANGHAI = ZoneInfo(TIMEZONE)
-FIRST_YEAR, LAST_YEAR = 1900, 2200
 
 
 def aware(value: datetime) -> datetime:
@@ -35,8 +35,6 @@ def scorable(value: datetime) -> datetime:
 
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^\S(.*\S)?$")]
-Moment = Annotated[datetime, AfterValidator(aware),
-                   Field(description="ISO 8601; without an offset it means Asia/Shanghai")]
 ScoringMoment = Annotated[datetime, AfterValidator(aware), AfterValidator(scorable),
                           Field(description="ISO 8601, years 1900..2200; without an offset it means Asia/Shanghai")]
 Band = Literal["low", "medium", "high", "critical"]
@@ -286,7 +284,7 @@ class VisitIn(Incoming):
     outcome: Annotated[str, StringConstraints(max_length=32)] = Field(
         description="one of domain.yaml `followups.outcomes` (e.g. stable, concern, unreachable)")
     rescore: bool = Field(False, description="re-score the case as of the visit (always for outcomes of concern)")
-    visited_at: Moment | None = Field(None, description="when the visit took place (default: now)")
+    visited_at: ScoringMoment | None = Field(None, description="when the visit took place (default: now)")
 
 
 class VisitOut(FollowupOut):

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from triage.contract import FIRST_YEAR, LAST_YEAR
 from triage.db.service_models import Decision
 from triage.routing import RoutingRules
 from triage.decisions import capacity, followups, queue, reviews, stored
@@ -44,6 +45,10 @@ def _blank_is_none(value):
     return None if value == "" else value
 
 
+#: The days the queue's date filters accept (a day outside cannot be turned into a stored moment).
+FIRST_DAY, LAST_DAY = date(FIRST_YEAR, 1, 1), date(LAST_YEAR, 12, 31)
+
+
 class QueueQuery(BaseModel):
     """The queue's filters as the page's GET form sends them (an empty field means no filter)."""
 
@@ -53,8 +58,8 @@ class QueueQuery(BaseModel):
     team: str | None = Field(None, max_length=64)
     dispute_type: DisputeType | None = None
     reviewed: Literal["yes", "no"] | None = None
-    scored_from: date | None = None
-    scored_to: date | None = None
+    scored_from: date | None = Field(None, ge=FIRST_DAY, le=LAST_DAY)
+    scored_to: date | None = Field(None, ge=FIRST_DAY, le=LAST_DAY)
     band_rise: Literal["yes"] | None = None
     page: int = Field(1, ge=1, le=100_000)
 

@@ -90,6 +90,6 @@ class AuditOut(BaseModel):
 
 @router.get("/audit", response_model=list[AuditOut], responses=problem_responses(401, 403, 422, 503))
 def audit_log(key: AdminKey, session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-              offset: Annotated[int, Query(ge=0)] = 0) -> list[AuditOut]:
+              offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[AuditOut]:
     """Who reviewed, overrode, ingested, reloaded or managed keys, newest first."""
     return [AuditOut.model_validate(e, from_attributes=True) for e in audit.entries(session, limit, offset)]

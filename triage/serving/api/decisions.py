@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from triage.decisions import reviews, stored
 from triage.decisions.queue import QueueFilter, queue_page
-from triage.decisions.types import (Band, ConfirmIn, DisputeType, Moment, QueuePage, ReviewIn, ReviewOut,
+from triage.decisions.types import (Band, ConfirmIn, DisputeType, QueuePage, ReviewIn, ReviewOut, ScoringMoment,
                                     StoredScore)
 from triage.serving.deps import AnalystKey, StateDep, TopDep
 from triage.serving.problems import Problem, problem_responses
@@ -68,8 +68,8 @@ def queue(key: AnalystKey, session: SessionDep,
           team: Annotated[str | None, Query(max_length=64, description="routed to this team")] = None,
           reviewed: Annotated[bool | None, Query(description="reviewed (true) or not yet (false)")] = None,
           dispute_type: Annotated[list[DisputeType] | None, Query(description="any of these dispute types")] = None,
-          scored_from: Annotated[Moment | None, Query(description="scored at or after (ISO 8601)")] = None,
-          scored_to: Annotated[Moment | None, Query(description="scored at or before (ISO 8601)")] = None,
+          scored_from: Annotated[ScoringMoment | None, Query(description="scored at or after (ISO 8601)")] = None,
+          scored_to: Annotated[ScoringMoment | None, Query(description="scored at or before (ISO 8601)")] = None,
           band_rise: Annotated[bool | None, Query(description="re-scored into a higher band (true) or not")] = None,
           current: Annotated[bool | None, Query(description="only each case's latest decision (true), "
                                                              "or only superseded ones (false)")] = None,
