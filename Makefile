@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+HOME_DIR := $(or $(TRIAGE_HOME),.triage)
 
 .PHONY: run test test-fast system-deps bench clean
 
@@ -12,9 +13,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-## Sets up and runs the main job on embedded defaults.
+## Sets up and runs the main job on embedded defaults; the workbench secret is made once and kept
+## in $(HOME_DIR)/workbench.key, and the API docs are public (TRIAGE_API_DOCS_PUBLIC) on this local demo.
 run: $(STAMP)
-	$(BIN)/triage demo
+	mkdir -p $(HOME_DIR)
+	test -s $(HOME_DIR)/workbench.key || (umask 077 && $(BIN)/python -c 'import secrets; print(secrets.token_hex(32))' > $(HOME_DIR)/workbench.key)
+	TRIAGE_WORKBENCH_SECRET="$${TRIAGE_WORKBENCH_SECRET:-$$(cat $(HOME_DIR)/workbench.key)}" \
+	TRIAGE_API_DOCS_PUBLIC="$${TRIAGE_API_DOCS_PUBLIC:-true}" $(BIN)/triage demo
 
 ## Installs the servers the tests need (PostgreSQL, ...) and runs every test.
 test: $(STAMP) system-deps

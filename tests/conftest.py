@@ -24,6 +24,10 @@ from triage.db import engine_for, migrate
 from triage.db.base import all_models_metadata
 from triage.settings import get_settings
 
+#: Every app the tests build, in-process or in a uvicorn child, signs workbench sessions with this
+#: (the service refuses to start without a secret of 32 characters or more).
+os.environ.setdefault("TRIAGE_WORKBENCH_SECRET", "tests-only-workbench-secret-" + "0" * 32)
+
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 

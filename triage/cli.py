@@ -33,7 +33,7 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> 
 
 #: Exit codes of the commands that read a dataset, a database or a model and write a file
 #: (docs/interfaces.md): each failure is one line on stderr, never a traceback.
-EXIT_DATASET, EXIT_DATABASE, EXIT_OUTPUT, EXIT_MODEL = 2, 3, 4, 5
+EXIT_DATASET, EXIT_DATABASE, EXIT_OUTPUT, EXIT_MODEL, EXIT_CONFIG = 2, 3, 4, 5, 6
 
 
 def _fail(code: int, message: str) -> typer.Exit:
@@ -78,6 +78,16 @@ def _writable(out: Path) -> Path:
     except OSError as exc:
         raise _fail(EXIT_OUTPUT, f"cannot write {out}: {exc.strerror or type(exc).__name__}") from None
     return out
+
+
+def _servable(settings) -> None:
+    """Refuse, before any work, to serve without a workbench secret (exit 6)."""
+    from triage.workbench.auth import SecretMissing, session_secret
+
+    try:
+        session_secret(settings)
+    except SecretMissing as exc:
+        raise _fail(EXIT_CONFIG, str(exc)) from None
 
 
 def _validated(dataset: Path):
@@ -234,6 +244,8 @@ def demo(
     """The main job on embedded defaults: generate, validate, load, train, promote, serve."""
     from triage.demo import run_demo
 
+    if serve:
+        _servable(get_settings())
     run_demo(households=households, serve=serve)
 
 
@@ -251,6 +263,7 @@ def serve(
     from triage.serving.workers import APP, run_workers
 
     settings = get_settings()
+    _servable(settings)
     settings.ensure_home()
     migrate(settings.db_url)          # once, before the workers start
     if workers > 1:

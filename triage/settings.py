@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     workbench_session_hours: float = Field(12.0, gt=0, le=24 * 30,
                                            description="How long a workbench sign-in lasts.")
     workbench_secret: SecretStr | None = Field(
-        None, description="Signs workbench session cookies; default: a random key kept in home/workbench.key.")
+        None, description="Signs workbench session cookies and forms; at least 32 characters, required to serve.")
 
     @field_validator("home")
     @classmethod

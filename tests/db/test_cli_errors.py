@@ -59,3 +59,8 @@ def test_score_with_an_unreachable_model_registry_exits_5(tiny_city_folder, tmp_
                     MLFLOW_HTTP_REQUEST_TIMEOUT="5")
     assert "the model registry failed" in one_line(result, 5)
     assert not (tmp_path / "scores.csv").exists()
+
+
+def test_serve_without_a_workbench_secret_exits_6_before_starting(tmp_path):
+    for secret in ({}, {"TRIAGE_WORKBENCH_SECRET": "short"}):
+        assert "TRIAGE_WORKBENCH_SECRET" in one_line(triage("serve", "--port", "1", home=tmp_path, **secret), 6)

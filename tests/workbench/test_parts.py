@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from tests.workbench.conftest import city_db
+from triage.app import create_app
 from triage.db import engine_for
 from triage.evaluation.metrics import binary_metrics, tier_metrics
 from triage.settings import Settings
-from triage.workbench.auth import CookieSigner, session_secret
+from triage.workbench.auth import CookieSigner, SecretMissing, session_secret
 from triage.workbench.chart import theme_of, waterfall
 from triage.workbench.history import mask_digits, timeline
 from triage.workbench.i18n import MESSAGES, VOCABULARY, Translator, pick_lang
@@ -114,12 +115,14 @@ def test_the_cookie_signature_detects_tampering_and_expires():
     assert signer.key_id("", now=1) is None and signer.key_id("a.b.c", now=1) is None
 
 
-def test_the_session_secret_is_made_once_and_shared(tmp_path):
-    settings = Settings(home=tmp_path)
-    first = session_secret(settings)
-    assert len(first) == 64 and session_secret(settings) == first
-    assert (tmp_path / "workbench.key").stat().st_mode & 0o077 == 0
-    assert session_secret(Settings(home=tmp_path, workbench_secret="configured")) == b"configured"
+def test_a_missing_or_short_secret_stops_the_service_at_start(tmp_path):
+    for secret in (None, "", " " * 40, "x" * 31):
+        settings = Settings(home=tmp_path, workbench_secret=secret)
+        with pytest.raises(SecretMissing, match="TRIAGE_WORKBENCH_SECRET"):
+            session_secret(settings)
+        with pytest.raises(SecretMissing):
+            create_app(settings)
+    assert session_secret(Settings(home=tmp_path, workbench_secret="k" * 32)) == b"k" * 32
 
 
 def test_every_message_and_term_exists_in_both_languages_and_speaks_of_risk():

@@ -4,17 +4,15 @@ The cookie holds the key's public id, the sign-in time and an HMAC over both, ne
 itself, so a stolen cookie cannot be replayed against the JSON API and it expires on its own.
 The key's row is read on every page, so revoking the key (or lowering its role) signs the
 analyst out at once.  The secret is shared by every worker of a service: it comes from
-``TRIAGE_WORKBENCH_SECRET`` or from ``home/workbench.key``, created once.
+``TRIAGE_WORKBENCH_SECRET``, at least :data:`MIN_SECRET_LENGTH` characters, and the service does not
+start without one (an empty or guessable secret would let anyone forge a session).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import secrets
 import time
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -42,23 +40,21 @@ class SignInRefused(Exception):
         self.reason = reason
 
 
+MIN_SECRET_LENGTH = 32
+
+
+class SecretMissing(ValueError):
+    """``TRIAGE_WORKBENCH_SECRET`` is unset or too short: the service refuses to start."""
+
+
 def session_secret(settings: Settings) -> bytes:
-    """The configured secret, else the one in ``home/workbench.key`` (made atomically on first use)."""
-    if settings.workbench_secret is not None:
-        return settings.workbench_secret.get_secret_value().encode()
-    path = settings.ensure_home() / "workbench.key"
-    if not path.exists():
-        draft = path.with_name(f".workbench.key.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
-        try:
-            os.link(draft, path)  # fails if another worker won the race: then read theirs
-        except FileExistsError:
-            pass
-        finally:
-            Path(draft).unlink()
-    return path.read_text().strip().encode()
+    """The configured secret; raises ``SecretMissing`` when it is unset or shorter than 32 characters."""
+    secret = settings.workbench_secret.get_secret_value().strip() if settings.workbench_secret else ""
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise SecretMissing(
+            f"TRIAGE_WORKBENCH_SECRET must hold at least {MIN_SECRET_LENGTH} characters (it has {len(secret)}); "
+            "make one with: python -c 'import secrets; print(secrets.token_hex(32))'")
+    return secret.encode()
 
 
 class CookieSigner:
