@@ -27,6 +27,7 @@ from triage.models.registry import Champions, load_champions
 from triage.serving.api import mount_api
 from triage.serving.batching import ScoringLane
 from triage.serving.deps import ServiceState
+from triage.serving.headers import DocsGateMiddleware, SecurityHeadersMiddleware
 from triage.serving.docs import mount_docs
 from triage.serving.limits import BodyLimitMiddleware
 from triage.serving.metrics import LatencyMiddleware, ServiceMetrics
@@ -91,5 +92,7 @@ def create_app(settings: Settings | None = None, champions: Champions | None = N
     mount_docs(app)
     mount_workbench(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(DocsGateMiddleware, public=settings.api_docs_public)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(LatencyMiddleware, metrics=metrics)
     return app

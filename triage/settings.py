@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     auth_failures_per_address: int = Field(30, ge=1, description="Failed authentications a client address may "
                                            "have per window before 429 (per worker process).")
     auth_failure_window_seconds: float = Field(60.0, gt=0, le=86_400, description="The window of both limits.")
+    api_docs_public: bool = Field(False, description="Serve /docs, /redoc and /openapi.json without an API key.")
     # The analyst workbench (/ui/).
     mlflow_ui_url: AnyHttpUrl = Field(AnyHttpUrl("http://127.0.0.1:5000"),
                                       description="The MLflow UI the workbench's models page links to.")

@@ -91,8 +91,8 @@ def test_an_unreachable_database_gives_503_and_the_service_stays_up(tmp_path, ch
         assert problem["instance"] == "/v1/cases/score"
 
 
-def test_the_openapi_document_describes_problems_and_the_calibrated_probability(client):
-    spec = client.get("/openapi.json").json()
+def test_the_openapi_document_describes_problems_and_the_calibrated_probability(client, keys):
+    spec = client.get("/openapi.json", headers=auth(keys["scorer"])).json()
     score = spec["paths"]["/v1/cases/score"]["post"]
     assert {"401", "403", "413", "422", "503"} <= set(score["responses"])
     assert "application/problem+json" in score["responses"]["422"]["content"]

@@ -34,7 +34,8 @@ CHECKS = [not_a_server_error, response_schema_conformance, status_code_conforman
 @pytest.fixture
 def served(service_db, tmp_path, champions):
     """The app (lifespan started) and one key per role, on each database backend."""
-    app = create_app(Settings(home=tmp_path / "home", database_url=service_db), champions=champions)
+    app = create_app(Settings(home=tmp_path / "home", database_url=service_db, api_docs_public=True),
+                     champions=champions)
     with TestClient(app, raise_server_exceptions=False):
         keys = {}
         with app.state.service.sessions() as session:
