@@ -131,6 +131,20 @@ def test_every_factor_label_is_whole_and_clear_of_its_value(served, browser, lan
         context.close()
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("width, height", [(1366, 900), (768, 1024)])
+def test_the_queue_s_first_screen_shows_cases(served, browser, lang, width, height):
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    try:
+        sign_in(page, served)
+        page.goto(f"{served.base}/ui/?lang={lang}")
+        first = page.locator("table.queue tbody tr").first.bounding_box()
+        assert first["y"] + first["height"] <= height
+    finally:
+        context.close()
+
+
 def test_the_queue_shows_each_team_s_load_against_its_capacity(served, page):
     sign_in(page, served)
     response = httpx.get(f"{served.base}/v1/queue/teams", headers=auth(served.keys["analyst"]), timeout=30)
@@ -290,8 +304,23 @@ def test_english_and_a_tablet_layout(served, browser):
         page.goto(f"{served.base}/ui/cases/{served.score_ids['C-101']}")  # the language is remembered
         assert page.inner_text("#factors h2") == "What moves the risk estimate"
         assert page.evaluate("document.documentElement.scrollWidth") <= 820
-        main, side = page.locator(".col-main").bounding_box(), page.locator(".col-side").bounding_box()
-        assert side["y"] >= main["y"] + main["height"]  # one column on a tablet
+        boxes = [page.locator(f"#{card}").bounding_box() for card in ("risk", "route", "factors", "history")]
+        assert len({box["x"] for box in boxes}) == 1  # one column on a tablet
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_on_a_tablet_route_and_review_come_within_two_screens_before_the_history(served, browser, lang):
+    context = browser.new_context(viewport={"width": 768, "height": 1024})
+    page = context.new_page()
+    try:
+        sign_in(page, served)
+        page.goto(f"{served.base}/ui/cases/{served.score_ids['C-101']}?lang={lang}")
+        route, form, history = (page.locator(selector).bounding_box()
+                                for selector in ("#route", "#review form.review-form", "#history"))
+        assert route["y"] < form["y"] < history["y"]
+        assert form["y"] + form["height"] <= 2 * 1024
     finally:
         context.close()
 

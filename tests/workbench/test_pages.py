@@ -255,6 +255,19 @@ def test_the_queue_shows_each_team_s_cases_due_today_against_its_capacity(backlo
     assert flagged == beyond and beyond
 
 
+def test_a_team_s_due_today_link_lists_exactly_the_cases_it_counts(backlog, client):
+    # an override waiting for a second analyst: reviewed, yet still open and due
+    pending = client.post(f"/v1/scores/{backlog.score_ids['C-101']}/review", headers=auth(backlog.keys["analyst"]),
+                          json={"verdict": "override", "teams": ["family_mediation"], "note": "已和解"})
+    assert pending.json()["status"] == "pending"
+    signed_in(client, backlog.keys["analyst"])
+    links = re.findall(r'data-due="(\d+)"[^>]*>\s*<td><a href="([^"]+)"', client.get("/ui/").text)
+    assert links
+    for due, link in links:
+        listed = client.get(html.unescape(link)).text
+        assert len(re.findall(r"<tr data-score-id=", listed)) == int(due), link
+
+
 def test_a_day_with_nothing_due_says_so(client):
     keys = make_keys(client.app.state.service.settings.db_url)
     signed_in(client, keys["analyst"])

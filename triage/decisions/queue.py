@@ -24,6 +24,7 @@ class QueueFilter:
     created_to: datetime | None = None
     band_rise: bool | None = None
     current: bool | None = None          # only each case's latest decision (true) or only superseded ones
+    score_ids: list[str] | None = None   # only these decisions
 
 
 def queue_page(session: Session, where: QueueFilter, limit: int, offset: int) -> QueuePage:
@@ -46,6 +47,8 @@ def queue_page(session: Session, where: QueueFilter, limit: int, offset: int) ->
         conditions.append(Decision.created_at <= where.created_to)
     if where.band_rise is not None:
         conditions.append(Decision.band_rise.is_(where.band_rise))
+    if where.score_ids is not None:
+        conditions.append(Decision.score_id.in_(where.score_ids))
     if where.current is not None:
         later = aliased(Decision)
         superseded = exists().where(later.case_id == Decision.case_id, later.created_at > Decision.created_at)

@@ -121,6 +121,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                       "then by estimated risk; those beyond capacity are the lowest-ranked, so a flood of alerts "
                       "does not bury the critical ones."),
     "due_today": ("今日到期", "Due today"),
+    "due_today_only": ("只看今日到期未研判", "Due today and open only"),
     "capacity": ("每日能力", "Capacity / day"),
     "over_capacity": ("超出能力", "Over capacity"),
     "nothing_due_today": ("今天没有到期未研判的案件。", "No open cases are due today."),

@@ -61,10 +61,11 @@ class QueueQuery(BaseModel):
     scored_from: date | None = Field(None, ge=FIRST_DAY, le=LAST_DAY)
     scored_to: date | None = Field(None, ge=FIRST_DAY, le=LAST_DAY)
     band_rise: Literal["yes"] | None = None
+    due: Literal["today"] | None = None
     page: int = Field(1, ge=1, le=100_000)
 
     _blank = field_validator("team", "dispute_type", "reviewed", "scored_from", "scored_to", "band_rise",
-                             mode="before")(_blank_is_none)
+                             "due", mode="before")(_blank_is_none)
 
     def where(self) -> queue.QueueFilter:
         """The filter of ``queue.queue_page``; dates are whole days in Asia/Shanghai."""
@@ -139,10 +140,13 @@ def queue_view(session: Session, query: QueueQuery, capacities: dict[str, int],
     """One page of the queue, highest risk first, with the count per band under the other filters and
     each team's cases due today against its capacity."""
     now = now or datetime.now(timezone.utc)
+    ranking = capacity.rank_due(session, list(capacities), now.astimezone(SHANGHAI).date())
     where = query.where()
+    if query.due:   # the cases the capacity table counts as due today, of the team when one is chosen
+        where = replace(where, score_ids=sorted({row[0] for code, rows in ranking.owed.items()
+                                                 if query.team in (None, code) for row, _ in rows}))
     page = queue.queue_page(session, where, PAGE_SIZE, (query.page - 1) * PAGE_SIZE)
     counts = {band: queue.queue_page(session, replace(where, band=[band]), 1, 0).total for band in BANDS}
-    ranking = capacity.rank_due(session, list(capacities), now.astimezone(SHANGHAI).date())
     beyond = ranking.beyond_capacity(capacities)
     rows = []
     for item in page.items:
