@@ -21,6 +21,7 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from tests.factories import City, random_tables
+from tests.support.workbench import BrowserClient
 from triage.config import load_domain
 from triage.db import migrate
 from triage.db.load import load_frames
@@ -102,7 +103,7 @@ def settings(service_db: str, tmp_path) -> Settings:
 
 @pytest.fixture
 def client(settings: Settings, champions: Champions) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, champions=champions), raise_server_exceptions=False) as test_client:
+    with BrowserClient(create_app(settings, champions=champions), raise_server_exceptions=False) as test_client:
         yield test_client
 
 
@@ -126,7 +127,7 @@ def auth(key: str) -> dict[str, str]:
 def case_request(case_id: str = "C-1", household: str = "H-1", *, counterparty: str | None = "H-2",
                  dispute_type: str = "marriage_family", persons=("P-1-1",), as_of: str | None = "2025-06-01T10:00:00+08:00",
                  **case) -> dict:
-    """A score request body as INTERFACES.md shows it."""
+    """A score request body as docs/interfaces.md shows it."""
     body = {"case": {"case_id": case_id, "opened_at": "2025-06-01T09:30:00+08:00", "household_id": household,
                      "counterparty_household_id": counterparty, "dispute_type": dispute_type,
                      "source": "grid_patrol", "amount_cny": 20000, "parties_count": 2,

@@ -19,6 +19,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from tests.servers import running_uvicorn
+from tests.support.workbench import BrowserClient
 from tests.serving.conftest import (SHIPPED_DOMAIN, TEST_HASHER, auth, case_request, champions,  # noqa: F401
                                     domain_with_capacity, small_city, without_medical_in_population)
 from triage.db import engine_for, migrate
@@ -147,7 +148,8 @@ def settings(tmp_path, monkeypatch) -> Settings:
 
 @pytest.fixture
 def client(settings, profiled_champions) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, champions=profiled_champions), raise_server_exceptions=False) as test_client:
+    with BrowserClient(create_app(settings, champions=profiled_champions),
+                       raise_server_exceptions=False) as test_client:
         yield test_client
 
 

@@ -108,11 +108,11 @@ def test_queue_dates_are_whole_days_in_shanghai():
 def test_the_cookie_signature_detects_tampering_and_expires():
     signer = CookieSigner(b"secret", max_age_seconds=3600)
     value = signer.sign("abc123", now=1_000_000)
-    assert signer.key_id(value, now=1_000_000 + 3599) == "abc123"
-    assert signer.key_id(value, now=1_000_000 + 3601) is None
-    assert signer.key_id(value.replace("abc123", "abc124"), now=1_000_001) is None
-    assert CookieSigner(b"other", 3600).key_id(value, now=1_000_001) is None
-    assert signer.key_id("", now=1) is None and signer.key_id("a.b.c", now=1) is None
+    assert signer.session_id(value, now=1_000_000 + 3599) == "abc123"
+    assert signer.session_id(value, now=1_000_000 + 3601) is None
+    assert signer.session_id(value.replace("abc123", "abc124"), now=1_000_001) is None
+    assert CookieSigner(b"other", 3600).session_id(value, now=1_000_001) is None
+    assert signer.session_id("", now=1) is None and signer.session_id("a.b.c", now=1) is None
 
 
 def test_a_missing_or_short_secret_stops_the_service_at_start(tmp_path):

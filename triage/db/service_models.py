@@ -146,3 +146,14 @@ class IdempotentRequest(Base):
     body_sha256: Mapped[str] = mapped_column(String(64))
     score_ids: Mapped[list] = mapped_column(JSON, doc="the decisions stored, in the order of the request")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class WorkbenchSession(Base):
+    """A workbench sign-in: the cookie names it, and signing out ends it here, so a copied cookie dies too."""
+
+    __tablename__ = "workbench_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

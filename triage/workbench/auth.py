@@ -1,7 +1,8 @@
 """Workbench sign-in: an analyst's API key checked once, then a signed session cookie.
 
-The cookie holds the key's public id, the sign-in time and an HMAC over both, never the key
-itself, so a stolen cookie cannot be replayed against the JSON API and it expires on its own.
+The cookie holds the id of a session kept in the database, the sign-in time and an HMAC over
+both, never the key itself, so a stolen cookie cannot be replayed against the JSON API, it expires
+on its own, and signing out ends the session on the server (the cookie is worthless from then on).
 The key's row is read on every page, so revoking the key (or lowering its role) signs the
 analyst out at once.  The secret is shared by every worker of a service: it comes from
 ``TRIAGE_WORKBENCH_SECRET``, at least :data:`MIN_SECRET_LENGTH` characters, and the service does not
@@ -12,13 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import time
+from datetime import datetime, timezone
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from triage.db.service_models import ApiKey
+from triage.db.service_models import ApiKey, WorkbenchSession
 from triage.decisions import audit
 from triage.decisions.keys import KeyVerifier, allows
 from triage.settings import Settings
@@ -58,7 +61,7 @@ def session_secret(settings: Settings) -> bytes:
 
 
 class CookieSigner:
-    """``<key id>.<issued unix time>.<hmac>``: tamper-evident and expiring."""
+    """``<session id>.<issued unix time>.<hmac>``: tamper-evident and expiring."""
 
     def __init__(self, secret: bytes, max_age_seconds: float):
         self.secret, self.max_age = secret, max_age_seconds
@@ -66,30 +69,46 @@ class CookieSigner:
     def _mac(self, payload: str) -> str:
         return hmac.new(self.secret, payload.encode(), hashlib.sha256).hexdigest()
 
-    def sign(self, key_id: str, now: float | None = None) -> str:
-        payload = f"{key_id}.{int(now if now is not None else time.time())}"
+    def sign(self, session_id: str, now: float | None = None) -> str:
+        payload = f"{session_id}.{int(now if now is not None else time.time())}"
         return f"{payload}.{self._mac(payload)}"
 
-    def key_id(self, value: str, now: float | None = None) -> str | None:
-        """The key id in a cookie that is intact and not expired; None otherwise."""
+    def session_id(self, value: str, now: float | None = None) -> str | None:
+        """The session id in a cookie that is intact and not expired; None otherwise."""
         payload, _, mac = value.rpartition(".")
-        key_id, _, issued = payload.partition(".")
-        if not (key_id and issued.isdigit() and hmac.compare_digest(mac, self._mac(payload))):
+        session_id, _, issued = payload.partition(".")
+        if not (session_id and issued.isdigit() and hmac.compare_digest(mac, self._mac(payload))):
             return None
         age = (now if now is not None else time.time()) - int(issued)
-        return key_id if 0 <= age <= self.max_age else None
+        return session_id if 0 <= age <= self.max_age else None
 
 
-def sign_in(session: Session, verifier: KeyVerifier, presented: str, client: str | None) -> ApiKey:
-    """The key's row when it may use the workbench; raises ``SignInRefused`` otherwise, and
+def sign_in(session: Session, verifier: KeyVerifier, presented: str, client: str | None) -> str:
+    """A new session's id when the key may use the workbench; raises ``SignInRefused`` otherwise, and
     ``TooManyFailures`` when the key id or the address has failed too often."""
     key = verifier.verify(session, presented.strip(), client)
     if key is None:
         raise SignInRefused("key_invalid")
     if not allows(key.role, ROLE):
         raise SignInRefused("key_scorer")
+    started = WorkbenchSession(id=secrets.token_urlsafe(32), key_id=key.id, created_at=datetime.now(timezone.utc))
+    session.add(started)
     audit.record(session, "workbench.sign_in", key.id)
-    return key
+    return started.id
+
+
+def sign_out(request: Request, session: Session) -> None:
+    """End the cookie's session on the server (if it is still one)."""
+    row = _session_row(request, session)
+    if row is not None:
+        row.ended_at = datetime.now(timezone.utc)
+        audit.record(session, "workbench.sign_out", row.key_id)
+
+
+def _session_row(request: Request, session: Session) -> WorkbenchSession | None:
+    session_id = signer_of(request).session_id(request.cookies.get(COOKIE, ""))
+    row = session.get(WorkbenchSession, session_id) if session_id else None
+    return row if row is not None and row.ended_at is None else None
 
 
 def signer_of(request: Request) -> CookieSigner:
@@ -98,8 +117,8 @@ def signer_of(request: Request) -> CookieSigner:
 
 def signed_in_key(request: Request, session: SessionDep) -> ApiKey:
     """The analyst behind the session cookie; ``SignInRequired`` when there is none any more."""
-    key_id = signer_of(request).key_id(request.cookies.get(COOKIE, ""))
-    key = session.get(ApiKey, key_id) if key_id else None
+    row = _session_row(request, session)
+    key = session.get(ApiKey, row.key_id) if row is not None else None
     if key is None or key.revoked_at is not None or not allows(key.role, ROLE):
         raise SignInRequired()
     return key

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import pandas as pd
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -18,8 +18,8 @@ from triage.decisions.champions import NoChampions
 from triage.decisions.types import SHANGHAI
 from triage.decisions.keys import TooManyFailures
 from triage.web import ServiceDep, SessionDep, client_address
-from triage.workbench import plots, views
-from triage.workbench.auth import COOKIE, AnalystSession, SignInRefused, sign_in, signer_of
+from triage.workbench import csrf, plots, views
+from triage.workbench.auth import COOKIE, AnalystSession, SignInRefused, sign_in, sign_out, signer_of
 from triage.workbench.history import mask_digits
 from triage.workbench.i18n import LANG_COOKIE, LANGS, Translator, pick_lang
 
@@ -31,6 +31,8 @@ TEMPLATES.env.filters.update(
     masked=mask_digits)
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
+#: Every form POST carries the browser's CSRF token (triage.workbench.csrf).
+CSRF = [Depends(csrf.checked)]
 
 
 def translator(request: Request) -> Translator:
@@ -41,7 +43,9 @@ def translator(request: Request) -> Translator:
 def render(request: Request, template: str, status: int = 200, **context) -> Response:
     """A page in the reader's language; ``?lang=`` is remembered in a cookie."""
     t = translator(request)
-    response = TEMPLATES.TemplateResponse(request, template, {"t": t, **context}, status_code=status)
+    response = TEMPLATES.TemplateResponse(request, template, {"t": t, "csrf_token": csrf.form_token(request),
+                                                              **context}, status_code=status)
+    csrf.keep_seed(request, response)
     if request.query_params.get("lang") in LANGS:
         response.set_cookie(LANG_COOKIE, t.lang, max_age=365 * 86400, path="/ui", httponly=True, samesite="lax")
     return response
@@ -52,12 +56,12 @@ def login_page(request: Request) -> Response:
     return render(request, "login.html")
 
 
-@router.post("/login")
+@router.post("/login", dependencies=CSRF)
 def login(request: Request, session: SessionDep, state: ServiceDep,
           api_key: Annotated[str, Form(max_length=500)] = "") -> Response:
     """Check the key once, then keep only a signed session cookie (HTTP-only, SameSite)."""
     try:
-        key = sign_in(session, state.verifier, api_key, client_address(request))
+        session_id = sign_in(session, state.verifier, api_key, client_address(request))
     except SignInRefused as refused:
         return render(request, "login.html", status=401 if refused.reason == "key_invalid" else 403,
                       error=refused.reason)
@@ -67,14 +71,17 @@ def login(request: Request, session: SessionDep, state: ServiceDep,
         return response
     session.commit()
     response = RedirectResponse("/ui/", status_code=303)
-    response.set_cookie(COOKIE, signer_of(request).sign(key.id), path="/ui", httponly=True, samesite="lax",
+    response.set_cookie(COOKIE, signer_of(request).sign(session_id), path="/ui", httponly=True, samesite="lax",
                         secure=request.url.scheme == "https",
                         max_age=int(timedelta(hours=state.settings.workbench_session_hours).total_seconds()))
     return response
 
 
-@router.post("/logout")
-def logout() -> Response:
+@router.post("/logout", dependencies=CSRF)
+def logout(request: Request, session: SessionDep) -> Response:
+    """End the session on the server, then drop the cookie."""
+    sign_out(request, session)
+    session.commit()
     response = RedirectResponse("/ui/login", status_code=303)
     response.delete_cookie(COOKIE, path="/ui")
     return response
@@ -121,7 +128,7 @@ def case_page(request: Request, score_id: str, key: AnalystSession, session: Ses
     return case_response(request, score_id, key, session, state, saved=SAVED.get(saved))
 
 
-@router.post("/cases/{score_id}/review")
+@router.post("/cases/{score_id}/review", dependencies=CSRF)
 def review(request: Request, score_id: str, key: AnalystSession, session: SessionDep, state: ServiceDep,
            verdict: Annotated[str, Form()] = "agree", teams: Annotated[list[str], Form()] = [],  # noqa: B006
            priority: Annotated[str, Form(max_length=32)] = "",
@@ -140,7 +147,7 @@ def review(request: Request, score_id: str, key: AnalystSession, session: Sessio
                             status_code=303)
 
 
-@router.post("/cases/{score_id}/reviews/{review_id}")
+@router.post("/cases/{score_id}/reviews/{review_id}", dependencies=CSRF)
 def settle(request: Request, score_id: str, review_id: int, key: AnalystSession, session: SessionDep,
            state: ServiceDep, action: Annotated[Literal["confirm", "reject"], Form()],
            note: Annotated[str, Form(max_length=10_000)] = "") -> Response:
@@ -155,7 +162,7 @@ def settle(request: Request, score_id: str, review_id: int, key: AnalystSession,
     return RedirectResponse(f"/ui/cases/{score_id}?saved={settled.status}", status_code=303)
 
 
-@router.post("/cases/{score_id}/followups/{followup_id}")
+@router.post("/cases/{score_id}/followups/{followup_id}", dependencies=CSRF)
 def visit(request: Request, score_id: str, followup_id: int, key: AnalystSession, session: SessionDep,
           state: ServiceDep, outcome: Annotated[str, Form(max_length=32)] = "",
           note: Annotated[str, Form(max_length=10_000)] = "", rescore: Annotated[bool, Form()] = False) -> Response:
