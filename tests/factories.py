@@ -8,7 +8,7 @@
     tables = city.tables()                 # dict table -> typed DataFrame, every table present
     cases = city.cases_as_of()             # the cases plus an ``as_of`` column (= opened_at)
 
-Times are ISO strings (no offset = Asia/Shanghai, as in CONTRACT.md) or Timestamps.  Ids of
+Times are ISO strings (no offset = Asia/Shanghai, as in docs/data-format.md) or Timestamps.  Ids of
 calls, events, screenings, assessments and incidents are numbered automatically.
 ``random_tables`` builds a larger random city with numpy for property tests and timings.
 """

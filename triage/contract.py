@@ -1,4 +1,4 @@
-"""The exchange format of ``CONTRACT.md`` written down once, as data.
+"""The exchange format of ``docs/data-format.md`` written down once, as data.
 
 Every loader, data contract, database model and the synthetic city read these
 specifications instead of repeating column lists.  Nothing here validates: the
@@ -28,7 +28,7 @@ OFFENCES = (
     "threat", "assault", "intentional_injury", "attempted_homicide", "homicide", "arson",
     "property_damage", "other",
 )
-#: Offences that make a civil dispute a criminal one (民转刑), per CONTRACT.md "The labels".
+#: Offences that make a civil dispute a criminal one (民转刑), per docs/data-format.md "The labels".
 ESCALATION_OFFENCES = ("assault", "intentional_injury", "attempted_homicide", "homicide", "arson")
 EMPLOYMENT = ("employed", "unemployed", "migrant_worker", "farmer", "student", "retired", "other")
 
@@ -42,7 +42,7 @@ FIRST_YEAR, LAST_YEAR = 1900, 2200
 
 @dataclass(frozen=True)
 class Column:
-    """One column of an exchange table and the rules CONTRACT.md gives it."""
+    """One column of an exchange table and the rules docs/data-format.md gives it."""
 
     name: str
     type: ColumnType
@@ -214,7 +214,7 @@ TABLE_ORDER = (
     "screenings", "psych_assessments", "incidents",
 )
 
-#: Score ceilings per screening instrument (CONTRACT.md: phq9 0..27, gad7 0..21).
+#: Score ceilings per instrument (docs/data-format.md "The tables": phq9 0..27, gad7 0..21).
 INSTRUMENT_MAX_SCORE = {"phq9": 27, "gad7": 21}
 
 PII_COLUMNS = frozenset(c.name for t in TABLES.values() for c in t.columns if c.pii)

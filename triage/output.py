@@ -8,7 +8,7 @@ import pandas as pd
 
 
 def write_frame(frame: pd.DataFrame, out: Path) -> Path:
-    """Parquet keeps the types; CSV writes ``as_of`` as ISO 8601 with its offset (CONTRACT.md timestamps)."""
+    """Parquet keeps the types; CSV writes ``as_of`` as ISO 8601 with its offset (docs/data-format.md "Types")."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".parquet":

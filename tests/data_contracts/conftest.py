@@ -1,7 +1,7 @@
 """A tiny hand-written city in the exchange format, and a writer for its files in any style.
 
 The rows are typed out by hand (not produced by ``triage generate``) so the validator is
-tested against CONTRACT.md rather than against one generator's habits.
+tested against docs/data-format.md rather than against one generator's habits.
 """
 
 from __future__ import annotations

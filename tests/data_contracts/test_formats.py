@@ -1,4 +1,4 @@
-"""Files written the ways CONTRACT.md allows must validate, and broken folders must say why."""
+"""Files written as docs/data-format.md allows must validate, and broken folders must say why."""
 
 from __future__ import annotations
 

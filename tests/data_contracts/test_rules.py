@@ -1,4 +1,4 @@
-"""Every rule of CONTRACT.md, each shown by a row that breaks it.
+"""Every rule of docs/data-format.md, each shown by a row that breaks it.
 
 All the breaking rows are appended to one copy of the tiny city and validated together
 (one validation keeps the module fast); each parametrised case then looks up its own row.

@@ -56,7 +56,7 @@ def test_an_unknown_table_is_refused():
         validate_frames({"people": pd.DataFrame({"x": ["1"]})})
 
 
-# Every spelling CONTRACT.md allows, drawn at random: none may ever be quarantined.
+# Every spelling docs/data-format.md allows, drawn at random: none may ever be quarantined.
 ids = st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc", "Zs", "Zl", "Zp"]),
               min_size=1, max_size=64).filter(lambda s: s == s.strip())
 timestamps = st.builds(

@@ -1,4 +1,4 @@
-"""The models are the contract of CONTRACT.md, column for column."""
+"""The models are the contract of docs/data-format.md, column for column."""
 
 import pytest
 from sqlalchemy import Boolean, Double, Integer, String, Text

@@ -1,4 +1,4 @@
-"""Tier-model features and DOMAIN.md's PHQ-9/GAD-7 rule, on the quarrel city."""
+"""Tier-model features and the PHQ-9/GAD-7 rule of docs/data-format.md, on the quarrel city."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Who may do what (INTERFACES.md): every endpoint × every role, and no / wrong / revoked keys."""
+"""Who may do what (docs/interfaces.md): every endpoint × role, and no / wrong / revoked keys."""
 
 import pytest
 

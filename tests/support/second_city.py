@@ -120,7 +120,7 @@ def write_second_city(out: Path, *, households: int, seed: int, start: date, end
 
 
 def _data_end(tables: dict[str, pd.DataFrame], start: date) -> float:
-    """The latest own-time of any written row, in days since ``start`` (CONTRACT.md's end of the data)."""
+    """The latest own-time of any written row, in days since ``start`` (the end of the data, docs/data-format.md "The labels")."""
     latest = max(tables[name][column].max() for name, column in (
         ("hotline_calls", "received_at"), ("cases", "opened_at"), ("mediation_events", "at"),
         ("screenings", "at"), ("psych_assessments", "at"), ("incidents", "occurred_at")))
@@ -703,7 +703,7 @@ def _pair_key(a, b):
 
 
 def _labels(sim: Simulation) -> np.ndarray:
-    """The label of CONTRACT.md computed from the generator's own incidents (cases in creation order)."""
+    """The label of docs/data-format.md computed from the generator's own incidents (cases in creation order)."""
     violent = sim.incidents[sim.incidents["offence"].isin(ESCALATION_OFFENCES)]
     cases = pd.DataFrame({"case": np.arange(len(sim.t_open)), "t0": sim.t_open})
     hits = [cases.assign(household=side).merge(violent[["household", "t"]], on="household")

@@ -1,4 +1,4 @@
-"""An independent reading of CONTRACT.md: row rules, the 民转刑 label, threat phrases.
+"""An independent reading of docs/data-format.md: row rules, the 民转刑 label, threat phrases.
 
 Written from the contract text, not from the generator's code, so that a generator bug does
 not hide behind the same mistake in the test.
@@ -84,8 +84,9 @@ def first_broken_rule(tables: dict[str, pd.DataFrame]) -> dict[str, pd.Series]:
 
 
 def escalation_labels(tables: dict[str, pd.DataFrame], end: date, horizon_days: int = 180) -> pd.DataFrame:
-    """CONTRACT.md "The labels": a violent incident on either household (or naming the case) in
-    (opened_at, opened_at + H]; cases opened less than H days before the end are censored."""
+    """docs/data-format.md "The labels": a violent incident on either household (or naming the
+    case) in (opened_at, opened_at + H]; cases opened less than H days before the end are
+    censored."""
     cases = tables["cases"].assign(opened=parse_times(tables["cases"]["opened_at"]))
     incidents = tables["incidents"]
     violent = incidents[incidents["offence"].isin(ESCALATION_OFFENCES)].assign(

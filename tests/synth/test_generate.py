@@ -1,4 +1,4 @@
-"""`triage generate`: a small city conforms to CONTRACT.md and behaves like the world it simulates."""
+"""`triage generate`: a small city conforms to docs/data-format.md and behaves like the world it simulates."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The 民转刑 label of CONTRACT.md, rule by rule."""
+"""The 民转刑 label of docs/data-format.md, rule by rule."""
 
 import pandas as pd
 import pytest

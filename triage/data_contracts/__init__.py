@@ -1,4 +1,4 @@
-"""Data contracts: CONTRACT.md's rules as great-expectations suites, and row-level quarantine."""
+"""Data contracts: docs/data-format.md as great-expectations suites, and row-level quarantine."""
 
 from triage.data_contracts.outputs import render_report, write_validation_outputs
 from triage.data_contracts.reading import DatasetUnreadable, as_text_frame, read_dataset

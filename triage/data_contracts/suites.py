@@ -1,4 +1,4 @@
-"""The rules of CONTRACT.md as great-expectations suites, one per table, built from ``TABLES``.
+"""The rules of docs/data-format.md as great-expectations suites, one per table, from ``TABLES``.
 
 Each expectation carries in its ``meta`` the quarantine ``rule`` it enforces and the
 ``stage`` it runs on: ``text`` expectations check the values *as written* (every column
@@ -97,7 +97,7 @@ def _range_expectation(column: Column, current_year: int) -> gxe.Expectation | N
 
 
 def _row_expectations(table: str) -> list[gxe.Expectation]:
-    """Rules tying columns of one row together (CONTRACT.md's per-table remarks)."""
+    """Rules tying columns of one row together (docs/data-format.md "The tables")."""
     spec = TABLES[table]
     expectations: list[gxe.Expectation] = [
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(
@@ -125,7 +125,7 @@ def _row_expectations(table: str) -> list[gxe.Expectation]:
 
 
 def build_suite(table: str, current_year: int | None = None) -> gx.ExpectationSuite:
-    """The expectation suite of ``table``: every CONTRACT.md rule that one row can break."""
+    """The expectation suite of ``table``: every docs/data-format.md rule one row can break."""
     year = current_year or date.today().year
     spec = TABLES[table]
     expectations: list[gxe.Expectation] = []
@@ -136,7 +136,7 @@ def build_suite(table: str, current_year: int | None = None) -> gx.ExpectationSu
             expectations.append(ranged)
     expectations.extend(_row_expectations(table))
     return gx.ExpectationSuite(name=table, expectations=expectations,
-                               meta={"source": "triage.contract.TABLES (CONTRACT.md)"})
+                               meta={"source": "triage.contract.TABLES (docs/data-format.md)"})
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,4 @@
-"""The eight exchange tables of CONTRACT.md as SQLAlchemy models.
+"""The eight exchange tables of docs/data-format.md as SQLAlchemy models.
 
 Columns, order, nullability and references mirror :data:`triage.contract.TABLES` one to one
 (``tests/db/test_schema.py`` holds them to it).  Foreign keys follow every contract reference:

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from sqlalchemy import DateTime, String, Text
 from sqlalchemy.types import TypeDecorator
 
-#: Contract ids are at most 64 characters (CONTRACT.md "Files").
+#: Contract ids are at most 64 characters (docs/data-format.md "Types").
 Id = String(64)
 #: Enum codes are short lower-case words; the validator checks the allowed values.
 Code = String(32)

@@ -31,7 +31,7 @@ from triage.decisions.audit import record
 
 Role = Literal["scorer", "analyst", "admin"]
 ROLES: tuple[str, ...] = ("scorer", "analyst", "admin")
-#: Each role may do what the roles before it may (INTERFACES.md: analyst ⊃ scorer, admin ⊃ all).
+#: A role may do what the roles before it may (docs/interfaces.md: analyst ⊃ scorer, admin ⊃ all).
 ROLE_RANK: dict[str, int] = {role: i for i, role in enumerate(ROLES)}
 PREFIX = "trg"
 

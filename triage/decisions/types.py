@@ -1,7 +1,7 @@
 """What the domain takes and gives: a case to score, its score, reviews, the queue, visits, timelines.
 
-Pydantic models, so that the HTTP API (INTERFACES.md) can take and return them as they are and
-document them in OpenAPI.  Inputs follow the exchange format's rules for a case (CONTRACT.md):
+Pydantic models, so that the HTTP API (docs/interfaces.md) can take and return them as they are and
+document them in OpenAPI.  Inputs follow the rules of docs/data-format.md for a case:
 ids of at most 64 characters without surrounding whitespace, a timestamp without an offset read
 as Asia/Shanghai, enum codes as listed.
 """
@@ -23,7 +23,7 @@ SHANGHAI = ZoneInfo(TIMEZONE)
 
 
 def aware(value: datetime) -> datetime:
-    """A timestamp with its offset; without one it means Asia/Shanghai (CONTRACT.md)."""
+    """A timestamp with its offset; without one it means Asia/Shanghai (docs/data-format.md)."""
     return value.replace(tzinfo=SHANGHAI) if value.tzinfo is None else value
 
 

@@ -1,4 +1,4 @@
-"""Labels exactly as CONTRACT.md "The labels" defines them."""
+"""Labels exactly as docs/data-format.md "The labels" defines them."""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 Training, batch scoring and the HTTP service all call these functions with typed frames
 (``TYPED_DTYPES``); the service passes the history it read from its database.  A row's
-features use only history rows whose own time is ≤ its ``as_of`` (CONTRACT.md "Point in time").
+features use only history rows whose own time is ≤ its ``as_of`` (docs/data-format.md
+"Point in time").
 """
 
 from __future__ import annotations
@@ -209,7 +210,8 @@ def _latest_recent(queries: Queries, instrument: str, max_age_days: int, column:
 
 
 def rule_tiers(points: pd.DataFrame, tables: dict[str, pd.DataFrame] | History) -> pd.Series:
-    """The 绿黄红 tier of DOMAIN.md's PHQ-9/GAD-7 rule (``domain.yaml`` ``tier_rule``) per point.
+    """The 绿黄红 tier of the PHQ-9/GAD-7 rule (docs/data-format.md "The labels"; ``domain.yaml``
+    ``tier_rule``) per point.
 
     Uses each instrument's latest screening in ``(as_of - max_age_days, as_of]``; NA where the
     person has no such screening (the model serves them).  Indexed like ``points``.

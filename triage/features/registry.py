@@ -60,7 +60,8 @@ SIDE_QUERY_KEYS = {
              "case": "case_id"},
     "person": {"household": "household_id", "person": "person_id"},
 }
-#: Columns that must never become features (CONTRACT.md: status/closed_at are after the fact).
+#: Columns that must never become features: status/closed_at are after the fact
+#: (docs/data-format.md "Point in time").
 FORBIDDEN_VALUES = frozenset({"status", "closed_at"})
 
 

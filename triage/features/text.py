@@ -1,7 +1,8 @@
 """Call and intake texts: normalisation, the threat lexicon and the learned text score.
 
-Texts arrive in simplified or traditional Chinese (CONTRACT.md), so everything that reads text
-first maps it to one script with the small traditional→simplified map of ``features.yaml``.
+Texts arrive in simplified or traditional Chinese (docs/data-format.md "Files"), so everything
+that reads text first maps it to one script with the small traditional→simplified map of
+``features.yaml``.
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ class CallTextModel:
     def training_set(self, tables: dict[str, pd.DataFrame], cutoff) -> tuple[pd.Series, np.ndarray]:
         """Texts and targets of the calls the model may learn from at ``cutoff`` (no offset: Asia/Shanghai)."""
         cutoff = pd.Timestamp(cutoff)
-        cutoff = cutoff.tz_localize(TIMEZONE) if cutoff.tzinfo is None else cutoff   # CONTRACT.md
+        # no offset: Asia/Shanghai (docs/data-format.md "Types")
+        cutoff = cutoff.tz_localize(TIMEZONE) if cutoff.tzinfo is None else cutoff
         calls = tables["hotline_calls"]
         usable = calls[calls["household_id"].notna() & calls["text"].notna()
                        & (calls["received_at"] + pd.Timedelta(days=self.horizon_days) < cutoff)]

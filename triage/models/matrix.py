@@ -1,9 +1,9 @@
 """Turning a feature frame into the float matrix LightGBM is fast on.
 
-The booster is trained and queried on a plain ``float64`` array (STYLE.md: the sklearn wrapper's
-input checks dominate single-row latency).  Categorical features are encoded as the codes of
-categories fixed at fit time, so a string, a pandas ``category`` or an unseen value all map the
-same way at serving time (unseen → missing).
+The booster is trained and queried on a plain ``float64`` array (docs/design.md "Conventions":
+the sklearn wrapper's input checks dominate single-row latency).  Categorical features are
+encoded as the codes of categories fixed at fit time, so a string, a pandas ``category`` or an
+unseen value all map the same way at serving time (unseen → missing).
 """
 
 from __future__ import annotations

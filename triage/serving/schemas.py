@@ -1,4 +1,4 @@
-"""The bodies only the HTTP API has (INTERFACES.md): batches, ingest rows, models and keys.
+"""The bodies only the HTTP API has (docs/interfaces.md): batches, ingest rows, models and keys.
 
 The domain's own types (a case to score, its score, reviews, the queue) are in
 :mod:`triage.decisions.types`; the API takes and returns those as they are.
@@ -27,7 +27,7 @@ class BatchScoreResponse(BaseModel):
 
 
 class IngestRequest(Incoming):
-    rows: list[dict[str, Any]] = Field(min_length=1, description="rows of one exchange table (CONTRACT.md)")
+    rows: list[dict[str, Any]] = Field(min_length=1, description="rows of one exchange table (docs/data-format.md)")
 
 
 class ModelInfo(BaseModel):

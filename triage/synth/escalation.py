@@ -1,8 +1,8 @@
 """民转刑: each case's escalation chance from the simulated state at its opening, the draw, and the oracle.
 
 The oracle ``p_escalation`` of a case is the probability, given everything the simulator knows
-at the case's opening, that CONTRACT.md's label is positive, i.e. that a violent incident hits
-the household or the counterparty household within (opened_at, opened_at + H]:
+at the case's opening, that the label of docs/data-format.md is positive, i.e. that a violent
+incident hits the household or the counterparty household within (opened_at, opened_at + H]:
 
     1 - (1 - p_own) · (1 - p_background) · Π_A (1 - p_A→case)
 
@@ -141,7 +141,8 @@ def _earlier_cases(cases: Cases, p_own, escalates, delay, spec, horizon) -> np.n
 
 
 def escalation_labels(cases: Cases, records: PoliceRecords, span: int, horizon_days: int):
-    """CONTRACT.md's label and whether it is known (not censored), from the simulated records."""
+    """The label of docs/data-format.md and whether it is known (not censored), from the
+    simulated records."""
     horizon = horizon_days * DAY
     violent = np.isin(records.offence, [OFFENCES.index(o) for o in ESCALATION_OFFENCES])
     vh, vt = records.household[violent], records.t[violent]

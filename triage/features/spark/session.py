@@ -14,7 +14,8 @@ def spark_session(master: str | None = None, *, shuffle_partitions: int | None =
     """The process's SparkSession, created on first call (later calls return the same one).
 
     Every argument defaults to its ``TRIAGE_SPARK_*`` setting: ``master`` (``local[*]``),
-    ``shuffle_partitions`` (8: Spark's default 200 makes every small job slow, STYLE.md) and
+    ``shuffle_partitions`` (8: Spark's default 200 makes every small job slow, docs/design.md
+    "Conventions") and
     ``driver_memory`` (the JVM heap; in local mode the driver does all the work, so it bounds the
     memory of the whole run; it only applies when the JVM is started by this call).  Python
     workers run this interpreter, so they see the same packages (pandas, scikit-learn, the models).

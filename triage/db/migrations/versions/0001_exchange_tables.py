@@ -1,4 +1,4 @@
-"""The eight exchange tables of CONTRACT.md, with the history look-up indexes.
+"""The eight exchange tables of docs/data-format.md, with the history look-up indexes.
 
 Written out by hand (not imported from the models) so that this revision stays what it was
 when the models change later; ``tests/db/test_migrations.py`` checks that models and
