@@ -43,13 +43,24 @@ def test_a_malformed_case_is_422_naming_the_field_without_echoing_it(client, key
 
 
 @pytest.mark.parametrize("body, status", [
-    (b"{", 422), (b"[]", 422), (b'{"case": null}', 422), (b'{"case": {}, "as_of": 7}', 422),
+    (b"{", 400), (b"[]", 422), (b'{"case": null}', 422), (b'{"case": {}, "as_of": 7}', 422),
     (b'{"case": ' * 5000 + b"}" * 5000, 400),        # nested too deep to parse at all
 ], ids=["truncated", "array", "null case", "wrong types", "deep nesting"])
 def test_broken_json_is_a_client_error(client, keys, body, status):
     response = client.post("/v1/cases/score", content=body,
                            headers={**auth(keys["scorer"]), "Content-Type": "application/json"})
     assert_problem(response, status)
+
+
+@pytest.mark.parametrize("body, where", [
+    (b'{"case": {"case_id": "C-1",\n  "household_id": "H-1"', "expecting ',' delimiter at line 2, column 24 (character 52); "
+                                                              "the body ends there: was it cut short?"),
+    (b'{"case": {"case_id": "C-1" "household_id": 1}}', "expecting ',' delimiter at line 1, column 28 (character 28)"),
+], ids=["truncated", "missing comma"])
+def test_a_body_that_is_not_json_says_where_it_stops_being_json(client, keys, body, where):
+    response = client.post("/v1/cases/score", content=body,
+                           headers={**auth(keys["scorer"]), "Content-Type": "application/json"})
+    assert assert_problem(response, 400)["detail"] == f"the body is not valid JSON: {where}"
 
 
 def test_as_of_before_the_case_was_opened_is_422(client, keys):

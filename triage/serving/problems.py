@@ -78,6 +78,21 @@ def _field_errors(exc: RequestValidationError) -> list[dict]:
              "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
 
 
+async def _where_json_breaks(request: Request, error: dict) -> str:
+    """Where a body stops being JSON, in a reader's terms: what the parser expected, and the line and
+    column (never the body's text, which may hold personal data)."""
+    position = next((p for p in error.get("loc", ())[1:] if isinstance(p, int)), None)
+    reason = str(error.get("ctx", {}).get("error", "not JSON"))
+    reason = reason[:1].lower() + reason[1:]
+    if position is None:
+        return f"the body is not valid JSON: {reason}"
+    body = (await request.body()).decode("utf-8", errors="replace")
+    line = body.count("\n", 0, position) + 1
+    column = position - body.rfind("\n", 0, position)
+    cut = "; the body ends there: was it cut short?" if position >= len(body.rstrip()) else ""
+    return f"the body is not valid JSON: {reason} at line {line}, column {column} (character {position + 1}){cut}"
+
+
 def install_problem_handlers(app: FastAPI, refusals: dict[type[Exception], int] | None = None) -> None:
     """The handlers; ``refusals`` maps domain errors (a rule refused the request) to their HTTP status,
     answered with the error's message as the detail, so that routes need no try/except."""
@@ -92,6 +107,9 @@ def install_problem_handlers(app: FastAPI, refusals: dict[type[Exception], int] 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
         errors = _field_errors(exc)
+        broken = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
+        if broken is not None:
+            return problem_response(request, 400, await _where_json_breaks(request, broken))
         where = ", ".join(".".join(map(str, e["loc"])) for e in errors[:5])
         return problem_response(request, 422, f"the request is not valid: {where}", errors=errors)
 
