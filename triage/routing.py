@@ -13,6 +13,8 @@ which an analyst may lower only with a second analyst's confirmation (four eyes)
 
 from __future__ import annotations
 
+import logging
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -21,6 +23,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from triage.contract import DISPUTE_TYPES, TIERS
+
+log = logging.getLogger(__name__)
 
 Band = Literal["low", "medium", "high", "critical"]
 Priority = Literal["low", "medium", "high", "critical"]
@@ -194,3 +198,42 @@ def _cached(path: str, mtime: float, teams: frozenset[str]) -> RoutingRules:
 def current_routing(path: Path, known_teams: set[str]) -> RoutingRules:
     """The rules file as it is now on disk: an administrator's edit is picked up on the next case."""
     return _cached(str(path), Path(path).stat().st_mtime, frozenset(known_teams))
+
+
+class RoutingUnavailable(RuntimeError):
+    """The rules file is broken and no good version of it was ever read."""
+
+
+class RoutingFile:
+    """The rules file as the service follows it: an edit is picked up on the next case, and a broken or
+    half-written file keeps the last good rules in force (logged once per change, shown by ``problem``)."""
+
+    def __init__(self, path: Path, known_teams: set[str]):
+        self.path, self.teams = Path(path), set(known_teams)
+        self.problem: str | None = None
+        self._good: RoutingRules | None = None
+        self._seen: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+
+    def current(self) -> RoutingRules:
+        try:
+            stat = self.path.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            stamp = (-1, -1)
+        with self._lock:
+            if stamp != self._seen:
+                self._read(stamp)
+            if self._good is None:
+                raise RoutingUnavailable(f"no valid routing rules: {self.problem}")
+            return self._good
+
+    def _read(self, stamp: tuple[int, int]) -> None:
+        self._seen = stamp
+        try:
+            self._good, self.problem = load_routing(self.path, self.teams), None
+        except (OSError, ValueError, yaml.YAMLError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            self.problem = f"{self.path.name} is broken ({type(exc).__name__}: {reason})"
+            log.error("routing rules: %s; %s", self.problem,
+                      "keeping the last good rules" if self._good else "no good rules to keep: scoring is refused")

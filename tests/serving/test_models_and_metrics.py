@@ -65,10 +65,11 @@ def test_no_request_fails_while_the_champions_are_reloaded(client, keys, champio
         assert escalation.split("/")[1] == tier.split("/")[1]      # never a mixed pair
 
 
-def test_readyz_reports_database_and_models(client, keys):
+def test_readyz_reports_database_models_and_routing(client, keys):
     ready = client.get("/readyz", headers=auth(keys["scorer"]))
     assert ready.status_code == 200
-    assert ready.json() == {"ready": True, "database": "ok", "models": "triage-escalation/1, triage-tier/1"}
+    assert ready.json() == {"ready": True, "database": "ok", "models": "triage-escalation/1, triage-tier/1",
+                           "routing": "ok"}
 
 
 def test_readyz_is_503_without_champions(settings, keys):

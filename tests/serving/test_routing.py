@@ -4,8 +4,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from tests.serving.conftest import auth, case_request
+from triage.app import create_app
 from triage.config import load_domain
 from triage.routing import RouteInput, load_routing
 from triage.settings import Settings
@@ -125,3 +128,39 @@ def test_a_broken_rules_file_is_refused_at_load(tmp_path, broken, message):
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     with pytest.raises((ValidationError, ValueError), match=message):
         load_routing(path, TEAMS)
+
+
+
+def rules_client(settings, champions, path: Path) -> TestClient:
+    """A service whose rules file is ``path``, a copy an administrator may edit."""
+    return TestClient(create_app(settings.model_copy(update={"routing_file": path}), champions=champions),
+                      raise_server_exceptions=False)
+
+
+@pytest.mark.parametrize("broken", ["rules: [", "", "rules:\n  - id: half\n    teams: [nowhere_team]\n"],
+                         ids=["cut mid-file", "empty", "unknown team"])
+def test_a_broken_rules_file_keeps_the_last_good_rules_and_says_so(tmp_path, settings, champions, keys, caplog,
+                                                                   broken):
+    path = tmp_path / "routing.yaml"
+    path.write_text(RULES_FILE.read_text(encoding="utf-8"), encoding="utf-8")
+    with rules_client(settings, champions, path) as client:
+        good = client.post("/v1/cases/score", json=case_request(), headers=auth(keys["scorer"]))
+        assert good.status_code == 200
+        path.write_text(broken, encoding="utf-8")
+        kept = client.post("/v1/cases/score", json=case_request("C-2"), headers=auth(keys["scorer"]))
+        assert kept.status_code == 200, kept.text
+        assert kept.json()["route"]["rules"] == good.json()["route"]["rules"]
+        ready = client.get("/readyz", headers=auth(keys["scorer"]))
+        assert ready.status_code == 200 and "routing.yaml is broken" in ready.json()["routing"]
+        assert "keeping the last good rules" in caplog.text
+        path.write_text(RULES_FILE.read_text(encoding="utf-8"), encoding="utf-8")
+        assert client.get("/readyz", headers=auth(keys["scorer"])).json()["routing"] == "ok"
+
+
+def test_a_service_started_on_a_broken_rules_file_refuses_to_score(tmp_path, settings, champions, keys):
+    path = tmp_path / "routing.yaml"
+    path.write_text("rules: [", encoding="utf-8")
+    with rules_client(settings, champions, path) as client:
+        refused = client.post("/v1/cases/score", json=case_request(), headers=auth(keys["scorer"]))
+        assert refused.status_code == 503 and refused.headers["content-type"] == "application/problem+json"
+        assert client.get("/readyz", headers=auth(keys["scorer"])).status_code == 503

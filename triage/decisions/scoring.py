@@ -26,7 +26,7 @@ from triage.features.facts import route_fact_records
 from triage.features.history import Columns, History
 from triage.models.population import population_warnings
 from triage.models.registry import Champions
-from triage.routing import RouteInput, RoutingRules, current_routing
+from triage.routing import RouteInput, RoutingFile, RoutingRules
 from triage.settings import Settings
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -73,10 +73,12 @@ class Scorer:
         self.settings, self.engine = settings, engine
         self.labels = feature_labels()
         self.teams = set(load_domain(settings.domain_file)["teams"])
+        self.routing_file = RoutingFile(settings.routing_file, self.teams)
 
     @property
     def routing(self) -> RoutingRules:
-        return current_routing(self.settings.routing_file, self.teams)
+        """The rules in force: the file as it is now, or its last good version while it is broken."""
+        return self.routing_file.current()
 
     def _factors(self, names: list[str], values: tuple, contributions: np.ndarray) -> list[dict]:
         """Every feature's factor, largest first, as plain data (~110 per case)."""

@@ -1,4 +1,5 @@
-"""Readiness: the database answers (and is migrated) and both champion models are loaded."""
+"""Readiness: the database answers (and is migrated), both champion models are loaded and routing rules
+are in force (a broken rules file with good rules kept is still ready, and says so)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from triage.db import migrate
 from triage.decisions.champions import ChampionStore
+from triage.routing import RoutingFile, RoutingUnavailable
 
 
 def check_database(engine: Engine, url: str, migrated: bool) -> tuple[bool, str]:
@@ -25,3 +27,11 @@ def check_models(store: ChampionStore) -> tuple[bool, str]:
     if not store.ready:
         return False, f"not loaded ({store.last_error or 'no champions'})"
     return True, ", ".join(store.current.versions.values())
+
+
+def check_routing(rules: RoutingFile) -> tuple[bool, str]:
+    try:
+        rules.current()
+    except RoutingUnavailable as exc:
+        return False, str(exc)
+    return True, f"{rules.problem}; the last good rules serve" if rules.problem else "ok"

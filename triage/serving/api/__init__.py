@@ -1,4 +1,4 @@
-"""HTTP routes of INTERFACES.md; each handler checks the role and calls one service function.
+"""HTTP routes of docs/interfaces.md; each handler checks the role and calls one service function.
 
 :func:`mount_api` puts them on an app, with the errors they answer in RFC 9457 problem+json.
 """
@@ -11,6 +11,7 @@ from triage.decisions.champions import NoChampions
 from triage.decisions.followups import AlreadyVisited, UnknownOutcome
 from triage.decisions.idempotency import IdempotencyConflict
 from triage.decisions.reviews import NoteRequired, NotPending, SameAnalyst, UnknownTeams
+from triage.routing import RoutingUnavailable
 from triage.serving.api import admin, decisions, followups, ingest, ops, scoring, teams, timeline
 from triage.serving.problems import ProblemDetails, install_problem_handlers, problem_response
 
@@ -24,6 +25,10 @@ REFUSALS: dict[type[Exception], int] = {
 def mount_api(app: FastAPI) -> None:
     """Add the API's routes and error answers to an app whose state is a serving ``ServiceState``."""
     install_problem_handlers(app, REFUSALS)
+
+    @app.exception_handler(RoutingUnavailable)
+    async def _no_routing(request, exc: RoutingUnavailable):
+        return problem_response(request, 503, str(exc), headers={"Retry-After": "30"})
 
     @app.exception_handler(NoChampions)
     async def _no_models(request, exc: NoChampions):
