@@ -90,6 +90,18 @@ def _servable(settings) -> None:
         raise _fail(EXIT_CONFIG, str(exc)) from None
 
 
+def _free_ports(ports: dict[str, int]) -> None:
+    """Refuse, before minutes of work, ports that are taken (exit 6): the MLflow UI would fail unseen."""
+    from triage.demo import port_in_use
+
+    if len(set(ports.values())) < len(ports):
+        raise _fail(EXIT_CONFIG, f"{' and '.join(ports)} must be different ports")
+    for option, port in ports.items():
+        if port_in_use(port):
+            raise _fail(EXIT_CONFIG, f"port {port} on 127.0.0.1 is already in use (another triage demo or "
+                                     f"service?): stop it, or choose another port with {option}")
+
+
 def _validated(dataset: Path):
     """The validation result, or exit 2 with a one-line reason when a table is missing or unreadable."""
     from triage.data_contracts import DatasetUnreadable, validate_dataset
@@ -240,13 +252,16 @@ def score(
 def demo(
     households: Annotated[int, typer.Option(min=100)] = 20_000,
     serve: Annotated[bool, typer.Option(help="Start the service at the end.")] = True,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the service (127.0.0.1).")] = 8000,
+    mlflow_port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the MLflow UI (127.0.0.1).")] = 5000,
 ) -> None:
     """The main job on embedded defaults: generate, validate, load, train, promote, serve."""
     from triage.demo import run_demo
 
     if serve:
         _servable(get_settings())
-    run_demo(households=households, serve=serve)
+        _free_ports({"--port": port, "--mlflow-port": mlflow_port})
+    run_demo(households=households, serve=serve, port=port, mlflow_port=mlflow_port)
 
 
 @app.command()

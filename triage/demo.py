@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 from datetime import date
@@ -150,6 +151,16 @@ def score_demo_queue(settings: Settings, city: Path, key_id: str) -> tuple[int, 
     return len(scored), len(stored)
 
 
+def port_in_use(port: int) -> bool:
+    """Whether something already listens on 127.0.0.1:``port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 def start_mlflow_ui(settings: Settings, port: int = 5000) -> subprocess.Popen | None:
     """The MLflow UI on the same stores, so the printed link works; the demo runs on without it."""
     try:
@@ -162,7 +173,10 @@ def start_mlflow_ui(settings: Settings, port: int = 5000) -> subprocess.Popen | 
         return None
 
 
-def run_demo(*, households: int = 20_000, serve: bool = True, port: int = 8000) -> dict[str, str]:
+def run_demo(*, households: int = 20_000, serve: bool = True, port: int = 8000,
+             mlflow_port: int = 5000) -> dict[str, str]:
+    os.environ["TRIAGE_MLFLOW_UI_URL"] = f"http://127.0.0.1:{mlflow_port}/"   # the workbench links to it
+    get_settings.cache_clear()
     settings = get_settings()
     settings.ensure_home()
     city = prepare_data(settings, households)
@@ -180,7 +194,7 @@ def run_demo(*, households: int = 20_000, serve: bool = True, port: int = 8000) 
                + f"  ({'new keys, kept' if new_keys else 'the keys of the first run, from'} {keys_file(settings)})\n"
                + f"\nTry:  curl -H 'Authorization: Bearer {keys['analyst']}' {base}/v1/queue?limit=3\n")
     if serve:
-        mlflow_ui = start_mlflow_ui(settings)
+        mlflow_ui = start_mlflow_ui(settings, mlflow_port)
         try:
             import uvicorn
 
