@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+SPARK  := $(VENV)/.installed-spark
 HOME_DIR := $(or $(TRIAGE_HOME),.triage)
 
 .PHONY: run test test-fast system-deps bench clean
@@ -13,6 +14,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+## PySpark (about 500 MB) only for the tests and --engine spark: the service and the demo run without it.
+$(SPARK): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,spark]'
+	touch $(SPARK)
+
 ## Sets up and runs the main job on embedded defaults; the workbench secret is made once and kept
 ## in $(HOME_DIR)/workbench.key, and the API docs are public (TRIAGE_API_DOCS_PUBLIC) on this local demo.
 run: $(STAMP)
@@ -22,7 +28,7 @@ run: $(STAMP)
 	TRIAGE_API_DOCS_PUBLIC="$${TRIAGE_API_DOCS_PUBLIC:-true}" $(BIN)/triage demo
 
 ## Installs the servers the tests need (PostgreSQL, ...) and runs every test.
-test: $(STAMP) system-deps
+test: $(SPARK) system-deps
 	$(BIN)/python -m pytest
 
 ## The fast core only: no PostgreSQL, browser or Spark.
@@ -33,7 +39,7 @@ system-deps:
 	bash scripts/install-system-deps.sh
 
 bench: $(STAMP)
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/bench_models.py
 
 clean:
 	rm -rf $(VENV) .triage .pytest_cache
