@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None, champions: Champions | None = N
     settings = settings or get_settings()
     settings.ensure_home()
     engine = engine_for(settings.db_url)
-    store = ChampionStore(lambda: load_champions(settings), champions)
+    store = ChampionStore(lambda: load_champions(settings), champions, marker=settings.home / "champions.json")
     metrics = ServiceMetrics()
     verifier = KeyVerifier(settings.key_cache_seconds,
                            FailureLimit(settings.auth_failures_per_key, settings.auth_failures_per_address,

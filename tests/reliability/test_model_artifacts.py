@@ -13,38 +13,19 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from urllib.parse import urlparse
 
-import mlflow
 import pytest
 from mlflow import MlflowClient
 from fastapi.testclient import TestClient
 
-from tests.serving.conftest import TEST_HASHER, auth, case_request, train_champions
-from triage.models.pyfunc import EscalationPyfunc, TierPyfunc
-from triage.models.registry import configure_mlflow
+from tests.serving.conftest import TEST_HASHER, auth, case_request
+from tests.support.registry import register
 from triage.app import create_app
 from triage.decisions.keys import create_key
 from triage.settings import Settings
 
 pytestmark = pytest.mark.slow
 V1 = {"escalation": "triage-escalation/1", "tier": "triage-tier/1"}
-
-
-def register(settings: Settings, seed: int) -> dict[str, Path]:
-    """Log both models of a fresh fit as new versions, make them champion; their artifact folders."""
-    client = configure_mlflow(settings)
-    champions = train_champions(seed=seed)
-    folders = {}
-    with mlflow.start_run(run_name=f"artifact-test-{seed}"):
-        for role, name, wrapper in (("escalation", settings.escalation_model_name, EscalationPyfunc),
-                                    ("tier", settings.tier_model_name, TierPyfunc)):
-            info = mlflow.pyfunc.log_model(name=role, python_model=wrapper(getattr(champions, role)),
-                                           registered_model_name=name)
-            version = str(info.registered_model_version)
-            client.set_registered_model_alias(name, settings.champion_alias, version)
-            folders[role] = Path(urlparse(mlflow.get_logged_model(info.model_id).artifact_location).path)
-    return folders
 
 
 def tier_model_in_its_place(folders: dict[str, Path]) -> None:

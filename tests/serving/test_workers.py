@@ -1,19 +1,26 @@
 """``triage serve --workers 2``: the workers take the connections in turn, a dead one is replaced."""
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-
-import asyncio
 
 import httpx
 import pytest
+from sqlalchemy.orm import Session
 
 from tests.servers import ROOT, free_port
+from tests.serving.conftest import TEST_HASHER, auth, case_request
+from tests.support.registry import register
+from triage.db import engine_for, migrate
+from triage.decisions.keys import create_key
+from triage.settings import Settings
 from triage.serving.workers import _listening_socket
 
 
@@ -50,12 +57,13 @@ def wait_until(condition, timeout_s: float = 120):
         time.sleep(0.2)
 
 
-@pytest.fixture
-def two_workers(tmp_path):
+@contextmanager
+def serving_two_workers(home: Path) -> Iterator[tuple[subprocess.Popen, int]]:
+    """``triage serve --workers 2`` on its own port, with ``home`` as its TRIAGE_HOME, both workers up."""
     port = free_port()
-    env = {**os.environ, "TRIAGE_HOME": str(tmp_path / "home"), "TRIAGE_LOG_LEVEL": "WARNING",
-           "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "TRIAGE_HOME": str(home), "TRIAGE_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
     env.pop("TRIAGE_DATABASE_URL", None)
+    env.pop("MLFLOW_TRACKING_URI", None)
     server = subprocess.Popen([sys.executable, "-m", "triage.cli", "serve", "--port", str(port), "--workers", "2"],
                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -68,10 +76,18 @@ def two_workers(tmp_path):
 
     wait_until(both_up)
     time.sleep(3)               # the second worker may still be starting when the first answers
-    yield server, port
-    if server.poll() is None:
-        server.terminate()
-        server.wait(timeout=60)
+    try:
+        yield server, port
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            server.wait(timeout=60)
+
+
+@pytest.fixture
+def two_workers(tmp_path):
+    with serving_two_workers(tmp_path / "home") as running:
+        yield running
 
 
 def test_connections_opened_together_are_dealt_to_both_workers_in_turn(two_workers):
@@ -136,3 +152,33 @@ def test_a_connection_dealt_to_a_worker_sends_without_nagle_delay():
         return nodelay
 
     assert asyncio.run(nodelay_of_a_dealt_connection()) == 1
+
+
+def test_after_a_reload_every_worker_serves_the_new_champion(tmp_path, monkeypatch):
+    """Version 1 is champion when the workers start; version 2 is promoted and one worker is asked to
+    reload: from its answer on, every score on every worker carries version 2."""
+    home = tmp_path / "home"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    settings = Settings(home=home)
+    register(settings, seed=0)
+    migrate(settings.db_url)
+    with Session(engine_for(settings.db_url)) as session:
+        keys = {role: create_key(session, role, hasher=TEST_HASHER)[1] for role in ("scorer", "admin")}
+        session.commit()
+    with serving_two_workers(home) as (_, port):
+        base = f"http://127.0.0.1:{port}"
+
+        def models_served() -> dict[int, str]:   # each request on a new connection: dealt in turn
+            answers = [httpx.get(f"{base}/v1/models", headers=auth(keys["admin"]), timeout=60).json()
+                       for _ in range(4)]
+            return {a["worker"]: a["models"]["escalation"]["version"] for a in answers}
+
+        assert set(models_served().values()) == {"triage-escalation/1"} and len(models_served()) == 2
+        register(settings, seed=1)
+        reloaded = httpx.post(f"{base}/v1/models/reload", headers=auth(keys["admin"]), timeout=120)
+        assert reloaded.status_code == 200, reloaded.text
+        served = models_served()
+        assert len(served) == 2 and set(served.values()) == {"triage-escalation/2"}
+        versions = {httpx.post(f"{base}/v1/cases/score", json=case_request(f"C-{i}"), headers=auth(keys["scorer"]),
+                               timeout=60).json()["models"]["escalation"] for i in range(200)}
+        assert versions == {"triage-escalation/2"}

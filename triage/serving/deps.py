@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from triage.db.service_models import ApiKey
@@ -76,7 +77,12 @@ AdminKey = Annotated[ApiKey, Depends(_require("admin"))]
 
 
 async def current_champions(state: StateDep) -> Champions:
-    """The champion pair for this whole request (a reload meanwhile does not change it)."""
+    """The champion pair for this whole request (a reload meanwhile does not change it); first the pair
+    another worker reloaded, if one did."""
+    if state.champions.stale():
+        await run_in_threadpool(state.champions.follow)
+        if state.champions.ready:
+            state.metrics.set_models(state.champions.current.versions)
     return state.champions.current
 
 

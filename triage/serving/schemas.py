@@ -38,6 +38,7 @@ class ModelInfo(BaseModel):
 class ModelsOut(BaseModel):
     models: dict[str, ModelInfo]
     loaded_at: datetime
+    worker: int = Field(description="the process id of the worker that answered (each serves its own copy)")
 
 
 class KeyOut(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -9,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from triage.decisions import audit, keys
-from triage.serving.deps import AdminKey, AnalystKey, StateDep
+from triage.serving.deps import AdminKey, AnalystKey, ChampionsDep, StateDep
 from triage.serving.problems import Problem, problem_responses
 from triage.serving.schemas import KeyOut, ModelInfo, ModelsOut
 from triage.web import SessionDep
@@ -18,15 +19,15 @@ router = APIRouter(prefix="/v1", tags=["operations"])
 
 
 def _models_out(champions) -> ModelsOut:
-    return ModelsOut(loaded_at=champions.loaded_at, models={
+    return ModelsOut(worker=os.getpid(), loaded_at=champions.loaded_at, models={
         role: ModelInfo(version=version, metrics=champions.metrics.get(role, {}))
         for role, version in champions.versions.items()})
 
 
 @router.get("/models", response_model=ModelsOut, responses=problem_responses(401, 403, 503))
-def models(key: AnalystKey, state: StateDep) -> ModelsOut:
-    """The champion versions in use, their evaluation metrics and when they were loaded."""
-    return _models_out(state.champions.current)
+def models(key: AnalystKey, champions: ChampionsDep) -> ModelsOut:
+    """The champion versions this worker serves, their evaluation metrics and when they were loaded."""
+    return _models_out(champions)
 
 
 @router.post("/models/reload", response_model=ModelsOut, responses=problem_responses(401, 403, 502, 503))
