@@ -189,10 +189,21 @@ def test_an_override_that_adds_a_team_needs_a_note_and_takes_effect_at_once(serv
     page.check("input[name=verdict][value=override]")
     assert page.locator("fieldset.override-teams").is_visible()
     page.check("input[name=teams][value=family_mediation]")     # the route's teams stay checked
+    page.fill("#note", "   ")
     page.click("#review button[type=submit]")
-    assert page.inner_text("#review-error") == "改派必须填写说明。"
+    # refused: back on the case's own address, the reason at the top of the first screen, the choice kept
+    page.wait_for_url(f"{served.base}/ui/cases/{score_id}")
+    refusal = page.locator("#form-refused")
+    assert refusal.inner_text() == "改派必须填写说明。" and refusal.bounding_box()["y"] < 300
+    assert page.is_checked("input[name=teams][value=family_mediation]")
     assert stored(served, score_id)["reviews"] == []
+    page.reload()
+    assert page.locator("#form-refused").count() == 0        # said once
+    page.goto(f"{served.base}/ui/cases/{score_id}/review")   # the form's address opened again
+    assert page.url == f"{served.base}/ui/cases/{score_id}"
 
+    page.check("input[name=verdict][value=override]")
+    page.check("input[name=teams][value=family_mediation]")
     page.fill("#note", "当事人近日再次报警，加派妇联介入")
     page.click("#review button[type=submit]")
     page.wait_for_url(re.compile(r"saved=true"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -19,7 +21,7 @@ from triage.decisions.types import SHANGHAI
 from triage.decisions.keys import TooManyFailures
 from triage.web import ServiceDep, SessionDep, client_address
 from triage.workbench import csrf, plots, views
-from triage.workbench.auth import COOKIE, AnalystSession, SignInRefused, sign_in, sign_out, signer_of
+from triage.workbench.auth import COOKIE, AnalystSession, CookieSigner, SignInRefused, sign_in, sign_out, signer_of
 from triage.workbench.history import mask_digits
 from triage.workbench.i18n import LANG_COOKIE, LANGS, Translator, pick_lang
 
@@ -105,6 +107,33 @@ def followup_cfg(state) -> dict:
     return load_domain(state.settings.domain_file)["followups"]
 
 
+#: The cookie that carries a refused form back to its case page, and how long it waits for it.
+REFUSED, REFUSED_SECONDS = "triage_refused", 120
+#: Browsers keep about 4 kB a cookie: past this, the typed note is not carried back.
+REFUSED_BYTES = 3500
+
+
+def _refusal_signer(request: Request) -> CookieSigner:
+    """Signs with a key of its own, so that a refusal's cookie can never pass for a session's."""
+    return CookieSigner(signer_of(request).secret + b"/refused", REFUSED_SECONDS)
+
+
+def _sealed(request: Request, content: dict) -> str:
+    """``content`` signed (base64url JSON holds no dot, which the signer's format uses)."""
+    packed = base64.urlsafe_b64encode(json.dumps(content, ensure_ascii=False).encode()).decode().rstrip("=")
+    return _refusal_signer(request).sign(packed)
+
+
+def _unsealed(request: Request) -> dict | None:
+    packed = _refusal_signer(request).session_id(request.cookies.get(REFUSED, ""))
+    if not packed:
+        return None
+    try:
+        return json.loads(base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4)))
+    except ValueError:
+        return None
+
+
 def case_response(request: Request, score_id: str, key, session, state, status: int = 200, **context) -> Response:
     """The case page (or 404); after a refused form, ``context`` carries the error and what was typed."""
     view = views.case_view(session, state.engine, score_id, translator(request), followup_cfg(state))
@@ -115,17 +144,39 @@ def case_response(request: Request, score_id: str, key, session, state, status: 
                   page_path=f"/ui/cases/{score_id}", **context)
 
 
-def refused(request: Request, score_id: str, key, session, state, rejected: views.ReviewRejected, where: str,
+def refused(request: Request, score_id: str, rejected: views.ReviewRejected, where: str, session,
             **form) -> Response:
+    """Back to the case page (post, redirect, get: the address bar shows the case, and reloading it is safe),
+    the refusal and what was typed carried there in a short-lived signed cookie of that page only."""
     session.rollback()
-    return case_response(request, score_id, key, session, state, status=422, error_for=where,
-                         error=translator(request)(rejected.message, **rejected.fields), form=form)
+    content = {"message": rejected.message, "fields": rejected.fields, "for": where, "form": form}
+    value = _sealed(request, content)
+    if len(value) > REFUSED_BYTES:
+        value = _sealed(request, content | {"form": {k: v for k, v in form.items() if k != "note"}})
+    response = RedirectResponse(f"/ui/cases/{score_id}", status_code=303)
+    response.set_cookie(REFUSED, value, max_age=REFUSED_SECONDS, path=f"/ui/cases/{score_id}", httponly=True,
+                        samesite="lax", secure=request.url.scheme == "https")
+    return response
 
 
 @router.get("/cases/{score_id}")
 def case_page(request: Request, score_id: str, key: AnalystSession, session: SessionDep, state: ServiceDep,
               saved: Literal[tuple(SAVED)] | None = None) -> Response:  # type: ignore[valid-type]
-    return case_response(request, score_id, key, session, state, saved=SAVED.get(saved))
+    """The case; after a refused form, its message at the top and the form as it was typed (shown once)."""
+    came_back = _unsealed(request)
+    context = {} if came_back is None else {
+        "error": translator(request)(came_back["message"], **came_back["fields"]), "error_for": came_back["for"],
+        "form": came_back["form"]}
+    response = case_response(request, score_id, key, session, state, saved=SAVED.get(saved), **context)
+    if REFUSED in request.cookies:
+        response.delete_cookie(REFUSED, path=f"/ui/cases/{score_id}")
+    return response
+
+
+@router.get("/cases/{score_id}/{form_address:path}")
+def form_address(score_id: str) -> Response:
+    """A form's address opened again (the back button, a bookmark): the case page, not a 405."""
+    return RedirectResponse(f"/ui/cases/{score_id}", status_code=303)
 
 
 @router.post("/cases/{score_id}/review", dependencies=CSRF)
@@ -138,7 +189,7 @@ def review(request: Request, score_id: str, key: AnalystSession, session: Sessio
         stored = views.submit_review(session, score_id, verdict, teams, priority, note, key.id, state.scorer.teams,
                                      state.scorer.routing)
     except views.ReviewRejected as rejected:
-        return refused(request, score_id, key, session, state, rejected, "review", verdict=verdict, teams=teams,
+        return refused(request, score_id, rejected, "review", session, verdict=verdict, teams=teams,
                        priority=priority, note=note)
     if stored is None:
         return render(request, "not_found.html", status=404, key=key)
@@ -155,7 +206,7 @@ def settle(request: Request, score_id: str, review_id: int, key: AnalystSession,
     try:
         settled = views.settle_review(session, score_id, review_id, action, note, key.id)
     except views.ReviewRejected as rejected:
-        return refused(request, score_id, key, session, state, rejected, f"settle-{review_id}", note=note)
+        return refused(request, score_id, rejected, f"settle-{review_id}", session, note=note)
     if settled is None:
         return render(request, "not_found.html", status=404, key=key)
     session.commit()
@@ -171,8 +222,7 @@ def visit(request: Request, score_id: str, followup_id: int, key: AnalystSession
         done = views.record_visit(session, followup_id, outcome, note, rescore, key.id, followup_cfg(state),
                                   state.scorer, state.champions)
     except views.ReviewRejected as rejected:
-        return refused(request, score_id, key, session, state, rejected, f"visit-{followup_id}", outcome=outcome,
-                       note=note)
+        return refused(request, score_id, rejected, f"visit-{followup_id}", session, outcome=outcome, note=note)
     if done is None:
         return render(request, "not_found.html", status=404, key=key)
     session.commit()
