@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SPARK  := $(VENV)/.installed-spark
 HOME_DIR := $(or $(TRIAGE_HOME),.triage)
 
-.PHONY: run test test-fast system-deps bench clean
+.PHONY: run test test-fast screenshots system-deps bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: $(SPARK) system-deps
 ## The fast core only: no PostgreSQL, browser or Spark.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not postgres and not browser and not spark and not slow"
+
+## Writes the workbench pictures in docs/screenshots/ from the real pages (the browser tests that show them).
+screenshots: $(STAMP) system-deps
+	TRIAGE_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/workbench/test_browser.py
 
 system-deps:
 	bash scripts/install-system-deps.sh

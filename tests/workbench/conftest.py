@@ -6,6 +6,7 @@ process on 127.0.0.1 for the browser tests, which drive Debian's Chromium throug
 
 from __future__ import annotations
 
+import os
 import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -30,7 +31,6 @@ from triage.app import create_app
 from triage.decisions.keys import create_key
 from triage.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[2]   # the repository (screenshots go under docs/)
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync"]
@@ -200,8 +200,21 @@ def browser():
 
 
 @pytest.fixture
+def screenshot():
+    """``screenshot(page, name)`` writes the whole page as ``<name>.png`` into the folder named by
+    ``TRIAGE_SCREENSHOTS`` (``make screenshots`` sets it to docs/screenshots); without it, nothing."""
+    folder = os.environ.get("TRIAGE_SCREENSHOTS")
+
+    def take(page, name: str) -> None:
+        if folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+    return take
+
+
+@pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN")
     context.set_default_timeout(15_000)
     yield context.new_page()
     context.close()

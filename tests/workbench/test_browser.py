@@ -1,6 +1,7 @@
 """End to end in headless Chromium against a real uvicorn server: sign in, filter, read a case, override.
 
-The queue and case screenshots in ``docs/screenshots/`` are written here, from the real pages.
+``make screenshots`` runs these tests to write the pictures of ``docs/screenshots/`` from the real pages
+(the ``screenshot`` fixture); a plain test run writes none.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ import httpx
 import pytest
 
 from tests.serving.conftest import auth
-from tests.workbench.conftest import CASES, ROOT, THREAT_CALLS, ingest, mediated_case
+from tests.workbench.conftest import CASES, THREAT_CALLS, ingest, mediated_case
 
 pytestmark = pytest.mark.browser
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
 def sign_in(page, served, role: str = "analyst") -> None:
@@ -49,7 +49,7 @@ def test_a_scorer_key_is_refused_and_an_analyst_gets_an_http_only_session(served
     assert page.url.endswith("/ui/login")
 
 
-def test_the_queue_is_highest_risk_first_filters_and_counts_bands(served, page):
+def test_the_queue_is_highest_risk_first_filters_and_counts_bands(served, page, screenshot):
     sign_in(page, served)
     rows = page.locator("table.queue tbody tr")
     assert rows.count() == len(CASES)
@@ -59,8 +59,7 @@ def test_the_queue_is_highest_risk_first_filters_and_counts_bands(served, page):
     counts = page.locator(".band-count strong").all_inner_texts()
     assert sum(map(int, counts)) == len(CASES)
     assert page.locator("td.deadline .state").first.inner_text() in {"时限内", "即将到期", "已超时"}
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
+    screenshot(page, "queue")
 
     page.select_option("select[name=dispute_type]", "neighbor")
     page.click(".filters button[type=submit]")
@@ -77,7 +76,7 @@ def test_the_queue_is_highest_risk_first_filters_and_counts_bands(served, page):
     assert set(rows.evaluate_all("rs => rs.map(r => r.dataset.disputeType)")) == {"neighbor"}
 
 
-def test_the_case_view_draws_the_explanation_with_chinese_labels(served, page):
+def test_the_case_view_draws_the_explanation_with_chinese_labels(served, page, screenshot):
     sign_in(page, served)
     page.click("a.case-link:text('C-101')")
     page.wait_for_url(re.compile(r"/ui/cases/"))
@@ -100,7 +99,7 @@ def test_the_case_view_draws_the_explanation_with_chinese_labels(served, page):
     assert page.locator("#history li.event").count() > 0
     assert page.locator("#history li.event[data-kind=call]").count() >= 1  # the threat call of H-1
     assert "13800001234" not in page.content()
-    page.screenshot(path=str(SCREENSHOTS / "case.png"), full_page=True)
+    screenshot(page, "case")
 
 
 def unclear_factor_labels(page) -> list[str]:
@@ -165,7 +164,7 @@ def test_the_queue_shows_each_team_s_load_against_its_capacity(served, page):
     assert routed and all("派出所民警" in teams for teams in routed)
 
 
-def test_a_case_unlike_the_training_cases_warns_before_the_score(served, page):
+def test_a_case_unlike_the_training_cases_warns_before_the_score(served, page, screenshot):
     sign_in(page, served)
     row = page.locator(f"tr[data-score-id='{served.score_ids['C-107']}']")
     assert row.locator(".chip.warn").inner_text() == "⚠ 依据有限"
@@ -178,7 +177,7 @@ def test_a_case_unlike_the_training_cases_warns_before_the_score(served, page):
     assert "'medical' never occurred" in warnings.locator("li[data-kind=population] .detail").inner_text()
     page.click("#weak-estimate a")
     assert page.url.endswith("#warnings")
-    page.screenshot(path=str(SCREENSHOTS / "case-warnings.png"), full_page=True)
+    screenshot(page, "case-warnings")
 
 
 def test_an_override_that_adds_a_team_needs_a_note_and_takes_effect_at_once(served, page):
@@ -225,7 +224,7 @@ def api(served) -> httpx.Client:
     return httpx.Client(base_url=served.base, timeout=60)
 
 
-def test_a_re_score_shows_its_rise_in_the_queue_and_the_case_timeline(served, page):
+def test_a_re_score_shows_its_rise_in_the_queue_and_the_case_timeline(served, page, screenshot):
     with api(served) as client:
         (rescored,) = ingest(client, served.keys, "hotline_calls", THREAT_CALLS)["rescored"]
     sign_in(page, served)
@@ -242,12 +241,12 @@ def test_a_re_score_shows_its_rise_in_the_queue_and_the_case_timeline(served, pa
     assert decisions.evaluate_all("ds => ds.map(d => d.dataset.scoreId)") == [served.score_ids["C-104"],
                                                                               rescored["score_id"]]
     assert "rise" in decisions.nth(1).get_attribute("class") and "新来电后重新评分" in decisions.nth(1).inner_text()
-    page.screenshot(path=str(SCREENSHOTS / "case-timeline.png"), full_page=True)
+    screenshot(page, "case-timeline")
     decisions.nth(0).locator("a").click()
     assert page.locator("#newer-score").is_visible()
 
 
-def test_four_eyes_an_override_dropping_a_required_team_waits_for_another_analyst(served, page, browser):
+def test_four_eyes_an_override_dropping_a_required_team_waits_for_another_analyst(served, page, browser, screenshot):
     score_id = served.score_ids["C-101"]
     sign_in(page, served)
     page.goto(f"{served.base}/ui/cases/{score_id}")
@@ -271,7 +270,7 @@ def test_four_eyes_an_override_dropping_a_required_team_waits_for_another_analys
         assert entry.locator(".status").inner_text() == "待第二人确认"
         assert served.keys["analyst_id"] in entry.inner_text() and entry.locator(".settle-form").is_visible()
         entry.scroll_into_view_if_needed()
-        other.screenshot(path=str(SCREENSHOTS / "four-eyes.png"), full_page=True)
+        screenshot(other, "four-eyes")
         entry.locator("textarea[name=note]").fill("已电话核实，同意改派")
         entry.locator("button[value=confirm]").click()
         other.wait_for_url(re.compile(r"saved=confirmed"))
@@ -283,7 +282,7 @@ def test_four_eyes_an_override_dropping_a_required_team_waits_for_another_analys
     assert (review["status"], review["confirmed_by_key_id"]) == ("confirmed", served.keys["admin_id"])
 
 
-def test_missed_follow_up_visits_are_shown_and_a_visit_is_recorded(served, page):
+def test_missed_follow_up_visits_are_shown_and_a_visit_is_recorded(served, page, screenshot):
     with api(served) as client:
         score_id = mediated_case(client, served.keys)
     sign_in(page, served)
@@ -292,7 +291,7 @@ def test_missed_follow_up_visits_are_shown_and_a_visit_is_recorded(served, page)
     row.locator(".case-link").click()
     visits = page.locator("#followups li.followup")
     assert visits.evaluate_all("vs => vs.map(v => v.dataset.state)") == ["missed"] * 3
-    page.screenshot(path=str(SCREENSHOTS / "followups.png"), full_page=True)
+    screenshot(page, "followups")
     first = visits.first
     first.locator("select[name=outcome]").select_option("stable")
     first.locator("textarea[name=note]").fill("协议履行中，双方关系缓和")
