@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -88,6 +89,20 @@ def mediated_case(client, keys: dict[str, str]) -> str:
                  "outcome": "agreement"}
     ingest(client, keys, "mediation_events", [agreement])
     return scored.json()["score_id"]
+
+
+#: Codes a page may hold only in its markup: fairness groups and roles.
+CODES = ("han", "minority", "unrecorded", "gap", "analyst", "admin")
+
+
+def raw_identifiers(text: str, lang: str) -> list[str]:
+    """What a page's visible ``text`` shows that a reader should not meet, each with a little context:
+    codes (metric keys, feature names), backticks, counts as 319.0000, modelling notes in factor labels,
+    and the other language's punctuation (、（）： on an English page, an ASCII colon after Chinese)."""
+    found = re.findall(r".{0,60}\b[a-z]+_[a-z0-9_]+\b", text)
+    found += re.findall(r".{0,40}(?:`|\d\.0000|未登记为缺失|missing when never recorded)", text)
+    found += re.findall(r".{0,40}[、（）：]" if lang == "en" else r".{0,40}[\u4e00-\u9fff]:", text)
+    return found
 
 
 def make_keys(url: str) -> dict[str, str]:

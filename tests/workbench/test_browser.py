@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.serving.conftest import auth
-from tests.workbench.conftest import CASES, THREAT_CALLS, ingest, mediated_case
+from tests.workbench.conftest import CASES, CODES, THREAT_CALLS, ingest, mediated_case, raw_identifiers
 
 pytestmark = pytest.mark.browser
 
@@ -140,6 +140,24 @@ def test_the_queue_s_first_screen_shows_cases(served, browser, lang, width, heig
         page.goto(f"{served.base}/ui/?lang={lang}")
         first = page.locator("table.queue tbody tr").first.bounding_box()
         assert first["y"] + first["height"] <= height
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("width, height", [(1366, 900), (768, 1024)])
+def test_no_page_shows_a_raw_identifier(served, browser, lang, width, height):
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    try:
+        sign_in(page, served)
+        for path in ("/ui/", "/ui/models", *(f"/ui/cases/{served.score_ids[c]}" for c in ("C-101", "C-107"))):
+            page.goto(f"{served.base}{path}?lang={lang}")
+            assert raw_identifiers(page.inner_text("body"), lang) == [], path
+            alone = page.locator("body *").evaluate_all(
+                "(elements, codes) => elements.filter(e => !e.children.length && codes.includes(e.textContent.trim()))"
+                ".map(e => e.textContent)", list(CODES))
+            assert alone == [], path
     finally:
         context.close()
 
