@@ -147,3 +147,15 @@ def test_tier_thresholds_put_red_first_on_held_out_people():
     assert (later.argmax(axis=1)[truth] == 2).mean() < 0.4
     assert (model.decide(later)[truth] == 2).mean() >= 0.55
     assert list(model.predict(X.iloc[6000:6010])) == list(np.array(model.classes_)[model.decide(later[:10])])
+
+
+def test_the_threshold_search_scores_macro_f1_as_sklearn_does():
+    from sklearn.metrics import f1_score
+
+    from triage.models.tier import _macro_f1
+
+    rng = np.random.default_rng(2)
+    truth, predicted = rng.integers(0, 3, 500), rng.integers(0, 3, 500)
+    predicted[predicted == 1] = 0                      # a tier never predicted counts as F1 0
+    assert _macro_f1(truth, predicted) == pytest.approx(
+        f1_score(truth, predicted, average="macro", labels=[0, 1, 2], zero_division=0.0))

@@ -21,6 +21,7 @@ from triage.decisions.types import SHANGHAI
 from triage.decisions.keys import TooManyFailures
 from triage.web import ServiceDep, SessionDep, client_address
 from triage.workbench import csrf, plots, views
+from triage.workbench.auth import case_viewed
 from triage.workbench.auth import COOKIE, AnalystSession, CookieSigner, SignInRefused, sign_in, sign_out, signer_of
 from triage.workbench.history import mask_digits
 from triage.workbench.i18n import LANG_COOKIE, LANGS, Translator, pick_lang
@@ -159,7 +160,7 @@ def refused(request: Request, score_id: str, rejected: views.ReviewRejected, whe
     return response
 
 
-@router.get("/cases/{score_id}")
+@router.get("/cases/{score_id}", dependencies=[Depends(case_viewed)])
 def case_page(request: Request, score_id: str, key: AnalystSession, session: SessionDep, state: ServiceDep,
               saved: Literal[tuple(SAVED)] | None = None) -> Response:  # type: ignore[valid-type]
     """The case; after a refused form, its message at the top and the form as it was typed (shown once)."""
