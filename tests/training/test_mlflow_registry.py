@@ -128,3 +128,17 @@ def test_train_keeps_the_population_profile_and_reports_no_overrides_as_none(tra
     artifacts = {a.path for a in MlflowClient(settings.mlflow_tracking_uri).list_artifacts(run.info.run_id)}
     assert {"population.json", "overrides.json"} <= artifacts
     assert "escalation_override_agreement" not in run.data.metrics
+
+
+def test_every_registered_version_has_a_model_card_from_its_own_run(trained):
+    summary, settings = trained
+    client = MlflowClient(settings.mlflow_tracking_uri)
+    for role, name in (("escalation", "triage-escalation"), ("tier", "triage-tier")):
+        version = client.get_model_version(name, "1")
+        card = mlflow.artifacts.load_text(f"runs:/{version.run_id}/{version.tags['model_card']}")
+        assert card.startswith(f"# Model card: {name} version 1")
+        assert "## Uses it must not serve" in card and "bootstrap" in card
+        assert f"learnt from {summary['windows'][role]['refit']['rows']:,}" in card
+        assert "`id_number`" in card and "`ethnicity`" in card.split("Barred from every model")[1]
+    escalation = mlflow.artifacts.load_text(f"runs:/{summary['run_id']}/model_card/escalation.md")
+    assert "| ethnicity | han |" in escalation and "Wilson" in escalation

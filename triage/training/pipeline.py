@@ -24,6 +24,7 @@ from triage.settings import Settings
 from triage.training import gates
 from triage.training.examples import checklist_score, oracle_probabilities, read_oracle
 from triage.training.fit import champion_figures, fit_escalation, fit_tier, tier_champion_figures
+from triage.training.model_card import escalation_card, tier_card
 from triage.training.tracking import (audit_escalation_fairness, dataset_fingerprint, flat_backtest, flat_metrics,
                                       git_commit, log_fairness, log_monitoring_reference, log_override_agreement,
                                       register, write_plots)
@@ -120,6 +121,10 @@ def train(dataset: Path, *, settings: Settings, horizon_days: int | None = None,
                                {"git_commit": commit, "data_fingerprint": fingerprint,
                                 **{k: f"{v:.6g}" for k, v in flat_metrics(role, fit.metrics).items()}})
             versions[role] = f"{name}/{version}"
+            card = (escalation_card(name, version, fit, fairness, labels) if role == "escalation"
+                    else tier_card(name, version, fit, labels))
+            mlflow.log_text(card, f"model_card/{role}.md")
+            client.set_model_version_tag(name, version, "model_card", f"model_card/{role}.md")
             champion = (load_native(f"models:/{name}/{current.version}")
                         if current is not None and promote in ("auto", "retrain") else None)
             same_data = current is not None and current.tags.get("data_fingerprint") == fingerprint
