@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cache
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
@@ -16,6 +17,12 @@ from sqlalchemy.orm import Session
 from triage.db.service_models import Decision
 from triage.decisions.reviews import effective_route, review_out
 from triage.decisions.types import ScoreRequest, StoredScore
+from triage.features.registry import features_of
+
+#: Exchange tables whose raw values only analysts read back: police incidents, screenings and the
+#: person registers (alcohol, prior conviction, mental-health registry).  A scorer still gets every
+#: factor's contribution, so it can show why, but it cannot use scoring to look a household up.
+SENSITIVE_SOURCES = frozenset({"incidents", "screenings", "persons"})
 
 
 @dataclass(frozen=True)
@@ -70,3 +77,22 @@ def get(session: Session, score_id: str, top: int | None) -> StoredScore | None:
                        band_rise=decision.band_rise, changes=decision.changes or [],
                        effective_route=effective_route(decision),
                        pending_review=any(r.status == "pending" for r in decision.reviews))
+
+
+@cache
+def sensitive_features() -> frozenset[str]:
+    return frozenset(f.name for entity in ("case", "person") for f in features_of(entity)
+                     if f.source in SENSITIVE_SOURCES)
+
+
+def for_scorer(response: dict) -> dict:
+    """The answer as a scorer key sees it: the values of sensitive features withheld (``withheld``)."""
+    sensitive = sensitive_features()
+
+    def shown(factors: list[dict]) -> list[dict]:
+        return [{**f, "value": None, "withheld": True} if f["feature"] in sensitive else {**f, "withheld": False}
+                for f in factors]
+
+    seen = {**response, "escalation": {**response["escalation"], "factors": shown(response["escalation"]["factors"])}}
+    seen["persons"] = [{**p, "factors": shown(p["factors"])} for p in response["persons"]]
+    return seen

@@ -89,8 +89,10 @@ class Factor(BaseModel):
     label: str = Field(description="the feature's Chinese label")
     label_zh: str
     label_en: str
-    value: float | str | bool | None = Field(description="the feature's value; null when unknown (未知)")
+    value: float | str | bool | None = Field(description="the feature's value; null when unknown (未知) or withheld")
     contribution: float = Field(description="SHAP value in log-odds (margin) space")
+    withheld: bool = Field(False, description="the value is not shown to this key's role (a scorer key does not "
+                                              "read police, screening or person-register values back)")
 
 
 class Escalation(BaseModel):

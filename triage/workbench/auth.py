@@ -125,3 +125,10 @@ def signed_in_key(request: Request, session: SessionDep) -> ApiKey:
 
 
 AnalystSession = Annotated[ApiKey, Depends(signed_in_key)]
+
+
+def case_viewed(score_id: str, key: AnalystSession, session: SessionDep) -> None:
+    """Dependency of the case page: who opened which decision, and when, goes to the audit trail
+    (ids only: the access log holds no personal data)."""
+    audit.record(session, "workbench.case_view", key.id, target=score_id[:200])
+    session.commit()

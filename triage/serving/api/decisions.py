@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from triage.decisions import reviews, stored
+from triage.decisions import audit, reviews, stored
 from triage.decisions.queue import QueueFilter, queue_page
 from triage.decisions.types import (Band, ConfirmIn, DisputeType, QueuePage, ReviewIn, ReviewOut, ScoringMoment,
                                     StoredScore)
@@ -20,10 +20,13 @@ router = APIRouter(prefix="/v1", tags=["decisions"])
 
 @router.get("/scores/{score_id}", response_model=StoredScore, responses=problem_responses(401, 403, 404, 422, 503))
 def get_score(score_id: str, key: AnalystKey, session: SessionDep, top: TopDep) -> StoredScore:
-    """A stored decision as it was answered, with its request and reviews (`?top=` as when scoring)."""
+    """A stored decision as it was answered, with its request and reviews (`?top=` as when scoring).
+    Every read is audited (who, when, which decision)."""
     score = stored.get(session, score_id, top)
     if score is None:
         raise Problem(404, f"no stored score {score_id}")
+    audit.record(session, "decision.read", key.id, target=score_id)
+    session.commit()
     return score
 
 

@@ -10,7 +10,8 @@ from pydantic_core import to_json
 
 from triage.decisions.idempotency import body_digest, score_once
 from triage.decisions.scoring import score_and_store
-from triage.decisions.stored import top_factors
+from triage.decisions.keys import allows
+from triage.decisions.stored import for_scorer, top_factors
 from triage.decisions.types import ScoreRequest, ScoreResponse
 from triage.serving.deps import ChampionsDep, ScorerKey, ServiceState, StateDep, TopDep
 from triage.serving.problems import Problem, problem_responses
@@ -24,6 +25,12 @@ IdempotencyKey = Annotated[str | None, Header(
     alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$",
     description="Any printable ASCII text of your choice, unique per call. Sent again with the same body, the "
                 "decisions the first call stored are returned and nothing new is stored; with another body, 409.")]
+
+
+def _seen_by(key, response: dict, top: int | None) -> dict:
+    """The answer cut to ``top`` factors, with sensitive values withheld below the analyst role."""
+    cut = top_factors(response, top)
+    return cut if allows(key.role, "analyst") else for_scorer(cut)
 
 
 def _rendered(content: dict) -> Response:
@@ -56,10 +63,10 @@ async def score_case(body: ScoreRequest, key: ScorerKey, state: StateDep, champi
             with state.sessions() as session:
                 return _idempotent(session, state, champions, [body], key.id, idempotency_key,
                                    body.model_dump(mode="json", exclude_unset=True))[0]
-        return _rendered(top_factors(await run_in_threadpool(once), top))
+        return _rendered(_seen_by(key, await run_in_threadpool(once), top))
     scored = await state.lane.score(body, champions, key.id)
     state.metrics.count_scores([scored.response["escalation"]["band"]])
-    return _rendered(top_factors(scored.response, top))
+    return _rendered(_seen_by(key, scored.response, top))
 
 
 @router.post("/batch-score", response_model=BatchScoreResponse, responses=ERRORS,
@@ -76,4 +83,4 @@ def batch_score(body: BatchScoreRequest, key: ScorerKey, session: SessionDep, st
         scored = score_and_store(session, state.scorer, champions, body.cases, key.id)
         state.metrics.count_scores([s.response["escalation"]["band"] for s in scored])
         responses = [s.response for s in scored]
-    return _rendered({"count": len(responses), "results": [top_factors(r, top) for r in responses]})
+    return _rendered({"count": len(responses), "results": [_seen_by(key, r, top) for r in responses]})
