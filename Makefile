@@ -27,8 +27,10 @@ run: $(STAMP)
 	TRIAGE_WORKBENCH_SECRET="$${TRIAGE_WORKBENCH_SECRET:-$$(cat $(HOME_DIR)/workbench.key)}" \
 	TRIAGE_API_DOCS_PUBLIC="$${TRIAGE_API_DOCS_PUBLIC:-true}" $(BIN)/triage demo
 
-## Installs the servers the tests need (PostgreSQL, ...) and runs every test.
+## Checks the code's form (ruff), installs the servers the tests need (PostgreSQL, ...) and runs every test.
 test: $(SPARK) system-deps
+	$(BIN)/ruff check triage tests bench
+	$(BIN)/ruff format --check triage tests bench
 	$(BIN)/python -m pytest
 
 ## The fast core only: no PostgreSQL, browser or Spark.
