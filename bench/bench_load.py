@@ -42,7 +42,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=10, help="requests per second")
     parser.add_argument("--minutes", type=float, default=5)
-    parser.add_argument("--db", help="SQLAlchemy URL of a database to use (default: a fresh SQLite file)")
+    parser.add_argument(
+        "--db", help="SQLAlchemy URL of a database to use (default: a fresh SQLite file)"
+    )
     parser.add_argument("--max-in-flight", type=int, default=32)
     args = parser.parse_args()
 
@@ -55,18 +57,30 @@ def main() -> None:
     print(f"database: {url.split('@')[-1]}; server log: {work / 'server.log'}", flush=True)
     with city.served(log=work / "server.log") as (base, process):
         load_before, cpu_before = os.getloadavg(), cpu_seconds(process.pid)
-        report = asyncio.run(hold_rate(base, city.keys, rate=args.rate, duration_s=args.minutes * 60,
-                                       max_in_flight=args.max_in_flight, run=run))
+        report = asyncio.run(
+            hold_rate(
+                base,
+                city.keys,
+                rate=args.rate,
+                duration_s=args.minutes * 60,
+                max_in_flight=args.max_in_flight,
+                run=run,
+            )
+        )
         server_cpu = cpu_seconds(process.pid) - cpu_before
         load_after = os.getloadavg()
     stored = stored_decisions(url, run)
     requested = stored.get("request", set())
     lost, unasked = report.score_ids - requested, requested - report.score_ids
     print("\n".join(report.lines()))
-    print(f"server CPU: {server_cpu:.0f} s over {report.wall_s:.0f} s wall; load average before "
-          f"{load_before[0]:.1f}, after {load_after[0]:.1f} (1 min) on {os.cpu_count()} cores")
-    print(f"decisions stored for this run: {len(requested):,}; scores answered: {len(report.score_ids):,}; "
-          f"lost: {len(lost)}; unasked: {len(unasked)}; errors: {len(report.errors)}")
+    print(
+        f"server CPU: {server_cpu:.0f} s over {report.wall_s:.0f} s wall; load average before "
+        f"{load_before[0]:.1f}, after {load_after[0]:.1f} (1 min) on {os.cpu_count()} cores"
+    )
+    print(
+        f"decisions stored for this run: {len(requested):,}; scores answered: {len(report.score_ids):,}; "
+        f"lost: {len(lost)}; unasked: {len(unasked)}; errors: {len(report.errors)}"
+    )
     for error in report.errors[:10]:
         print(f"  error: {error}")
     if lost or unasked or report.errors:

@@ -47,12 +47,30 @@ def main() -> None:
     for name, write in WRITERS.items():
         with tempfile.TemporaryDirectory() as tmp:
             city = Path(tmp) / "city"
-            write(city, households=args.households, seed=args.seed, start=date(2022, 1, 1), end=date(2025, 6, 30))
+            write(
+                city,
+                households=args.households,
+                seed=args.seed,
+                start=date(2022, 1, 1),
+                end=date(2025, 6, 30),
+            )
             began = time.perf_counter()
             figures = judge_unseen_months(city, export_end=args.export_end)
-            print(json.dumps(rounded({"generator": name, "households": args.households, "seed": args.seed,
-                                      "export_end": args.export_end, "seconds": time.perf_counter() - began,
-                                      **figures}), ensure_ascii=False))
+            print(
+                json.dumps(
+                    rounded(
+                        {
+                            "generator": name,
+                            "households": args.households,
+                            "seed": args.seed,
+                            "export_end": args.export_end,
+                            "seconds": time.perf_counter() - began,
+                            **figures,
+                        }
+                    ),
+                    ensure_ascii=False,
+                )
+            )
 
 
 if __name__ == "__main__":

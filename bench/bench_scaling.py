@@ -37,11 +37,16 @@ OUT = ROOT / "bench" / "out"
 RESULTS = OUT / "scaling.json"
 STEPS = ("features", "train", "score")
 #: Training has one engine; features and scoring run on both.
-ENGINES_OF_STEP = {"validate": ("pandas",), "features": ("pandas", "spark"), "train": ("pandas",),
-                   "score": ("pandas", "spark")}
+ENGINES_OF_STEP = {
+    "validate": ("pandas",),
+    "features": ("pandas", "spark"),
+    "train": ("pandas",),
+    "score": ("pandas", "spark"),
+}
 
 
 # --- measuring -----------------------------------------------------------------------------
+
 
 def _tree_rss_bytes(root_pid: int) -> int:
     """Summed resident memory of ``root_pid`` and all its descendants (from /proc)."""
@@ -56,7 +61,7 @@ def _tree_rss_bytes(root_pid: int) -> int:
         except OSError:
             continue
         pid = int(entry.name)
-        children.setdefault(int(fields[1]), []).append(pid)   # fields[1]: parent pid
+        children.setdefault(int(fields[1]), []).append(pid)  # fields[1]: parent pid
         rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")  # fields[21]: rss in pages
     total, todo = 0, [root_pid]
     while todo:
@@ -90,15 +95,23 @@ def run_measured(command: list[str]) -> tuple[dict, float, float, float]:
     seconds = time.perf_counter() - began
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed with exit code {process.returncode}")
-    return json.loads(output.strip().splitlines()[-1]), seconds, peak / 2**20, sum(loads) / max(len(loads), 1)
+    return (
+        json.loads(output.strip().splitlines()[-1]),
+        seconds,
+        peak / 2**20,
+        sum(loads) / max(len(loads), 1),
+    )
 
 
 # --- one step, in a child process ----------------------------------------------------------
 
+
 def _typed_tables(city: Path) -> dict:
     import pandas as pd
 
-    return {path.stem: pd.read_parquet(path) for path in sorted((city / "_typed").glob("*.parquet"))}
+    return {
+        path.stem: pd.read_parquet(path) for path in sorted((city / "_typed").glob("*.parquet"))
+    }
 
 
 def run_step(step: str, engine: str, city: Path) -> dict:
@@ -158,9 +171,14 @@ def _run_spark_step(step: str, city: Path, tables: dict, points) -> dict:
     (as ``triage features --engine spark`` does); scoring: ``score_cases(engine="spark")``."""
     import tempfile
 
-    from triage.features.spark import release_frames, spark_session, stage_case_inputs, staged_case_features
+    from triage.features.spark import (
+        release_frames,
+        spark_session,
+        stage_case_inputs,
+        staged_case_features,
+    )
 
-    spark = spark_session()     # TRIAGE_SPARK_*; start-up is not the step's time
+    spark = spark_session()  # TRIAGE_SPARK_*; start-up is not the step's time
     began = time.perf_counter()
     if step == "score":
         rows = len(_score(points, tables, city, engine="spark"))
@@ -177,13 +195,28 @@ def _run_spark_step(step: str, city: Path, tables: dict, points) -> dict:
 
 # --- the driver ----------------------------------------------------------------------------
 
+
 def ensure_city(households: int) -> Path:
     """``bench/out/city-N``: generated on first use, then validated once into ``_typed``."""
     city = OUT / f"city-{households}"
     if not (city / "cases.csv").exists() and not (city / "cases.parquet").exists():
-        subprocess.run([sys.executable, "-m", "triage.cli", "generate", "--out", str(city),
-                        "--households", str(households), "--seed", "7"], check=True, cwd=ROOT,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "triage.cli",
+                "generate",
+                "--out",
+                str(city),
+                "--households",
+                str(households),
+                "--seed",
+                "7",
+            ],
+            check=True,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
     return city
 
 
@@ -195,31 +228,44 @@ def save_result(record: dict) -> list[dict]:
     """Replace the earlier measurement of the same (households, step, engine); the file is read
     again first, so that two runs for different sizes or engines keep each other's records."""
     key = (record["households"], record["step"], record["engine"])
-    results = [r for r in load_results() if (r["households"], r["step"], r["engine"]) != key] + [record]
+    results = [r for r in load_results() if (r["households"], r["step"], r["engine"]) != key] + [
+        record
+    ]
     RESULTS.write_text(json.dumps(results, indent=1))
     return results
 
 
 def table(results: list[dict]) -> str:
-    lines = [f"{'households':>10} {'step':<9} {'engine':<7} {'cases':>9} {'step s':>9} {'process s':>10} "
-             f"{'cases/s':>10} {'peak MiB':>9} {'load':>5}"]
+    lines = [
+        f"{'households':>10} {'step':<9} {'engine':<7} {'cases':>9} {'step s':>9} {'process s':>10} "
+        f"{'cases/s':>10} {'peak MiB':>9} {'load':>5}"
+    ]
     for r in sorted(results, key=lambda r: (r["households"], r["step"], r["engine"])):
         load = f"{r['load']:>5.1f}" if "load" in r else f"{'?':>5}"
-        lines.append(f"{r['households']:>10} {r['step']:<9} {r['engine']:<7} {r['rows']:>9} {r['seconds']:>9.1f} "
-                     f"{r['process_seconds']:>10.1f} {r['rows'] / r['seconds']:>10.0f} {r['peak_mib']:>9.0f} {load}")
+        lines.append(
+            f"{r['households']:>10} {r['step']:<9} {r['engine']:<7} {r['rows']:>9} {r['seconds']:>9.1f} "
+            f"{r['process_seconds']:>10.1f} {r['rows'] / r['seconds']:>10.0f} {r['peak_mib']:>9.0f} {load}"
+        )
     return "\n".join(lines)
 
 
 def plot(results: list[dict], machine: str) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 5))
     for step, engine in sorted({(r["step"], r["engine"]) for r in results}):
-        points = sorted((r["rows"], r["seconds"]) for r in results if (r["step"], r["engine"]) == (step, engine))
-        ax.plot(*zip(*points), marker="o", linestyle="--" if engine == "spark" else "-",
-                label=f"{step} ({engine})")
+        points = sorted(
+            (r["rows"], r["seconds"]) for r in results if (r["step"], r["engine"]) == (step, engine)
+        )
+        ax.plot(
+            *zip(*points),
+            marker="o",
+            linestyle="--" if engine == "spark" else "-",
+            label=f"{step} ({engine})",
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("cases (rows of the feature frame)")
@@ -236,10 +282,12 @@ def plot(results: list[dict], machine: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="20000,200000,1000000", help="households per city, comma-separated")
+    parser.add_argument(
+        "--sizes", default="20000,200000,1000000", help="households per city, comma-separated"
+    )
     parser.add_argument("--engines", default="pandas,spark")
     parser.add_argument("--steps", default=",".join(STEPS))
-    parser.add_argument("--step", help=argparse.SUPPRESS)      # internal: run one step in this process
+    parser.add_argument("--step", help=argparse.SUPPRESS)  # internal: run one step in this process
     parser.add_argument("--engine", help=argparse.SUPPRESS)
     parser.add_argument("--city", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -260,12 +308,28 @@ def main() -> None:
         steps = ([] if (city / "_typed").exists() else ["validate"]) + args.steps.split(",")
         for step in steps:
             for engine in (e for e in ENGINES_OF_STEP[step] if e in engines):
-                command = [sys.executable, str(Path(__file__).resolve()), "--step", step, "--engine", engine,
-                           "--city", str(city)]
+                command = [
+                    sys.executable,
+                    str(Path(__file__).resolve()),
+                    "--step",
+                    step,
+                    "--engine",
+                    engine,
+                    "--city",
+                    str(city),
+                ]
                 measured, process_seconds, peak, load = run_measured(command)
-                record = {"households": households, "step": step, "engine": engine, "rows": measured["rows"],
-                          "seconds": measured["seconds"], "process_seconds": process_seconds,
-                          "peak_mib": peak, "load": load, "machine": machine}
+                record = {
+                    "households": households,
+                    "step": step,
+                    "engine": engine,
+                    "rows": measured["rows"],
+                    "seconds": measured["seconds"],
+                    "process_seconds": process_seconds,
+                    "peak_mib": peak,
+                    "load": load,
+                    "machine": machine,
+                }
                 results = save_result(record)
                 print(table([record]).splitlines()[1], flush=True)
     print(machine)

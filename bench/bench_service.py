@@ -43,8 +43,17 @@ from machine import describe  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TRIAGE = [sys.executable, "-m", "triage.cli"]
-CASE_COLUMNS = ["case_id", "opened_at", "household_id", "counterparty_household_id", "dispute_type", "source",
-                "amount_cny", "parties_count", "description"]
+CASE_COLUMNS = [
+    "case_id",
+    "opened_at",
+    "household_id",
+    "counterparty_household_id",
+    "dispute_type",
+    "source",
+    "amount_cny",
+    "parties_count",
+    "description",
+]
 
 
 def _run(args: list[str], env: dict) -> str:
@@ -102,23 +111,45 @@ def percentile(values: list[float], q: float) -> float:
 
 
 WRK_SCRIPT = Path(__file__).resolve().parent / "wrk_score.lua"
-MAX_RATE = 600      # requests per second the bodies are made for: no case id is sent twice below it
+MAX_RATE = 600  # requests per second the bodies are made for: no case id is sent twice below it
 
 
-def wrk_latencies(base: str, key: str, bodies: list[dict], concurrency: int, seconds: float) -> dict:
+def wrk_latencies(
+    base: str, key: str, bodies: list[dict], concurrency: int, seconds: float
+) -> dict:
     """One wrk run: ``concurrency`` connections sending ``bodies`` in turn for ``seconds``; its summary."""
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", encoding="utf-8") as lines:
         lines.writelines(json.dumps(body, ensure_ascii=False) + "\n" for body in bodies)
         lines.flush()
-        done = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "10s",
-                               "-s", str(WRK_SCRIPT), base], capture_output=True, text=True, check=True,
-                              env={**os.environ, "TRIAGE_BENCH_BODIES": lines.name, "TRIAGE_BENCH_KEY": key})
+        done = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{concurrency}",
+                f"-d{seconds}s",
+                "--timeout",
+                "10s",
+                "-s",
+                str(WRK_SCRIPT),
+                base,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "TRIAGE_BENCH_BODIES": lines.name, "TRIAGE_BENCH_KEY": key},
+        )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def start_server(port: int, workers: int, env: dict) -> subprocess.Popen:
-    process = subprocess.Popen(TRIAGE + ["serve", "--port", str(port), "--workers", str(workers)],
-                               env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        TRIAGE + ["serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -139,8 +170,15 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-STAGES = ("read_history", "History", "case_feature_arrays", "_persons", "population_warnings",
-          "route_fact_records", "store")
+STAGES = (
+    "read_history",
+    "History",
+    "case_feature_arrays",
+    "_persons",
+    "population_warnings",
+    "route_fact_records",
+    "store",
+)
 
 
 def stage_breakdown(data: Path, home: Path, singles: int, batch_size: int) -> list[tuple]:
@@ -166,9 +204,16 @@ def stage_breakdown(data: Path, home: Path, singles: int, batch_size: int) -> li
                 return function(*args, **kwargs)
             finally:
                 spent[name] += time.process_time() - start
+
         return run
 
-    for name in ("read_history", "History", "case_feature_arrays", "population_warnings", "route_fact_records"):
+    for name in (
+        "read_history",
+        "History",
+        "case_feature_arrays",
+        "population_warnings",
+        "route_fact_records",
+    ):
         setattr(scoring, name, timed(name, getattr(scoring, name)))
     scorer._persons = timed("_persons", scorer._persons)
     scoring.stored.store = timed("store", scoring.stored.store)
@@ -184,11 +229,18 @@ def stage_breakdown(data: Path, home: Path, singles: int, batch_size: int) -> li
 
     warm = [ScoreRequest.model_validate(b) for b in requests_from(data, 20, seed=98)]
     measure([[r] for r in warm])
-    single, single_total = measure([[ScoreRequest.model_validate(b)] for b in requests_from(data, singles, seed=7)])
-    batch, batch_total = measure([[ScoreRequest.model_validate(b) for b in requests_from(data, batch_size, seed=8)]])
+    single, single_total = measure(
+        [[ScoreRequest.model_validate(b)] for b in requests_from(data, singles, seed=7)]
+    )
+    batch, batch_total = measure(
+        [[ScoreRequest.model_validate(b) for b in requests_from(data, batch_size, seed=8)]]
+    )
     rows = [(name, single[name] / singles * 1000, batch[name]) for name in STAGES]
-    rest = ("rest: responses, routing, model calls, commit",
-            (single_total - sum(single.values())) / singles * 1000, batch_total - sum(batch.values()))
+    rest = (
+        "rest: responses, routing, model calls, commit",
+        (single_total - sum(single.values())) / singles * 1000,
+        batch_total - sum(batch.values()),
+    )
     rows.append(rest)
     rows.append(("total", single_total / singles * 1000, batch_total))
     return rows
@@ -197,21 +249,40 @@ def stage_breakdown(data: Path, home: Path, singles: int, batch_size: int) -> li
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="dataset folder (generated there when empty)")
-    parser.add_argument("--home", type=Path, help="TRIAGE_HOME with triage.db and trained champions (made when empty)")
+    parser.add_argument(
+        "--home",
+        type=Path,
+        help="TRIAGE_HOME with triage.db and trained champions (made when empty)",
+    )
     parser.add_argument("--households", type=int, default=20_000)
     parser.add_argument("--seconds", type=int, default=20, help="length of one wrk round")
-    parser.add_argument("--rounds", type=int, default=3, help="wrk rounds per concurrency level (new connections)")
-    parser.add_argument("--requests", type=int, default=300, help="single cases scored in process (--stages)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="wrk rounds per concurrency level (new connections)"
+    )
+    parser.add_argument(
+        "--requests", type=int, default=300, help="single cases scored in process (--stages)"
+    )
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
-    parser.add_argument("--batches", type=int, default=3, help="repetitions of the 1,000-case batch")
+    parser.add_argument(
+        "--batches", type=int, default=3, help="repetitions of the 1,000-case batch"
+    )
     parser.add_argument("--batch-size", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (one per core)")
-    parser.add_argument("--stages", action="store_true", help="CPU per step of scoring, in this process")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="uvicorn worker processes (one per core)"
+    )
+    parser.add_argument(
+        "--stages", action="store_true", help="CPU per step of scoring, in this process"
+    )
     args = parser.parse_args()
 
     scratch = Path(os.environ.get("TMPDIR", "/tmp")) / "triage-bench-service"
     data, home = args.data or scratch / "city", args.home or scratch / "home"
-    env = {**os.environ, "TRIAGE_HOME": str(home), "TRIAGE_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "TRIAGE_HOME": str(home),
+        "TRIAGE_LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
     env.pop("TRIAGE_DATABASE_URL", None)
     if not args.stages and shutil.which("wrk") is None:
         raise SystemExit("the single-case figures need wrk: apt-get install wrk")
@@ -219,10 +290,14 @@ def main() -> None:
     if args.stages:
         load_before = os.getloadavg()[0]
         rows = stage_breakdown(data, home, args.requests, args.batch_size)
-        print(f"\nmachine: {describe()}; 1-minute load average {load_before:.1f} before, "
-              f"{os.getloadavg()[0]:.1f} after")
+        print(
+            f"\nmachine: {describe()}; 1-minute load average {load_before:.1f} before, "
+            f"{os.getloadavg()[0]:.1f} after"
+        )
         print(f"scorer in process, SQLite {home / 'triage.db'}; CPU time (time.process_time)")
-        print(f"{'step':48} | {'ms per single case':>18} | {f's per {args.batch_size:,}-case batch':>24}")
+        print(
+            f"{'step':48} | {'ms per single case':>18} | {f's per {args.batch_size:,}-case batch':>24}"
+        )
         for name, single_ms, batch_s in rows:
             print(f"{name:48} | {single_ms:18.1f} | {batch_s:24.2f}")
         return
@@ -233,21 +308,32 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     rows, rounds = [], []
     try:
-        wrk_latencies(base, key, requests_from(data, 1000, seed=99), 8, 5)        # every worker warmed up
+        wrk_latencies(base, key, requests_from(data, 1000, seed=99), 8, 5)  # every worker warmed up
         for level, concurrency in enumerate(args.concurrency):
             bodies = requests_from(data, args.rounds * args.seconds * MAX_RATE, seed=level)
             cpu = cpu_seconds(server.pid)
-            runs = [wrk_latencies(base, key, bodies[r::args.rounds], concurrency, args.seconds)
-                    for r in range(args.rounds)]
+            runs = [
+                wrk_latencies(base, key, bodies[r :: args.rounds], concurrency, args.seconds)
+                for r in range(args.rounds)
+            ]
             cpu = cpu_seconds(server.pid) - cpu
             count = sum(run["requests"] for run in runs)
             worst = {q: max(run[q] for run in runs) for q in ("p50_ms", "p95_ms", "p99_ms")}
-            rows.append((f"single case, concurrency {concurrency}", count, sum(run["failed"] for run in runs),
-                         f"p50 {worst['p50_ms']:.1f} / p95 {worst['p95_ms']:.1f} / p99 {worst['p99_ms']:.1f} ms "
-                         f"(worst of {len(runs)} rounds)",
-                         f"{count / sum(run['seconds'] for run in runs):.1f} req/s", f"{cpu / count * 1000:.1f} ms"))
+            rows.append(
+                (
+                    f"single case, concurrency {concurrency}",
+                    count,
+                    sum(run["failed"] for run in runs),
+                    f"p50 {worst['p50_ms']:.1f} / p95 {worst['p95_ms']:.1f} / p99 {worst['p99_ms']:.1f} ms "
+                    f"(worst of {len(runs)} rounds)",
+                    f"{count / sum(run['seconds'] for run in runs):.1f} req/s",
+                    f"{cpu / count * 1000:.1f} ms",
+                )
+            )
             rounds.append((concurrency, runs))
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=300) as client:
+        with httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=300
+        ) as client:
             seconds, cpus, failed = [], [], 0
             for rep in range(args.batches):
                 body = {"cases": requests_from(data, args.batch_size, seed=1000 + rep)}
@@ -256,26 +342,40 @@ def main() -> None:
                 seconds.append(time.perf_counter() - start)
                 cpus.append(cpu_seconds(server.pid) - cpu)
                 failed += response.status_code != 200
-            rows.append((f"batch of {args.batch_size:,}", args.batches, failed,
-                         f"median {statistics.median(seconds):.2f} s (min {min(seconds):.2f}, max {max(seconds):.2f})",
-                         f"{args.batch_size / statistics.median(seconds):,.0f} cases/s",
-                         f"{statistics.median(cpus):.2f} s"))
+            rows.append(
+                (
+                    f"batch of {args.batch_size:,}",
+                    args.batches,
+                    failed,
+                    f"median {statistics.median(seconds):.2f} s (min {min(seconds):.2f}, max {max(seconds):.2f})",
+                    f"{args.batch_size / statistics.median(seconds):,.0f} cases/s",
+                    f"{statistics.median(cpus):.2f} s",
+                )
+            )
     finally:
         server.terminate()
         server.wait(timeout=30)
 
-    print(f"\nmachine: {describe()}; 1-minute load average {load_before:.1f} before, "
-          f"{os.getloadavg()[0]:.1f} after (both include this bench's own client and server)")
-    print(f"server: triage serve --workers {args.workers}, SQLite {home / 'triage.db'}, data {data}")
+    print(
+        f"\nmachine: {describe()}; 1-minute load average {load_before:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after (both include this bench's own client and server)"
+    )
+    print(
+        f"server: triage serve --workers {args.workers}, SQLite {home / 'triage.db'}, data {data}"
+    )
     header = ("what", "n", "failed", "wall latency", "throughput", "server CPU each")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, tuple("-" * w for w in widths), *rows]:
         print(" | ".join(str(cell).ljust(w) for cell, w in zip(row, widths)))
     print("\nwrk rounds (p50 / p95 / p99 / max ms, requests):")
     for concurrency, runs in rounds:
-        print(f"  concurrency {concurrency}: " + "; ".join(
-            f"{r['p50_ms']:.1f} / {r['p95_ms']:.1f} / {r['p99_ms']:.1f} / {r['max_ms']:.1f} ({r['requests']})"
-            for r in runs))
+        print(
+            f"  concurrency {concurrency}: "
+            + "; ".join(
+                f"{r['p50_ms']:.1f} / {r['p95_ms']:.1f} / {r['p99_ms']:.1f} / {r['max_ms']:.1f} ({r['requests']})"
+                for r in runs
+            )
+        )
 
 
 if __name__ == "__main__":

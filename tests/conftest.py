@@ -43,8 +43,9 @@ def tmp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def _postgres_bin_dir() -> Path | None:
     """The newest ``/usr/lib/postgresql/<version>/bin`` holding ``initdb`` (Debian's layout)."""
-    candidates = [Path(d) for d in glob.glob("/usr/lib/postgresql/*/bin")
-                  if (Path(d) / "initdb").exists()]
+    candidates = [
+        Path(d) for d in glob.glob("/usr/lib/postgresql/*/bin") if (Path(d) / "initdb").exists()
+    ]
     return max(candidates, key=lambda d: float(d.parent.name), default=None)
 
 
@@ -59,8 +60,10 @@ def postgres_server() -> Iterator[str]:
     """``postgresql+psycopg://postgres@127.0.0.1:PORT``: a private server for this test session."""
     bin_dir = _postgres_bin_dir()
     if bin_dir is None:
-        pytest.skip("no PostgreSQL server binaries under /usr/lib/postgresql/*/bin; "
-                    "run scripts/install-system-deps.sh (make test does)")
+        pytest.skip(
+            "no PostgreSQL server binaries under /usr/lib/postgresql/*/bin; "
+            "run scripts/install-system-deps.sh (make test does)"
+        )
     root = Path(tempfile.mkdtemp(prefix="triage-pg-"))
     as_server_user: list[str] = []
     if os.geteuid() == 0:  # initdb refuses to run as root: the cluster belongs to `postgres`
@@ -71,10 +74,23 @@ def postgres_server() -> Iterator[str]:
     def pg(*args: str | Path) -> None:
         subprocess.run([*as_server_user, *map(str, args)], check=True, capture_output=True)
 
-    pg(bin_dir / "initdb", "-D", data_dir, "-A", "trust", "-U", "postgres", "-E", "UTF8",
-       "--locale=C", "--no-sync")
-    options = (f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-               "-c synchronous_commit=off -c full_page_writes=off")
+    pg(
+        bin_dir / "initdb",
+        "-D",
+        data_dir,
+        "-A",
+        "trust",
+        "-U",
+        "postgres",
+        "-E",
+        "UTF8",
+        "--locale=C",
+        "--no-sync",
+    )
+    options = (
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
+        "-c synchronous_commit=off -c full_page_writes=off"
+    )
     try:
         pg(bin_dir / "pg_ctl", "-D", data_dir, "-o", options, "-l", log_file, "-w", "start")
     except subprocess.CalledProcessError:

@@ -24,16 +24,22 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_uvicorn(factory: str, env: dict[str, str], ready: Callable[[str], bool],
-                    timeout_s: float = 120) -> Iterator[str]:
+def running_uvicorn(
+    factory: str, env: dict[str, str], ready: Callable[[str], bool], timeout_s: float = 120
+) -> Iterator[str]:
     """Start ``uvicorn --factory <factory>``, wait until ``ready(base_url)``, yield the base URL, stop it."""
     with uvicorn_process(factory, env, ready, timeout_s) as (base, _process):
         yield base
 
 
 @contextmanager
-def uvicorn_process(factory: str, env: dict[str, str], ready: Callable[[str], bool],
-                    timeout_s: float = 120, log: Path | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+def uvicorn_process(
+    factory: str,
+    env: dict[str, str],
+    ready: Callable[[str], bool],
+    timeout_s: float = 120,
+    log: Path | None = None,
+) -> Iterator[tuple[str, subprocess.Popen]]:
     """As :func:`running_uvicorn`, also yielding the process (for tests that kill it).
 
     ``log``: a file for the server's output, for long runs (an unread pipe would fill and block it).
@@ -41,9 +47,24 @@ def uvicorn_process(factory: str, env: dict[str, str], ready: Callable[[str], bo
     port = free_port()
     output = log.open("ab") if log else subprocess.PIPE
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **env},
-        stdout=output, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            factory,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        stdout=output,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout_s

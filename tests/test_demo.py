@@ -23,7 +23,9 @@ def home(tmp_path, monkeypatch, champions):  # noqa: F811
     """A fresh home; the session's test champions stand in for the ones the demo would train."""
     monkeypatch.setenv("TRIAGE_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("TRIAGE_DATABASE_URL", raising=False)
-    monkeypatch.delenv("TRIAGE_MLFLOW_UI_URL", raising=False)   # the demo sets it to its MLflow UI's port
+    monkeypatch.delenv(
+        "TRIAGE_MLFLOW_UI_URL", raising=False
+    )  # the demo sets it to its MLflow UI's port
     monkeypatch.setattr(demo, "ensure_champions", lambda settings, city: None)
     monkeypatch.setattr("triage.models.registry.load_champions", lambda settings: champions)
     get_settings.cache_clear()
@@ -33,8 +35,10 @@ def home(tmp_path, monkeypatch, champions):  # noqa: F811
 
 def counts(settings) -> tuple[int, int]:
     with Session(engine_for(settings.db_url)) as session:
-        return (session.scalar(select(func.count()).select_from(Decision)),
-                session.scalar(select(func.count()).select_from(ApiKey)))
+        return (
+            session.scalar(select(func.count()).select_from(Decision)),
+            session.scalar(select(func.count()).select_from(ApiKey)),
+        )
 
 
 def test_a_second_demo_keeps_the_decisions_and_keys_and_prints_the_same_keys(home, capsys):
@@ -61,5 +65,8 @@ def test_a_busy_port_is_named_before_any_work(home, monkeypatch):
         for options in (["--port", str(port)], ["--mlflow-port", str(port)]):
             result = CliRunner().invoke(app, ["demo", "--households", "300", *options])
             assert result.exit_code == 6, result.output
-            assert f"port {port} on 127.0.0.1 is already in use" in result.output and options[0] in result.output
+            assert (
+                f"port {port} on 127.0.0.1 is already in use" in result.output
+                and options[0] in result.output
+            )
     assert not (home.home / "demo").exists()

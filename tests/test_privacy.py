@@ -13,7 +13,6 @@ the markers: there must be none.  So that the test can fail, the markers must be
 from __future__ import annotations
 
 import io
-import json
 import logging
 import sqlite3
 import zipfile
@@ -56,12 +55,16 @@ def _scan_file(path: Path) -> list[str]:
     if path.suffix == ".parquet":
         frame = pd.read_parquet(path)
         if frame.astype(str).apply(lambda c: c.str.contains(MARK, regex=False)).any().any() or any(
-                MARK in str(c) for c in frame.columns):
+            MARK in str(c) for c in frame.columns
+        ):
             hits.append(f"{path} (decoded parquet)")
     elif zipfile.is_zipfile(io.BytesIO(data)):
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            hits += [f"{path}!{member}" for member in archive.namelist()
-                     if _hits_in_bytes(archive.read(member))]
+            hits += [
+                f"{path}!{member}"
+                for member in archive.namelist()
+                if _hits_in_bytes(archive.read(member))
+            ]
     return hits
 
 
@@ -77,18 +80,27 @@ def _scan_tree(root: Path, skip: set[Path]) -> tuple[list[str], int]:
 def _invoke(runner: CliRunner, outputs: list[str], *args: str) -> str:
     result = runner.invoke(cli, ["-v", *map(str, args)])
     outputs.append(result.output + (result.stderr if result.stderr_bytes is not None else ""))
-    assert result.exit_code == 0, f"triage {' '.join(map(str, args))}: {result.output}\n{result.exception!r}"
+    assert result.exit_code == 0, (
+        f"triage {' '.join(map(str, args))}: {result.output}\n{result.exception!r}"
+    )
     return result.stdout
 
 
 def _case_body(case: pd.Series, persons: list[str]) -> dict:
-    body = {"case_id": case["case_id"], "opened_at": case["opened_at"], "household_id": case["household_id"],
-            "counterparty_household_id": case["counterparty_household_id"] or None,
-            "dispute_type": case["dispute_type"], "source": case["source"],
-            "description": case["description"] or None}
+    body = {
+        "case_id": case["case_id"],
+        "opened_at": case["opened_at"],
+        "household_id": case["household_id"],
+        "counterparty_household_id": case["counterparty_household_id"] or None,
+        "dispute_type": case["dispute_type"],
+        "source": case["source"],
+        "description": case["description"] or None,
+    }
     for column in ("amount_cny", "parties_count"):
         if case.get(column):
-            body[column] = float(case[column]) if column == "amount_cny" else int(float(case[column]))
+            body[column] = (
+                float(case[column]) if column == "amount_cny" else int(float(case[column]))
+            )
     return {"case": body, "persons": persons}
 
 
@@ -110,7 +122,9 @@ def test_pii_markers_stay_in_the_persons_table(tmp_path, monkeypatch, capfd):
     outputs: list[str] = []
     bodies: list[str] = []
     try:
-        generate_city(city, households=1_500, seed=11, start=date(2022, 1, 1), end=date(2025, 6, 30))
+        generate_city(
+            city, households=1_500, seed=11, start=date(2022, 1, 1), end=date(2025, 6, 30)
+        )
         n_persons = _mark_persons(city)
 
         runner = CliRunner()
@@ -119,7 +133,9 @@ def test_pii_markers_stay_in_the_persons_table(tmp_path, monkeypatch, capfd):
         _invoke(runner, outputs, "train", city, "--promote", "force")
         _invoke(runner, outputs, "score", city, "--out", checked / "scores.csv")
         _invoke(runner, outputs, "monitor", city, "--out", checked / "monitoring")
-        admin_key = _invoke(runner, outputs, "keys", "create", "--role", "admin", "--name", "privacy test")
+        admin_key = _invoke(
+            runner, outputs, "keys", "create", "--role", "admin", "--name", "privacy test"
+        )
         admin_key = next(word for word in admin_key.split() if word.startswith("trg_"))
 
         from triage.app import create_app
@@ -127,33 +143,48 @@ def test_pii_markers_stay_in_the_persons_table(tmp_path, monkeypatch, capfd):
         settings = get_settings()
         persons = pd.read_csv(city / "persons.csv", dtype=str, keep_default_na=False)
         cases = pd.read_csv(city / "cases.csv", dtype=str, keep_default_na=False).tail(6)
-        requests = [_case_body(case, persons.loc[persons["household_id"] == case["household_id"],
-                                                 "person_id"].tolist())
-                    for _, case in cases.iterrows()]
+        requests = [
+            _case_body(
+                case,
+                persons.loc[persons["household_id"] == case["household_id"], "person_id"].tolist(),
+            )
+            for _, case in cases.iterrows()
+        ]
         assert any(request["persons"] for request in requests)
         auth = {"Authorization": f"Bearer {admin_key}"}
         with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+
             def call(method: str, url: str, **kwargs) -> dict | list:
                 response = client.request(method, url, headers=auth, **kwargs)
                 bodies.append(response.text)
-                assert response.status_code < 300, f"{method} {url}: {response.status_code} {response.text}"
+                assert response.status_code < 300, (
+                    f"{method} {url}: {response.status_code} {response.text}"
+                )
                 return response.json() if "json" in response.headers.get("content-type", "") else {}
 
             assert call("GET", "/readyz")
-            score_ids = [call("POST", "/v1/cases/score", params={"top": "all"}, json=body)["score_id"]
-                         for body in requests[:3]]
+            score_ids = [
+                call("POST", "/v1/cases/score", params={"top": "all"}, json=body)["score_id"]
+                for body in requests[:3]
+            ]
             call("POST", "/v1/cases/batch-score", json={"cases": requests[3:]})
             for score_id in score_ids:
                 call("GET", f"/v1/scores/{score_id}", params={"top": "all"})
-            call("POST", f"/v1/scores/{score_ids[0]}/review",
-                 json={"verdict": "agree", "note": "checked by the privacy test"})
+            call(
+                "POST",
+                f"/v1/scores/{score_ids[0]}/review",
+                json={"verdict": "agree", "note": "checked by the privacy test"},
+            )
             call("GET", "/v1/queue")
             call("GET", "/v1/models")
             call("GET", "/v1/audit")
             call("GET", "/metrics")
             # An error body echoes nothing it was given either.
-            bad = client.post("/v1/cases/score", headers=auth,
-                              json={"case": {"case_id": persons["name"].iloc[0]}, "persons": []})
+            bad = client.post(
+                "/v1/cases/score",
+                headers=auth,
+                json={"case": {"case_id": persons["name"].iloc[0]}, "persons": []},
+            )
             bodies.append(bad.text)
             assert bad.status_code == 422
     finally:
@@ -164,27 +195,47 @@ def test_pii_markers_stay_in_the_persons_table(tmp_path, monkeypatch, capfd):
         get_settings.cache_clear()
 
     leaks: list[str] = []
-    leaks += [f"log line: {line}" for line in log_file.read_text(encoding="utf-8").splitlines() if MARK in line]
+    leaks += [
+        f"log line: {line}"
+        for line in log_file.read_text(encoding="utf-8").splitlines()
+        if MARK in line
+    ]
     leaks += [f"command output: {out[:200]}" for out in outputs if MARK in out]
-    leaks += [f"process stdout/stderr: {stream[:200]}" for stream in (captured.out, captured.err) if MARK in stream]
+    leaks += [
+        f"process stdout/stderr: {stream[:200]}"
+        for stream in (captured.out, captured.err)
+        if MARK in stream
+    ]
     leaks += [f"HTTP response: {body[:300]}" for body in bodies if MARK in body]
 
     # Files: the whole home (MLflow store mlflow.db, artifacts under mlartifacts/, models) except the
     # service database (scanned table by table below), and everything the commands wrote.
     # quarantine/persons.csv is exempt: by contract it keeps a rejected row exactly as given.
     # (its -wal/-shm files are the same database, not copies).
-    service_db = {(home / f"triage.db{suffix}").resolve() for suffix in ("", "-wal", "-shm", "-journal")}
+    service_db = {
+        (home / f"triage.db{suffix}").resolve() for suffix in ("", "-wal", "-shm", "-journal")
+    }
     file_hits, scanned = _scan_tree(home, service_db)
-    out_hits, out_scanned = _scan_tree(checked, {(checked / "validation" / "quarantine" / "persons.csv").resolve()})
+    out_hits, out_scanned = _scan_tree(
+        checked, {(checked / "validation" / "quarantine" / "persons.csv").resolve()}
+    )
     leaks += [f"file: {hit}" for hit in file_hits + out_hits]
     assert (home / "mlflow.db").exists() and any((home / "mlartifacts").rglob("MLmodel"))
     assert scanned > 10 and out_scanned >= 3 and (checked / "scores.csv").exists()
 
     # The MLflow store, explicitly: params, tags and metric names of every run.
     with sqlite3.connect(home / "mlflow.db") as mlflow_db:
-        for table, column in (("params", "key"), ("params", "value"), ("tags", "value"), ("metrics", "key"),
-                              ("latest_metrics", "key"), ("model_version_tags", "value")):
-            rows = mlflow_db.execute(f"SELECT {column} FROM {table} WHERE {column} LIKE ?", (f"%{MARK}%",))
+        for table, column in (
+            ("params", "key"),
+            ("params", "value"),
+            ("tags", "value"),
+            ("metrics", "key"),
+            ("latest_metrics", "key"),
+            ("model_version_tags", "value"),
+        ):
+            rows = mlflow_db.execute(
+                f"SELECT {column} FROM {table} WHERE {column} LIKE ?", (f"%{MARK}%",)
+            )
             leaks += [f"mlflow {table}.{column}: {row[0][:200]}" for row in rows]
 
     engine = engine_for(settings.db_url)
@@ -195,9 +246,14 @@ def test_pii_markers_stay_in_the_persons_table(tmp_path, monkeypatch, capfd):
             if table == "persons":
                 continue
             for column in inspect(engine).get_columns(table):
-                values = connection.execute(text(f'SELECT "{column["name"]}" FROM "{table}"')).scalars()
-                leaks += [f"service db {table}.{column['name']}: {str(v)[:200]}" for v in values
-                          if v is not None and MARK in str(v)]
+                values = connection.execute(
+                    text(f'SELECT "{column["name"]}" FROM "{table}"')
+                ).scalars()
+                leaks += [
+                    f"service db {table}.{column['name']}: {str(v)[:200]}"
+                    for v in values
+                    if v is not None and MARK in str(v)
+                ]
         # The markers did reach the one place that may hold them (else the scan proves nothing).
         from triage.db.models import Person
 

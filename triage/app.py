@@ -51,15 +51,29 @@ def create_app(settings: Settings | None = None, champions: Champions | None = N
     settings = settings or get_settings()
     settings.ensure_home()
     engine = engine_for(settings.db_url)
-    store = ChampionStore(lambda: load_champions(settings), champions, marker=settings.home / "champions.json")
+    store = ChampionStore(
+        lambda: load_champions(settings), champions, marker=settings.home / "champions.json"
+    )
     metrics = ServiceMetrics()
-    verifier = KeyVerifier(settings.key_cache_seconds,
-                           FailureLimit(settings.auth_failures_per_key, settings.auth_failures_per_address,
-                                        settings.auth_failure_window_seconds))
+    verifier = KeyVerifier(
+        settings.key_cache_seconds,
+        FailureLimit(
+            settings.auth_failures_per_key,
+            settings.auth_failures_per_address,
+            settings.auth_failure_window_seconds,
+        ),
+    )
     sessions, scorer = sessionmaker(engine, expire_on_commit=False), Scorer(settings, engine)
-    state = ServiceState(settings=settings, engine=engine, sessions=sessions, champions=store,
-                         verifier=verifier, metrics=metrics, scorer=scorer,
-                         lane=ScoringLane(sessions, scorer, settings.lane_max_cases, settings.lane_linger_ms / 1000))
+    state = ServiceState(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        champions=store,
+        verifier=verifier,
+        metrics=metrics,
+        scorer=scorer,
+        lane=ScoringLane(sessions, scorer, settings.lane_max_cases, settings.lane_linger_ms / 1000),
+    )
 
     checkpointer = WalCheckpointer(engine)
 
@@ -70,11 +84,15 @@ def create_app(settings: Settings | None = None, champions: Champions | None = N
             await run_in_threadpool(migrate, settings.db_url)
             state.migrated = True
         except SQLAlchemyError as exc:
-            log.warning("database not reachable at start (%s); /readyz will retry", type(exc).__name__)
+            log.warning(
+                "database not reachable at start (%s); /readyz will retry", type(exc).__name__
+            )
         if not store.ready:
             try:
                 await run_in_threadpool(store.reload)
-            except Exception as exc:  # nothing promoted yet, or MLflow unreachable: start, but not ready
+            except (
+                Exception
+            ) as exc:  # nothing promoted yet, or MLflow unreachable: start, but not ready
                 log.warning("no champion models loaded at start: %s", type(exc).__name__)
         if store.ready:
             metrics.set_models(store.current.versions)
@@ -85,8 +103,13 @@ def create_app(settings: Settings | None = None, champions: Champions | None = N
         state.lane.close()
         checkpointer.stop()
 
-    app = FastAPI(title="triage scoring service", version="1", description=DESCRIPTION, lifespan=lifespan,
-                  docs_url=None)
+    app = FastAPI(
+        title="triage scoring service",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+    )
     app.state.service = state
     mount_api(app)
     mount_docs(app)

@@ -35,15 +35,23 @@ def scoring_points(cases: pd.DataFrame, as_of: pd.Timestamp | None) -> pd.DataFr
 CHUNK_CASES = 100_000
 
 
-def score_cases(points: pd.DataFrame, tables: dict[str, pd.DataFrame], model, routing: RoutingRules,
-                features: pd.DataFrame | None = None, engine: str = "pandas") -> pd.DataFrame:
+def score_cases(
+    points: pd.DataFrame,
+    tables: dict[str, pd.DataFrame],
+    model,
+    routing: RoutingRules,
+    features: pd.DataFrame | None = None,
+    engine: str = "pandas",
+) -> pd.DataFrame:
     """One row per case: probability, band and route; ``features`` may be passed when already built.
 
     ``engine="spark"`` builds the features and applies the model on Spark (same values); the
     route facts are always read from the pandas ``History``, chunk by chunk.
     """
     points = points.reset_index(drop=True)
-    chunks = [slice(start, start + CHUNK_CASES) for start in range(0, max(len(points), 1), CHUNK_CASES)]
+    chunks = [
+        slice(start, start + CHUNK_CASES) for start in range(0, max(len(points), 1), CHUNK_CASES)
+    ]
     if engine == "spark" and features is None:
         from triage.features.spark import case_probabilities, release_memory
 
@@ -51,49 +59,82 @@ def score_cases(points: pd.DataFrame, tables: dict[str, pd.DataFrame], model, ro
         facts = _route_facts(points, chunks, History(tables), routing)
         release_memory()
         probability = case_probabilities(points, tables, model)
-        return pd.concat([_routed(points.iloc[rows], probability[rows], facts.iloc[rows], model, routing)
-                          for rows in chunks], ignore_index=True)
+        return pd.concat(
+            [
+                _routed(points.iloc[rows], probability[rows], facts.iloc[rows], model, routing)
+                for rows in chunks
+            ],
+            ignore_index=True,
+        )
     history = History(tables, model.text_model_ if features is None else None)
     scored = []
     for rows in chunks:
         chunk = points.iloc[rows]
-        chunk_features = features.iloc[rows] if features is not None else build_case_features(chunk, history)
+        chunk_features = (
+            features.iloc[rows] if features is not None else build_case_features(chunk, history)
+        )
         probability = model.predict_proba(chunk_features[model.feature_names_])[:, 1]
         facts = _route_facts(chunk, [slice(None)], history, routing)
         scored.append(_routed(chunk, probability, facts, model, routing))
     return pd.concat(scored, ignore_index=True)
 
 
-def _route_facts(points: pd.DataFrame, chunks: list[slice], history: History, routing: RoutingRules) -> pd.DataFrame:
-    no_one_named = pd.DataFrame({"row": pd.Series(dtype="int64"), "person_id": pd.Series(dtype="string")})
-    return pd.concat([route_facts(points.iloc[rows], no_one_named, history, routing.weapon_words)
-                      for rows in chunks])
+def _route_facts(
+    points: pd.DataFrame, chunks: list[slice], history: History, routing: RoutingRules
+) -> pd.DataFrame:
+    no_one_named = pd.DataFrame(
+        {"row": pd.Series(dtype="int64"), "person_id": pd.Series(dtype="string")}
+    )
+    return pd.concat(
+        [
+            route_facts(points.iloc[rows], no_one_named, history, routing.weapon_words)
+            for rows in chunks
+        ]
+    )
 
 
-def _routed(points: pd.DataFrame, probability: np.ndarray, facts: pd.DataFrame, model,
-            routing: RoutingRules) -> pd.DataFrame:
+def _routed(
+    points: pd.DataFrame, probability: np.ndarray, facts: pd.DataFrame, model, routing: RoutingRules
+) -> pd.DataFrame:
     bands = model.bands(probability)
-    routes = [routing.route(RouteInput(band=str(band), dispute_type=str(dispute), facts=row))
-              for band, dispute, row in zip(bands, points["dispute_type"], facts.to_dict("records"))]
-    return pd.DataFrame({
-        "case_id": points["case_id"].astype(str).to_numpy(),
-        "as_of": points["as_of"].reset_index(drop=True),
-        "escalation_probability": probability,
-        "band": bands,
-        "teams": [";".join(r.teams) for r in routes],
-        "priority": [r.priority for r in routes],
-        "respond_within_hours": np.array([r.respond_within_hours for r in routes]),
-        "rules": [";".join(r.rules) for r in routes],
-    })
+    routes = [
+        routing.route(RouteInput(band=str(band), dispute_type=str(dispute), facts=row))
+        for band, dispute, row in zip(bands, points["dispute_type"], facts.to_dict("records"))
+    ]
+    return pd.DataFrame(
+        {
+            "case_id": points["case_id"].astype(str).to_numpy(),
+            "as_of": points["as_of"].reset_index(drop=True),
+            "escalation_probability": probability,
+            "band": bands,
+            "teams": [";".join(r.teams) for r in routes],
+            "priority": [r.priority for r in routes],
+            "respond_within_hours": np.array([r.respond_within_hours for r in routes]),
+            "rules": [";".join(r.rules) for r in routes],
+        }
+    )
 
 
-def score_dataset(dataset: Path, out: Path, *, settings: Settings, as_of: pd.Timestamp | None = None,
-                  model_uri: str | None = None, engine: str = "pandas") -> dict:
+def score_dataset(
+    dataset: Path,
+    out: Path,
+    *,
+    settings: Settings,
+    as_of: pd.Timestamp | None = None,
+    model_uri: str | None = None,
+    engine: str = "pandas",
+) -> dict:
     """Validate a dataset, score every (valid) case with the champion and write the scores."""
-    tables = validate_dataset(dataset).valid          # first: a missing dataset is told before a model loads
+    tables = validate_dataset(
+        dataset
+    ).valid  # first: a missing dataset is told before a model loads
     configure_mlflow(settings)
-    model = load_native(model_uri or f"models:/{settings.escalation_model_name}@{settings.champion_alias}")
-    routing = current_routing(settings.routing_file, set(load_domain(settings.domain_file)["teams"]))
+    model = load_native(
+        model_uri or f"models:/{settings.escalation_model_name}@{settings.champion_alias}"
+    )
+    routing = current_routing(
+        settings.routing_file, set(load_domain(settings.domain_file)["teams"])
+    )
     points = scoring_points(tables["cases"], as_of)
     scores = score_cases(points, tables, model, routing, engine=engine)
     write_frame(scores, out)

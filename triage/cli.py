@@ -14,19 +14,28 @@ import typer
 
 from triage.settings import get_settings
 
-app = typer.Typer(help="民转刑 escalation-risk and 绿黄红 tier scoring.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="民转刑 escalation-risk and 绿黄红 tier scoring.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 
 QUIET_LIBRARIES = ("great_expectations", "mlflow", "alembic", "py4j", "urllib3")
-DatasetDir = Annotated[Path, typer.Argument(help="Folder with one <table>.csv or .parquet per table.")]
+DatasetDir = Annotated[
+    Path, typer.Argument(help="Folder with one <table>.csv or .parquet per table.")
+]
 
 
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else get_settings().log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else get_settings().log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     # great-expectations imports PySpark when present, which warns about pandas 3 on import.
-    warnings.filterwarnings("ignore", message="PySpark does not yet fully support", category=FutureWarning)
+    warnings.filterwarnings(
+        "ignore", message="PySpark does not yet fully support", category=FutureWarning
+    )
     for chatty in QUIET_LIBRARIES:  # their INFO lines bury ours
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
@@ -76,7 +85,9 @@ def _writable(out: Path) -> Path:
         if not existed:
             out.unlink()
     except OSError as exc:
-        raise _fail(EXIT_OUTPUT, f"cannot write {out}: {exc.strerror or type(exc).__name__}") from None
+        raise _fail(
+            EXIT_OUTPUT, f"cannot write {out}: {exc.strerror or type(exc).__name__}"
+        ) from None
     return out
 
 
@@ -98,8 +109,11 @@ def _free_ports(ports: dict[str, int]) -> None:
         raise _fail(EXIT_CONFIG, f"{' and '.join(ports)} must be different ports")
     for option, port in ports.items():
         if port_in_use(port):
-            raise _fail(EXIT_CONFIG, f"port {port} on 127.0.0.1 is already in use (another triage demo or "
-                                     f"service?): stop it, or choose another port with {option}")
+            raise _fail(
+                EXIT_CONFIG,
+                f"port {port} on 127.0.0.1 is already in use (another triage demo or "
+                f"service?): stop it, or choose another port with {option}",
+            )
 
 
 def _validated(dataset: Path):
@@ -120,22 +134,35 @@ def generate(
     seed: int = 7,
     start: Annotated[str, typer.Option(help="First day simulated (YYYY-MM-DD).")] = "2022-01-01",
     end: Annotated[str, typer.Option(help="Last day simulated (YYYY-MM-DD).")] = "2025-06-30",
-    bad_rows: Annotated[float, typer.Option(help="Share of rows made invalid on purpose "
-                                            "(listed in _expected/bad_rows.csv).")] = 0.0,
+    bad_rows: Annotated[
+        float,
+        typer.Option(
+            help="Share of rows made invalid on purpose (listed in _expected/bad_rows.csv)."
+        ),
+    ] = 0.0,
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet")] = "csv",
 ) -> None:
     """Write a synthetic city in the exchange format, with its _oracle/ files."""
     from triage.synth import generate_city
 
-    summary = generate_city(out, households=households, seed=seed, start=date.fromisoformat(start),
-                            end=date.fromisoformat(end), bad_row_share=bad_rows, fmt=fmt)
+    summary = generate_city(
+        out,
+        households=households,
+        seed=seed,
+        start=date.fromisoformat(start),
+        end=date.fromisoformat(end),
+        bad_row_share=bad_rows,
+        fmt=fmt,
+    )
     typer.echo(json.dumps(summary, ensure_ascii=False))
 
 
 @app.command()
 def validate(
     dataset: DatasetDir,
-    out: Annotated[Path, typer.Option(help="Folder for validation.json, quarantine/ and the report.")],
+    out: Annotated[
+        Path, typer.Option(help="Folder for validation.json, quarantine/ and the report.")
+    ],
 ) -> None:
     """Check every table against the data contract and quarantine the rows that break it."""
     from triage.data_contracts import write_validation_outputs
@@ -167,22 +194,32 @@ def load(
         fresh = news_of(url, result.valid)
         counts = load_frames(url, result.valid)
         followed = follow_load(settings.model_copy(update={"database_url": url}), fresh)
-    typer.echo(json.dumps({"validation": result.one_line_summary(), "loaded": counts, **followed},
-                          ensure_ascii=False))
+    typer.echo(
+        json.dumps(
+            {"validation": result.one_line_summary(), "loaded": counts, **followed},
+            ensure_ascii=False,
+        )
+    )
 
 
 @app.command()
 def train(
     dataset: DatasetDir,
-    horizon_days: Annotated[Optional[int], typer.Option(help="民转刑 horizon H (default: settings).")] = None,
-    promote: Annotated[str, typer.Option(help="auto: only through the gates; never; force.")] = "auto",
+    horizon_days: Annotated[
+        Optional[int], typer.Option(help="民转刑 horizon H (default: settings).")
+    ] = None,
+    promote: Annotated[
+        str, typer.Option(help="auto: only through the gates; never; force.")
+    ] = "auto",
 ) -> None:
     """Train both models out of time, log them to MLflow, register and (gated) promote them."""
     from triage.training.pipeline import train as train_models
 
     if promote not in {"auto", "never", "force"}:
         raise typer.BadParameter("--promote must be auto, never or force")
-    summary = train_models(dataset, settings=get_settings(), horizon_days=horizon_days, promote=promote)
+    summary = train_models(
+        dataset, settings=get_settings(), horizon_days=horizon_days, promote=promote
+    )
     typer.echo(json.dumps(summary, ensure_ascii=False, default=str))
 
 
@@ -194,14 +231,18 @@ def evaluate(
     """Evaluate a registered model on a dataset (beside the oracle when _oracle/ is present)."""
     from triage.training.pipeline import evaluate as evaluate_model
 
-    typer.echo(json.dumps(evaluate_model(dataset, model, settings=get_settings()), ensure_ascii=False))
+    typer.echo(
+        json.dumps(evaluate_model(dataset, model, settings=get_settings()), ensure_ascii=False)
+    )
 
 
 @app.command()
 def features(
     dataset: DatasetDir,
     out: Annotated[Path, typer.Option(help="Feature frame file: .parquet or .csv.")],
-    engine: Annotated[str, typer.Option(help="pandas, or spark (master: TRIAGE_SPARK_MASTER).")] = "pandas",
+    engine: Annotated[
+        str, typer.Option(help="pandas, or spark (master: TRIAGE_SPARK_MASTER).")
+    ] = "pandas",
 ) -> None:
     """Write the point-in-time training frame: every valid case as of its opening, with its features.
 
@@ -220,17 +261,26 @@ def features(
     else:
         frame = training_frame(tables)
     write_frame(frame, out)
-    typer.echo(json.dumps({"cases": len(frame), "features": frame.shape[1] - 2, "engine": engine,
-                           "out": str(out)}))
+    typer.echo(
+        json.dumps(
+            {"cases": len(frame), "features": frame.shape[1] - 2, "engine": engine, "out": str(out)}
+        )
+    )
 
 
 @app.command()
 def score(
     dataset: DatasetDir,
     out: Annotated[Path, typer.Option(help="Scores file: .csv or .parquet.")],
-    as_of: Annotated[Optional[str], typer.Option(help="Score every case as of this moment (ISO 8601) "
-                                                 "instead of each as of its opening.")] = None,
-    engine: Annotated[str, typer.Option(help="pandas, or spark (master: TRIAGE_SPARK_MASTER).")] = "pandas",
+    as_of: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Score every case as of this moment (ISO 8601) instead of each as of its opening."
+        ),
+    ] = None,
+    engine: Annotated[
+        str, typer.Option(help="pandas, or spark (master: TRIAGE_SPARK_MASTER).")
+    ] = "pandas",
 ) -> None:
     """Batch-score every case of a dataset with the champion: probability, band and teams."""
     import pandas as pd
@@ -243,8 +293,13 @@ def score(
     if engine not in ("pandas", "spark"):
         raise typer.BadParameter("--engine must be pandas or spark")
     with _one_line_errors():
-        summary = score_dataset(dataset, _writable(out), settings=get_settings(), engine=engine,
-                                as_of=moment.tz_convert("UTC") if moment is not None else None)
+        summary = score_dataset(
+            dataset,
+            _writable(out),
+            settings=get_settings(),
+            engine=engine,
+            as_of=moment.tz_convert("UTC") if moment is not None else None,
+        )
     typer.echo(json.dumps(summary, ensure_ascii=False))
 
 
@@ -252,8 +307,12 @@ def score(
 def demo(
     households: Annotated[int, typer.Option(min=100)] = 20_000,
     serve: Annotated[bool, typer.Option(help="Start the service at the end.")] = True,
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the service (127.0.0.1).")] = 8000,
-    mlflow_port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the MLflow UI (127.0.0.1).")] = 5000,
+    port: Annotated[
+        int, typer.Option(min=1, max=65535, help="Port of the service (127.0.0.1).")
+    ] = 8000,
+    mlflow_port: Annotated[
+        int, typer.Option(min=1, max=65535, help="Port of the MLflow UI (127.0.0.1).")
+    ] = 5000,
 ) -> None:
     """The main job on embedded defaults: generate, validate, load, train, promote, serve."""
     from triage.demo import run_demo
@@ -268,7 +327,9 @@ def demo(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes (each loads the champions).")] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes (each loads the champions).")
+    ] = 1,
 ) -> None:
     """Run the scoring service under uvicorn (docs at /docs); several workers each take their own share
     of the connections (triage.serving.workers)."""
@@ -280,13 +341,22 @@ def serve(
     settings = get_settings()
     _servable(settings)
     settings.ensure_home()
-    migrate(settings.db_url)          # once, before the workers start
+    migrate(settings.db_url)  # once, before the workers start
     if workers > 1:
         raise typer.Exit(run_workers(host, port, workers, settings.log_level.lower()))
-    uvicorn.run(APP, factory=True, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    uvicorn.run(
+        APP,
+        factory=True,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
 
 
-overrides_app = typer.Typer(help="Analysts' overrides of routes, for retraining evaluation.", no_args_is_help=True)
+overrides_app = typer.Typer(
+    help="Analysts' overrides of routes, for retraining evaluation.", no_args_is_help=True
+)
 app.add_typer(overrides_app, name="overrides")
 
 
@@ -301,8 +371,16 @@ def overrides_export(
 
     frame = export_overrides(db or get_settings().db_url)
     write_frame(frame, out)
-    typer.echo(json.dumps({"out": str(out), "overrides": len(frame),
-                           "by_direction": frame["direction"].value_counts().to_dict()}, ensure_ascii=False))
+    typer.echo(
+        json.dumps(
+            {
+                "out": str(out),
+                "overrides": len(frame),
+                "by_direction": frame["direction"].value_counts().to_dict(),
+            },
+            ensure_ascii=False,
+        )
+    )
 
 
 keys_app = typer.Typer(help="API keys of the scoring service.", no_args_is_help=True)
@@ -327,7 +405,9 @@ def keys_create(
 
 
 @keys_app.command("revoke")
-def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (the part after 'trg_').")]) -> None:
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (the part after 'trg_').")],
+) -> None:
     """Revoke an API key: it is refused from the next request on."""
     from triage.decisions.keys import open_key_session, revoke_key
 
@@ -343,7 +423,9 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (the pa
 @app.command()
 def monitor(
     dataset: DatasetDir,
-    out: Annotated[Optional[Path], typer.Option(help="Report folder (default: TRIAGE_HOME/monitoring/<time>).")] = None,
+    out: Annotated[
+        Optional[Path], typer.Option(help="Report folder (default: TRIAGE_HOME/monitoring/<time>).")
+    ] = None,
 ) -> None:
     """Drift, outcome and fairness report of a recent dataset against the champion's training data.
 
@@ -359,8 +441,13 @@ def monitor(
         raise typer.Exit(2) from exc
     for reason in summary["reasons"]:
         typer.echo(f"{reason['level']}: {reason['message']}", err=True)
-    typer.echo(json.dumps({k: summary[k] for k in ("status", "reasons", "champion", "run_id", "window")},
-                          ensure_ascii=False, default=str))
+    typer.echo(
+        json.dumps(
+            {k: summary[k] for k in ("status", "reasons", "champion", "run_id", "window")},
+            ensure_ascii=False,
+            default=str,
+        )
+    )
     if summary["status"] == "alert":
         raise typer.Exit(1)
 
@@ -368,15 +455,23 @@ def monitor(
 @app.command()
 def retrain(
     dataset: DatasetDir,
-    service_url: Annotated[Optional[str], typer.Option(help="A running service to reload after a promotion, "
-                                                       "e.g. http://127.0.0.1:8000.")] = None,
-    admin_key: Annotated[Optional[str], typer.Option(envvar="TRIAGE_ADMIN_API_KEY",
-                                                     help="Admin API key for the reload.")] = None,
+    service_url: Annotated[
+        Optional[str],
+        typer.Option(
+            help="A running service to reload after a promotion, e.g. http://127.0.0.1:8000."
+        ),
+    ] = None,
+    admin_key: Annotated[
+        Optional[str],
+        typer.Option(envvar="TRIAGE_ADMIN_API_KEY", help="Admin API key for the reload."),
+    ] = None,
 ) -> None:
     """Train on the latest export; promote only a model better than the champion and fair; reload the service."""
     from triage.training.retrain import retrain as retrain_models
 
-    summary = retrain_models(dataset, settings=get_settings(), service_url=service_url, admin_key=admin_key)
+    summary = retrain_models(
+        dataset, settings=get_settings(), service_url=service_url, admin_key=admin_key
+    )
     typer.echo(json.dumps(summary, ensure_ascii=False, default=str))
 
 

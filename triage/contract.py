@@ -13,10 +13,25 @@ from typing import Literal
 ColumnType = Literal["id", "timestamp", "bool", "int", "decimal", "enum", "text"]
 
 DISPUTE_TYPES = (
-    "marriage_family", "neighbor", "wage_arrears", "property_management", "land_transfer",
-    "medical", "traffic_accident", "construction", "commercial", "other",
+    "marriage_family",
+    "neighbor",
+    "wage_arrears",
+    "property_management",
+    "land_transfer",
+    "medical",
+    "traffic_accident",
+    "construction",
+    "commercial",
+    "other",
 )
-CASE_SOURCES = ("grid_patrol", "hotline", "walk_in", "police_referral", "court_referral", "other_agency")
+CASE_SOURCES = (
+    "grid_patrol",
+    "hotline",
+    "walk_in",
+    "police_referral",
+    "court_referral",
+    "other_agency",
+)
 CASE_STATUSES = ("open", "mediated", "failed", "referred", "withdrawn")
 CHANNELS = ("12345", "110", "12338", "12348", "grid_report")
 CALL_CATEGORIES = DISPUTE_TYPES + ("public_order",)
@@ -25,8 +40,14 @@ MEDIATION_OUTCOMES = ("agreement", "no_agreement", "party_absent", "referred")
 INSTRUMENTS = ("phq9", "gad7")
 TIERS = ("green", "yellow", "red")
 OFFENCES = (
-    "threat", "assault", "intentional_injury", "attempted_homicide", "homicide", "arson",
-    "property_damage", "other",
+    "threat",
+    "assault",
+    "intentional_injury",
+    "attempted_homicide",
+    "homicide",
+    "arson",
+    "property_damage",
+    "other",
 )
 #: Offences that make a civil dispute a criminal one (民转刑), per docs/data-format.md "The labels".
 ESCALATION_OFFENCES = ("assault", "intentional_injury", "attempted_homicide", "homicide", "arson")
@@ -47,13 +68,13 @@ class Column:
     name: str
     type: ColumnType
     nullable: bool = False
-    values: tuple[str, ...] = ()          # allowed codes of an enum
-    min: float | None = None              # inclusive bounds of an int/decimal
-    max: float | None = None              # ``"current_year"`` handled by the validator
+    values: tuple[str, ...] = ()  # allowed codes of an enum
+    min: float | None = None  # inclusive bounds of an int/decimal
+    max: float | None = None  # ``"current_year"`` handled by the validator
     unique: bool = False
-    references: str | None = None         # "table.column" that must hold the value
-    pii: bool = False                     # never leaves the person table
-    audit_only: bool = False              # fairness audits only, never a feature
+    references: str | None = None  # "table.column" that must hold the value
+    pii: bool = False  # never leaves the person table
+    audit_only: bool = False  # fairness audits only, never a feature
     max_is_current_year: bool = False
 
 
@@ -114,7 +135,9 @@ TABLES: dict[str, Table] = {
                 Column("alcohol_problem", "bool", nullable=True),
                 Column("prior_conviction", "bool", nullable=True),
                 Column("mental_health_registry", "bool", nullable=True),
-                Column("ethnicity", "enum", nullable=True, values=("han", "minority"), audit_only=True),
+                Column(
+                    "ethnicity", "enum", nullable=True, values=("han", "minority"), audit_only=True
+                ),
                 Column("name", "text", nullable=True, pii=True),
                 Column("id_number", "text", nullable=True, pii=True),
                 Column("phone", "text", nullable=True, pii=True),
@@ -142,7 +165,9 @@ TABLES: dict[str, Table] = {
                 _id("case_id", unique=True),
                 Column("opened_at", "timestamp"),
                 _id("household_id", references="households.household_id"),
-                _id("counterparty_household_id", nullable=True, references="households.household_id"),
+                _id(
+                    "counterparty_household_id", nullable=True, references="households.household_id"
+                ),
                 Column("dispute_type", "enum", values=DISPUTE_TYPES),
                 Column("source", "enum", values=CASE_SOURCES),
                 Column("amount_cny", "decimal", nullable=True, min=0),
@@ -210,8 +235,14 @@ TABLES: dict[str, Table] = {
 
 #: Load order that satisfies every reference.
 TABLE_ORDER = (
-    "households", "persons", "hotline_calls", "cases", "mediation_events",
-    "screenings", "psych_assessments", "incidents",
+    "households",
+    "persons",
+    "hotline_calls",
+    "cases",
+    "mediation_events",
+    "screenings",
+    "psych_assessments",
+    "incidents",
 )
 
 #: Score ceilings per instrument (docs/data-format.md "The tables": phq9 0..27, gad7 0..21).
@@ -261,9 +292,9 @@ RULES: dict[str, str] = {
     "out_of_range": "a number is outside its allowed range",
     "text_too_long": "a text is longer than 4,000 characters",
     "inconsistent": "columns of one row contradict each other (e.g. item9 on a GAD-7, "
-                    "a counterparty equal to the household)",
+    "a counterparty equal to the household)",
     "time_order": "a time is before the time it must follow (closed_at < opened_at, "
-                  "a mediation event before its case was opened)",
+    "a mediation event before its case was opened)",
     "duplicate_id": "the id was already used by an earlier row (the first is kept)",
     "unknown_reference": "an id refers to no valid row of the referenced table",
 }

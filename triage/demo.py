@@ -41,7 +41,13 @@ def prepare_data(settings: Settings, households: int) -> Path:
     city = settings.home / "demo" / f"city-{households}"
     if not (city / "cases.csv").exists():
         _step(f"generating a synthetic city of {households:,} households in {city}")
-        generate_city(city, households=households, seed=DEMO_SEED, start=date(2022, 1, 1), end=date(2025, 6, 30))
+        generate_city(
+            city,
+            households=households,
+            seed=DEMO_SEED,
+            start=date(2022, 1, 1),
+            end=date(2025, 6, 30),
+        )
     _step("validating it against the data contract")
     result = validate_dataset(city)
     write_validation_outputs(result, settings.home / "demo" / "validation")
@@ -61,22 +67,30 @@ def ensure_champions(settings: Settings, city: Path) -> None:
     client = configure_mlflow(settings)
     names = (settings.escalation_model_name, settings.tier_model_name)
     if all(champion_version(client, n, settings.champion_alias) for n in names):
-        _step("champions already registered in MLflow: reusing them (`triage retrain` makes new ones)")
+        _step(
+            "champions already registered in MLflow: reusing them (`triage retrain` makes new ones)"
+        )
         return
     _step("training both models out of time and registering them in MLflow (a few minutes)")
     summary = train(city, settings=settings, promote="auto")
     refused = {role: d["reason"] for role, d in summary["promotion"].items() if not d["promoted"]}
     if refused:  # a demo needs champions to serve; say why the gates said no, then promote anyway
-        typer.secho(f"gates refused {refused}; promoting these first versions for the demo only",
-                    fg=typer.colors.YELLOW, err=True)
+        typer.secho(
+            f"gates refused {refused}; promoting these first versions for the demo only",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
         for role, name in zip(("escalation", "tier"), names):
             if role in refused:
-                client.set_registered_model_alias(name, settings.champion_alias,
-                                                  summary["promotion"][role]["version"])
+                client.set_registered_model_alias(
+                    name, settings.champion_alias, summary["promotion"][role]["version"]
+                )
     model, oracle = summary["escalation"]["model"], summary["escalation"].get("oracle", {})
-    typer.echo(f"escalation AUC {model['roc_auc']:.3f} (oracle {oracle.get('roc_auc', float('nan')):.3f}, "
-               f"checklist {summary['escalation']['checklist']['roc_auc']:.3f}); versions {summary['versions']}",
-               err=True)
+    typer.echo(
+        f"escalation AUC {model['roc_auc']:.3f} (oracle {oracle.get('roc_auc', float('nan')):.3f}, "
+        f"checklist {summary['escalation']['checklist']['roc_auc']:.3f}); versions {summary['versions']}",
+        err=True,
+    )
 
 
 def keys_file(settings: Settings) -> Path:
@@ -134,20 +148,43 @@ def score_demo_queue(settings: Settings, city: Path, key_id: str) -> tuple[int, 
     cases = pd.read_csv(city / "cases.csv", dtype=str, keep_default_na=False).tail(DEMO_QUEUE_CASES)
     engine = engine_for(settings.db_url)
     with Session(engine) as session:
-        stored = set(session.scalars(select(Decision.case_id).where(Decision.case_id.in_(cases["case_id"].tolist()))))
+        stored = set(
+            session.scalars(
+                select(Decision.case_id).where(Decision.case_id.in_(cases["case_id"].tolist()))
+            )
+        )
     cases = cases[~cases["case_id"].isin(stored)]
     if cases.empty:
         return 0, len(stored)
     persons = pd.read_csv(city / "persons.csv", usecols=["person_id", "household_id"], dtype=str)
     members = persons.groupby("household_id")["person_id"].apply(list)
-    requests = [ScoreRequest.model_validate({
-        "case": {k: (row[k] or None) for k in ("case_id", "opened_at", "household_id", "counterparty_household_id",
-                                                 "dispute_type", "source", "amount_cny", "parties_count",
-                                                 "description")},
-        "as_of": row["opened_at"], "persons": members.get(row["household_id"], [])[:3]})
-        for _, row in cases.iterrows()]
+    requests = [
+        ScoreRequest.model_validate(
+            {
+                "case": {
+                    k: (row[k] or None)
+                    for k in (
+                        "case_id",
+                        "opened_at",
+                        "household_id",
+                        "counterparty_household_id",
+                        "dispute_type",
+                        "source",
+                        "amount_cny",
+                        "parties_count",
+                        "description",
+                    )
+                },
+                "as_of": row["opened_at"],
+                "persons": members.get(row["household_id"], [])[:3],
+            }
+        )
+        for _, row in cases.iterrows()
+    ]
     with Session(engine) as session:
-        scored = score_and_store(session, Scorer(settings, engine), load_champions(settings), requests, key_id)
+        scored = score_and_store(
+            session, Scorer(settings, engine), load_champions(settings), requests, key_id
+        )
     return len(scored), len(stored)
 
 
@@ -165,17 +202,34 @@ def start_mlflow_ui(settings: Settings, port: int = 5000) -> subprocess.Popen | 
     """The MLflow UI on the same stores, so the printed link works; the demo runs on without it."""
     try:
         return subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", settings.mlflow_tracking_uri,
-             "--default-artifact-root", settings.mlflow_artifact_root, "--host", "127.0.0.1", "--port", str(port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "ui",
+                "--backend-store-uri",
+                settings.mlflow_tracking_uri,
+                "--default-artifact-root",
+                settings.mlflow_artifact_root,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     except OSError as exc:
         log.warning("MLflow UI not started: %s", exc)
         return None
 
 
-def run_demo(*, households: int = 20_000, serve: bool = True, port: int = 8000,
-             mlflow_port: int = 5000) -> dict[str, str]:
-    os.environ["TRIAGE_MLFLOW_UI_URL"] = f"http://127.0.0.1:{mlflow_port}/"   # the workbench links to it
+def run_demo(
+    *, households: int = 20_000, serve: bool = True, port: int = 8000, mlflow_port: int = 5000
+) -> dict[str, str]:
+    os.environ["TRIAGE_MLFLOW_UI_URL"] = (
+        f"http://127.0.0.1:{mlflow_port}/"  # the workbench links to it
+    )
     get_settings.cache_clear()
     settings = get_settings()
     settings.ensure_home()
@@ -185,21 +239,34 @@ def run_demo(*, households: int = 20_000, serve: bool = True, port: int = 8000,
     _step(f"scoring the latest {DEMO_QUEUE_CASES} cases into the analysts' queue")
     scored, kept = score_demo_queue(settings, city, keys["scorer"].split("_")[1])
     base = f"http://127.0.0.1:{port}"
-    typer.echo(f"\n{scored} decisions stored"
-               + (f"; {kept} demo cases were in the queue already and are left as they were" if kept else "") + ".\n"
-               f"  API docs        {base}/docs\n"
-               f"  Workbench       {base}/ui/   (sign in with the analyst or admin key)\n"
-               f"  MLflow UI       {settings.mlflow_ui_url}\n"
-               + "".join(f"  {role:<8} key  {key}\n" for role, key in keys.items())
-               + f"  ({'new keys, kept' if new_keys else 'the keys of the first run, from'} {keys_file(settings)})\n"
-               + f"\nTry:  curl -H 'Authorization: Bearer {keys['analyst']}' {base}/v1/queue?limit=3\n")
+    typer.echo(
+        f"\n{scored} decisions stored"
+        + (
+            f"; {kept} demo cases were in the queue already and are left as they were"
+            if kept
+            else ""
+        )
+        + ".\n"
+        f"  API docs        {base}/docs\n"
+        f"  Workbench       {base}/ui/   (sign in with the analyst or admin key)\n"
+        f"  MLflow UI       {settings.mlflow_ui_url}\n"
+        + "".join(f"  {role:<8} key  {key}\n" for role, key in keys.items())
+        + f"  ({'new keys, kept' if new_keys else 'the keys of the first run, from'} {keys_file(settings)})\n"
+        + f"\nTry:  curl -H 'Authorization: Bearer {keys['analyst']}' {base}/v1/queue?limit=3\n"
+    )
     if serve:
         mlflow_ui = start_mlflow_ui(settings, mlflow_port)
         try:
             import uvicorn
 
-            uvicorn.run("triage.app:create_app", factory=True, host="127.0.0.1", port=port,
-                        log_level=settings.log_level.lower(), access_log=False)
+            uvicorn.run(
+                "triage.app:create_app",
+                factory=True,
+                host="127.0.0.1",
+                port=port,
+                log_level=settings.log_level.lower(),
+                access_log=False,
+            )
         finally:
             if mlflow_ui is not None:
                 mlflow_ui.terminate()

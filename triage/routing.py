@@ -67,8 +67,12 @@ class Bound(_Strict):
         return self
 
     def holds(self, value: float) -> bool:
-        return ((self.gte is None or value >= self.gte) and (self.gt is None or value > self.gt)
-                and (self.lte is None or value <= self.lte) and (self.lt is None or value < self.lt))
+        return (
+            (self.gte is None or value >= self.gte)
+            and (self.gt is None or value > self.gt)
+            and (self.lte is None or value <= self.lte)
+            and (self.lt is None or value < self.lt)
+        )
 
 
 class Match(_Strict):
@@ -76,7 +80,9 @@ class Match(_Strict):
 
     band: list[Band] | None = None
     dispute_type: list[Literal[DISPUTE_TYPES]] | None = None  # type: ignore[valid-type]
-    tier: list[Literal[TIERS]] | None = Field(None, description="some named person has one of these tiers")
+    tier: list[Literal[TIERS]] | None = Field(
+        None, description="some named person has one of these tiers"
+    )
     facts: dict[FactName, Bound] = Field(default_factory=dict)
 
 
@@ -123,10 +129,14 @@ class Route(_Strict):
     reasons_en: list[str] = Field(description="the same reasons in English")
     rules: list[str] = Field(description="ids of the matching rules in routing.yaml")
     required_teams: list[str] = Field(
-        default_factory=list, description="teams that safeguard rules (facts, tiers) require whatever the score; "
-                                          "an override dropping one needs a second analyst")
+        default_factory=list,
+        description="teams that safeguard rules (facts, tiers) require whatever the score; "
+        "an override dropping one needs a second analyst",
+    )
     required_priority: Priority | None = Field(
-        None, description="the most urgent priority a safeguard rule requires (null when none fired)")
+        None,
+        description="the most urgent priority a safeguard rule requires (null when none fired)",
+    )
 
 
 class RoutingRules(_Strict):
@@ -134,7 +144,9 @@ class RoutingRules(_Strict):
 
     rules: list[Rule] = Field(min_length=1)
     default: Fallback
-    weapon_words: list[str] = Field(default_factory=list, description="words that name a weapon in text")
+    weapon_words: list[str] = Field(
+        default_factory=list, description="words that name a weapon in text"
+    )
 
     def check_teams(self, known: set[str]) -> "RoutingRules":
         """Fail at load when a rule names a team that ``domain.yaml`` does not define."""
@@ -154,7 +166,9 @@ class RoutingRules(_Strict):
             return False
         if m.tier is not None and not set(m.tier) & set(case.tiers):
             return False
-        return all(name in case.facts and bound.holds(case.facts[name]) for name, bound in m.facts.items())
+        return all(
+            name in case.facts and bound.holds(case.facts[name]) for name, bound in m.facts.items()
+        )
 
     def route(self, case: RouteInput) -> Route:
         fired = [r for r in self.rules if self.matches(r, case)] or [self.default]
@@ -170,7 +184,9 @@ class RoutingRules(_Strict):
             reasons_en=[r.reason.en for r in ordered],
             rules=[getattr(r, "id", "default") for r in ordered],
             required_teams=list(dict.fromkeys(t for r in safeguards for t in r.teams)),
-            required_priority=max((r.priority for r in safeguards), key=PRIORITY_RANK.__getitem__, default=None),
+            required_priority=max(
+                (r.priority for r in safeguards), key=PRIORITY_RANK.__getitem__, default=None
+            ),
         )
 
     def required(self, route: dict) -> tuple[list[str], str | None]:
@@ -180,8 +196,10 @@ class RoutingRules(_Strict):
             return route["required_teams"], route.get("required_priority")
         named = set(route.get("rules", ()))
         safeguards = [r for r in self.rules if r.id in named and r.safeguard]
-        return (list(dict.fromkeys(t for r in safeguards for t in r.teams)),
-                max((r.priority for r in safeguards), key=PRIORITY_RANK.__getitem__, default=None))
+        return (
+            list(dict.fromkeys(t for r in safeguards for t in r.teams)),
+            max((r.priority for r in safeguards), key=PRIORITY_RANK.__getitem__, default=None),
+        )
 
 
 def load_routing(path: Path, known_teams: set[str]) -> RoutingRules:
@@ -235,5 +253,10 @@ class RoutingFile:
         except (OSError, ValueError, yaml.YAMLError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             self.problem = f"{self.path.name} is broken ({type(exc).__name__}: {reason})"
-            log.error("routing rules: %s; %s", self.problem,
-                      "keeping the last good rules" if self._good else "no good rules to keep: scoring is refused")
+            log.error(
+                "routing rules: %s; %s",
+                self.problem,
+                "keeping the last good rules"
+                if self._good
+                else "no good rules to keep: scoring is refused",
+            )

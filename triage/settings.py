@@ -19,43 +19,92 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="ignore")
 
-    home: Path = Field(Path(".triage"), description="Where embedded state lives (database, MLflow, models).")
-    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite at home/triage.db.")
-    domain_file: Path = Field(PACKAGE_DIR / "config" / "domain.yaml", description="Teams, bands, tier rule.")
-    routing_file: Path = Field(PACKAGE_DIR / "config" / "routing.yaml", description="Routing rules (data).")
+    home: Path = Field(
+        Path(".triage"), description="Where embedded state lives (database, MLflow, models)."
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default SQLite at home/triage.db."
+    )
+    domain_file: Path = Field(
+        PACKAGE_DIR / "config" / "domain.yaml", description="Teams, bands, tier rule."
+    )
+    routing_file: Path = Field(
+        PACKAGE_DIR / "config" / "routing.yaml", description="Routing rules (data)."
+    )
     horizon_days: int = Field(180, ge=1, le=3650, description="民转刑 label horizon H in days.")
     log_level: str = "INFO"
     spark_master: str = Field("local[*]", description="Spark master URL for --engine spark.")
-    spark_driver_memory: str = Field("6g", pattern=r"^\d+[kmgt]$",
-                                     description="JVM heap of the Spark driver (local mode: all the work).")
-    spark_shuffle_partitions: int = Field(8, ge=1, le=100_000,
-                                          description="Partitions of each Spark shuffle; raise for 1M+ cases.")
+    spark_driver_memory: str = Field(
+        "6g",
+        pattern=r"^\d+[kmgt]$",
+        description="JVM heap of the Spark driver (local mode: all the work).",
+    )
+    spark_shuffle_partitions: int = Field(
+        8, ge=1, le=100_000, description="Partitions of each Spark shuffle; raise for 1M+ cases."
+    )
     escalation_model_name: str = "triage-escalation"
     tier_model_name: str = "triage-tier"
     champion_alias: str = "champion"
     # The scoring service (triage serve).
-    max_batch_cases: int = Field(1000, ge=1, le=100_000, description="Most cases in one batch-score call (413 above).")
-    lane_max_cases: int = Field(32, ge=1, le=1000, description="Most concurrent single-case requests a worker "
-                                "scores together in one call (triage.serving.batching).")
-    lane_linger_ms: float = Field(10.0, ge=0, le=1000, description="After a batch, how long a worker's lane may "
-                                  "wait for the callers it just answered to send their next case (0: never).")
-    max_body_bytes: int = Field(16 * 2**20, ge=1024, description="Largest request body accepted (413 above).")
-    max_ingest_rows: int = Field(50_000, ge=1, description="Most rows in one ingest call (413 above).")
-    default_top_factors: int = Field(8, ge=1, le=1000, description="Factors listed per explanation without ?top=.")
-    key_cache_seconds: float = Field(300.0, ge=0, description="How long a verified API key skips argon2 again.")
-    auth_failures_per_key: int = Field(5, ge=1, description="Failed authentications a key id may have per window "
-                                       "before 429 (per worker process).")
-    auth_failures_per_address: int = Field(30, ge=1, description="Failed authentications a client address may "
-                                           "have per window before 429 (per worker process).")
-    auth_failure_window_seconds: float = Field(60.0, gt=0, le=86_400, description="The window of both limits.")
-    api_docs_public: bool = Field(False, description="Serve /docs, /redoc and /openapi.json without an API key.")
+    max_batch_cases: int = Field(
+        1000, ge=1, le=100_000, description="Most cases in one batch-score call (413 above)."
+    )
+    lane_max_cases: int = Field(
+        32,
+        ge=1,
+        le=1000,
+        description="Most concurrent single-case requests a worker "
+        "scores together in one call (triage.serving.batching).",
+    )
+    lane_linger_ms: float = Field(
+        10.0,
+        ge=0,
+        le=1000,
+        description="After a batch, how long a worker's lane may "
+        "wait for the callers it just answered to send their next case (0: never).",
+    )
+    max_body_bytes: int = Field(
+        16 * 2**20, ge=1024, description="Largest request body accepted (413 above)."
+    )
+    max_ingest_rows: int = Field(
+        50_000, ge=1, description="Most rows in one ingest call (413 above)."
+    )
+    default_top_factors: int = Field(
+        8, ge=1, le=1000, description="Factors listed per explanation without ?top=."
+    )
+    key_cache_seconds: float = Field(
+        300.0, ge=0, description="How long a verified API key skips argon2 again."
+    )
+    auth_failures_per_key: int = Field(
+        5,
+        ge=1,
+        description="Failed authentications a key id may have per window "
+        "before 429 (per worker process).",
+    )
+    auth_failures_per_address: int = Field(
+        30,
+        ge=1,
+        description="Failed authentications a client address may "
+        "have per window before 429 (per worker process).",
+    )
+    auth_failure_window_seconds: float = Field(
+        60.0, gt=0, le=86_400, description="The window of both limits."
+    )
+    api_docs_public: bool = Field(
+        False, description="Serve /docs, /redoc and /openapi.json without an API key."
+    )
     # The analyst workbench (/ui/).
-    mlflow_ui_url: AnyHttpUrl = Field(AnyHttpUrl("http://127.0.0.1:5000"),
-                                      description="The MLflow UI the workbench's models page links to.")
-    workbench_session_hours: float = Field(12.0, gt=0, le=24 * 30,
-                                           description="How long a workbench sign-in lasts.")
+    mlflow_ui_url: AnyHttpUrl = Field(
+        AnyHttpUrl("http://127.0.0.1:5000"),
+        description="The MLflow UI the workbench's models page links to.",
+    )
+    workbench_session_hours: float = Field(
+        12.0, gt=0, le=24 * 30, description="How long a workbench sign-in lasts."
+    )
     workbench_secret: SecretStr | None = Field(
-        None, description="Signs workbench session cookies and forms; at least 32 characters, required to serve.")
+        None,
+        description="Signs workbench session cookies and forms; at least 32 characters, required to serve.",
+    )
 
     @field_validator("home")
     @classmethod

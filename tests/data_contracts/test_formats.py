@@ -30,7 +30,9 @@ def quirky_city(tiny_city, write_dataset):
 
 def test_a_quirky_export_loses_no_row(quirky_city, tiny_city):
     assert quirky_city.summary["quarantined"] == 0
-    assert {t: len(f) for t, f in quirky_city.valid.items()} == {t: len(r) for t, r in tiny_city.items()}
+    assert {t: len(f) for t, f in quirky_city.valid.items()} == {
+        t: len(r) for t, r in tiny_city.items()
+    }
 
 
 def test_timestamps_without_offset_are_shanghai_time(quirky_city):
@@ -42,8 +44,11 @@ def test_timestamps_without_offset_are_shanghai_time(quirky_city):
 
 def test_booleans_in_any_case_and_as_digits(quirky_city):
     households = quirky_city.valid["households"].set_index("household_id")
-    assert households["low_income"].to_dict() == {"hh-north-01": True, "hh-north-02": True,
-                                                  "hh-south-01": False}
+    assert households["low_income"].to_dict() == {
+        "hh-north-01": True,
+        "hh-north-02": True,
+        "hh-south-01": False,
+    }
     person = quirky_city.valid["persons"].set_index("person_id").loc["p-0001"]
     assert (person["returned_migrant"], person["alcohol_problem"]) == (False, True)
 
@@ -56,13 +61,17 @@ def test_traditional_chinese_with_quotes_and_newlines_survives(quirky_city):
 def test_missing_optional_columns_are_null_and_warned(quirky_city):
     persons = quirky_city.valid["persons"]
     assert persons[["ethnicity", "name", "id_number", "phone"]].isna().all().all()
-    assert any(w.startswith("persons: optional column(s) absent") and "phone" in w
-               for w in quirky_city.summary["warnings"])
+    assert any(
+        w.startswith("persons: optional column(s) absent") and "phone" in w
+        for w in quirky_city.summary["warnings"]
+    )
 
 
 def test_an_extra_column_is_ignored_with_a_warning(quirky_city):
     assert "source_system" not in quirky_city.valid["hotline_calls"].columns
-    assert "hotline_calls: extra column(s) ignored: source_system" in quirky_city.summary["warnings"]
+    assert (
+        "hotline_calls: extra column(s) ignored: source_system" in quirky_city.summary["warnings"]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +97,9 @@ def test_parquet_with_native_types_validates_like_csv(plain_city, tmp_path):
 def test_a_missing_table_is_unreadable(tiny_city, write_dataset):
     folder = write_dataset(tiny_city, "no_incidents")
     (folder / "incidents.csv").unlink()
-    with pytest.raises(DatasetUnreadable, match="table incidents: neither incidents.csv nor incidents.parquet"):
+    with pytest.raises(
+        DatasetUnreadable, match="table incidents: neither incidents.csv nor incidents.parquet"
+    ):
         validate_dataset(folder)
 
 

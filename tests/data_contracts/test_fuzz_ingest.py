@@ -22,15 +22,49 @@ from triage.decisions.keys import create_key
 from triage.settings import Settings
 
 PROBLEM = "application/problem+json"
-HOUSEHOLD = {"household_id": "H-1", "district": "江城区", "street": "东湖街道", "grid_id": "g-07",
-             "area_type": "urban", "size": 3, "low_income": False, "registered_at": "2020-01-01T08:00:00+08:00"}
+HOUSEHOLD = {
+    "household_id": "H-1",
+    "district": "江城区",
+    "street": "东湖街道",
+    "grid_id": "g-07",
+    "area_type": "urban",
+    "size": 3,
+    "low_income": False,
+    "registered_at": "2020-01-01T08:00:00+08:00",
+}
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.integers(-5, 40),
-    st.floats(allow_nan=False), st.text(max_size=30),
-    st.sampled_from(["=cmd|' /C calc'!A0", "@SUM(1)", "+1", "-1", "a\x00b", "urban", "rural", "true", "1e3",
-                     "2024-02-30T00:00:00", "2024-03-05 14:20", " H-1", "x" * 4001]))
-cells = st.one_of(scalars, scalars, scalars, st.lists(scalars, max_size=2), st.dictionaries(st.text(max_size=3), scalars, max_size=2))
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(-5, 40),
+    st.floats(allow_nan=False),
+    st.text(max_size=30),
+    st.sampled_from(
+        [
+            "=cmd|' /C calc'!A0",
+            "@SUM(1)",
+            "+1",
+            "-1",
+            "a\x00b",
+            "urban",
+            "rural",
+            "true",
+            "1e3",
+            "2024-02-30T00:00:00",
+            "2024-03-05 14:20",
+            " H-1",
+            "x" * 4001,
+        ]
+    ),
+)
+cells = st.one_of(
+    scalars,
+    scalars,
+    scalars,
+    st.lists(scalars, max_size=2),
+    st.dictionaries(st.text(max_size=3), scalars, max_size=2),
+)
 
 
 @st.composite
@@ -57,7 +91,9 @@ def ingest_champions():
 @pytest.fixture
 def ingest(db_url, tmp_path, ingest_champions):
     """A function posting JSON (or raw bytes) to the ingest route as a scorer, on ``db_url``."""
-    app = create_app(Settings(home=tmp_path / "home", database_url=db_url), champions=ingest_champions)
+    app = create_app(
+        Settings(home=tmp_path / "home", database_url=db_url), champions=ingest_champions
+    )
     with TestClient(app, raise_server_exceptions=False) as client:
         with app.state.service.sessions() as session:
             _, key = create_key(session, "scorer", "fuzz", hasher=TEST_HASHER)
@@ -76,8 +112,13 @@ def stored_households(engine) -> int:
         return connection.execute(text("SELECT count(*) FROM households")).scalar_one()
 
 
-@settings(max_examples=40, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(rows=household_rows())
 def test_every_row_is_stored_or_quarantined_or_the_call_is_a_problem(ingest, rows):
     before = stored_households(ingest.engine)
@@ -85,14 +126,16 @@ def test_every_row_is_stored_or_quarantined_or_the_call_is_a_problem(ingest, row
     after = stored_households(ingest.engine)
     if response.status_code == 422:
         assert response.headers["content-type"] == PROBLEM and response.json()["detail"]
-        assert after == before                      # nothing half-stored
+        assert after == before  # nothing half-stored
         event("422 for the whole call")
         return
     assert response.status_code == 200, response.text
     result = response.json()
     counts = result["stored"]
     assert result["received"] == len(rows)
-    assert counts["inserted"] + counts["updated"] + counts["unchanged"] + len(result["quarantined"]) == len(rows)
+    assert counts["inserted"] + counts["updated"] + counts["unchanged"] + len(
+        result["quarantined"]
+    ) == len(rows)
     assert {q["rule"] for q in result["quarantined"]} <= set(RULES)
     assert after == before + counts["inserted"]
     event("200, rows stored or quarantined")
@@ -105,4 +148,7 @@ def test_a_deeply_nested_body_is_a_400_or_422_problem(ingest, depth, shape):
     body = ('{"rows": [{"household_id": ' + opened * depth + "1" + closed * depth + "}]}").encode()
     response = ingest("households", content=body)
     assert response.status_code in (400, 422), response.text[:200]
-    assert response.headers["content-type"] == PROBLEM and response.json()["instance"] == "/v1/ingest/households"
+    assert (
+        response.headers["content-type"] == PROBLEM
+        and response.json()["instance"] == "/v1/ingest/households"
+    )

@@ -11,16 +11,29 @@ from triage.synth import generate_city
 
 
 def test_validation_quarantines_exactly_the_rows_the_generator_broke(tmp_path):
-    generate_city(tmp_path / "city", households=300, seed=3, start=date(2023, 1, 1),
-                  end=date(2024, 6, 30), bad_row_share=0.03)
-    expected = pd.read_csv(tmp_path / "city" / "_expected" / "bad_rows.csv",
-                           dtype={"table": "str", "row_number": "int64", "rule": "str"})
+    generate_city(
+        tmp_path / "city",
+        households=300,
+        seed=3,
+        start=date(2023, 1, 1),
+        end=date(2024, 6, 30),
+        bad_row_share=0.03,
+    )
+    expected = pd.read_csv(
+        tmp_path / "city" / "_expected" / "bad_rows.csv",
+        dtype={"table": "str", "row_number": "int64", "rule": "str"},
+    )
 
     result = validate_dataset(tmp_path / "city")
 
-    quarantined = pd.concat([rows[["row_number", "rule"]].assign(table=table)
-                             for table, rows in result.quarantine.items()])
+    quarantined = pd.concat(
+        [
+            rows[["row_number", "rule"]].assign(table=table)
+            for table, rows in result.quarantine.items()
+        ]
+    )
     key = ["table", "row_number", "rule"]
     assert len(expected) > 50
-    assert sorted(map(tuple, quarantined[key].astype({"row_number": "int64"}).values.tolist())) == \
-           sorted(map(tuple, expected[key].values.tolist()))
+    assert sorted(
+        map(tuple, quarantined[key].astype({"row_number": "int64"}).values.tolist())
+    ) == sorted(map(tuple, expected[key].values.tolist()))

@@ -18,53 +18,131 @@ NEXT_YEAR = str(date.today().year + 1)
 
 # (table, template row index in the tiny city, changed columns, rule the row must be quarantined under)
 BREAKING_ROWS = {
-    "required district empty": ("households", 0, {"household_id": "hh-r1", "district": ""}, "missing_required"),
+    "required district empty": (
+        "households",
+        0,
+        {"household_id": "hh-r1", "district": ""},
+        "missing_required",
+    ),
     "id with leading space": ("households", 0, {"household_id": " hh-r2"}, "bad_id"),
     "id of 65 characters": ("households", 0, {"household_id": "h" * 65}, "bad_id"),
-    "reference with trailing tab": ("persons", 0, {"person_id": "p-r4", "household_id": "hh-north-01\t"},
-                                    "bad_id"),
-    "timestamp with slashes": ("households", 0, {"household_id": "hh-r5", "registered_at": "2024/03/05 10:00"},
-                               "bad_timestamp"),
-    "timestamp on 30 February": ("households", 0, {"household_id": "hh-r6",
-                                                   "registered_at": "2024-02-30T10:00:00+08:00"},
-                                 "bad_timestamp"),
-    "timestamp after 2200": ("households", 0, {"household_id": "hh-r6b",
-                                               "registered_at": "2250-01-01T10:00:00+08:00"},
-                             "bad_timestamp"),
-    "bool spelled yes": ("households", 0, {"household_id": "hh-r7", "low_income": "yes"}, "bad_bool"),
+    "reference with trailing tab": (
+        "persons",
+        0,
+        {"person_id": "p-r4", "household_id": "hh-north-01\t"},
+        "bad_id",
+    ),
+    "timestamp with slashes": (
+        "households",
+        0,
+        {"household_id": "hh-r5", "registered_at": "2024/03/05 10:00"},
+        "bad_timestamp",
+    ),
+    "timestamp on 30 February": (
+        "households",
+        0,
+        {"household_id": "hh-r6", "registered_at": "2024-02-30T10:00:00+08:00"},
+        "bad_timestamp",
+    ),
+    "timestamp after 2200": (
+        "households",
+        0,
+        {"household_id": "hh-r6b", "registered_at": "2250-01-01T10:00:00+08:00"},
+        "bad_timestamp",
+    ),
+    "bool spelled yes": (
+        "households",
+        0,
+        {"household_id": "hh-r7", "low_income": "yes"},
+        "bad_bool",
+    ),
     "int with decimals": ("households", 0, {"household_id": "hh-r8", "size": "3.0"}, "bad_int"),
-    "decimal with thousands comma": ("cases", 1, {"case_id": "case-r9", "amount_cny": "1,000"}, "bad_decimal"),
-    "enum in upper case": ("households", 0, {"household_id": "hh-bad-area", "area_type": "Urban"}, "bad_enum"),
+    "decimal with thousands comma": (
+        "cases",
+        1,
+        {"case_id": "case-r9", "amount_cny": "1,000"},
+        "bad_decimal",
+    ),
+    "enum in upper case": (
+        "households",
+        0,
+        {"household_id": "hh-bad-area", "area_type": "Urban"},
+        "bad_enum",
+    ),
     "household of 31": ("households", 0, {"household_id": "hh-r11", "size": "31"}, "out_of_range"),
-    "born next year": ("persons", 0, {"person_id": "p-r12", "birth_year": NEXT_YEAR}, "out_of_range"),
+    "born next year": (
+        "persons",
+        0,
+        {"person_id": "p-r12", "birth_year": NEXT_YEAR},
+        "out_of_range",
+    ),
     "negative amount": ("cases", 1, {"case_id": "case-r13", "amount_cny": "-1"}, "out_of_range"),
     "one party": ("cases", 0, {"case_id": "case-r14", "parties_count": "1"}, "out_of_range"),
     "gad7 above 21": ("screenings", 1, {"screening_id": "scr-r15", "score": "22"}, "out_of_range"),
     "phq9 above 27": ("screenings", 0, {"screening_id": "scr-r16", "score": "28"}, "out_of_range"),
     "item9 of 4": ("screenings", 0, {"screening_id": "scr-r17", "item9": "4"}, "out_of_range"),
-    "call text of 4001 characters": ("hotline_calls", 0, {"call_id": "call-r18", "text": "吵" * 4001},
-                                     "text_too_long"),
+    "call text of 4001 characters": (
+        "hotline_calls",
+        0,
+        {"call_id": "call-r18", "text": "吵" * 4001},
+        "text_too_long",
+    ),
     "item9 on a gad7": ("screenings", 1, {"screening_id": "scr-r19", "item9": "1"}, "inconsistent"),
-    "counterparty is the household": ("cases", 1, {"case_id": "case-r20",
-                                                   "counterparty_household_id": "hh-south-01"}, "inconsistent"),
-    "closed before opened": ("cases", 1, {"case_id": "case-closed-early",
-                                          "closed_at": "2024-03-05T14:19:59+08:00"}, "time_order"),
-    "mediation before the case opened": ("mediation_events", 0, {"event_id": "ev-r22",
-                                                                 "at": "2024-03-04T09:59:59+08:00"},
-                                         "time_order"),
+    "counterparty is the household": (
+        "cases",
+        1,
+        {"case_id": "case-r20", "counterparty_household_id": "hh-south-01"},
+        "inconsistent",
+    ),
+    "closed before opened": (
+        "cases",
+        1,
+        {"case_id": "case-closed-early", "closed_at": "2024-03-05T14:19:59+08:00"},
+        "time_order",
+    ),
+    "mediation before the case opened": (
+        "mediation_events",
+        0,
+        {"event_id": "ev-r22", "at": "2024-03-04T09:59:59+08:00"},
+        "time_order",
+    ),
     "second household with one id": ("households", 1, {}, "duplicate_id"),
-    "person of no household": ("persons", 0, {"person_id": "p-r24", "household_id": "hh-nowhere"},
-                               "unknown_reference"),
-    "person of a quarantined household": ("persons", 0, {"person_id": "p-r25", "household_id": "hh-bad-area"},
-                                          "unknown_reference"),
-    "call naming no person": ("hotline_calls", 0, {"call_id": "call-r26", "person_id": "p-nowhere"},
-                              "unknown_reference"),
-    "incident naming no case": ("incidents", 0, {"incident_id": "inc-r27", "case_id": "case-nowhere"},
-                                "unknown_reference"),
-    "event of a quarantined case": ("mediation_events", 2, {"event_id": "ev-r28", "case_id": "case-closed-early"},
-                                    "unknown_reference"),
-    "bad enum and out of range": ("persons", 0, {"person_id": "p-r29", "sex": "unknown", "birth_year": "1800"},
-                                  "bad_enum"),
+    "person of no household": (
+        "persons",
+        0,
+        {"person_id": "p-r24", "household_id": "hh-nowhere"},
+        "unknown_reference",
+    ),
+    "person of a quarantined household": (
+        "persons",
+        0,
+        {"person_id": "p-r25", "household_id": "hh-bad-area"},
+        "unknown_reference",
+    ),
+    "call naming no person": (
+        "hotline_calls",
+        0,
+        {"call_id": "call-r26", "person_id": "p-nowhere"},
+        "unknown_reference",
+    ),
+    "incident naming no case": (
+        "incidents",
+        0,
+        {"incident_id": "inc-r27", "case_id": "case-nowhere"},
+        "unknown_reference",
+    ),
+    "event of a quarantined case": (
+        "mediation_events",
+        2,
+        {"event_id": "ev-r28", "case_id": "case-closed-early"},
+        "unknown_reference",
+    ),
+    "bad enum and out of range": (
+        "persons",
+        0,
+        {"person_id": "p-r29", "sex": "unknown", "birth_year": "1800"},
+        "bad_enum",
+    ),
 }
 
 
@@ -136,8 +214,9 @@ def test_valid_frames_have_the_typed_dtypes(broken_city):
     result, _ = broken_city
     for table, spec in TABLES.items():
         assert list(result.valid[table].columns) == spec.column_names
-        assert {c.name: str(result.valid[table][c.name].dtype) for c in spec.columns} == \
-               {c.name: TYPED_DTYPES[c.type] for c in spec.columns}
+        assert {c.name: str(result.valid[table][c.name].dtype) for c in spec.columns} == {
+            c.name: TYPED_DTYPES[c.type] for c in spec.columns
+        }
 
 
 def test_summary_counts_rows_per_rule(broken_city):
@@ -146,4 +225,7 @@ def test_summary_counts_rows_per_rule(broken_city):
     for _table, _template, _changes, rule in BREAKING_ROWS.values():
         expected_total[rule] = expected_total.get(rule, 0) + 1
     assert result.summary["by_rule"] == expected_total
-    assert result.summary["tables"]["screenings"]["by_rule"] == {"out_of_range": 3, "inconsistent": 1}
+    assert result.summary["tables"]["screenings"]["by_rule"] == {
+        "out_of_range": 3,
+        "inconsistent": 1,
+    }

@@ -25,14 +25,19 @@ def engine(database):
 
 def write(engine, rows: int) -> None:
     with engine.begin() as connection:
-        connection.execute(text("INSERT INTO notes (body) VALUES (:body)"), [{"body": "x" * 4000}] * rows)
+        connection.execute(
+            text("INSERT INTO notes (body) VALUES (:body)"), [{"body": "x" * 4000}] * rows
+        )
 
 
 def test_commits_leave_the_log_to_the_checkpointer_which_copies_it_in(engine, database):
     """The rows stay in the log (database file small) until the checkpointer's thread copies them in."""
     with engine.connect() as connection:
-        assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == WAL_AUTOCHECKPOINT_PAGES
-    write(engine, 1500)            # ~6 MB: SQLite's own default (1,000 pages) would have checkpointed
+        assert (
+            connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+            == WAL_AUTOCHECKPOINT_PAGES
+        )
+    write(engine, 1500)  # ~6 MB: SQLite's own default (1,000 pages) would have checkpointed
     assert database.stat().st_size < 2**20
     checkpointer = WalCheckpointer(engine, seconds=0.05)
     checkpointer.start()

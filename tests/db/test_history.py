@@ -25,8 +25,9 @@ def test_round_trip_gives_the_frames_that_were_loaded(db_url, tiny_city):
 
     assert list(stored) == list(TABLE_ORDER)
     for table in TABLE_ORDER:
-        pd.testing.assert_frame_equal(_sorted(stored[table], table),
-                                      _sorted(tiny_city[table], table))
+        pd.testing.assert_frame_equal(
+            _sorted(stored[table], table), _sorted(tiny_city[table], table)
+        )
 
 
 def test_pii_columns_are_present_but_null_unless_asked_for(db_url, tiny_city):
@@ -48,7 +49,7 @@ def test_household_filter_follows_the_households_history(db_url, tiny_city):
     assert _ids(history, "households") == {"H1"}
     assert _ids(history, "persons") == {"P1a", "P1b"}
     assert _ids(history, "hotline_calls") == {"CL1", "CL4"}  # CL4 names a person of H1 only
-    assert _ids(history, "cases") == {"K1", "K2"}           # party in K1, counterparty in K2
+    assert _ids(history, "cases") == {"K1", "K2"}  # party in K1, counterparty in K2
     assert _ids(history, "mediation_events") == {"E1", "E2", "E3"}
     assert _ids(history, "screenings") == {"S1"}
     assert _ids(history, "psych_assessments") == {"A1"}
@@ -60,12 +61,13 @@ def test_household_filter_follows_the_households_history(db_url, tiny_city):
 def test_as_of_keeps_only_what_was_known_then(db_url, tiny_city):
     load_frames(db_url, tiny_city)
 
-    history = read_tables(db_url, household_ids=["H1", "H3"],
-                          as_of=pd.Timestamp("2024-03-01T09:30:00+08:00"))
+    history = read_tables(
+        db_url, household_ids=["H1", "H3"], as_of=pd.Timestamp("2024-03-01T09:30:00+08:00")
+    )
 
-    assert _ids(history, "households") == {"H1", "H3"}      # H3 registered 2024-02-20
+    assert _ids(history, "households") == {"H1", "H3"}  # H3 registered 2024-02-20
     assert _ids(history, "hotline_calls") == {"CL1"}
-    assert _ids(history, "cases") == {"K1", "K2"}           # K2 opened exactly at as_of
+    assert _ids(history, "cases") == {"K1", "K2"}  # K2 opened exactly at as_of
     assert _ids(history, "mediation_events") == {"E1", "E2"}
     assert _ids(history, "screenings") == {"S1"}
     assert _ids(history, "psych_assessments") == {"A1"}
@@ -101,8 +103,12 @@ def test_column_arrays_hold_the_rows_of_the_typed_frames(db_url, tiny_city):
     """``read_history``: the same rows, timestamps as UTC nanoseconds to the microsecond, no PII."""
     tiny_city["hotline_calls"].loc[0, "received_at"] = pd.Timestamp("2024-01-10T12:15:00.123456Z")
     load_frames(db_url, tiny_city)
-    scope = {"household_ids": ["H1", "H2"] + [f"H-unknown-{i}" for i in range(2000)],  # more than 999 ids
-             "person_ids": ["P3a"], "as_of": pd.Timestamp("2024-03-01T09:30:00+08:00")}
+    scope = {
+        "household_ids": ["H1", "H2"]
+        + [f"H-unknown-{i}" for i in range(2000)],  # more than 999 ids
+        "person_ids": ["P3a"],
+        "as_of": pd.Timestamp("2024-03-01T09:30:00+08:00"),
+    }
 
     frames, columns = read_tables(db_url, **scope), read_history(db_url, **scope)
 
@@ -117,7 +123,10 @@ def test_column_arrays_hold_the_rows_of_the_typed_frames(db_url, tiny_city):
             else:
                 expected = frame[name].to_numpy(dtype="float64", na_value=np.nan)
             np.testing.assert_array_equal(values, expected, err_msg=f"{table}.{name}")
-    assert columns["hotline_calls"]["received_at"][0] == pd.Timestamp("2024-01-10T12:15:00.123456Z").value
+    assert (
+        columns["hotline_calls"]["received_at"][0]
+        == pd.Timestamp("2024-01-10T12:15:00.123456Z").value
+    )
 
 
 def test_timestamps_stored_by_other_writers_are_read_as_the_instants_they_name(tmp_path, tiny_city):
@@ -126,13 +135,25 @@ def test_timestamps_stored_by_other_writers_are_read_as_the_instants_they_name(t
     migrate(url)
     load_frames(url, tiny_city)
     with engine_for(url).begin() as connection:
-        connection.execute(text("UPDATE hotline_calls SET received_at = '2024-01-10 12:15:00.5' WHERE call_id = 'CL1'"))
-        connection.execute(text("UPDATE cases SET opened_at = '2024-01-20 18:00:00+08:00' WHERE case_id = 'K1'"))
+        connection.execute(
+            text(
+                "UPDATE hotline_calls SET received_at = '2024-01-10 12:15:00.5' WHERE call_id = 'CL1'"
+            )
+        )
+        connection.execute(
+            text("UPDATE cases SET opened_at = '2024-01-20 18:00:00+08:00' WHERE case_id = 'K1'")
+        )
 
     history = read_history(url, household_ids=["H1"])
     frames = read_tables(url, household_ids=["H1"])
 
     calls, cases = history["hotline_calls"], history["cases"]
-    assert calls["received_at"][list(calls["call_id"]).index("CL1")] == pd.Timestamp("2024-01-10T12:15:00.5Z").value
-    assert cases["opened_at"][list(cases["case_id"]).index("K1")] == pd.Timestamp("2024-01-20T10:00:00Z").value
+    assert (
+        calls["received_at"][list(calls["call_id"]).index("CL1")]
+        == pd.Timestamp("2024-01-10T12:15:00.5Z").value
+    )
+    assert (
+        cases["opened_at"][list(cases["case_id"]).index("K1")]
+        == pd.Timestamp("2024-01-20T10:00:00Z").value
+    )
     assert pd.Timestamp("2024-01-20T10:00:00Z") in set(frames["cases"]["opened_at"])

@@ -15,8 +15,9 @@ from triage.db.models import Case, Person
 
 
 def _totals(counts: dict[str, dict[str, int]]) -> dict[str, int]:
-    return {kind: sum(c[kind] for c in counts.values())
-            for kind in ("inserted", "updated", "unchanged")}
+    return {
+        kind: sum(c[kind] for c in counts.values()) for kind in ("inserted", "updated", "unchanged")
+    }
 
 
 def test_first_load_inserts_every_row(db_url, tiny_city):
@@ -33,8 +34,11 @@ def test_loading_the_same_rows_twice_changes_nothing(db_url, tiny_city):
 
     again = load_frames(db_url, tiny_city)
 
-    assert _totals(again) == {"inserted": 0, "updated": 0,
-                              "unchanged": sum(map(len, tiny_city.values()))}
+    assert _totals(again) == {
+        "inserted": 0,
+        "updated": 0,
+        "unchanged": sum(map(len, tiny_city.values())),
+    }
     after = read_tables(db_url, include_pii=True)
     for table in TABLE_ORDER:
         pd.testing.assert_frame_equal(after[table], before[table])
@@ -46,11 +50,28 @@ def test_a_later_export_adds_new_rows_and_updates_changed_ones(db_url, tiny_city
     later = dict(tiny_city)
     cases = tiny_city["cases"].copy()
     cases.loc[cases.case_id == "K2", ["status", "closed_at"]] = [
-        "mediated", pd.Timestamp("2024-04-01T10:00:00+08:00")]
+        "mediated",
+        pd.Timestamp("2024-04-01T10:00:00+08:00"),
+    ]
     later["cases"] = cases
-    later["mediation_events"] = pd.concat([tiny_city["mediation_events"], make_frame(
-        "mediation_events", [{"event_id": "E5", "case_id": "K2", "at": "2024-04-01T09:00:00+08:00",
-                              "level": "county", "outcome": "agreement"}])], ignore_index=True)
+    later["mediation_events"] = pd.concat(
+        [
+            tiny_city["mediation_events"],
+            make_frame(
+                "mediation_events",
+                [
+                    {
+                        "event_id": "E5",
+                        "case_id": "K2",
+                        "at": "2024-04-01T09:00:00+08:00",
+                        "level": "county",
+                        "outcome": "agreement",
+                    }
+                ],
+            ),
+        ],
+        ignore_index=True,
+    )
 
     counts = load_frames(db_url, later)
 
@@ -89,15 +110,27 @@ def test_small_chunks_give_the_same_result(db_url, tiny_city):
     counts = load_frames(db_url, tiny_city, chunk_rows=2)
     again = load_frames(db_url, tiny_city, chunk_rows=3)
 
-    assert _totals(counts)["inserted"] == _totals(again)["unchanged"] == sum(
-        map(len, tiny_city.values()))
+    assert (
+        _totals(counts)["inserted"]
+        == _totals(again)["unchanged"]
+        == sum(map(len, tiny_city.values()))
+    )
 
 
 def test_an_unknown_reference_is_refused_and_nothing_is_kept(db_url, tiny_city, make_frame):
     """The validator quarantines unknown ids; foreign keys catch a writer that skipped it."""
-    tiny_city["hotline_calls"] = make_frame("hotline_calls", [
-        {"call_id": "CL9", "received_at": "2024-01-01T00:00:00+08:00", "channel": "110",
-         "household_id": "H-unknown", "category": "neighbor"}])
+    tiny_city["hotline_calls"] = make_frame(
+        "hotline_calls",
+        [
+            {
+                "call_id": "CL9",
+                "received_at": "2024-01-01T00:00:00+08:00",
+                "channel": "110",
+                "household_id": "H-unknown",
+                "category": "neighbor",
+            }
+        ],
+    )
 
     with pytest.raises(IntegrityError):
         load_frames(db_url, tiny_city)

@@ -35,7 +35,6 @@ def test_migrated_schema_matches_the_models(empty_db_url):
         assert compare_metadata(context, all_models_metadata()) == []
 
 
-
 def _to(url: str, step, revision: str) -> None:
     config = alembic_config()
     with engine_for(url).begin() as connection:
@@ -46,21 +45,38 @@ def _to(url: str, step, revision: str) -> None:
 def test_safeguards_revision_keeps_stored_decisions_and_reviews_and_downgrades(empty_db_url):
     _to(empty_db_url, command.upgrade, "0002")
     with engine_for(empty_db_url).begin() as connection:
-        connection.execute(text("INSERT INTO api_keys VALUES ('k1', 'analyst one', 'analyst', 'x', :t, NULL)"),
-                           {"t": EARLY})
-        connection.execute(text(
-            "INSERT INTO decisions (score_id, case_id, household_id, dispute_type, as_of, created_at, probability,"
-            " band, priority, teams, escalation_version, tier_version, request, response, features, key_id)"
-            " VALUES ('S-1', 'C-1', 'H-1', 'commercial', :t, :t, 0.2, 'medium', 'medium', ';village_mediation;',"
-            " 'triage-escalation/1', 'triage-tier/1', '{}', '{}', '{}', 'k1')"), {"t": EARLY})
-        connection.execute(text("INSERT INTO reviews (score_id, verdict, teams, note, reviewer_key_id, created_at)"
-                                " VALUES ('S-1', 'agree', '[]', NULL, 'k1', :t)"), {"t": EARLY})
+        connection.execute(
+            text("INSERT INTO api_keys VALUES ('k1', 'analyst one', 'analyst', 'x', :t, NULL)"),
+            {"t": EARLY},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO decisions (score_id, case_id, household_id, dispute_type, as_of, created_at, probability,"
+                " band, priority, teams, escalation_version, tier_version, request, response, features, key_id)"
+                " VALUES ('S-1', 'C-1', 'H-1', 'commercial', :t, :t, 0.2, 'medium', 'medium', ';village_mediation;',"
+                " 'triage-escalation/1', 'triage-tier/1', '{}', '{}', '{}', 'k1')"
+            ),
+            {"t": EARLY},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO reviews (score_id, verdict, teams, note, reviewer_key_id, created_at)"
+                " VALUES ('S-1', 'agree', '[]', NULL, 'k1', :t)"
+            ),
+            {"t": EARLY},
+        )
 
     _to(empty_db_url, command.upgrade, "head")
     with engine_for(empty_db_url).connect() as connection:
-        decision = connection.execute(text("SELECT trigger, band_rise, previous_score_id FROM decisions")).one()
+        decision = connection.execute(
+            text("SELECT trigger, band_rise, previous_score_id FROM decisions")
+        ).one()
         review_status = connection.execute(text("SELECT status FROM reviews")).scalar_one()
-    assert (decision.trigger, bool(decision.band_rise), decision.previous_score_id) == ("request", False, None)
+    assert (decision.trigger, bool(decision.band_rise), decision.previous_score_id) == (
+        "request",
+        False,
+        None,
+    )
     assert review_status == "final"
 
     _to(empty_db_url, command.downgrade, "0002")

@@ -7,8 +7,15 @@ from triage.contract import TABLE_ORDER, TABLES
 from triage.db.models import EXCHANGE_MODELS
 from triage.db.types import UtcDateTime
 
-STORAGE_TYPE = {"id": String, "enum": String, "text": Text, "timestamp": UtcDateTime,
-                "bool": Boolean, "int": Integer, "decimal": Double}
+STORAGE_TYPE = {
+    "id": String,
+    "enum": String,
+    "text": Text,
+    "timestamp": UtcDateTime,
+    "bool": Boolean,
+    "int": Integer,
+    "decimal": Double,
+}
 
 
 def test_every_exchange_table_has_a_model_in_load_order():
@@ -36,18 +43,21 @@ def test_every_contract_reference_is_a_foreign_key(name):
     assert actual == expected
 
 
-@pytest.mark.parametrize(("name", "columns"), [
-    ("hotline_calls", ["household_id", "received_at"]),
-    ("hotline_calls", ["person_id", "received_at"]),
-    ("cases", ["household_id", "opened_at"]),
-    ("cases", ["counterparty_household_id", "opened_at"]),
-    ("mediation_events", ["case_id", "at"]),
-    ("screenings", ["person_id", "at"]),
-    ("psych_assessments", ["person_id", "at"]),
-    ("incidents", ["household_id", "occurred_at"]),
-    ("incidents", ["person_id", "occurred_at"]),
-    ("incidents", ["case_id"]),
-])
+@pytest.mark.parametrize(
+    ("name", "columns"),
+    [
+        ("hotline_calls", ["household_id", "received_at"]),
+        ("hotline_calls", ["person_id", "received_at"]),
+        ("cases", ["household_id", "opened_at"]),
+        ("cases", ["counterparty_household_id", "opened_at"]),
+        ("mediation_events", ["case_id", "at"]),
+        ("screenings", ["person_id", "at"]),
+        ("psych_assessments", ["person_id", "at"]),
+        ("incidents", ["household_id", "occurred_at"]),
+        ("incidents", ["person_id", "occurred_at"]),
+        ("incidents", ["case_id"]),
+    ],
+)
 def test_history_lookups_have_an_index(name, columns):
     indexes = EXCHANGE_MODELS[name].__table__.indexes
     assert columns in [[c.name for c in index.columns] for index in indexes]

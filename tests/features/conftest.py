@@ -20,7 +20,9 @@ def quarrel_city() -> City:
     """
     return (
         City()
-        .household("H1", size=4, low_income=True, area_type="rural", registered_at="2019-03-01T10:00")
+        .household(
+            "H1", size=4, low_income=True, area_type="rural", registered_at="2019-03-01T10:00"
+        )
         .person("P1", alcohol_problem=True, prior_conviction=False)
         .person("P2", alcohol_problem=False)
         .household("H2", size=2)
@@ -34,9 +36,19 @@ def quarrel_city() -> City:
         .case("C1", "H1", "2023-06-01T09:00", counterparty="H3", dispute_type="land_transfer")
         .mediation("C1", "2023-06-10", level="village", outcome="no_agreement")
         .mediation("C1", "2023-07-10", level="township", outcome="party_absent")
-        .case("C2", "H1", "2024-03-01T10:00", counterparty="H2", dispute_type="marriage_family",
-              source="police_referral", amount_cny=20000, parties_count=2,
-              description="持刀威胁妻子", status="failed", closed_at="2024-09-01")
+        .case(
+            "C2",
+            "H1",
+            "2024-03-01T10:00",
+            counterparty="H2",
+            dispute_type="marriage_family",
+            source="police_referral",
+            amount_cny=20000,
+            parties_count=2,
+            description="持刀威胁妻子",
+            status="failed",
+            closed_at="2024-09-01",
+        )
         .mediation("C2", "2024-03-05", level="village", outcome="no_agreement")
         .incident("H1", "2023-11-22T10:00", offence="threat")
         .incident("H2", "2023-01-26T10:00", offence="assault")
@@ -57,7 +69,9 @@ def spark():
     session.stop()
 
 
-def assert_arrays_hold_the_frame(arrays: dict[str, np.ndarray], frame: pd.DataFrame, names: list[str]) -> None:
+def assert_arrays_hold_the_frame(
+    arrays: dict[str, np.ndarray], frame: pd.DataFrame, names: list[str]
+) -> None:
     """The service's feature arrays equal the training frame's columns (missing: None / NaN)."""
     assert list(arrays) == names
     for name, values in arrays.items():

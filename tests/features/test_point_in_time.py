@@ -19,7 +19,9 @@ def known_by(tables: dict[str, pd.DataFrame], t: pd.Timestamp) -> dict[str, pd.D
     kept = {}
     for name, frame in tables.items():
         time_column = TABLES[name].time_column
-        kept[name] = frame if time_column is None else frame[frame[time_column] <= t].reset_index(drop=True)
+        kept[name] = (
+            frame if time_column is None else frame[frame[time_column] <= t].reset_index(drop=True)
+        )
     return kept
 
 
@@ -27,7 +29,9 @@ def scrambled_outcomes(tables: dict[str, pd.DataFrame], seed: int) -> dict[str, 
     rng = np.random.default_rng(seed)
     cases = tables["cases"].copy()
     cases["status"] = pd.array(rng.choice(CASE_STATUSES, len(cases)), dtype="string")
-    cases["closed_at"] = cases["opened_at"] + pd.to_timedelta(rng.integers(0, 400, len(cases)), unit="D")
+    cases["closed_at"] = cases["opened_at"] + pd.to_timedelta(
+        rng.integers(0, 400, len(cases)), unit="D"
+    )
     return {**tables, "cases": cases}
 
 
@@ -38,9 +42,16 @@ def queries_up_to(tables, t, rng) -> pd.DataFrame:
     return cases
 
 
-cities = st.builds(lambda households, seed, day: (random_tables(households, seed=seed, days=700),
-                                                  START + pd.Timedelta(days=day, hours=seed % 24), seed),
-                   st.integers(2, 30), st.integers(0, 10_000), st.integers(30, 700))
+cities = st.builds(
+    lambda households, seed, day: (
+        random_tables(households, seed=seed, days=700),
+        START + pd.Timedelta(days=day, hours=seed % 24),
+        seed,
+    ),
+    st.integers(2, 30),
+    st.integers(0, 10_000),
+    st.integers(30, 700),
+)
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -59,10 +70,17 @@ def test_person_features_and_rule_tiers_as_of_t_ignore_every_row_after_t(city):
     tables, t, _ = city
     assessments = tables["psych_assessments"]
     assessments = assessments[assessments["at"] <= t]
-    points = pd.DataFrame({"person_id": assessments["person_id"], "as_of": assessments["at"],
-                           "exclude_assessment_id": assessments["assessment_id"]})
+    points = pd.DataFrame(
+        {
+            "person_id": assessments["person_id"],
+            "as_of": assessments["at"],
+            "exclude_assessment_id": assessments["assessment_id"],
+        }
+    )
     everyone_at_t = pd.DataFrame({"person_id": tables["persons"]["person_id"], "as_of": t})
     points = pd.concat([points, everyone_at_t], ignore_index=True)
     truncated = known_by(tables, t)
-    pd.testing.assert_frame_equal(build_person_features(points, tables), build_person_features(points, truncated))
+    pd.testing.assert_frame_equal(
+        build_person_features(points, tables), build_person_features(points, truncated)
+    )
     pd.testing.assert_series_equal(rule_tiers(points, tables), rule_tiers(points, truncated))

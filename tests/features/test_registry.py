@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from triage.contract import AUDIT_ONLY_COLUMNS, DISPUTE_TYPES, PII_COLUMNS
 from triage.features import (
-    FEATURES, THREAT_PHRASES, categorical_features, feature_labels, feature_names, normalise,
+    FEATURES,
+    THREAT_PHRASES,
+    categorical_features,
+    feature_labels,
+    feature_names,
+    normalise,
 )
 from triage.features.registry import FEATURE_CONFIG
 
@@ -15,7 +20,8 @@ def test_every_feature_has_both_labels_and_a_unique_name():
     assert all(label["zh"] and label["en"] for label in labels.values())
     assert labels["hh_threat_calls_90d"] == {
         "zh": "本户近90天含威胁内容的来电次数",
-        "en": "Calls about the household whose text carries threats, last 90 days"}
+        "en": "Calls about the household whose text carries threats, last 90 days",
+    }
 
 
 def test_no_pii_ethnicity_or_after_the_fact_column_feeds_a_feature():
@@ -29,7 +35,9 @@ def test_no_pii_ethnicity_or_after_the_fact_column_feeds_a_feature():
 def test_windows_are_the_documented_ones():
     windows = {f.window for f in FEATURES}
     assert windows == {None, 30, 90, 365}
-    assert {"hh_calls_110_30d", "hh_calls_110_90d", "hh_calls_110_365d"} <= set(feature_names("case"))
+    assert {"hh_calls_110_30d", "hh_calls_110_90d", "hh_calls_110_365d"} <= set(
+        feature_names("case")
+    )
 
 
 def test_categorical_features_take_their_codes_from_the_contract():
@@ -41,6 +49,6 @@ def test_categorical_features_take_their_codes_from_the_contract():
 
 def test_every_traditional_threat_phrase_has_its_simplified_twin():
     raw = FEATURE_CONFIG["threat_phrases"]
-    assert len(THREAT_PHRASES) < len(raw)          # traditional seeds folded onto simplified
+    assert len(THREAT_PHRASES) < len(raw)  # traditional seeds folded onto simplified
     assert set(THREAT_PHRASES) == {normalise(p) for p in raw}
     assert normalise("揚言要同歸於盡") == "扬言要同归于尽"

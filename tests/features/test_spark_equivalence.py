@@ -39,11 +39,15 @@ def assert_same_frame(expected: pd.DataFrame, got: pd.DataFrame) -> None:
         want, have = expected[name], got[name]
         assert have.dtype == want.dtype, name
         if want.dtype == np.float64:
-            np.testing.assert_array_equal(np.isnan(have), np.isnan(want), err_msg=f"NaN pattern of {name}")
+            np.testing.assert_array_equal(
+                np.isnan(have), np.isnan(want), err_msg=f"NaN pattern of {name}"
+            )
             np.testing.assert_allclose(have, want, rtol=0, atol=1e-9, err_msg=name)
         else:
-            assert have.astype(object).where(have.notna(), None).tolist() == \
-                want.astype(object).where(want.notna(), None).tolist(), name
+            assert (
+                have.astype(object).where(have.notna(), None).tolist()
+                == want.astype(object).where(want.notna(), None).tolist()
+            ), name
 
 
 @pytest.fixture(scope="module")
@@ -65,51 +69,76 @@ def escalation_model(tables):
 
 
 def test_case_frames_are_equal_with_the_text_model(spark, tables, escalation_model):
-    points = case_points(tables).sample(frac=1.0, random_state=0)       # any input order is kept
+    points = case_points(tables).sample(frac=1.0, random_state=0)  # any input order is kept
     expected = build_case_features(points, tables, text_model=escalation_model.text_model_)
     got = case_features(points, tables, text_model=escalation_model.text_model_, spark=spark)
     assert_same_frame(expected, got)
     text_scores = got["hh_text_score_max_90d"]
-    assert text_scores.notna().any() and text_scores.nunique() > 1     # the text model really ran
+    assert text_scores.notna().any() and text_scores.nunique() > 1  # the text model really ran
     assert got["hh_calls_all_365d"].sum() > 0 and got["cp_prior_cases_ever"].isna().any()
-    assert set(categorical_features("case")) <= {c for c in got.columns if got[c].dtype == "category"}
+    assert set(categorical_features("case")) <= {
+        c for c in got.columns if got[c].dtype == "category"
+    }
 
 
 def test_person_frames_are_equal(spark, tables):
     points = assessment_points(tables)[["person_id", "as_of", "exclude_assessment_id"]]
-    assert_same_frame(build_person_features(points, tables), person_features(points, tables, spark=spark))
+    assert_same_frame(
+        build_person_features(points, tables), person_features(points, tables, spark=spark)
+    )
 
 
 def test_scores_are_equal(spark, tables, escalation_model, monkeypatch):
     routing = current_routing(Settings().routing_file, set(load_domain()["teams"]))
     points = case_points(tables)
     on_pandas = score_cases(points, tables, escalation_model, routing, engine="pandas")
-    monkeypatch.setattr(batch_scoring, "CHUNK_CASES", 700)             # chunks change nothing either
+    monkeypatch.setattr(batch_scoring, "CHUNK_CASES", 700)  # chunks change nothing either
     on_spark = score_cases(points, tables, escalation_model, routing, engine="spark")
-    np.testing.assert_allclose(on_spark["escalation_probability"], on_pandas["escalation_probability"],
-                               rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        on_spark["escalation_probability"], on_pandas["escalation_probability"], rtol=0, atol=1e-9
+    )
     assert len(points) > 2 * batch_scoring.CHUNK_CASES
-    pd.testing.assert_frame_equal(on_spark.drop(columns="escalation_probability"),
-                                  on_pandas.drop(columns="escalation_probability"))
-    assert on_pandas["escalation_probability"].nunique() > 10      # a real model, not a constant
+    pd.testing.assert_frame_equal(
+        on_spark.drop(columns="escalation_probability"),
+        on_pandas.drop(columns="escalation_probability"),
+    )
+    assert on_pandas["escalation_probability"].nunique() > 10  # a real model, not a constant
 
 
 def test_hand_built_edge_cases_are_equal(spark, quarrel_city):
     tables = quarrel_city.tables()
     moments = ["2023-06-01T09:00", "2024-03-01T10:00", "2024-03-06T00:00", "2025-01-01T00:00"]
     points = pd.concat([quarrel_city.cases_as_of(as_of=m) for m in moments], ignore_index=True)
-    assert_same_frame(build_case_features(points, tables), case_features(points, tables, spark=spark))
-    persons = pd.DataFrame({"person_id": ["P1", "P2", "P3", "P-unknown"],
-                            "as_of": pd.Timestamp("2024-03-01T10:00", tz="Asia/Shanghai"),
-                            "exclude_assessment_id": [None, None, None, None]})
-    assert_same_frame(build_person_features(persons, tables),
-                      person_features(persons, tables, spark=spark))
+    assert_same_frame(
+        build_case_features(points, tables), case_features(points, tables, spark=spark)
+    )
+    persons = pd.DataFrame(
+        {
+            "person_id": ["P1", "P2", "P3", "P-unknown"],
+            "as_of": pd.Timestamp("2024-03-01T10:00", tz="Asia/Shanghai"),
+            "exclude_assessment_id": [None, None, None, None],
+        }
+    )
+    assert_same_frame(
+        build_person_features(persons, tables), person_features(persons, tables, spark=spark)
+    )
 
 
 def test_features_command_writes_the_same_frame_on_both_engines(spark, city, tmp_path):
     runner = CliRunner()
     for engine in ("pandas", "spark"):
-        result = runner.invoke(app, ["features", str(city), "--out", str(tmp_path / f"{engine}.parquet"),
-                                     "--engine", engine])
+        result = runner.invoke(
+            app,
+            [
+                "features",
+                str(city),
+                "--out",
+                str(tmp_path / f"{engine}.parquet"),
+                "--engine",
+                engine,
+            ],
+        )
         assert result.exit_code == 0, result.output
-    assert_same_frame(pd.read_parquet(tmp_path / "pandas.parquet"), pd.read_parquet(tmp_path / "spark.parquet"))
+    assert_same_frame(
+        pd.read_parquet(tmp_path / "pandas.parquet"), pd.read_parquet(tmp_path / "spark.parquet")
+    )

@@ -22,8 +22,14 @@ from triage.features.text import THREAT_PHRASES, char_ngram_counts, normalise, n
 
 def sklearn_vectorizer(model: CallTextModel) -> HashingVectorizer:
     """The vectoriser ``CallTextModel`` reproduces in numpy: the reference its matrix is checked against."""
-    return HashingVectorizer(analyzer="char", ngram_range=(1, 3), n_features=model.n_features,
-                             alternate_sign=False, norm="l2", lowercase=False)
+    return HashingVectorizer(
+        analyzer="char",
+        ngram_range=(1, 3),
+        n_features=model.n_features,
+        alternate_sign=False,
+        norm="l2",
+        lowercase=False,
+    )
 
 
 def violent_city(households: int = 30) -> City:
@@ -33,7 +39,9 @@ def violent_city(households: int = 30) -> City:
         city.household(f"H{i}")
         day = pd.Timestamp("2023-01-01") + pd.Timedelta(days=i)
         if i % 2:
-            city.call(f"H{i}", day, text="他喝醉了扬言要拿刀砍人").incident(f"H{i}", day + pd.Timedelta(days=30))
+            city.call(f"H{i}", day, text="他喝醉了扬言要拿刀砍人").incident(
+                f"H{i}", day + pd.Timedelta(days=30)
+            )
         else:
             city.call(f"H{i}", day, text="楼上漏水物业不管")
     return city
@@ -50,15 +58,20 @@ def test_learns_which_texts_precede_violence():
 def test_repeated_texts_fit_once_with_the_weight_of_their_calls():
     """Distinct (text, target) pairs weighted by their calls: the per-call fit, at the cost of distinct texts."""
     city = violent_city()
-    for day in range(5):                                  # calm texts outnumber threats, and repeat
-        city.call("H0", pd.Timestamp("2023-03-01") + pd.Timedelta(days=day), text="樓上漏水物業不管")
+    for day in range(5):  # calm texts outnumber threats, and repeat
+        city.call(
+            "H0", pd.Timestamp("2023-03-01") + pd.Timedelta(days=day), text="樓上漏水物業不管"
+        )
     tables = city.tables()
     model = CallTextModel().fit(tables, cutoff="2024-01-01")
     texts, targets = model.training_set(tables, cutoff="2024-01-01")
     per_call = LogisticRegression(C=model.C, class_weight="balanced", max_iter=1000).fit(
-        sklearn_vectorizer(model).transform(normalise_texts(texts).to_list()), targets)
+        sklearn_vectorizer(model).transform(normalise_texts(texts).to_list()), targets
+    )
     probes = ["邻居扬言拿刀砍人", "楼上漏水", "噪音扰民"]
-    expected = per_call.predict_proba(sklearn_vectorizer(model).transform([normalise(t) for t in probes]))[:, 1]
+    expected = per_call.predict_proba(
+        sklearn_vectorizer(model).transform([normalise(t) for t in probes])
+    )[:, 1]
     np.testing.assert_allclose(model.score(probes), expected, atol=1e-3)
     assert model.n_training_calls_ == 35 and model.positive_share_ == pytest.approx(15 / 35)
 
@@ -88,12 +101,21 @@ def test_one_class_history_gives_a_constant_score():
 def test_pickles_and_feeds_the_case_features():
     city = violent_city()
     model = pickle.loads(pickle.dumps(CallTextModel().fit(city.tables(), cutoff="2024-01-01")))
-    frame = build_case_features(pd.concat([
-        new_case("A", "H1", "2023-01-10", description="扬言要拿刀砍人"),
-        new_case("B", "H2", "2023-01-10"),
-    ], ignore_index=True), city.tables(), text_model=model)
+    frame = build_case_features(
+        pd.concat(
+            [
+                new_case("A", "H1", "2023-01-10", description="扬言要拿刀砍人"),
+                new_case("B", "H2", "2023-01-10"),
+            ],
+            ignore_index=True,
+        ),
+        city.tables(),
+        text_model=model,
+    )
     assert frame.loc[0, "hh_text_score_max_90d"] > frame.loc[1, "hh_text_score_max_90d"]
-    assert frame.loc[0, "hh_text_score_mean_90d"] == pytest.approx(frame.loc[0, "hh_text_score_max_90d"])
+    assert frame.loc[0, "hh_text_score_mean_90d"] == pytest.approx(
+        frame.loc[0, "hh_text_score_max_90d"]
+    )
     assert frame.loc[0, "case_description_text_score"] > 0.5
     assert np.isnan(frame.loc[1, "case_description_text_score"])
 
@@ -101,15 +123,30 @@ def test_pickles_and_feeds_the_case_features():
 # Scoring does not go through sklearn's vectoriser; these pin it to what sklearn gives.
 
 VARIED_TEXTS = [
-    "他喝醉了扬言要拿刀砍人", "揚言要拿刀砍人，樓上漏水", "ＡＢＣ１２３全角 扬言", "", " ", "a", "ab",
-    "噪音  扰民\n\n\t深夜", "😀😡🔪", "刀😀", "𠀀𠀁𠀂 rare CJK", "Ünïcödé café", "扬言" * 40,
+    "他喝醉了扬言要拿刀砍人",
+    "揚言要拿刀砍人，樓上漏水",
+    "ＡＢＣ１２３全角 扬言",
+    "",
+    " ",
+    "a",
+    "ab",
+    "噪音  扰民\n\n\t深夜",
+    "😀😡🔪",
+    "刀😀",
+    "𠀀𠀁𠀂 rare CJK",
+    "Ünïcödé café",
+    "扬言" * 40,
 ]
-_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)     # any code point but a surrogate
+_TEXT = st.text(
+    st.characters(exclude_categories=("Cs",)), max_size=30
+)  # any code point but a surrogate
 
 
 def _sklearn_scores(model: CallTextModel, texts: list[str]) -> np.ndarray:
     """The score as it was first written: sklearn's vectoriser and ``predict_proba``."""
-    proba = model.classifier_.predict_proba(sklearn_vectorizer(model).transform([normalise(t) for t in texts]))
+    proba = model.classifier_.predict_proba(
+        sklearn_vectorizer(model).transform([normalise(t) for t in texts])
+    )
     classes = list(model.classifier_.classes_)
     return proba[:, classes.index(True)] if True in classes else np.zeros(len(texts))
 
@@ -117,8 +154,10 @@ def _sklearn_scores(model: CallTextModel, texts: list[str]) -> np.ndarray:
 @pytest.fixture(scope="module")
 def fitted_models() -> dict[str, CallTextModel]:
     one_class = City().household("H1").call("H1", "2023-01-01", text="噪音").tables()
-    return {"logistic": CallTextModel().fit(violent_city().tables(), cutoff="2024-01-01"),
-            "dummy": CallTextModel().fit(one_class, cutoff="2024-01-01")}
+    return {
+        "logistic": CallTextModel().fit(violent_city().tables(), cutoff="2024-01-01"),
+        "dummy": CallTextModel().fit(one_class, cutoff="2024-01-01"),
+    }
 
 
 @pytest.mark.parametrize("kind", ["logistic", "dummy"])
@@ -146,7 +185,11 @@ def test_many_texts_are_scored_in_parts_with_the_same_result(fitted_models, monk
 @given(texts=st.lists(_TEXT, min_size=1, max_size=6), n_features=st.sampled_from([2**18, 16, 7]))
 def test_char_ngram_counts_are_the_hashing_vectorizers(texts, n_features):
     """Same matrix entry by entry, hash collisions (a small ``n_features``) and all."""
-    expected = sklearn_vectorizer(CallTextModel(n_features=n_features)).set_params(norm=None).transform(texts)
+    expected = (
+        sklearn_vectorizer(CallTextModel(n_features=n_features))
+        .set_params(norm=None)
+        .transform(texts)
+    )
     expected.sort_indices()
 
     counts = char_ngram_counts(texts, n_features)
@@ -164,10 +207,14 @@ def test_normalise_maps_traditional_characters_as_the_table_says():
 
 
 def test_threat_flags_follow_the_lexicon_and_keep_the_index():
-    texts = pd.Series(VARIED_TEXTS + [None, THREAT_PHRASES[-1]], index=range(100, 115), dtype="string")
+    texts = pd.Series(
+        VARIED_TEXTS + [None, THREAT_PHRASES[-1]], index=range(100, 115), dtype="string"
+    )
 
     flags = carries_threat(texts)
 
-    expected = normalise_texts(texts).str.contains("|".join(map(re.escape, THREAT_PHRASES))).fillna(False)
+    expected = (
+        normalise_texts(texts).str.contains("|".join(map(re.escape, THREAT_PHRASES))).fillna(False)
+    )
     pd.testing.assert_series_equal(flags, expected.astype(bool))
     assert flags.iloc[-1] and not flags.iloc[-2]

@@ -7,11 +7,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from triage.features.windows import (
-    DAY_NS, EventIndex, last_position, window_count, window_max, window_mean,
+    DAY_NS,
+    EventIndex,
+    last_position,
+    window_count,
+    window_max,
+    window_mean,
 )
 
-events = st.lists(st.tuples(st.integers(-1, 4), st.integers(0, 20), st.one_of(st.none(), st.floats(0, 9))),
-                  max_size=40)
+events = st.lists(
+    st.tuples(st.integers(-1, 4), st.integers(0, 20), st.one_of(st.none(), st.floats(0, 9))),
+    max_size=40,
+)
 queries = st.lists(st.tuples(st.integers(-1, 5), st.integers(0, 25)), min_size=1, max_size=20)
 
 
@@ -26,11 +33,21 @@ def test_windows_match_a_loop(rows, asked, days):
     q_times = np.array([q[1] for q in asked], dtype=np.int64) * DAY_NS
     lo, hi = index.window(q_codes, q_times, days)
     sorted_values = index.sorted_values(values)
-    counts, maxima, means = window_count(lo, hi), window_max(sorted_values, lo, hi), window_mean(sorted_values, lo, hi)
+    counts, maxima, means = (
+        window_count(lo, hi),
+        window_max(sorted_values, lo, hi),
+        window_mean(sorted_values, lo, hi),
+    )
     last = last_position(lo, hi)
     for i, (code, time) in enumerate(zip(q_codes, q_times)):
-        inside = [j for j in range(len(rows)) if code >= 0 and codes[j] == code and times[j] <= time
-                  and (days is None or times[j] > time - days * DAY_NS)]
+        inside = [
+            j
+            for j in range(len(rows))
+            if code >= 0
+            and codes[j] == code
+            and times[j] <= time
+            and (days is None or times[j] > time - days * DAY_NS)
+        ]
         present = [values[j] for j in inside if not np.isnan(values[j])]
         assert counts[i] == len(inside)
         assert np.isnan(maxima[i]) if not present else maxima[i] == max(present)
@@ -42,7 +59,7 @@ def test_windows_match_a_loop(rows, asked, days):
 def test_the_window_is_open_at_its_start_and_closed_at_as_of():
     index = EventIndex(np.array([0, 0, 0]), np.array([0, 10, 30]) * DAY_NS)
     lo, hi = index.window(np.array([0]), np.array([30]) * DAY_NS, 30)
-    assert window_count(lo, hi).tolist() == [2]          # day 10 and day 30; day 0 is 30 days old
+    assert window_count(lo, hi).tolist() == [2]  # day 10 and day 30; day 0 is 30 days old
 
 
 def test_the_excluded_latest_row_is_skipped():

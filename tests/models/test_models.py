@@ -17,12 +17,22 @@ def cases():
     n = 6000
     threats = rng.poisson(0.4, n).astype(float)
     alcohol = rng.choice([0.0, 1.0, np.nan], n, p=[0.6, 0.2, 0.2])
-    dispute = pd.Categorical(rng.choice(["marriage_family", "neighbor", "wage_arrears"], n),
-                             categories=["marriage_family", "neighbor", "wage_arrears", "other"])
-    logit = -3.5 + 1.2 * threats + 1.0 * np.nan_to_num(alcohol) + 0.8 * (dispute == "marriage_family")
+    dispute = pd.Categorical(
+        rng.choice(["marriage_family", "neighbor", "wage_arrears"], n),
+        categories=["marriage_family", "neighbor", "wage_arrears", "other"],
+    )
+    logit = (
+        -3.5 + 1.2 * threats + 1.0 * np.nan_to_num(alcohol) + 0.8 * (dispute == "marriage_family")
+    )
     y = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(float)
-    X = pd.DataFrame({"threat_calls": threats, "alcohol": alcohol, "dispute_type": dispute,
-                      "noise": rng.normal(size=n)})
+    X = pd.DataFrame(
+        {
+            "threat_calls": threats,
+            "alcohol": alcohol,
+            "dispute_type": dispute,
+            "noise": rng.normal(size=n),
+        }
+    )
     return X, y
 
 
@@ -42,7 +52,9 @@ def test_probabilities_are_calibrated_on_later_cases(fitted, cases):
 def test_shap_contributions_add_up_to_the_margin(fitted, cases):
     X, _ = cases
     contributions, base = fitted.explain(X.iloc[:50])
-    np.testing.assert_allclose(base + contributions.sum(axis=1), fitted.decision_function(X.iloc[:50]), atol=1e-6)
+    np.testing.assert_allclose(
+        base + contributions.sum(axis=1), fitted.decision_function(X.iloc[:50]), atol=1e-6
+    )
     top = np.abs(contributions).mean(axis=0)
     assert fitted.feature_names_[int(top.argmax())] == "threat_calls"
 
@@ -51,10 +63,16 @@ def test_one_pass_gives_the_probability_and_its_explanation(fitted, cases):
     """The service's call: the same probabilities as predict_proba (whose calibration is sklearn's
     logistic function, computed directly) and the same contributions as explain."""
     X, _ = cases
-    probability, contributions, base = fitted.predict_and_explain(fitted.schema_.matrix(X.iloc[:200]))
-    np.testing.assert_allclose(probability, fitted.predict_proba(X.iloc[:200])[:, 1], rtol=0, atol=1e-12)
+    probability, contributions, base = fitted.predict_and_explain(
+        fitted.schema_.matrix(X.iloc[:200])
+    )
+    np.testing.assert_allclose(
+        probability, fitted.predict_proba(X.iloc[:200])[:, 1], rtol=0, atol=1e-12
+    )
     margin = fitted.decision_function(X.iloc[:200]).reshape(-1, 1)
-    np.testing.assert_allclose(probability, fitted.calibrator_.predict_proba(margin)[:, 1], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        probability, fitted.calibrator_.predict_proba(margin)[:, 1], rtol=0, atol=1e-12
+    )
     np.testing.assert_array_equal(contributions, fitted.explain(X.iloc[:200])[0])
     np.testing.assert_array_equal(base, fitted.explain(X.iloc[:200])[1])
 
@@ -97,17 +115,25 @@ def test_tier_model_orders_classes_and_explains_the_predicted_class():
     predicted = model.predict_proba(X.iloc[:10]).argmax(axis=1)
     contributions, base = model.explain(X.iloc[:10], predicted)
     raw = model.booster_.predict(model.schema_.matrix(X.iloc[:10]), raw_score=True)
-    np.testing.assert_allclose(base + contributions.sum(axis=1), raw[np.arange(10), predicted], atol=1e-6)
+    np.testing.assert_allclose(
+        base + contributions.sum(axis=1), raw[np.arange(10), predicted], atol=1e-6
+    )
 
 
 def test_tier_explanations_equal_lightgbm_multiclass_shap_for_every_class_and_survive_pickling():
     rng = np.random.default_rng(6)
-    X = pd.DataFrame({"phq9_latest": rng.integers(0, 28, 2000).astype(float), "noise": rng.normal(size=2000)})
-    tier = np.where(X["phq9_latest"] >= 20, "red", np.where(X["phq9_latest"] >= 10, "yellow", "green"))
+    X = pd.DataFrame(
+        {"phq9_latest": rng.integers(0, 28, 2000).astype(float), "noise": rng.normal(size=2000)}
+    )
+    tier = np.where(
+        X["phq9_latest"] >= 20, "red", np.where(X["phq9_latest"] >= 10, "yellow", "green")
+    )
     model = TierModel(n_estimators=40).fit(X, tier)
     rows = X.iloc[:90]
-    multiclass = model.booster_.predict(model.schema_.matrix(rows), pred_contrib=True).reshape(90, 3, 3)
-    asked = np.arange(90) % 3                                   # every class, not only the predicted one
+    multiclass = model.booster_.predict(model.schema_.matrix(rows), pred_contrib=True).reshape(
+        90, 3, 3
+    )
+    asked = np.arange(90) % 3  # every class, not only the predicted one
     for explained in (model, pickle.loads(pickle.dumps(model))):
         contributions, base = explained.explain(rows, asked)
         np.testing.assert_allclose(contributions, multiclass[np.arange(90), asked, :-1], atol=1e-9)
@@ -117,18 +143,32 @@ def test_tier_explanations_equal_lightgbm_multiclass_shap_for_every_class_and_su
 def test_arrays_by_name_give_the_frame_matrix(fitted, cases):
     X, _ = cases
     rows = X.iloc[:50]
-    arrays = {name: rows[name].to_numpy(dtype=object if name == "dispute_type" else np.float64) for name in X}
+    arrays = {
+        name: rows[name].to_numpy(dtype=object if name == "dispute_type" else np.float64)
+        for name in X
+    }
     arrays["dispute_type"][0] = "a type never seen"
-    expected = fitted.schema_.matrix(rows.astype({"dispute_type": "string"}).assign(
-        dispute_type=lambda frame: frame["dispute_type"].where(frame.index != rows.index[0], "a type never seen")))
+    expected = fitted.schema_.matrix(
+        rows.astype({"dispute_type": "string"}).assign(
+            dispute_type=lambda frame: frame["dispute_type"].where(
+                frame.index != rows.index[0], "a type never seen"
+            )
+        )
+    )
     np.testing.assert_array_equal(fitted.schema_.matrix(arrays), expected)
 
 
 def test_the_refit_learns_from_every_row_and_calibrates_on_given_held_out_margins(fitted, cases):
     X, y = cases
     refit = EscalationModel(n_estimators=fitted.n_trees_).fit(
-        X.iloc[:5000], y[:5000], held_out_margin=fitted.decision_function(X.iloc[5000:]), held_out_y=y[5000:])
-    assert refit.booster_.current_iteration() == fitted.n_trees_ and refit.booster_.best_iteration == 0
+        X.iloc[:5000],
+        y[:5000],
+        held_out_margin=fitted.decision_function(X.iloc[5000:]),
+        held_out_y=y[5000:],
+    )
+    assert (
+        refit.booster_.current_iteration() == fitted.n_trees_ and refit.booster_.best_iteration == 0
+    )
     later = refit.predict_proba(X.iloc[5000:])[:, 1]
     assert abs(later.mean() - y[5000:].mean()) < 0.02
 
@@ -138,15 +178,23 @@ def test_tier_thresholds_put_red_first_on_held_out_people():
     thresholds learnt on held-out people catch at least the target share of them."""
     rng = np.random.default_rng(8)
     distress = rng.normal(size=9000)
-    X = pd.DataFrame({"phq9_latest": distress + rng.normal(0, 1.2, 9000), "noise": rng.normal(size=9000)})
+    X = pd.DataFrame(
+        {"phq9_latest": distress + rng.normal(0, 1.2, 9000), "noise": rng.normal(size=9000)}
+    )
     tier = np.where(distress > 1.6, "red", np.where(distress > 0.3, "yellow", "green"))
     first = TierModel(n_estimators=60).fit(X.iloc[:5000], tier[:5000])
     model = TierModel(n_estimators=60, red_recall_target=0.6).fit(
-        X.iloc[:6000], tier[:6000], held_out_proba=first.predict_proba(X.iloc[5000:6000]), held_out_y=tier[5000:6000])
+        X.iloc[:6000],
+        tier[:6000],
+        held_out_proba=first.predict_proba(X.iloc[5000:6000]),
+        held_out_y=tier[5000:6000],
+    )
     later, truth = model.predict_proba(X.iloc[6000:]), tier[6000:] == "red"
     assert (later.argmax(axis=1)[truth] == 2).mean() < 0.4
     assert (model.decide(later)[truth] == 2).mean() >= 0.55
-    assert list(model.predict(X.iloc[6000:6010])) == list(np.array(model.classes_)[model.decide(later[:10])])
+    assert list(model.predict(X.iloc[6000:6010])) == list(
+        np.array(model.classes_)[model.decide(later[:10])]
+    )
 
 
 def test_the_threshold_search_scores_macro_f1_as_sklearn_does():
@@ -156,6 +204,7 @@ def test_the_threshold_search_scores_macro_f1_as_sklearn_does():
 
     rng = np.random.default_rng(2)
     truth, predicted = rng.integers(0, 3, 500), rng.integers(0, 3, 500)
-    predicted[predicted == 1] = 0                      # a tier never predicted counts as F1 0
+    predicted[predicted == 1] = 0  # a tier never predicted counts as F1 0
     assert _macro_f1(truth, predicted) == pytest.approx(
-        f1_score(truth, predicted, average="macro", labels=[0, 1, 2], zero_division=0.0))
+        f1_score(truth, predicted, average="macro", labels=[0, 1, 2], zero_division=0.0)
+    )

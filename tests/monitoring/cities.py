@@ -26,8 +26,15 @@ def drifted_city(out: Path, seed: int) -> Path:
     """The same simulator with most cases now arriving through the hotline, and a new district."""
     params = copy.deepcopy(load_synth_params())
     params["cases"]["source_by_state"]["hotline"] = [0.85, 0.85, 0.75]
-    params["city"]["districts"].append({"name": "新区", "id_prefix": "433199", "rural_share": 0.3,
-                                        "minority_share": 0.3, "streets": ["新区街道"]})
+    params["city"]["districts"].append(
+        {
+            "name": "新区",
+            "id_prefix": "433199",
+            "rural_share": 0.3,
+            "minority_share": 0.3,
+            "streets": ["新区街道"],
+        }
+    )
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(synth, "load_synth_params", lambda: params)
         synth.generate_city(out, households=HOUSEHOLDS, seed=seed, start=START, end=END)
@@ -42,7 +49,9 @@ def older_smaller_export(out: Path, seed: int) -> Path:
     """
     synth.generate_city(out, households=HOUSEHOLDS // 2, seed=seed, start=START, end=END)
     incidents = pd.read_csv(out / "incidents.csv", dtype=str, keep_default_na=False)
-    incidents["household_id"] = np.random.default_rng(seed).permutation(incidents["household_id"].to_numpy())
+    incidents["household_id"] = np.random.default_rng(seed).permutation(
+        incidents["household_id"].to_numpy()
+    )
     incidents["person_id"] = ""
     incidents["case_id"] = ""
     incidents.to_csv(out / "incidents.csv", index=False)

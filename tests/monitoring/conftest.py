@@ -64,8 +64,10 @@ def first_retrain(monitoring_env, first_champion, full_city, tmp_path_factory):
 
     The job itself asks the service to reload (through the test client); every response is kept.
     """
-    settings = Settings(home=monitoring_env.home,
-                        database_url=f"sqlite:///{tmp_path_factory.mktemp('service') / 'triage.db'}")
+    settings = Settings(
+        home=monitoring_env.home,
+        database_url=f"sqlite:///{tmp_path_factory.mktemp('service') / 'triage.db'}",
+    )
     responses: list[tuple[int, str | None]] = []
     stop = threading.Event()
     with TestClient(create_app(settings)) as client:
@@ -77,7 +79,9 @@ def first_retrain(monitoring_env, first_champion, full_city, tmp_path_factory):
         def score_in_a_loop():
             i = 0
             while not stop.is_set():
-                r = client.post("/v1/cases/score", json=case_request(f"C-loop-{i}"), headers=auth(scorer))
+                r = client.post(
+                    "/v1/cases/score", json=case_request(f"C-loop-{i}"), headers=auth(scorer)
+                )
                 responses.append((r.status_code, r.json().get("models", {}).get("escalation")))
                 i += 1
                 time.sleep(0.05)
@@ -85,8 +89,13 @@ def first_retrain(monitoring_env, first_champion, full_city, tmp_path_factory):
         loop = threading.Thread(target=score_in_a_loop)
         loop.start()
         try:
-            summary = retrain(full_city, settings=settings, service_url=str(client.base_url), admin_key=admin,
-                              http=client)
+            summary = retrain(
+                full_city,
+                settings=settings,
+                service_url=str(client.base_url),
+                admin_key=admin,
+                http=client,
+            )
             time.sleep(1.0)  # a few more requests on the new champion
         finally:
             stop.set()

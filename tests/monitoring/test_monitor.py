@@ -23,13 +23,18 @@ def monitor(dataset, out):
     return result, json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_a_fresh_sample_of_the_training_distribution_is_ok(champion, fresh_city, tmp_path, monitoring_env):
+def test_a_fresh_sample_of_the_training_distribution_is_ok(
+    champion, fresh_city, tmp_path, monitoring_env
+):
     result, status = monitor(fresh_city, tmp_path / "report")
     assert result.exit_code == 0, result.output
     assert status["status"] == "ok", status["reasons"]
     summary = json.loads((tmp_path / "report" / "summary.json").read_text(encoding="utf-8"))
-    assert not [f for f, d in summary["feature_drift"].items()
-                if d["level"] != "ok" and f not in load_domain()["monitoring"]["trending_features"]]
+    assert not [
+        f
+        for f, d in summary["feature_drift"].items()
+        if d["level"] != "ok" and f not in load_domain()["monitoring"]["trending_features"]
+    ]
     assert summary["outcomes"]["labelled_cases"] > 300 and summary["outcomes"]["by_month"]
     assert summary["fairness"]["gate"]["passed"]
     html = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
@@ -43,8 +48,8 @@ def test_a_drifted_city_raises_an_alert_and_exits_1(champion, drifted, tmp_path,
     assert result.exit_code == 1, result.output
     assert status["status"] == "alert"
     checks = {r["check"]: r["message"] for r in status["reasons"] if r["level"] == "alert"}
-    assert "新区" in checks["unseen_categories"]           # the new district
-    assert "case_source" in checks["feature_drift"]        # the hotline mix
+    assert "新区" in checks["unseen_categories"]  # the new district
+    assert "case_source" in checks["feature_drift"]  # the hotline mix
     assert latest_monitoring_summary(monitoring_env)["status"] == "alert"
     table = latest_fairness_table(monitoring_env)
     assert {row["attribute"] for row in table} == {"ethnicity", "sex", "area_type", "district"}

@@ -22,18 +22,26 @@ def tier_fits():
     tables = random_tables(300, seed=3)
     points = tables["persons"][["person_id"]].assign(as_of=pd.Timestamp("2024-12-31", tz="UTC"))
     X = build_person_features(points, tables)[feature_names("person")]
-    y = np.select([X["phq9_max"].fillna(0) >= 20, X["phq9_max"].fillna(0) >= 10], ["red", "yellow"], "green")
+    y = np.select(
+        [X["phq9_max"].fillna(0) >= 20, X["phq9_max"].fillna(0) >= 10], ["red", "yellow"], "green"
+    )
     model = TierModel(n_estimators=20, min_child_samples=5, random_state=0).fit(X, y)
     weaker = TierModel(n_estimators=20, min_child_samples=5, random_state=0).fit(
-        X, np.random.default_rng(0).permutation(y))
-    return tier_metrics(y, model.predict_proba(X))["macro_f1"], tier_metrics(y, weaker.predict_proba(X))["macro_f1"]
+        X, np.random.default_rng(0).permutation(y)
+    )
+    return tier_metrics(y, model.predict_proba(X))["macro_f1"], tier_metrics(
+        y, weaker.predict_proba(X)
+    )["macro_f1"]
 
 
 def test_retraining_on_better_data_promotes_and_the_service_serves_it_without_a_failed_request(
-        first_champion, first_retrain):
+    first_champion, first_retrain
+):
     summary, responses = first_retrain
     old, new = first_champion["versions"]["escalation"], summary["versions"]["escalation"]
-    assert summary["promotion"]["escalation"]["promoted"], summary["promotion"]["escalation"]["reason"]
+    assert summary["promotion"]["escalation"]["promoted"], summary["promotion"]["escalation"][
+        "reason"
+    ]
     assert "beats the champion" in summary["promotion"]["escalation"]["reason"]
     assert summary["retrain"]["service_reload"]["models"]["escalation"]["version"] == new
     statuses = [status for status, _ in responses]
@@ -44,17 +52,28 @@ def test_retraining_on_better_data_promotes_and_the_service_serves_it_without_a_
     assert set(served[:switch]) == {old} and set(served[switch:]) == {new}  # one clean swap
 
 
-def test_retraining_twice_on_the_same_data_promotes_at_most_once(monitoring_env, first_retrain, full_city):
+def test_retraining_twice_on_the_same_data_promotes_at_most_once(
+    monitoring_env, first_retrain, full_city
+):
     first, _ = first_retrain
     client = MlflowClient()
     registered = len(client.search_model_versions(f"name='{monitoring_env.escalation_model_name}'"))
     second = retrain(full_city, settings=monitoring_env)
     assert second["retrain"]["promoted"] == [] and second["retrain"]["skipped"]
     tags = client.get_run(second["run_id"]).data.tags
-    assert tags["retrain_decision"].startswith("kept the champions") and "already learnt" in tags["retrain_decision"]
-    assert len(client.search_model_versions(f"name='{monitoring_env.escalation_model_name}'")) == registered
+    assert (
+        tags["retrain_decision"].startswith("kept the champions")
+        and "already learnt" in tags["retrain_decision"]
+    )
+    assert (
+        len(client.search_model_versions(f"name='{monitoring_env.escalation_model_name}'"))
+        == registered
+    )
     champion = client.get_model_version_by_alias(monitoring_env.escalation_model_name, "champion")
-    assert f"{monitoring_env.escalation_model_name}/{champion.version}" == first["versions"]["escalation"]
+    assert (
+        f"{monitoring_env.escalation_model_name}/{champion.version}"
+        == first["versions"]["escalation"]
+    )
 
 
 def test_a_model_that_only_ties_the_champion_is_not_promoted(tier_fits):
@@ -63,9 +82,17 @@ def test_a_model_that_only_ties_the_champion_is_not_promoted(tier_fits):
     gates = load_domain()["gates"]
 
     def judged(candidate: float, champion: float) -> tuple[bool, str]:
-        return retrain_gate("tier", {"macro_f1": candidate},
-                            {"macro_f1": champion, "candidate_macro_f1": candidate, "scope": "the same assessments"},
-                            same_data=False, gates=gates)
+        return retrain_gate(
+            "tier",
+            {"macro_f1": candidate},
+            {
+                "macro_f1": champion,
+                "candidate_macro_f1": candidate,
+                "scope": "the same assessments",
+            },
+            same_data=False,
+            gates=gates,
+        )
 
     tie = judged(better, better)
     assert not tie[0] and "does not beat" in tie[1]

@@ -39,9 +39,15 @@ class City:
     @contextmanager
     def served(self, log: Path | None = None) -> Iterator[tuple[str, object]]:
         """A uvicorn process serving this city: ``(base_url, process)``; stopped at the end."""
-        with uvicorn_process(SERVED_APP, self.env(), ready=lambda base: httpx.get(
-                f"{base}/readyz", headers=self.auth("scorer"), timeout=2).status_code == 200,
-                log=log) as served:
+        with uvicorn_process(
+            SERVED_APP,
+            self.env(),
+            ready=lambda base: (
+                httpx.get(f"{base}/readyz", headers=self.auth("scorer"), timeout=2).status_code
+                == 200
+            ),
+            log=log,
+        ) as served:
             yield served
 
     def auth(self, role: str) -> dict[str, str]:

@@ -27,7 +27,12 @@ from triage.db import engine_for
 MIX = {"score": 10, "batch": 2, "ingest": 3, "queue": 5}
 BATCH_CASES = 20
 #: (household, counterparty, person named) combinations of the small city.
-PARTIES = [("H-1", "H-2", "P-1-1"), ("H-2", "H-1", "P-2-1"), ("H-3", None, "P-3-1"), ("H-4", None, "P-4-1")]
+PARTIES = [
+    ("H-1", "H-2", "P-1-1"),
+    ("H-2", "H-1", "P-2-1"),
+    ("H-3", None, "P-3-1"),
+    ("H-4", None, "P-4-1"),
+]
 
 
 @dataclass
@@ -49,16 +54,22 @@ class LoadReport:
 
     def lines(self) -> list[str]:
         """The figures, one line each, for a test's output or the benchmark."""
-        out = [f"{self.requests:,} requests at {self.rate:g}/s for {self.duration_s:g} s "
-               f"(all sent and answered in {self.wall_s:.1f} s; latest start {self.max_lateness_s:.2f} s late); "
-               f"errors: {len(self.errors)}"]
+        out = [
+            f"{self.requests:,} requests at {self.rate:g}/s for {self.duration_s:g} s "
+            f"(all sent and answered in {self.wall_s:.1f} s; latest start {self.max_lateness_s:.2f} s late); "
+            f"errors: {len(self.errors)}"
+        ]
         for kind in MIX:
             ms = sorted(self.latencies_ms[kind])
             if ms:
                 p = statistics.quantiles(ms, n=100, method="inclusive") if len(ms) > 1 else ms * 99
-                out.append(f"  {kind:6s} {self.ok[kind]:5,} ok of {self.sent[kind]:5,}  latency ms p50 {p[49]:7.1f}  "
-                           f"p95 {p[94]:7.1f}  p99 {p[98]:7.1f}  max {ms[-1]:7.1f}")
-        out.append(f"  score ids answered: {len(self.score_ids):,} (+ {len(self.rescored_ids):,} re-scored on ingest)")
+                out.append(
+                    f"  {kind:6s} {self.ok[kind]:5,} ok of {self.sent[kind]:5,}  latency ms p50 {p[49]:7.1f}  "
+                    f"p95 {p[94]:7.1f}  p99 {p[98]:7.1f}  max {ms[-1]:7.1f}"
+                )
+        out.append(
+            f"  score ids answered: {len(self.score_ids):,} (+ {len(self.rescored_ids):,} re-scored on ingest)"
+        )
         return out
 
 
@@ -78,17 +89,45 @@ def _request(kind: str, i: int, rng: random.Random, run: str) -> tuple[str, str,
     if kind == "score":
         return "POST", "/v1/cases/score", _case(rng, run, i)
     if kind == "batch":
-        return "POST", "/v1/cases/batch-score", {"cases": [_case(rng, run, i * 1000 + j) for j in range(BATCH_CASES)]}
-    if kind == "ingest":  # a new household: stored, re-scoring nothing (its load is not this test's subject)
-        return "POST", "/v1/ingest/households", {"rows": [{
-            "household_id": f"LOAD-{run}-{i}", "district": "江城区", "street": "东湖街道", "grid_id": "g-07",
-            "area_type": rng.choice(["urban", "rural"]), "size": rng.randint(1, 6), "low_income": False,
-            "registered_at": "2025-05-30T21:00:00+08:00"}]}
+        return (
+            "POST",
+            "/v1/cases/batch-score",
+            {"cases": [_case(rng, run, i * 1000 + j) for j in range(BATCH_CASES)]},
+        )
+    if (
+        kind == "ingest"
+    ):  # a new household: stored, re-scoring nothing (its load is not this test's subject)
+        return (
+            "POST",
+            "/v1/ingest/households",
+            {
+                "rows": [
+                    {
+                        "household_id": f"LOAD-{run}-{i}",
+                        "district": "江城区",
+                        "street": "东湖街道",
+                        "grid_id": "g-07",
+                        "area_type": rng.choice(["urban", "rural"]),
+                        "size": rng.randint(1, 6),
+                        "low_income": False,
+                        "registered_at": "2025-05-30T21:00:00+08:00",
+                    }
+                ]
+            },
+        )
     return "GET", f"/v1/queue?limit=20&offset={rng.randrange(0, 200)}", None
 
 
-async def hold_rate(base: str, keys: dict[str, str], *, rate: float, duration_s: float,
-                    max_in_flight: int = 32, seed: int = 0, run: str = "r") -> LoadReport:
+async def hold_rate(
+    base: str,
+    keys: dict[str, str],
+    *,
+    rate: float,
+    duration_s: float,
+    max_in_flight: int = 32,
+    seed: int = 0,
+    run: str = "r",
+) -> LoadReport:
     """Send ``rate * duration_s`` requests on schedule; return what came back."""
     report = LoadReport(rate=rate, duration_s=duration_s)
     plan = _plan(int(rate * duration_s), seed)
@@ -96,8 +135,9 @@ async def hold_rate(base: str, keys: dict[str, str], *, rate: float, duration_s:
     slots = asyncio.Semaphore(max_in_flight)
     # uvicorn closes a connection idle for 5 s; a client keeping it longer may send on a socket being
     # closed and see a ReadError that is no fault of the service
-    limits = httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight,
-                          keepalive_expiry=2)
+    limits = httpx.Limits(
+        max_connections=max_in_flight, max_keepalive_connections=max_in_flight, keepalive_expiry=2
+    )
 
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
 
@@ -105,8 +145,9 @@ async def hold_rate(base: str, keys: dict[str, str], *, rate: float, duration_s:
             role = "analyst" if kind == "queue" else "scorer"
             started = time.perf_counter()
             try:
-                response = await client.request(method, path, json=body,
-                                                headers={"Authorization": f"Bearer {keys[role]}"})
+                response = await client.request(
+                    method, path, json=body, headers={"Authorization": f"Bearer {keys[role]}"}
+                )
             except httpx.HTTPError as exc:
                 report.errors.append(f"{kind} #{i}: {type(exc).__name__} {exc}")
                 return
@@ -143,8 +184,10 @@ def stored_decisions(url: str, run: str = "") -> dict[str, set[str]]:
     """Score ids in the database (of cases of ``run`` only, when given), by what triggered them
     ('request', 'event:<table>', ...)."""
     with engine_for(url).connect() as connection:
-        rows = connection.execute(text('SELECT score_id, "trigger" FROM decisions WHERE case_id LIKE :cases'),
-                                  {"cases": f"LOAD-{run}-%" if run else "%"}).all()
+        rows = connection.execute(
+            text('SELECT score_id, "trigger" FROM decisions WHERE case_id LIKE :cases'),
+            {"cases": f"LOAD-{run}-%" if run else "%"},
+        ).all()
     out: dict[str, set[str]] = defaultdict(set)
     for score_id, trigger in rows:
         out[trigger].add(score_id)

@@ -38,8 +38,13 @@ def postgres_gone(url: str) -> Iterator[None]:
     try:
         with admin.connect() as connection:
             connection.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false'))
-            connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                    "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": name})
+            connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
         yield
     finally:
         with admin.connect() as connection:
@@ -75,13 +80,22 @@ def decisions(url: str) -> int:
 def test_a_lost_database_gives_503_and_the_same_process_recovers(outage_city, tmp_path):
     city = outage_city
     outage = sqlite_locked if city.url.startswith("sqlite") else postgres_gone
-    with city.served(log=tmp_path / "server.log") as (base, process), httpx.Client(base_url=base, timeout=60) as http:
-        before = http.post("/v1/cases/score", json=case_request("OUT-before"), headers=city.auth("scorer"))
+    with (
+        city.served(log=tmp_path / "server.log") as (base, process),
+        httpx.Client(base_url=base, timeout=60) as http,
+    ):
+        before = http.post(
+            "/v1/cases/score", json=case_request("OUT-before"), headers=city.auth("scorer")
+        )
         assert before.status_code == 200, before.text
 
         with outage(city.url):
             for i in range(2):
-                during = http.post("/v1/cases/score", json=case_request(f"OUT-during-{i}"), headers=city.auth("scorer"))
+                during = http.post(
+                    "/v1/cases/score",
+                    json=case_request(f"OUT-during-{i}"),
+                    headers=city.auth("scorer"),
+                )
                 assert during.status_code == 503, during.text
                 assert during.headers["content-type"] == "application/problem+json"
                 assert during.headers["retry-after"] == "5"
@@ -89,11 +103,13 @@ def test_a_lost_database_gives_503_and_the_same_process_recovers(outage_city, tm
             assert http.get("/healthz").status_code == 200
             assert process.poll() is None
 
-        after = http.post("/v1/cases/score", json=case_request("OUT-after"), headers=city.auth("scorer"))
+        after = http.post(
+            "/v1/cases/score", json=case_request("OUT-after"), headers=city.auth("scorer")
+        )
         assert after.status_code == 200, after.text
         queue = http.get("/v1/queue", headers=city.auth("analyst")).json()
         assert {item["case_id"] for item in queue["items"]} == {"OUT-before", "OUT-after"}
-        assert process.poll() is None                          # the same process, never restarted
+        assert process.poll() is None  # the same process, never restarted
     assert decisions(city.url) == 2
 
 
@@ -104,7 +120,15 @@ def test_an_exhausted_connection_pool_is_a_503_not_a_500(tmp_path):
     app = create_app(Settings(home=tmp_path / "home", database_url=url))
     tiny = create_engine(url, pool_size=1, max_overflow=0, pool_timeout=0.2)
     app.state.service.sessions = sessionmaker(tiny)
-    with TestClient(app, raise_server_exceptions=False) as client, tiny.connect():   # holds the only one
-        response = client.post("/v1/cases/score", json=case_request(), headers={"Authorization": "Bearer trg_a_b"})
-    assert response.status_code == 503 and response.headers["content-type"] == "application/problem+json"
+    with (
+        TestClient(app, raise_server_exceptions=False) as client,
+        tiny.connect(),
+    ):  # holds the only one
+        response = client.post(
+            "/v1/cases/score", json=case_request(), headers={"Authorization": "Bearer trg_a_b"}
+        )
+    assert (
+        response.status_code == 503
+        and response.headers["content-type"] == "application/problem+json"
+    )
     assert response.json()["detail"] == "the database is busy; try again shortly"

@@ -31,25 +31,44 @@ KILL_AT = (0.6, 0.95)  # shares of the uncut call's duration
 
 
 def batch(run: str) -> bytes:
-    cases = [case_request(f"KILL-{run}-{i}", household, counterparty=counterparty, persons=(person,))
-             for i, (household, counterparty, person) in
-             ((i, PARTIES[i % len(PARTIES)]) for i in range(BATCH_CASES))]
+    cases = [
+        case_request(f"KILL-{run}-{i}", household, counterparty=counterparty, persons=(person,))
+        for i, (household, counterparty, person) in (
+            (i, PARTIES[i % len(PARTIES)]) for i in range(BATCH_CASES)
+        )
+    ]
     return json.dumps({"cases": cases}).encode()
 
 
 def households(run: str) -> bytes:
-    rows = [{"household_id": f"KILL-{run}-{i}", "district": "临水县", "street": "青石镇", "grid_id": f"g-{i % 40}",
-             "area_type": "rural", "size": 1 + i % 6, "low_income": i % 3 == 0,
-             "registered_at": "2021-02-03T08:00:00+08:00"} for i in range(INGEST_ROWS)]
+    rows = [
+        {
+            "household_id": f"KILL-{run}-{i}",
+            "district": "临水县",
+            "street": "青石镇",
+            "grid_id": f"g-{i % 40}",
+            "area_type": "rural",
+            "size": 1 + i % 6,
+            "low_income": i % 3 == 0,
+            "registered_at": "2021-02-03T08:00:00+08:00",
+        }
+        for i in range(INGEST_ROWS)
+    ]
     return json.dumps({"rows": rows}).encode()
 
 
 def post(base: str, path: str, body: bytes, headers: dict) -> httpx.Response:
-    return httpx.post(f"{base}{path}", content=body, headers={**headers, "Content-Type": "application/json"},
-                      timeout=300)
+    return httpx.post(
+        f"{base}{path}",
+        content=body,
+        headers={**headers, "Content-Type": "application/json"},
+        timeout=300,
+    )
 
 
-def kill_during(process, base: str, path: str, body: bytes, headers: dict, after_s: float) -> httpx.Response | None:
+def kill_during(
+    process, base: str, path: str, body: bytes, headers: dict, after_s: float
+) -> httpx.Response | None:
     """Send the call, SIGKILL the server ``after_s`` later; the response if it came first."""
     with ThreadPoolExecutor(1) as pool:
         call = pool.submit(post, base, path, body, headers)
@@ -86,26 +105,52 @@ def test_a_batch_killed_midway_is_stored_whole_or_not_at_all(city, tmp_path):
         run = f"{share:g}"
         with city.served(log=tmp_path / "server.log") as (base, process):
             if not outcomes:  # the first server also times the uncut call
-                uncut, took = timed(lambda: post(base, "/v1/cases/batch-score", batch("uncut"), city.auth("scorer")))
+                uncut, took = timed(
+                    lambda: post(base, "/v1/cases/batch-score", batch("uncut"), city.auth("scorer"))
+                )
                 assert uncut.status_code == 200 and uncut.json()["count"] == BATCH_CASES
-            answered = kill_during(process, base, "/v1/cases/batch-score", batch(run), city.auth("scorer"), took * share)
+            answered = kill_during(
+                process,
+                base,
+                "/v1/cases/batch-score",
+                batch(run),
+                city.auth("scorer"),
+                took * share,
+            )
         assert_database_sound(city.url)
-        stored = count(city.url, "SELECT count(*) FROM decisions WHERE case_id LIKE :run", run=f"KILL-{run}-%")
-        assert stored in (0, BATCH_CASES), f"a partial batch after a kill at {share:.0%}: {stored} decisions"
+        stored = count(
+            city.url, "SELECT count(*) FROM decisions WHERE case_id LIKE :run", run=f"KILL-{run}-%"
+        )
+        assert stored in (0, BATCH_CASES), (
+            f"a partial batch after a kill at {share:.0%}: {stored} decisions"
+        )
         if answered is not None and answered.status_code == 200:
             assert stored == BATCH_CASES
         outcomes.append((share, stored))
     print(f"\nbatch of {BATCH_CASES} ({took:.1f} s uncut), killed at shares: {outcomes}")
 
-    incomplete = count(city.url, "SELECT count(*) FROM decisions WHERE request IS NULL OR response IS NULL "
-                                 "OR features IS NULL")
+    incomplete = count(
+        city.url,
+        "SELECT count(*) FROM decisions WHERE request IS NULL OR response IS NULL "
+        "OR features IS NULL",
+    )
     assert incomplete == 0
     with engine_for(city.url).connect() as connection:
-        for score_id, response in connection.execute(text("SELECT score_id, response FROM decisions")):
+        for score_id, response in connection.execute(
+            text("SELECT score_id, response FROM decisions")
+        ):
             response = json.loads(response) if isinstance(response, str) else response
             assert response["score_id"] == score_id
-    with city.served(log=tmp_path / "server.log") as (base, _):   # the service starts and scores again
-        after = post(base, "/v1/cases/score", json.dumps(case_request("KILL-after")).encode(), city.auth("scorer"))
+    with city.served(log=tmp_path / "server.log") as (
+        base,
+        _,
+    ):  # the service starts and scores again
+        after = post(
+            base,
+            "/v1/cases/score",
+            json.dumps(case_request("KILL-after")).encode(),
+            city.auth("scorer"),
+        )
         assert after.status_code == 200, after.text
     assert count(city.url, "SELECT count(*) FROM decisions WHERE case_id = 'KILL-after'") == 1
 
@@ -116,22 +161,55 @@ def test_an_ingest_killed_midway_completes_when_sent_again_without_duplicates(ci
         run = f"{share:g}"
         with city.served(log=tmp_path / "server.log") as (base, process):
             if not cut_off:
-                uncut, took = timed(lambda: post(base, "/v1/ingest/households", households("uncut"), city.auth("scorer")))
-                assert uncut.status_code == 200 and uncut.json()["stored"]["inserted"] == INGEST_ROWS
-            kill_during(process, base, "/v1/ingest/households", households(run), city.auth("scorer"), took * share)
+                uncut, took = timed(
+                    lambda: post(
+                        base, "/v1/ingest/households", households("uncut"), city.auth("scorer")
+                    )
+                )
+                assert (
+                    uncut.status_code == 200 and uncut.json()["stored"]["inserted"] == INGEST_ROWS
+                )
+            kill_during(
+                process,
+                base,
+                "/v1/ingest/households",
+                households(run),
+                city.auth("scorer"),
+                took * share,
+            )
         assert_database_sound(city.url)
-        cut_off[run] = count(city.url, "SELECT count(*) FROM households WHERE household_id LIKE :run",
-                             run=f"KILL-{run}-%")
-        assert cut_off[run] in (0, INGEST_ROWS), f"a partial ingest after a kill at {share:.0%}: {cut_off[run]} rows"
-    print(f"\ningest of {INGEST_ROWS:,} rows ({took:.1f} s uncut), rows stored after kills: {cut_off}")
+        cut_off[run] = count(
+            city.url,
+            "SELECT count(*) FROM households WHERE household_id LIKE :run",
+            run=f"KILL-{run}-%",
+        )
+        assert cut_off[run] in (0, INGEST_ROWS), (
+            f"a partial ingest after a kill at {share:.0%}: {cut_off[run]} rows"
+        )
+    print(
+        f"\ningest of {INGEST_ROWS:,} rows ({took:.1f} s uncut), rows stored after kills: {cut_off}"
+    )
 
     with city.served(log=tmp_path / "server.log") as (base, _):
         for run, stored in cut_off.items():
             again = post(base, "/v1/ingest/households", households(run), city.auth("scorer"))
             assert again.status_code == 200, again.text
-            assert again.json()["stored"] == {"inserted": INGEST_ROWS - stored, "updated": 0, "unchanged": stored}
+            assert again.json()["stored"] == {
+                "inserted": INGEST_ROWS - stored,
+                "updated": 0,
+                "unchanged": stored,
+            }
     for run in cut_off:
-        assert count(city.url, "SELECT count(*) FROM households WHERE household_id LIKE :run",
-                     run=f"KILL-{run}-%") == INGEST_ROWS
-    assert count(city.url, "SELECT count(*) FROM households") == count(
-        city.url, "SELECT count(DISTINCT household_id) FROM households") == 4 + INGEST_ROWS * (1 + len(KILL_AT))
+        assert (
+            count(
+                city.url,
+                "SELECT count(*) FROM households WHERE household_id LIKE :run",
+                run=f"KILL-{run}-%",
+            )
+            == INGEST_ROWS
+        )
+    assert (
+        count(city.url, "SELECT count(*) FROM households")
+        == count(city.url, "SELECT count(DISTINCT household_id) FROM households")
+        == 4 + INGEST_ROWS * (1 + len(KILL_AT))
+    )

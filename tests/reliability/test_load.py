@@ -24,7 +24,7 @@ def test_the_rate_is_held_without_an_error_and_no_decision_is_lost(city, tmp_pat
     print("\n".join(report.lines()))
     assert report.errors == []
     assert report.requests == RATE * DURATION_S and sum(report.ok.values()) == report.requests
-    assert min(report.sent.values()) > 0                        # every kind of request was in the mix
+    assert min(report.sent.values()) > 0  # every kind of request was in the mix
     stored = stored_decisions(city.url)
-    assert stored["request"] == report.score_ids                # each answered score, and only those
+    assert stored["request"] == report.score_ids  # each answered score, and only those
     assert set().union(*stored.values()) == report.score_ids | report.rescored_ids

@@ -46,8 +46,12 @@ def delete_folder(folders: dict[str, Path]) -> None:
 
 
 #: Each damage in turn to version 2's escalation model, and the error the reload then meets.
-DAMAGE = [(tier_model_in_its_place, "TypeError"), (overwrite_pickle, "UnpicklingError"),
-          (cut_pickle_in_half, "UnpicklingError"), (delete_folder, "MlflowException")]
+DAMAGE = [
+    (tier_model_in_its_place, "TypeError"),
+    (overwrite_pickle, "UnpicklingError"),
+    (cut_pickle_in_half, "UnpicklingError"),
+    (delete_folder, "MlflowException"),
+]
 
 
 @pytest.fixture
@@ -59,16 +63,22 @@ def service(db_url, tmp_path, monkeypatch):
     app = create_app(settings)
     with TestClient(app, raise_server_exceptions=False) as client:
         with app.state.service.sessions() as session:
-            keys = {role: create_key(session, role, f"artifact {role}", hasher=TEST_HASHER)[1]
-                    for role in ("scorer", "analyst", "admin")}
+            keys = {
+                role: create_key(session, role, f"artifact {role}", hasher=TEST_HASHER)[1]
+                for role in ("scorer", "analyst", "admin")
+            }
             session.commit()
         yield client, keys, settings
 
 
 def test_a_damaged_artifact_at_reload_keeps_the_old_champions_serving(service):
     client, keys, settings = service
-    assert client.get("/v1/models", headers=auth(keys["analyst"])).json()["models"]["escalation"]["version"] == V1[
-        "escalation"]
+    assert (
+        client.get("/v1/models", headers=auth(keys["analyst"])).json()["models"]["escalation"][
+            "version"
+        ]
+        == V1["escalation"]
+    )
     version_2 = register(settings, seed=1)
     for spoil, _ in DAMAGE:
         spoil(version_2)
@@ -79,15 +89,26 @@ def test_a_damaged_artifact_at_reload_keeps_the_old_champions_serving(service):
 
         models = client.get("/v1/models", headers=auth(keys["analyst"])).json()["models"]
         assert {role: model["version"] for role, model in models.items()} == V1
-        score = client.post("/v1/cases/score", json=case_request(f"ART-{spoil.__name__}"), headers=auth(keys["scorer"]))
+        score = client.post(
+            "/v1/cases/score",
+            json=case_request(f"ART-{spoil.__name__}"),
+            headers=auth(keys["scorer"]),
+        )
         assert score.status_code == 200 and score.json()["models"] == V1
 
     audit = client.get("/v1/audit", headers=auth(keys["admin"])).json()
     failures = [entry for entry in audit if entry["action"] == "models.reload_failed"]
-    assert [entry["detail"]["error"] for entry in reversed(failures)] == [error for _, error in DAMAGE]
+    assert [entry["detail"]["error"] for entry in reversed(failures)] == [
+        error for _, error in DAMAGE
+    ]
     assert {entry["key_id"] for entry in failures} == {keys["admin"].split("_")[1]}
 
-    for name in (settings.escalation_model_name, settings.tier_model_name):   # back to a sound version
+    for name in (
+        settings.escalation_model_name,
+        settings.tier_model_name,
+    ):  # back to a sound version
         MlflowClient().set_registered_model_alias(name, settings.champion_alias, "1")
     reloaded = client.post("/v1/models/reload", headers=auth(keys["admin"]))
-    assert reloaded.status_code == 200 and reloaded.json()["models"]["tier"]["version"] == V1["tier"]
+    assert (
+        reloaded.status_code == 200 and reloaded.json()["models"]["tier"]["version"] == V1["tier"]
+    )

@@ -9,9 +9,25 @@ from tests.serving.conftest import auth, case_request
 ENDPOINTS = [
     ("POST", "/v1/cases/score", case_request(), "scorer"),
     ("POST", "/v1/cases/batch-score", {"cases": [case_request()]}, "scorer"),
-    ("POST", "/v1/ingest/{table}", {"rows": [{"household_id": "H-9", "district": "城关区", "street": "东关街道",
-                                                 "grid_id": "G1", "area_type": "urban", "size": 2,
-                                                 "low_income": False, "registered_at": "2024-01-01"}]}, "scorer"),
+    (
+        "POST",
+        "/v1/ingest/{table}",
+        {
+            "rows": [
+                {
+                    "household_id": "H-9",
+                    "district": "城关区",
+                    "street": "东关街道",
+                    "grid_id": "G1",
+                    "area_type": "urban",
+                    "size": 2,
+                    "low_income": False,
+                    "registered_at": "2024-01-01",
+                }
+            ]
+        },
+        "scorer",
+    ),
     ("GET", "/readyz", None, "scorer"),
     ("GET", "/metrics", None, "scorer"),
     ("GET", "/v1/scores/{score_id}", None, "analyst"),
@@ -22,7 +38,13 @@ ENDPOINTS = [
     ("POST", "/v1/scores/{score_id}/reviews/{review_id}/confirm", {"note": "ok"}, "analyst", {404}),
     ("POST", "/v1/scores/{score_id}/reviews/{review_id}/reject", {"note": "no"}, "analyst", {404}),
     ("GET", "/v1/followups", None, "analyst"),
-    ("POST", "/v1/followups/{followup_id}", {"note": "visited", "outcome": "stable"}, "analyst", {404}),
+    (
+        "POST",
+        "/v1/followups/{followup_id}",
+        {"note": "visited", "outcome": "stable"},
+        "analyst",
+        {404},
+    ),
     ("GET", "/v1/models", None, "analyst"),
     ("POST", "/v1/models/reload", None, "admin"),
     ("GET", "/v1/keys", None, "admin"),
@@ -34,7 +56,9 @@ RANK = {"scorer": 0, "analyst": 1, "admin": 2}
 
 @pytest.fixture
 def stored_score(client, keys) -> str:
-    return client.post("/v1/cases/score", json=case_request(), headers=auth(keys["scorer"])).json()["score_id"]
+    return client.post("/v1/cases/score", json=case_request(), headers=auth(keys["scorer"])).json()[
+        "score_id"
+    ]
 
 
 @pytest.fixture
@@ -44,38 +68,60 @@ def reload_to_same_models(client, champions):
 
 def call(client, method, path, body, headers, score_id):
     """One endpoint with its path filled in: the stored score's ids, and ids that name nothing."""
-    filled = path.format(score_id=score_id, case_id="C-1", table="households", review_id=999999,
-                         followup_id=999999, key_id="000000000000")
+    filled = path.format(
+        score_id=score_id,
+        case_id="C-1",
+        table="households",
+        review_id=999999,
+        followup_id=999999,
+        key_id="000000000000",
+    )
     return client.request(method, filled, json=body, headers=headers)
 
 
 def test_the_matrix_lists_every_endpoint_the_service_documents(client):
     """A new endpoint cannot slip in untested: the OpenAPI operations are exactly the matrix, plus the open
     /healthz and key revocation (tested below)."""
-    documented = {(method.upper(), path) for path, operations in client.app.openapi()["paths"].items()
-                  for method in operations}
+    documented = {
+        (method.upper(), path)
+        for path, operations in client.app.openapi()["paths"].items()
+        for method in operations
+    }
     outside_matrix = {("GET", "/healthz"), ("POST", "/v1/keys/{key_id}/revoke")}
     assert documented - outside_matrix == {(method, path) for method, path, *_ in ENDPOINTS}
 
 
 @pytest.mark.parametrize("role", ["scorer", "analyst", "admin"])
-def test_each_role_may_do_exactly_what_interfaces_md_allows(client, keys, stored_score, role,
-                                                            reload_to_same_models):
+def test_each_role_may_do_exactly_what_interfaces_md_allows(
+    client, keys, stored_score, role, reload_to_same_models
+):
     for method, path, body, least, *answer in ENDPOINTS:
         response = call(client, method, path, body, auth(keys[role]), stored_score)
         if RANK[role] >= RANK[least]:
-            assert response.status_code in (answer[0] if answer else {200, 201}), (role, path, response.text)
+            assert response.status_code in (answer[0] if answer else {200, 201}), (
+                role,
+                path,
+                response.text,
+            )
         else:
             assert response.status_code == 403, (role, path, response.status_code)
             assert response.headers["content-type"] == "application/problem+json"
             assert least in response.json()["detail"]
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nonsense"},
-                                     {"Authorization": "Bearer trg_000000000000_wrong-secret"},
-                                     {"Authorization": "Basic dXNlcjpwYXNz"}],
-                         ids=["no key", "malformed key", "unknown key", "not bearer"])
-def test_without_a_valid_key_every_endpoint_but_healthz_says_401(client, keys, stored_score, headers):
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer nonsense"},
+        {"Authorization": "Bearer trg_000000000000_wrong-secret"},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+    ],
+    ids=["no key", "malformed key", "unknown key", "not bearer"],
+)
+def test_without_a_valid_key_every_endpoint_but_healthz_says_401(
+    client, keys, stored_score, headers
+):
     for method, path, body, *_ in ENDPOINTS:
         response = call(client, method, path, body, headers, stored_score)
         assert response.status_code == 401, (path, response.status_code)
@@ -92,7 +138,7 @@ def test_a_right_id_with_a_wrong_secret_is_refused_even_after_the_key_was_cached
 
 def test_a_revoked_key_is_refused_from_the_next_request_on(client, keys):
     analyst = auth(keys["analyst"])
-    assert client.get("/v1/queue", headers=analyst).status_code == 200          # now cached as verified
+    assert client.get("/v1/queue", headers=analyst).status_code == 200  # now cached as verified
     revoked = client.post(f"/v1/keys/{keys['analyst_id']}/revoke", headers=auth(keys["admin"]))
     assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
     assert client.get("/v1/queue", headers=analyst).status_code == 401
@@ -110,7 +156,9 @@ def test_keys_are_stored_only_as_argon2_hashes(client, keys):
 
 
 def test_an_admin_creates_a_key_that_works_at_once_and_is_never_shown_again(client, keys):
-    created = client.post("/v1/keys", json={"role": "analyst", "name": "desk 3"}, headers=auth(keys["admin"]))
+    created = client.post(
+        "/v1/keys", json={"role": "analyst", "name": "desk 3"}, headers=auth(keys["admin"])
+    )
     assert created.status_code == 201
     new_key = created.json()["key"]
     assert client.get("/v1/queue", headers=auth(new_key)).status_code == 200

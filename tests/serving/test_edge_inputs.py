@@ -34,24 +34,48 @@ def test_workbench_dates_outside_the_years_kept_are_a_4xx(client, keys):
 
 
 def test_a_lone_surrogate_quarantines_its_row_and_keeps_the_others(client, keys):
-    call = {"household_id": "H-1", "received_at": "2025-05-21T10:00:00+08:00", "channel": "110",
-            "category": "neighbor", "text": "争吵"}
-    rows = [{**call, "call_id": "K-1", "text": "a\ud800b"}, {**call, "call_id": "K-2"},
-            {**call, "call_id": "K-\udfff"}]
-    response = client.post("/v1/ingest/hotline_calls", content=json.dumps({"rows": rows}),  # \ud800 escaped
-                           headers={**auth(keys["scorer"]), "Content-Type": "application/json"})
+    call = {
+        "household_id": "H-1",
+        "received_at": "2025-05-21T10:00:00+08:00",
+        "channel": "110",
+        "category": "neighbor",
+        "text": "争吵",
+    }
+    rows = [
+        {**call, "call_id": "K-1", "text": "a\ud800b"},
+        {**call, "call_id": "K-2"},
+        {**call, "call_id": "K-\udfff"},
+    ]
+    response = client.post(
+        "/v1/ingest/hotline_calls",
+        content=json.dumps({"rows": rows}),  # \ud800 escaped
+        headers={**auth(keys["scorer"]), "Content-Type": "application/json"},
+    )
     assert response.status_code == 200, response.text
     result = response.json()
     assert result["stored"]["inserted"] == 1
-    assert [(q["row"], q["key"], q["rule"]) for q in result["quarantined"]] == [(0, "K-1", "bad_text"),
-                                                                                 (2, None, "bad_text")]
+    assert [(q["row"], q["key"], q["rule"]) for q in result["quarantined"]] == [
+        (0, "K-1", "bad_text"),
+        (2, None, "bad_text"),
+    ]
 
 
 def test_an_event_after_2200_is_quarantined_not_stored_and_rescored(client, keys):
-    assert client.post("/v1/cases/score", json=case_request(), headers=auth(keys["scorer"])).status_code == 200
-    incident = {"incident_id": "I-9", "household_id": "H-1", "occurred_at": "2250-01-01T10:00:00+08:00",
-                "offence": "threat"}
-    response = client.post("/v1/ingest/incidents", json={"rows": [incident]}, headers=auth(keys["scorer"]))
+    assert (
+        client.post(
+            "/v1/cases/score", json=case_request(), headers=auth(keys["scorer"])
+        ).status_code
+        == 200
+    )
+    incident = {
+        "incident_id": "I-9",
+        "household_id": "H-1",
+        "occurred_at": "2250-01-01T10:00:00+08:00",
+        "offence": "threat",
+    }
+    response = client.post(
+        "/v1/ingest/incidents", json={"rows": [incident]}, headers=auth(keys["scorer"])
+    )
     assert response.status_code == 200, response.text
     assert [q["rule"] for q in response.json()["quarantined"]] == ["bad_timestamp"]
     assert response.json()["rescored"] == []

@@ -29,11 +29,16 @@ def wrong_secret(key: str) -> str:
 def test_a_known_key_id_with_wrong_secrets_is_limited_before_argon2(client, keys, argon2_runs):
     limit = client.app.state.service.settings.auth_failures_per_key
     forged = auth(wrong_secret(keys["analyst"]))
-    assert [client.get("/v1/queue", headers=forged).status_code for _ in range(limit)] == [401] * limit
+    assert [client.get("/v1/queue", headers=forged).status_code for _ in range(limit)] == [
+        401
+    ] * limit
     assert len(argon2_runs) == limit
     for _ in range(3):
         refused = client.get("/v1/queue", headers=forged)
-        assert refused.status_code == 429 and refused.headers["content-type"] == "application/problem+json"
+        assert (
+            refused.status_code == 429
+            and refused.headers["content-type"] == "application/problem+json"
+        )
         assert 1 <= int(refused.headers["retry-after"]) <= 60
     assert len(argon2_runs) == limit
 
@@ -49,7 +54,10 @@ def test_a_right_key_does_not_count_as_a_failure(client, keys):
 
 def test_one_address_trying_many_key_ids_is_limited(client, keys):
     limit = client.app.state.service.settings.auth_failures_per_address
-    answers = [client.get("/v1/queue", headers=auth(f"trg_{i:012x}_guess")).status_code for i in range(limit + 2)]
+    answers = [
+        client.get("/v1/queue", headers=auth(f"trg_{i:012x}_guess")).status_code
+        for i in range(limit + 2)
+    ]
     assert answers == [401] * limit + [429, 429]
 
 

@@ -18,13 +18,19 @@ def test_every_answer_carries_the_security_headers(client, keys):
 
 def test_workbench_pages_may_load_nothing_from_elsewhere_and_run_no_script(client):
     policy = client.get("/ui/login").headers["content-security-policy"]
-    assert "default-src 'none'" in policy and "script-src" not in policy and "form-action 'self'" in policy
+    assert (
+        "default-src 'none'" in policy
+        and "script-src" not in policy
+        and "form-action 'self'" in policy
+    )
 
 
 @pytest.mark.parametrize("path", ["/docs", "/redoc", "/openapi.json"])
 def test_the_api_description_needs_a_key(client, keys, path):
     closed = client.get(path)
-    assert closed.status_code == 401 and closed.headers["content-type"] == "application/problem+json"
+    assert (
+        closed.status_code == 401 and closed.headers["content-type"] == "application/problem+json"
+    )
     assert client.get(path, headers=auth("trg_000000000000_guess")).status_code == 401
     assert client.get(path, headers=auth(keys["scorer"])).status_code == 200
 

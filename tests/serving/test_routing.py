@@ -15,7 +15,7 @@ from triage.settings import Settings
 
 RULES_FILE = Settings().routing_file
 TEAMS = set(load_domain(Settings().domain_file)["teams"])
-QUIET = {"band": "low", "dispute_type": "other"}   # fires band_low only
+QUIET = {"band": "low", "dispute_type": "other"}  # fires band_low only
 
 #: For each rule of routing.yaml, a case that fires it (on top of the quiet baseline).
 FIRING = {
@@ -29,7 +29,10 @@ FIRING = {
     "prior_violence": {"facts": {"violent_incidents_prior": 1}},
     "self_harm_item9": {"facts": {"max_item9_90d": 2}},
     "repeated_failed_mediation": {"facts": {"failed_mediations_12m": 3}},
-    "mental_health_registry_high_risk": {"band": "high", "facts": {"mental_health_registry_persons": 1}},
+    "mental_health_registry_high_risk": {
+        "band": "high",
+        "facts": {"mental_health_registry_persons": 1},
+    },
     "family_alcohol": {"dispute_type": "marriage_family", "facts": {"alcohol_problem_persons": 1}},
     "prior_conviction_high_risk": {"band": "critical", "facts": {"prior_conviction_persons": 1}},
     "mass_wage_arrears": {"dispute_type": "wage_arrears", "facts": {"parties_count": 30}},
@@ -52,7 +55,10 @@ NOT_FIRING = {
     "prior_violence": {"facts": {"violent_incidents_prior": 0}},
     "self_harm_item9": {"facts": {"max_item9_90d": 1}},
     "repeated_failed_mediation": {"facts": {"failed_mediations_12m": 2}},
-    "mental_health_registry_high_risk": {"band": "medium", "facts": {"mental_health_registry_persons": 1}},
+    "mental_health_registry_high_risk": {
+        "band": "medium",
+        "facts": {"mental_health_registry_persons": 1},
+    },
     "family_alcohol": {"dispute_type": "neighbor", "facts": {"alcohol_problem_persons": 2}},
     "prior_conviction_high_risk": {"band": "low", "facts": {"prior_conviction_persons": 1}},
     "mass_wage_arrears": {"dispute_type": "wage_arrears", "facts": {"parties_count": 29}},
@@ -89,9 +95,15 @@ def test_rule_stays_quiet_below_its_threshold(rules, rule_id):
 
 
 def test_route_is_the_union_of_teams_with_most_urgent_priority_and_shortest_time(rules):
-    route = rules.route(_case(band="high", dispute_type="marriage_family", tiers=["red"],
-                              facts={"weapon_mentions_30d": 2}))
-    assert route.rules[0] == "weapon_threat_30d"          # the most urgent rule comes first
+    route = rules.route(
+        _case(
+            band="high",
+            dispute_type="marriage_family",
+            tiers=["red"],
+            facts={"weapon_mentions_30d": 2},
+        )
+    )
+    assert route.rules[0] == "weapon_threat_30d"  # the most urgent rule comes first
     assert route.teams[:2] == ["police_station", "case_task_force"]
     assert {"guardianship_group", "family_mediation"} <= set(route.teams)
     assert len(route.teams) == len(set(route.teams))
@@ -113,14 +125,17 @@ def test_default_applies_when_no_rule_matches(tmp_path):
     assert route.rules == ["default"] and route.teams == raw["default"]["teams"]
 
 
-@pytest.mark.parametrize("broken, message", [
-    ({"teams": ["swat_team"]}, "unknown teams"),
-    ({"when": {"facts": {"moon_phase": {"gte": 1}}}}, "moon_phase"),
-    ({"when": {"facts": {"incidents_12m": {}}}}, "at least one"),
-    ({"when": {"band": ["extreme"]}}, "extreme"),
-    ({"when": {"python": "__import__('os').system('true')"}}, "python"),
-    ({"priority": "urgent"}, "urgent"),
-])
+@pytest.mark.parametrize(
+    "broken, message",
+    [
+        ({"teams": ["swat_team"]}, "unknown teams"),
+        ({"when": {"facts": {"moon_phase": {"gte": 1}}}}, "moon_phase"),
+        ({"when": {"facts": {"incidents_12m": {}}}}, "at least one"),
+        ({"when": {"band": ["extreme"]}}, "extreme"),
+        ({"when": {"python": "__import__('os').system('true')"}}, "python"),
+        ({"priority": "urgent"}, "urgent"),
+    ],
+)
 def test_a_broken_rules_file_is_refused_at_load(tmp_path, broken, message):
     raw = yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))
     raw["rules"][0] = {**raw["rules"][0], **broken}
@@ -130,24 +145,31 @@ def test_a_broken_rules_file_is_refused_at_load(tmp_path, broken, message):
         load_routing(path, TEAMS)
 
 
-
 def rules_client(settings, champions, path: Path) -> TestClient:
     """A service whose rules file is ``path``, a copy an administrator may edit."""
-    return TestClient(create_app(settings.model_copy(update={"routing_file": path}), champions=champions),
-                      raise_server_exceptions=False)
+    return TestClient(
+        create_app(settings.model_copy(update={"routing_file": path}), champions=champions),
+        raise_server_exceptions=False,
+    )
 
 
-@pytest.mark.parametrize("broken", ["rules: [", "", "rules:\n  - id: half\n    teams: [nowhere_team]\n"],
-                         ids=["cut mid-file", "empty", "unknown team"])
-def test_a_broken_rules_file_keeps_the_last_good_rules_and_says_so(tmp_path, settings, champions, keys, caplog,
-                                                                   broken):
+@pytest.mark.parametrize(
+    "broken",
+    ["rules: [", "", "rules:\n  - id: half\n    teams: [nowhere_team]\n"],
+    ids=["cut mid-file", "empty", "unknown team"],
+)
+def test_a_broken_rules_file_keeps_the_last_good_rules_and_says_so(
+    tmp_path, settings, champions, keys, caplog, broken
+):
     path = tmp_path / "routing.yaml"
     path.write_text(RULES_FILE.read_text(encoding="utf-8"), encoding="utf-8")
     with rules_client(settings, champions, path) as client:
         good = client.post("/v1/cases/score", json=case_request(), headers=auth(keys["scorer"]))
         assert good.status_code == 200
         path.write_text(broken, encoding="utf-8")
-        kept = client.post("/v1/cases/score", json=case_request("C-2"), headers=auth(keys["scorer"]))
+        kept = client.post(
+            "/v1/cases/score", json=case_request("C-2"), headers=auth(keys["scorer"])
+        )
         assert kept.status_code == 200, kept.text
         assert kept.json()["route"]["rules"] == good.json()["route"]["rules"]
         ready = client.get("/readyz", headers=auth(keys["scorer"]))
@@ -157,10 +179,15 @@ def test_a_broken_rules_file_keeps_the_last_good_rules_and_says_so(tmp_path, set
         assert client.get("/readyz", headers=auth(keys["scorer"])).json()["routing"] == "ok"
 
 
-def test_a_service_started_on_a_broken_rules_file_refuses_to_score(tmp_path, settings, champions, keys):
+def test_a_service_started_on_a_broken_rules_file_refuses_to_score(
+    tmp_path, settings, champions, keys
+):
     path = tmp_path / "routing.yaml"
     path.write_text("rules: [", encoding="utf-8")
     with rules_client(settings, champions, path) as client:
         refused = client.post("/v1/cases/score", json=case_request(), headers=auth(keys["scorer"]))
-        assert refused.status_code == 503 and refused.headers["content-type"] == "application/problem+json"
+        assert (
+            refused.status_code == 503
+            and refused.headers["content-type"] == "application/problem+json"
+        )
         assert client.get("/readyz", headers=auth(keys["scorer"])).status_code == 503

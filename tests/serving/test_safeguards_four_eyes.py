@@ -18,7 +18,9 @@ def second_analyst(client) -> dict[str, str]:
 @pytest.fixture
 def scored(client, keys) -> dict:
     """H-1's case: a weapon threat in the last 30 days and a person flagged for alcohol trouble."""
-    response = client.post("/v1/cases/score", json=case_request("C-1", "H-1"), headers=auth(keys["scorer"]))
+    response = client.post(
+        "/v1/cases/score", json=case_request("C-1", "H-1"), headers=auth(keys["scorer"])
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -28,7 +30,9 @@ def review(client, key, score_id, **body):
 
 
 def settle(client, key, score_id, review_id, action="confirm", **body):
-    return client.post(f"/v1/scores/{score_id}/reviews/{review_id}/{action}", json=body, headers=auth(key))
+    return client.post(
+        f"/v1/scores/{score_id}/reviews/{review_id}/{action}", json=body, headers=auth(key)
+    )
 
 
 def stored(client, keys, score_id) -> dict:
@@ -43,28 +47,59 @@ def test_the_route_names_what_safeguard_rules_require_and_not_what_the_band_advi
 
 
 def test_raising_a_route_takes_effect_at_once(client, keys, scored):
-    extra = next(t for t in ("guardianship_group", "care_group", "psych_outreach") if t not in scored["route"]["teams"])
-    raised = review(client, keys["analyst"], scored["score_id"], verdict="override",
-                    teams=[*scored["route"]["teams"], extra], note="家中有未成年人，加派人手")
+    extra = next(
+        t
+        for t in ("guardianship_group", "care_group", "psych_outreach")
+        if t not in scored["route"]["teams"]
+    )
+    raised = review(
+        client,
+        keys["analyst"],
+        scored["score_id"],
+        verdict="override",
+        teams=[*scored["route"]["teams"], extra],
+        note="家中有未成年人，加派人手",
+    )
     assert raised.status_code == 201 and raised.json()["status"] == "final"
     effective = stored(client, keys, scored["score_id"])["effective_route"]
-    assert effective == {"teams": [*scored["route"]["teams"], extra], "priority": scored["route"]["priority"],
-                         "source": "review", "review_id": raised.json()["id"]}
+    assert effective == {
+        "teams": [*scored["route"]["teams"], extra],
+        "priority": scored["route"]["priority"],
+        "source": "review",
+        "review_id": raised.json()["id"],
+    }
 
 
 def test_an_override_without_a_note_is_refused(client, keys, scored):
-    refused = review(client, keys["analyst"], scored["score_id"], verdict="override", teams=["police_station"],
-                     note="  ")
-    assert refused.status_code == 422 and "note" in refused.json()["detail"] + str(refused.json()["errors"])
+    refused = review(
+        client,
+        keys["analyst"],
+        scored["score_id"],
+        verdict="override",
+        teams=["police_station"],
+        note="  ",
+    )
+    assert refused.status_code == 422 and "note" in refused.json()["detail"] + str(
+        refused.json()["errors"]
+    )
 
 
 def test_dropping_a_required_team_waits_for_another_analyst(client, keys, scored, second_analyst):
     score_id = scored["score_id"]
-    proposed = review(client, keys["analyst"], score_id, verdict="override", teams=["family_mediation"],
-                      note="已和解，警方无需介入")
+    proposed = review(
+        client,
+        keys["analyst"],
+        score_id,
+        verdict="override",
+        teams=["family_mediation"],
+        note="已和解，警方无需介入",
+    )
     assert proposed.status_code == 201 and proposed.json()["status"] == "pending"
     pending = stored(client, keys, score_id)
-    assert pending["pending_review"] and pending["effective_route"]["teams"] == scored["route"]["teams"]
+    assert (
+        pending["pending_review"]
+        and pending["effective_route"]["teams"] == scored["route"]["teams"]
+    )
     (item,) = client.get("/v1/queue", headers=auth(keys["analyst"])).json()["items"]
     assert item["pending_review"] and item["effective_teams"] == scored["route"]["teams"]
 
@@ -72,28 +107,67 @@ def test_dropping_a_required_team_waits_for_another_analyst(client, keys, scored
     assert own.status_code == 403 and own.headers["content-type"] == "application/problem+json"
     confirmed = settle(client, second_analyst["key"], score_id, proposed.json()["id"], note="同意")
     assert confirmed.status_code == 200, confirmed.text
-    assert (confirmed.json()["status"], confirmed.json()["confirmed_by_key_id"]) == ("confirmed", second_analyst["id"])
+    assert (confirmed.json()["status"], confirmed.json()["confirmed_by_key_id"]) == (
+        "confirmed",
+        second_analyst["id"],
+    )
     assert stored(client, keys, score_id)["effective_route"]["teams"] == ["family_mediation"]
     assert settle(client, second_analyst["key"], score_id, proposed.json()["id"]).status_code == 409
-    audit = [e for e in client.get("/v1/audit", headers=auth(keys["admin"])).json() if e["action"] != "decision.read"]
-    assert [(e["action"], e["key_id"]) for e in audit[:2]] == [("review.confirm", second_analyst["id"]),
-                                                               ("review.override", keys["analyst_id"])]
-    assert audit[1]["detail"]["status"] == "pending" and "team police_station" in audit[1]["detail"]["drops_required"]
+    audit = [
+        e
+        for e in client.get("/v1/audit", headers=auth(keys["admin"])).json()
+        if e["action"] != "decision.read"
+    ]
+    assert [(e["action"], e["key_id"]) for e in audit[:2]] == [
+        ("review.confirm", second_analyst["id"]),
+        ("review.override", keys["analyst_id"]),
+    ]
+    assert (
+        audit[1]["detail"]["status"] == "pending"
+        and "team police_station" in audit[1]["detail"]["drops_required"]
+    )
 
 
 def test_lowering_the_priority_below_a_rules_is_pending_too(client, keys, scored):
-    lowered = review(client, keys["analyst"], scored["score_id"], verdict="override", teams=scored["route"]["teams"],
-                     priority="medium", note="当事人已搬离")
+    lowered = review(
+        client,
+        keys["analyst"],
+        scored["score_id"],
+        verdict="override",
+        teams=scored["route"]["teams"],
+        priority="medium",
+        note="当事人已搬离",
+    )
     assert lowered.json()["status"] == "pending" and lowered.json()["priority"] == "medium"
 
 
-def test_a_rejected_override_leaves_the_route_and_a_rejection_needs_a_note(client, keys, scored, second_analyst):
+def test_a_rejected_override_leaves_the_route_and_a_rejection_needs_a_note(
+    client, keys, scored, second_analyst
+):
     score_id = scored["score_id"]
-    proposed = review(client, keys["analyst"], score_id, verdict="override", teams=["village_mediation"],
-                      note="风险不高").json()
-    assert settle(client, second_analyst["key"], score_id, proposed["id"], "reject").status_code == 422
-    rejected = settle(client, second_analyst["key"], score_id, proposed["id"], "reject", note="近期有持刀威胁，不能撤警")
-    assert rejected.json()["status"] == "rejected" and rejected.json()["confirm_note"] == "近期有持刀威胁，不能撤警"
+    proposed = review(
+        client,
+        keys["analyst"],
+        score_id,
+        verdict="override",
+        teams=["village_mediation"],
+        note="风险不高",
+    ).json()
+    assert (
+        settle(client, second_analyst["key"], score_id, proposed["id"], "reject").status_code == 422
+    )
+    rejected = settle(
+        client,
+        second_analyst["key"],
+        score_id,
+        proposed["id"],
+        "reject",
+        note="近期有持刀威胁，不能撤警",
+    )
+    assert (
+        rejected.json()["status"] == "rejected"
+        and rejected.json()["confirm_note"] == "近期有持刀威胁，不能撤警"
+    )
     after = stored(client, keys, score_id)
     assert after["effective_route"]["source"] == "route" and not after["pending_review"]
 

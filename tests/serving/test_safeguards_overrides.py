@@ -16,43 +16,79 @@ from triage.training.overrides import override_agreement, read_overrides
 @pytest.fixture
 def overridden(client, keys) -> dict:
     """H-1's case raised by one analyst, lowered below its rules by another and confirmed by a third key."""
-    scored = client.post("/v1/cases/score", json=case_request("C-1", "H-1"), headers=auth(keys["scorer"])).json()
+    scored = client.post(
+        "/v1/cases/score", json=case_request("C-1", "H-1"), headers=auth(keys["scorer"])
+    ).json()
     score_id, route = scored["score_id"], scored["route"]
-    extra = next(t for t in ("guardianship_group", "care_group", "psych_outreach") if t not in route["teams"])
-    client.post(f"/v1/scores/{score_id}/review", json={"verdict": "agree"}, headers=auth(keys["analyst"]))
-    client.post(f"/v1/scores/{score_id}/review", headers=auth(keys["analyst"]),
-                json={"verdict": "override", "teams": [*route["teams"], extra], "note": "加派"})
-    lowered = client.post(f"/v1/scores/{score_id}/review", headers=auth(keys["admin"]),
-                          json={"verdict": "override", "teams": ["family_mediation"], "note": "已和解"}).json()
+    extra = next(
+        t for t in ("guardianship_group", "care_group", "psych_outreach") if t not in route["teams"]
+    )
+    client.post(
+        f"/v1/scores/{score_id}/review", json={"verdict": "agree"}, headers=auth(keys["analyst"])
+    )
+    client.post(
+        f"/v1/scores/{score_id}/review",
+        headers=auth(keys["analyst"]),
+        json={"verdict": "override", "teams": [*route["teams"], extra], "note": "加派"},
+    )
+    lowered = client.post(
+        f"/v1/scores/{score_id}/review",
+        headers=auth(keys["admin"]),
+        json={"verdict": "override", "teams": ["family_mediation"], "note": "已和解"},
+    ).json()
     with client.app.state.service.sessions() as session:
         _, second = create_key(session, "analyst", "second analyst", hasher=TEST_HASHER)
         session.commit()
-    client.post(f"/v1/scores/{score_id}/reviews/{lowered['id']}/confirm", json={}, headers=auth(second))
+    client.post(
+        f"/v1/scores/{score_id}/reviews/{lowered['id']}/confirm", json={}, headers=auth(second)
+    )
     return scored
 
 
-def test_overrides_are_exported_with_their_direction_and_note_but_no_request(overridden, settings, tmp_path):
+def test_overrides_are_exported_with_their_direction_and_note_but_no_request(
+    overridden, settings, tmp_path
+):
     out = tmp_path / "overrides.csv"
-    result = CliRunner().invoke(cli, ["overrides", "export", "--out", str(out), "--db", settings.db_url])
+    result = CliRunner().invoke(
+        cli, ["overrides", "export", "--out", str(out), "--db", settings.db_url]
+    )
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output.strip().splitlines()[-1])["by_direction"] == {"raise": 1, "lower": 1}
+    assert json.loads(result.output.strip().splitlines()[-1])["by_direction"] == {
+        "raise": 1,
+        "lower": 1,
+    }
 
     frame = pd.read_csv(out)
     assert list(frame[["direction", "status", "note"]].itertuples(index=False, name=None)) == [
-        ("raise", "final", "加派"), ("lower", "confirmed", "已和解")]
-    assert "police_station" in frame.loc[1, "dropped_required"] and pd.isna(frame.loc[0, "dropped_required"])
+        ("raise", "final", "加派"),
+        ("lower", "confirmed", "已和解"),
+    ]
+    assert "police_station" in frame.loc[1, "dropped_required"] and pd.isna(
+        frame.loc[0, "dropped_required"]
+    )
     assert "request" not in frame.columns and "household_id" not in frame.columns
-    assert not frame.astype(str).apply(lambda c: c.str.contains("夫妻因财产分割")).any().any()   # no case text
+    assert (
+        not frame.astype(str).apply(lambda c: c.str.contains("夫妻因财产分割")).any().any()
+    )  # no case text
 
 
 def test_the_same_model_on_the_same_history_sides_with_no_override(overridden, settings, champions):
-    report = override_agreement(champions.escalation, small_city().tables(), read_overrides(settings.db_url))
-    assert report == {"overrides": 2, "judged": 2, "agreed": 0, "agreement": 0.0,
-                      "by_direction": {"raise": {"judged": 1, "agreed": 0}, "lower": {"judged": 1, "agreed": 0}}}
+    report = override_agreement(
+        champions.escalation, small_city().tables(), read_overrides(settings.db_url)
+    )
+    assert report == {
+        "overrides": 2,
+        "judged": 2,
+        "agreed": 0,
+        "agreement": 0.0,
+        "by_direction": {"raise": {"judged": 1, "agreed": 0}, "lower": {"judged": 1, "agreed": 0}},
+    }
 
 
 def test_no_overrides_and_no_database_are_reported_as_none(settings, champions, tmp_path):
     for url in (settings.db_url, f"sqlite:///{tmp_path / 'never-created.db'}"):
-        report = override_agreement(champions.escalation, small_city().tables(), read_overrides(url))
+        report = override_agreement(
+            champions.escalation, small_city().tables(), read_overrides(url)
+        )
         assert (report["overrides"], report["agreement"]) == (0, None)
     assert not (tmp_path / "never-created.db").exists()

@@ -18,8 +18,11 @@ import schemathesis
 from fastapi.testclient import TestClient
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
-from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
-                                               status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests.serving.conftest import TEST_HASHER
 from triage.app import create_app
@@ -28,19 +31,28 @@ from triage.settings import Settings
 
 pytestmark = pytest.mark.slow
 
-CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance]
+CHECKS = [
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+    content_type_conformance,
+]
 
 
 @pytest.fixture
 def served(service_db, tmp_path, champions):
     """The app (lifespan started) and one key per role, on each database backend."""
-    app = create_app(Settings(home=tmp_path / "home", database_url=service_db, api_docs_public=True),
-                     champions=champions)
+    app = create_app(
+        Settings(home=tmp_path / "home", database_url=service_db, api_docs_public=True),
+        champions=champions,
+    )
     with TestClient(app, raise_server_exceptions=False):
         keys = {}
         with app.state.service.sessions() as session:
             for role in ("scorer", "analyst", "admin"):
-                keys[role] = create_key(session, role, f"schemathesis {role}", hasher=TEST_HASHER)[1]
+                keys[role] = create_key(session, role, f"schemathesis {role}", hasher=TEST_HASHER)[
+                    1
+                ]
             session.commit()
         yield app, keys
 
@@ -53,20 +65,31 @@ def _fuzz(app, key: str, mode: GenerationMode, max_examples: int) -> list[str]:
         operation = result.ok()
         operations += 1
 
-        @hypothesis.settings(max_examples=max_examples, deadline=None, derandomize=True, database=None,
-                             phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
-                             suppress_health_check=list(hypothesis.HealthCheck))
+        @hypothesis.settings(
+            max_examples=max_examples,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
+            suppress_health_check=list(hypothesis.HealthCheck),
+        )
         @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
         def run(case):
             case.call_and_validate(headers={"Authorization": f"Bearer {key}"}, checks=checks)
 
         # The champions are injected, so MLflow holds none: reload answers its documented 502
         # ("the models in use are unchanged"), which is the behaviour asked for, not a crash.
-        checks = [c for c in CHECKS if c is not not_a_server_error or operation.path != "/v1/models/reload"]
+        checks = [
+            c
+            for c in CHECKS
+            if c is not not_a_server_error or operation.path != "/v1/models/reload"
+        ]
 
         try:
             run()
-        except hypothesis.errors.Unsatisfiable:  # no parameter or body to make invalid (e.g. GET /healthz)
+        except (
+            hypothesis.errors.Unsatisfiable
+        ):  # no parameter or body to make invalid (e.g. GET /healthz)
             continue
         except Exception as exc:  # noqa: BLE001 - collect every operation's failure, then report them all
             failures.append(f"{operation.label}: {exc}")
@@ -96,6 +119,8 @@ def test_a_moment_pandas_cannot_hold_is_a_422_not_a_500(served, moment):
     app, keys = served
     with TestClient(app, raise_server_exceptions=False) as client:
         for body in (case_request(opened_at=moment, as_of=None), case_request(as_of=moment)):
-            response = client.post("/v1/cases/score", json=body, headers={"Authorization": f"Bearer {keys['scorer']}"})
+            response = client.post(
+                "/v1/cases/score", json=body, headers={"Authorization": f"Bearer {keys['scorer']}"}
+            )
             assert response.status_code == 422, response.text
             assert response.headers["content-type"].startswith("application/problem+json")

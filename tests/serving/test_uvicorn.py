@@ -23,16 +23,24 @@ def server(tmp_path):
         _, analyst = create_key(session, "analyst", hasher=TEST_HASHER)
         session.commit()
     env = {"TRIAGE_HOME": str(tmp_path / "home"), "TRIAGE_DATABASE_URL": url}
-    with running_uvicorn("tests.serving.served_app:build", env,
-                         ready=lambda base: httpx.get(f"{base}/healthz", timeout=1).status_code == 200) as base:
+    with running_uvicorn(
+        "tests.serving.served_app:build",
+        env,
+        ready=lambda base: httpx.get(f"{base}/healthz", timeout=1).status_code == 200,
+    ) as base:
         yield base, scorer, analyst
 
 
 def test_a_real_uvicorn_process_scores_concurrently_and_stores_every_decision(server):
     base, scorer, analyst = server
     with httpx.Client(base_url=base, timeout=60) as http:
+
         def score(i):
-            return http.post("/v1/cases/score", json=case_request(f"C-{i}"), headers={"Authorization": f"Bearer {scorer}"})
+            return http.post(
+                "/v1/cases/score",
+                json=case_request(f"C-{i}"),
+                headers={"Authorization": f"Bearer {scorer}"},
+            )
 
         with ThreadPoolExecutor(4) as pool:
             responses = list(pool.map(score, range(8)))
@@ -40,7 +48,13 @@ def test_a_real_uvicorn_process_scores_concurrently_and_stores_every_decision(se
         score_ids = {r.json()["score_id"] for r in responses}
         queue = http.get("/v1/queue", headers={"Authorization": f"Bearer {analyst}"}).json()
         assert {item["score_id"] for item in queue["items"]} == score_ids
-        stored = http.get(f"/v1/scores/{responses[0].json()['score_id']}", headers={"Authorization": f"Bearer {analyst}"})
+        stored = http.get(
+            f"/v1/scores/{responses[0].json()['score_id']}",
+            headers={"Authorization": f"Bearer {analyst}"},
+        )
         assert stored.json()["escalation"] == responses[0].json()["escalation"]
         refused = http.get("/v1/queue", headers={"Authorization": f"Bearer {scorer}"})
-        assert refused.status_code == 403 and refused.headers["content-type"] == "application/problem+json"
+        assert (
+            refused.status_code == 403
+            and refused.headers["content-type"] == "application/problem+json"
+        )

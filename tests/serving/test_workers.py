@@ -39,7 +39,10 @@ def is_worker(pid: int) -> bool:
 
 
 def sockets_held(pid: int) -> int:
-    return sum(os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:") for fd in os.listdir(f"/proc/{pid}/fd"))
+    return sum(
+        os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+        for fd in os.listdir(f"/proc/{pid}/fd")
+    )
 
 
 def healthz_on_new_connection(port: int) -> socket.socket:
@@ -61,21 +64,34 @@ def wait_until(condition, timeout_s: float = 120):
 def serving_two_workers(home: Path) -> Iterator[tuple[subprocess.Popen, int]]:
     """``triage serve --workers 2`` on its own port, with ``home`` as its TRIAGE_HOME, both workers up."""
     port = free_port()
-    env = {**os.environ, "TRIAGE_HOME": str(home), "TRIAGE_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "TRIAGE_HOME": str(home),
+        "TRIAGE_LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
     env.pop("TRIAGE_DATABASE_URL", None)
     env.pop("MLFLOW_TRACKING_URI", None)
-    server = subprocess.Popen([sys.executable, "-m", "triage.cli", "serve", "--port", str(port), "--workers", "2"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "triage.cli", "serve", "--port", str(port), "--workers", "2"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
     def both_up():
         assert server.poll() is None, server.stderr.read().decode(errors="replace")[-3000:]
         try:
-            return len(children(server.pid)) == 2 and httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+            return (
+                len(children(server.pid)) == 2
+                and httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+            )
         except httpx.TransportError:
             return False
 
     wait_until(both_up)
-    time.sleep(3)               # the second worker may still be starting when the first answers
+    time.sleep(3)  # the second worker may still be starting when the first answers
     try:
         yield server, port
     finally:
@@ -98,7 +114,7 @@ def test_connections_opened_together_are_dealt_to_both_workers_in_turn(two_worke
     accepted = {pid: sockets_held(pid) - before[pid] for pid in workers}
     for connection in connections:
         connection.close()
-    assert sorted(accepted.values()) == [12, 12]      # dealt in turn, not by a hash of the address
+    assert sorted(accepted.values()) == [12, 12]  # dealt in turn, not by a hash of the address
 
 
 def test_a_killed_worker_is_replaced_and_sigterm_stops_all(two_workers):
@@ -127,6 +143,7 @@ def test_a_connection_dealt_to_a_worker_sends_without_nagle_delay():
     """asyncio turns Nagle's algorithm off (TCP_NODELAY) only on sockets that say they are TCP; on the
     workers' sockets it once stayed on and held every answer ~40 ms for the client's delayed ACK.
     Here a connection goes the supervisor's way: accepted, sent over a Unix socket, served by asyncio."""
+
     async def nodelay_of_a_dealt_connection() -> int:
         loop = asyncio.get_running_loop()
         served: asyncio.Future = loop.create_future()
@@ -163,22 +180,35 @@ def test_after_a_reload_every_worker_serves_the_new_champion(tmp_path, monkeypat
     register(settings, seed=0)
     migrate(settings.db_url)
     with Session(engine_for(settings.db_url)) as session:
-        keys = {role: create_key(session, role, hasher=TEST_HASHER)[1] for role in ("scorer", "admin")}
+        keys = {
+            role: create_key(session, role, hasher=TEST_HASHER)[1] for role in ("scorer", "admin")
+        }
         session.commit()
     with serving_two_workers(home) as (_, port):
         base = f"http://127.0.0.1:{port}"
 
-        def models_served() -> dict[int, str]:   # each request on a new connection: dealt in turn
-            answers = [httpx.get(f"{base}/v1/models", headers=auth(keys["admin"]), timeout=60).json()
-                       for _ in range(4)]
+        def models_served() -> dict[int, str]:  # each request on a new connection: dealt in turn
+            answers = [
+                httpx.get(f"{base}/v1/models", headers=auth(keys["admin"]), timeout=60).json()
+                for _ in range(4)
+            ]
             return {a["worker"]: a["models"]["escalation"]["version"] for a in answers}
 
-        assert set(models_served().values()) == {"triage-escalation/1"} and len(models_served()) == 2
+        assert (
+            set(models_served().values()) == {"triage-escalation/1"} and len(models_served()) == 2
+        )
         register(settings, seed=1)
         reloaded = httpx.post(f"{base}/v1/models/reload", headers=auth(keys["admin"]), timeout=120)
         assert reloaded.status_code == 200, reloaded.text
         served = models_served()
         assert len(served) == 2 and set(served.values()) == {"triage-escalation/2"}
-        versions = {httpx.post(f"{base}/v1/cases/score", json=case_request(f"C-{i}"), headers=auth(keys["scorer"]),
-                               timeout=60).json()["models"]["escalation"] for i in range(200)}
+        versions = {
+            httpx.post(
+                f"{base}/v1/cases/score",
+                json=case_request(f"C-{i}"),
+                headers=auth(keys["scorer"]),
+                timeout=60,
+            ).json()["models"]["escalation"]
+            for i in range(200)
+        }
         assert versions == {"triage-escalation/2"}

@@ -18,7 +18,9 @@ VIOLENT = {"assault", "intentional_injury", "attempted_homicide", "homicide", "a
 THREAT_WORDS = re.compile("刀|砍|杀|打死|弄死|威胁|报复|同归于尽|放火|烧")
 
 
-def _prior_count(points: pd.DataFrame, events: pd.DataFrame, time: str, days: int | None) -> np.ndarray:
+def _prior_count(
+    points: pd.DataFrame, events: pd.DataFrame, time: str, days: int | None
+) -> np.ndarray:
     """Per point: events of its household with ``time`` in (as_of - days, as_of] (ever when days is None)."""
     counts = np.zeros(len(points))
     grouped = {h: np.sort(g[time].to_numpy()) for h, g in events.groupby("household_id")}
@@ -27,7 +29,11 @@ def _prior_count(points: pd.DataFrame, events: pd.DataFrame, time: str, days: in
         if times is None:
             continue
         end = np.searchsorted(times, as_of, side="right")
-        start = 0 if days is None else np.searchsorted(times, as_of - np.timedelta64(days, "D"), side="right")
+        start = (
+            0
+            if days is None
+            else np.searchsorted(times, as_of - np.timedelta64(days, "D"), side="right")
+        )
         counts[i] = end - start
     return counts
 
@@ -39,28 +45,51 @@ def reference_features(points: pd.DataFrame, tables: dict[str, pd.DataFrame]) ->
     mediations = tables["mediation_events"].merge(cases[["case_id", "household_id"]], on="case_id")
     failed = mediations[mediations["outcome"].isin(["no_agreement", "party_absent"])]
     points = points.assign(as_of=points["as_of"].dt.tz_convert("UTC").dt.tz_localize(None))
-    naive = {name: frame.assign(**{col: frame[col].dt.tz_convert("UTC").dt.tz_localize(None)})
-             for name, frame, col in (("calls", calls, "received_at"), ("threat_calls", threat_calls, "received_at"),
-                                      ("incidents", incidents, "occurred_at"), ("cases", cases, "opened_at"),
-                                      ("failed", failed, "at"))}
+    naive = {
+        name: frame.assign(**{col: frame[col].dt.tz_convert("UTC").dt.tz_localize(None)})
+        for name, frame, col in (
+            ("calls", calls, "received_at"),
+            ("threat_calls", threat_calls, "received_at"),
+            ("incidents", incidents, "occurred_at"),
+            ("cases", cases, "opened_at"),
+            ("failed", failed, "at"),
+        )
+    }
     violent = naive["incidents"][naive["incidents"]["offence"].isin(VIOLENT)]
     threats = naive["incidents"][naive["incidents"]["offence"] == "threat"]
-    return pd.DataFrame({
-        "calls_90d": _prior_count(points, naive["calls"], "received_at", 90),
-        "calls_365d": _prior_count(points, naive["calls"], "received_at", 365),
-        "threat_calls_365d": _prior_count(points, naive["threat_calls"], "received_at", 365),
-        "violent_ever": _prior_count(points, violent, "occurred_at", None),
-        "threats_365d": _prior_count(points, threats, "occurred_at", 365),
-        "prior_cases": _prior_count(points, naive["cases"], "opened_at", None) - 1,
-        "failed_mediations_365d": _prior_count(points, naive["failed"], "at", 365),
-        "description_threat": points["description"].fillna("").str.contains(THREAT_WORDS).astype(float).to_numpy(),
-        "parties": points["parties_count"].astype(float).to_numpy(),
-        "amount": points["amount_cny"].astype(float).to_numpy(),
-        "dispute_type": pd.Categorical(points["dispute_type"].astype(str), categories=DISPUTE_TYPES).codes,
-    })
+    return pd.DataFrame(
+        {
+            "calls_90d": _prior_count(points, naive["calls"], "received_at", 90),
+            "calls_365d": _prior_count(points, naive["calls"], "received_at", 365),
+            "threat_calls_365d": _prior_count(points, naive["threat_calls"], "received_at", 365),
+            "violent_ever": _prior_count(points, violent, "occurred_at", None),
+            "threats_365d": _prior_count(points, threats, "occurred_at", 365),
+            "prior_cases": _prior_count(points, naive["cases"], "opened_at", None) - 1,
+            "failed_mediations_365d": _prior_count(points, naive["failed"], "at", 365),
+            "description_threat": points["description"]
+            .fillna("")
+            .str.contains(THREAT_WORDS)
+            .astype(float)
+            .to_numpy(),
+            "parties": points["parties_count"].astype(float).to_numpy(),
+            "amount": points["amount_cny"].astype(float).to_numpy(),
+            "dispute_type": pd.Categorical(
+                points["dispute_type"].astype(str), categories=DISPUTE_TYPES
+            ).codes,
+        }
+    )
 
 
 def fit_reference(X: pd.DataFrame, y: np.ndarray) -> lgb.Booster:
-    params = {"objective": "binary", "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 50,
-              "verbose": -1, "seed": 0, "deterministic": True}
-    return lgb.train(params, lgb.Dataset(X, y, categorical_feature=["dispute_type"]), num_boost_round=300)
+    params = {
+        "objective": "binary",
+        "learning_rate": 0.05,
+        "num_leaves": 15,
+        "min_data_in_leaf": 50,
+        "verbose": -1,
+        "seed": 0,
+        "deterministic": True,
+    }
+    return lgb.train(
+        params, lgb.Dataset(X, y, categorical_feature=["dispute_type"]), num_boost_round=300
+    )

@@ -21,13 +21,24 @@ def persons_refused(url: str) -> Iterator[None]:
     postgres = engine.dialect.name == "postgresql"
     with engine.begin() as connection:
         if postgres:
-            connection.execute(text("ALTER TABLE persons ADD CONSTRAINT refuse_all CHECK (false) NOT VALID"))
+            connection.execute(
+                text("ALTER TABLE persons ADD CONSTRAINT refuse_all CHECK (false) NOT VALID")
+            )
         else:
-            connection.execute(text("CREATE TRIGGER refuse_all BEFORE INSERT ON persons "
-                                    "BEGIN SELECT RAISE(ABORT, 'persons refused'); END"))
+            connection.execute(
+                text(
+                    "CREATE TRIGGER refuse_all BEFORE INSERT ON persons "
+                    "BEGIN SELECT RAISE(ABORT, 'persons refused'); END"
+                )
+            )
     try:
         yield
     finally:
         with engine.begin() as connection:
-            connection.execute(text("ALTER TABLE persons DROP CONSTRAINT refuse_all" if postgres
-                                    else "DROP TRIGGER refuse_all"))
+            connection.execute(
+                text(
+                    "ALTER TABLE persons DROP CONSTRAINT refuse_all"
+                    if postgres
+                    else "DROP TRIGGER refuse_all"
+                )
+            )

@@ -19,11 +19,18 @@ def register(settings: Settings, seed: int) -> dict[str, Path]:
     champions = train_champions(seed=seed)
     folders = {}
     with mlflow.start_run(run_name=f"test-{seed}"):
-        for role, name, wrapper in (("escalation", settings.escalation_model_name, EscalationPyfunc),
-                                    ("tier", settings.tier_model_name, TierPyfunc)):
-            info = mlflow.pyfunc.log_model(name=role, python_model=wrapper(getattr(champions, role)),
-                                           registered_model_name=name)
+        for role, name, wrapper in (
+            ("escalation", settings.escalation_model_name, EscalationPyfunc),
+            ("tier", settings.tier_model_name, TierPyfunc),
+        ):
+            info = mlflow.pyfunc.log_model(
+                name=role,
+                python_model=wrapper(getattr(champions, role)),
+                registered_model_name=name,
+            )
             version = str(info.registered_model_version)
             client.set_registered_model_alias(name, settings.champion_alias, version)
-            folders[role] = Path(urlparse(mlflow.get_logged_model(info.model_id).artifact_location).path)
+            folders[role] = Path(
+                urlparse(mlflow.get_logged_model(info.model_id).artifact_location).path
+            )
     return folders

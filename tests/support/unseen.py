@@ -31,7 +31,9 @@ def export_until(tables: dict[str, pd.DataFrame], end: pd.Timestamp) -> dict[str
     return out
 
 
-def judge_unseen_months(city: Path, *, export_end: str, months: int = 10, horizon_days: int = 180) -> dict:
+def judge_unseen_months(
+    city: Path, *, export_end: str, months: int = 10, horizon_days: int = 180
+) -> dict:
     """Train on the export up to ``export_end``; AUC/AP of the refit, the plain pipeline and the oracle on
     the cases opened in the next ``months``, and tier figures on that window's assessments."""
     full = validate_dataset(city).valid
@@ -39,27 +41,41 @@ def judge_unseen_months(city: Path, *, export_end: str, months: int = 10, horizo
     window_end = end + pd.DateOffset(months=months)
     export = export_until(full, end)
     domain = load_domain()
-    escalation = fit_escalation(export, horizon_days=horizon_days, domain=domain, oracle=read_oracle(city, "cases"))
+    escalation = fit_escalation(
+        export, horizon_days=horizon_days, domain=domain, oracle=read_oracle(city, "cases")
+    )
 
     points = case_points(full)
-    labels = escalation_labels(points, full["incidents"], horizon_days=horizon_days, data_end=dataset_end(full))
-    later = ((points["opened_at"] > end) & (points["opened_at"] <= window_end) & labels.notna()).to_numpy()
+    labels = escalation_labels(
+        points, full["incidents"], horizon_days=horizon_days, data_end=dataset_end(full)
+    )
+    later = (
+        (points["opened_at"] > end) & (points["opened_at"] <= window_end) & labels.notna()
+    ).to_numpy()
     future, y = points[later].reset_index(drop=True), labels[later].to_numpy(dtype=float)
     X = build_case_features(future, full, text_model=escalation.model.text_model_)
     scores = {"model": escalation.model.predict_proba(X.drop(columns=["case_id", "as_of"]))[:, 1]}
 
     export_points = case_points(export)
-    export_labels = escalation_labels(export_points, export["incidents"], horizon_days=horizon_days,
-                                      data_end=dataset_end(export))
+    export_labels = escalation_labels(
+        export_points, export["incidents"], horizon_days=horizon_days, data_end=dataset_end(export)
+    )
     known = export_labels.notna().to_numpy()
-    plain = fit_reference(reference_features(export_points[known], export), export_labels[known].to_numpy(float))
+    plain = fit_reference(
+        reference_features(export_points[known], export), export_labels[known].to_numpy(float)
+    )
     scores["plain"] = plain.predict(reference_features(future, full))
     oracle = oracle_probabilities(read_oracle(city, "cases"), future["case_id"], ["p_escalation"])
     if oracle is not None:
         scores["oracle"] = oracle[:, 0]
-    figures = {name: {k: v for k, v in binary_metrics(y, s, is_probability=name != "plain").items()
-                      if k in ("roc_auc", "average_precision", "ece", "rows", "positives")}
-               for name, s in scores.items()}
+    figures = {
+        name: {
+            k: v
+            for k, v in binary_metrics(y, s, is_probability=name != "plain").items()
+            if k in ("roc_auc", "average_precision", "ece", "rows", "positives")
+        }
+        for name, s in scores.items()
+    }
     figures["refit"] = escalation.refit
     figures["backtest"] = escalation.backtest
     return figures | {"tier": _judge_tier(full, export, end, window_end, domain, city)}
@@ -70,21 +86,27 @@ def _judge_tier(full, export, end, window_end, domain, city: Path) -> dict:
     points = assessment_points(full)
     later = ((points["as_of"] > end) & (points["as_of"] <= window_end)).to_numpy()
     future = points[later].reset_index(drop=True)
-    X = build_person_features(future.drop(columns="tier"), full).drop(columns=["person_id", "as_of"],
-                                                                       errors="ignore")
+    X = build_person_features(future.drop(columns="tier"), full).drop(
+        columns=["person_id", "as_of"], errors="ignore"
+    )
     y = future["tier"].astype(str).to_numpy()
     proba = tier.model.predict_proba(X)
     decided = tier.model.decide(proba)
-    out = {"model": tier_metrics(y, proba, decided), "confusion": tier_confusion(y, decided),
-           "refit": tier.refit, "backtest": tier.backtest}
+    out = {
+        "model": tier_metrics(y, proba, decided),
+        "confusion": tier_confusion(y, decided),
+        "refit": tier.refit,
+        "backtest": tier.backtest,
+    }
     rule = rule_tiers(future, full)
     covered = rule.notna().to_numpy()
     if covered.any():
         one_hot = np.eye(len(TIERS))[pd.Categorical(rule[covered], categories=TIERS).codes]
         out["rule"] = tier_metrics(y[covered], one_hot)
         out["model_where_rule"] = tier_metrics(y[covered], proba[covered], decided[covered])
-    oracle = oracle_probabilities(read_oracle(city, "assessments"), future["exclude_assessment_id"],
-                                  [f"p_{t}" for t in TIERS])
+    oracle = oracle_probabilities(
+        read_oracle(city, "assessments"), future["exclude_assessment_id"], [f"p_{t}" for t in TIERS]
+    )
     if oracle is not None:
         out["oracle"] = tier_metrics(y, oracle)
     return out

@@ -21,8 +21,10 @@ DECIMAL = re.compile(r"^\d+(\.\d+)?$")
 
 def read_tables(folder: Path) -> dict[str, pd.DataFrame]:
     """Every table as text, with empty fields as missing: the file as written."""
-    return {name: pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False, na_values=[""])
-            for name in TABLE_ORDER}
+    return {
+        name: pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False, na_values=[""])
+        for name in TABLE_ORDER
+    }
 
 
 def parse_times(values: pd.Series) -> pd.Series:
@@ -47,7 +49,9 @@ def first_broken_rule(tables: dict[str, pd.DataFrame]) -> dict[str, pd.Series]:
             if column.type == "id":
                 broken["bad_id"] |= present & ((text.str.len() > 64) | (text.str.strip() != text))
             elif column.type == "timestamp":
-                broken["bad_timestamp"] |= present & (~text.str.match(TIMESTAMP) | parse_times(values).isna())
+                broken["bad_timestamp"] |= present & (
+                    ~text.str.match(TIMESTAMP) | parse_times(values).isna()
+                )
             elif column.type == "bool":
                 broken["bad_bool"] |= present & ~text.isin(["true", "false"])
             elif column.type in ("int", "decimal"):
@@ -67,11 +71,15 @@ def first_broken_rule(tables: dict[str, pd.DataFrame]) -> dict[str, pd.Series]:
                 broken["unknown_reference"] |= present & ~values.isin(valid_keys[parent])
         if name == "cases":
             broken["inconsistent"] |= frame["counterparty_household_id"] == frame["household_id"]
-            broken["time_order"] |= parse_times(frame["closed_at"]) < parse_times(frame["opened_at"])
+            broken["time_order"] |= parse_times(frame["closed_at"]) < parse_times(
+                frame["opened_at"]
+            )
         if name == "screenings":
             broken["inconsistent"] |= (frame["instrument"] == "gad7") & frame["item9"].notna()
         if name == "mediation_events":
-            opened = parse_times(frame["case_id"].map(valid_rows["cases"].set_index("case_id")["opened_at"]))
+            opened = parse_times(
+                frame["case_id"].map(valid_rows["cases"].set_index("case_id")["opened_at"])
+            )
             broken["time_order"] |= parse_times(frame["at"]) < opened
         broken["duplicate_id"] |= frame[spec.key].duplicated(keep="first")
         verdict = pd.Series(None, index=frame.index, dtype=object)
@@ -83,14 +91,17 @@ def first_broken_rule(tables: dict[str, pd.DataFrame]) -> dict[str, pd.Series]:
     return verdicts
 
 
-def escalation_labels(tables: dict[str, pd.DataFrame], end: date, horizon_days: int = 180) -> pd.DataFrame:
+def escalation_labels(
+    tables: dict[str, pd.DataFrame], end: date, horizon_days: int = 180
+) -> pd.DataFrame:
     """docs/data-format.md "The labels": a violent incident on either household (or naming the
     case) in (opened_at, opened_at + H]; cases opened less than H days before the end are
     censored."""
     cases = tables["cases"].assign(opened=parse_times(tables["cases"]["opened_at"]))
     incidents = tables["incidents"]
     violent = incidents[incidents["offence"].isin(ESCALATION_OFFENCES)].assign(
-        occurred=parse_times(incidents["occurred_at"]))
+        occurred=parse_times(incidents["occurred_at"])
+    )
     horizon = pd.Timedelta(days=horizon_days)
     hits = []
     for side in ("household_id", "counterparty_household_id", "case_id"):
@@ -98,18 +109,25 @@ def escalation_labels(tables: dict[str, pd.DataFrame], end: date, horizon_days: 
         right_key = "case_id" if side == "case_id" else "household_id"
         right = violent[[right_key, "occurred"]].dropna().rename(columns={right_key: "key"})
         joined = left.merge(right, on="key")
-        inside = (joined["occurred"] > joined["opened"]) & (joined["occurred"] <= joined["opened"] + horizon)
+        inside = (joined["occurred"] > joined["opened"]) & (
+            joined["occurred"] <= joined["opened"] + horizon
+        )
         hits.append(joined.loc[inside, "case_id"])
     end_of_data = pd.Timestamp(end.isoformat(), tz="Asia/Shanghai") + pd.Timedelta(days=1)
-    return pd.DataFrame({
-        "case_id": cases["case_id"],
-        "escalated": cases["case_id"].isin(pd.concat(hits)),
-        "labelled": cases["opened"] + horizon <= end_of_data,
-        "opened": cases["opened"],
-        "household_id": cases["household_id"],
-    })
+    return pd.DataFrame(
+        {
+            "case_id": cases["case_id"],
+            "escalated": cases["case_id"].isin(pd.concat(hits)),
+            "labelled": cases["opened"] + horizon <= end_of_data,
+            "opened": cases["opened"],
+            "household_id": cases["household_id"],
+        }
+    )
 
 
 def threat_share(texts: pd.Series, phrases: list[str]) -> float:
-    return float(texts.fillna("").str.contains("|".join(map(re.escape, phrases))).mean()) if len(texts) else 0.0
-
+    return (
+        float(texts.fillna("").str.contains("|".join(map(re.escape, phrases))).mean())
+        if len(texts)
+        else 0.0
+    )

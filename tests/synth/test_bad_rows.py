@@ -18,7 +18,9 @@ def test_each_listed_row_breaks_its_rule_first_and_every_other_row_is_valid(city
     for table, verdict in verdicts.items():
         found = verdict.dropna()
         listed = expected[expected["table"] == table]
-        assert dict(zip(found.index + 1, found)) == dict(zip(listed["row_number"], listed["rule"])), table
+        assert dict(zip(found.index + 1, found)) == dict(
+            zip(listed["row_number"], listed["rule"])
+        ), table
 
 
 def test_every_rule_that_applies_to_a_table_is_covered(city_with_bad_rows):
@@ -36,6 +38,11 @@ def test_bad_rows_are_spread_through_the_file_and_leave_the_oracle_alone(city, c
     calls = expected[expected["table"] == "hotline_calls"]["row_number"]
     assert calls.min() < summary["rows"]["hotline_calls"] / 2 < calls.max()
     clean_folder, clean_summary = city
-    assert summary["rows"]["cases"] == clean_summary["rows"]["cases"] + (expected["table"] == "cases").sum()
+    assert (
+        summary["rows"]["cases"]
+        == clean_summary["rows"]["cases"] + (expected["table"] == "cases").sum()
+    )
     oracle = pd.read_csv(folder / "_oracle" / "cases.csv", dtype={"case_id": str})
-    assert oracle.equals(pd.read_csv(clean_folder / "_oracle" / "cases.csv", dtype={"case_id": str}))
+    assert oracle.equals(
+        pd.read_csv(clean_folder / "_oracle" / "cases.csv", dtype={"case_id": str})
+    )

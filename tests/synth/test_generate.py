@@ -10,13 +10,38 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from tests.synth.conftest import END, SMALL_CITY, START
-from tests.synth.contract_reading import escalation_labels, first_broken_rule, parse_times, threat_share
+from tests.synth.contract_reading import (
+    escalation_labels,
+    first_broken_rule,
+    parse_times,
+    threat_share,
+)
 from triage.contract import PII_COLUMNS, TABLE_ORDER, TABLES
 from triage.synth import generate_city
 
 #: What a reader of the seeds would look for; the generator uses more phrasings than these.
-THREAT_WORDS = ["刀", "扬言", "揚言", "同归于尽", "同歸於盡", "报复", "報復", "农药", "農藥", "放火", "拼命",
-                "弄死", "杀", "殺", "汽油", "跳楼", "跳樓", "棍", "一起死", "不得好"]
+THREAT_WORDS = [
+    "刀",
+    "扬言",
+    "揚言",
+    "同归于尽",
+    "同歸於盡",
+    "报复",
+    "報復",
+    "农药",
+    "農藥",
+    "放火",
+    "拼命",
+    "弄死",
+    "杀",
+    "殺",
+    "汽油",
+    "跳楼",
+    "跳樓",
+    "棍",
+    "一起死",
+    "不得好",
+]
 
 
 def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path):
@@ -24,10 +49,12 @@ def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path):
     for folder, seed in (("a", 5), ("b", 5), ("c", 6)):
         generate_city(tmp_path / folder, **dict(small, seed=seed), bad_row_share=0.02)
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.csv"))
-    assert len(files) == len(TABLE_ORDER) + 3          # tables, two oracle files, the bad-row list
+    assert len(files) == len(TABLE_ORDER) + 3  # tables, two oracle files, the bad-row list
     for name in files:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
-    assert (tmp_path / "a" / "cases.csv").read_bytes() != (tmp_path / "c" / "cases.csv").read_bytes()
+    assert (tmp_path / "a" / "cases.csv").read_bytes() != (
+        tmp_path / "c" / "cases.csv"
+    ).read_bytes()
 
 
 def test_every_table_has_the_contract_columns_and_no_row_breaks_a_rule(city, city_tables):
@@ -42,17 +69,24 @@ def test_every_table_has_the_contract_columns_and_no_row_breaks_a_rule(city, cit
 
 def test_nullable_columns_are_sometimes_empty_because_unknown_is_not_no(city_tables):
     persons = city_tables["persons"]
-    for flag in ("returned_migrant", "alcohol_problem", "prior_conviction", "mental_health_registry"):
+    for flag in (
+        "returned_migrant",
+        "alcohol_problem",
+        "prior_conviction",
+        "mental_health_registry",
+    ):
         shares = persons[flag].value_counts(normalize=True, dropna=False)
         assert 0.05 < persons[flag].isna().mean() < 0.3, flag
         assert shares.get("true", 0) > 0, flag
-    assert city_tables["hotline_calls"]["household_id"].isna().mean() > 0.05     # unmatched callers
+    assert city_tables["hotline_calls"]["household_id"].isna().mean() > 0.05  # unmatched callers
     assert city_tables["cases"]["counterparty_household_id"].notna().mean() > 0.1
 
 
 def test_pii_lives_only_in_persons_and_looks_real(city_tables):
     for name, spec in TABLES.items():
-        assert (set(spec.pii_columns) <= PII_COLUMNS) and (not spec.pii_columns or name == "persons")
+        assert (set(spec.pii_columns) <= PII_COLUMNS) and (
+            not spec.pii_columns or name == "persons"
+        )
     persons = city_tables["persons"]
     id_numbers = persons["id_number"].dropna()
     assert id_numbers.str.match(r"^\d{17}[\dX]$").all()
@@ -74,7 +108,7 @@ def test_every_time_lies_inside_the_simulated_period(city_tables):
     for name, spec in TABLES.items():
         for column in (c.name for c in spec.columns if c.type == "timestamp"):
             times = parse_times(city_tables[name][column]).dropna()
-            if name != "households":                    # households registered long before
+            if name != "households":  # households registered long before
                 assert (times >= first).all(), (name, column)
             assert (times < last).all(), (name, column)
 
@@ -85,20 +119,25 @@ def test_oracle_files_cover_every_case_and_assessment_with_probabilities(city, c
     assert cases["case_id"].tolist() == city_tables["cases"]["case_id"].tolist()
     assert cases["p_escalation"].between(0, 1).all()
     tiers = pd.read_csv(folder / "_oracle" / "assessments.csv", dtype={"assessment_id": str})
-    assert tiers["assessment_id"].tolist() == city_tables["psych_assessments"]["assessment_id"].tolist()
+    assert (
+        tiers["assessment_id"].tolist()
+        == city_tables["psych_assessments"]["assessment_id"].tolist()
+    )
     probabilities = tiers[["p_green", "p_yellow", "p_red"]]
     assert ((probabilities >= 0) & (probabilities <= 1)).all().all()
     assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
     # counsellors' tiers follow the oracle: the red ones had the highest p_red
     given = city_tables["psych_assessments"]["tier"]
-    assert tiers.loc[given == "red", "p_red"].mean() > 2 * tiers.loc[given == "green", "p_red"].mean()
+    assert (
+        tiers.loc[given == "red", "p_red"].mean() > 2 * tiers.loc[given == "green", "p_red"].mean()
+    )
 
 
 def test_label_base_rate_and_oracle_auc_are_in_the_intended_band(city, city_tables):
     folder, summary = city
     labels = escalation_labels(city_tables, END)
     known = labels[labels["labelled"]]
-    assert 0.8 * len(labels) < len(known) < len(labels)      # the last 180 days are censored
+    assert 0.8 * len(labels) < len(known) < len(labels)  # the last 180 days are censored
     assert 0.03 <= known["escalated"].mean() <= 0.10
     assert known["escalated"].mean() == pytest.approx(summary["escalation_base_rate"], abs=1e-4)
     oracle = pd.read_csv(folder / "_oracle" / "cases.csv", dtype={"case_id": str})["p_escalation"]
@@ -108,17 +147,25 @@ def test_label_base_rate_and_oracle_auc_are_in_the_intended_band(city, city_tabl
 
 def test_threat_phrases_are_more_frequent_before_escalations(city_tables):
     labels = escalation_labels(city_tables, END)
-    calls = city_tables["hotline_calls"].assign(received=parse_times(city_tables["hotline_calls"]["received_at"]))
-    before = labels[labels["labelled"]].merge(calls[["household_id", "received", "text"]], on="household_id")
-    before = before[(before["received"] < before["opened"])
-                    & (before["received"] >= before["opened"] - pd.Timedelta(days=90))]
+    calls = city_tables["hotline_calls"].assign(
+        received=parse_times(city_tables["hotline_calls"]["received_at"])
+    )
+    before = labels[labels["labelled"]].merge(
+        calls[["household_id", "received", "text"]], on="household_id"
+    )
+    before = before[
+        (before["received"] < before["opened"])
+        & (before["received"] >= before["opened"] - pd.Timedelta(days=90))
+    ]
     before["threat"] = before["text"].fillna("").str.contains("|".join(THREAT_WORDS))
-    threatened = before.groupby("case_id")["threat"].any().reindex(labels["case_id"], fill_value=False)
+    threatened = (
+        before.groupby("case_id")["threat"].any().reindex(labels["case_id"], fill_value=False)
+    )
     escalated = labels.set_index("case_id")["escalated"][labels["labelled"].to_numpy()]
     share_escalated = threatened[escalated.index][escalated].mean()
     share_calm = threatened[escalated.index][~escalated].mean()
-    assert share_escalated > 2 * share_calm > 0     # cases with a threat call in the 90 days before
-    assert threat_share(calls["text"], ["揚言", "同歸於盡", "報復"]) > 0     # traditional phrasing too
+    assert share_escalated > 2 * share_calm > 0  # cases with a threat call in the 90 days before
+    assert threat_share(calls["text"], ["揚言", "同歸於盡", "報復"]) > 0  # traditional phrasing too
 
 
 def test_mediation_climbs_the_ladder_village_first(city_tables):
@@ -126,9 +173,12 @@ def test_mediation_climbs_the_ladder_village_first(city_tables):
     first_level = events.groupby("case_id", sort=False)["level"].first()
     assert (first_level == "village").all()
     township_cases = set(events.loc[events["level"] == "township", "case_id"])
-    village_counts = events[events["case_id"].isin(township_cases) & (events["level"] == "village")] \
-        .groupby("case_id").size()
-    assert (village_counts == 3).all()                 # 三二一: three village attempts first
+    village_counts = (
+        events[events["case_id"].isin(township_cases) & (events["level"] == "village")]
+        .groupby("case_id")
+        .size()
+    )
+    assert (village_counts == 3).all()  # 三二一: three village attempts first
     assert set(events["level"]) == {"village", "township", "county", "court"}
 
 

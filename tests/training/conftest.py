@@ -37,7 +37,9 @@ def escalation_fit(city_20k) -> EscalationFit:
     from triage.data_contracts import validate_dataset
 
     tables = validate_dataset(city_20k).valid
-    return fit_escalation(tables, horizon_days=180, domain=load_domain(), oracle=read_oracle(city_20k, "cases"))
+    return fit_escalation(
+        tables, horizon_days=180, domain=load_domain(), oracle=read_oracle(city_20k, "cases")
+    )
 
 
 @pytest.fixture

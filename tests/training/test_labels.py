@@ -13,7 +13,9 @@ def ts(day: str) -> pd.Timestamp:
 
 
 def cases_frame(*rows) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["case_id", "opened_at", "household_id", "counterparty_household_id"])
+    return pd.DataFrame(
+        rows, columns=["case_id", "opened_at", "household_id", "counterparty_household_id"]
+    )
 
 
 def incidents_frame(*rows) -> pd.DataFrame:
@@ -23,17 +25,23 @@ def incidents_frame(*rows) -> pd.DataFrame:
 END = ts("2025-06-30")
 
 
-@pytest.mark.parametrize("incident, expected", [
-    (("H1", None, ts("2024-02-01"), "assault"), 1.0),               # own household, inside window
-    (("H2", None, ts("2024-02-01"), "homicide"), 1.0),              # counterparty household
-    (("H9", "C1", ts("2024-02-01"), "arson"), 1.0),                 # names the case
-    (("H1", None, ts("2024-02-01"), "threat"), 0.0),                # threats are not 民转刑
-    (("H1", None, ts("2024-01-01"), "assault"), 0.0),               # before opening: history, not label
-    (("H1", None, ts("2024-01-01 00:00:00"), "assault"), 0.0),      # at opening exactly: not after it
-    (("H1", None, ts("2024-06-29"), "intentional_injury"), 1.0),    # day 180 is inside
-    (("H1", None, ts("2024-06-30"), "intentional_injury"), 0.0),    # day 181 is outside
-    (("H9", None, ts("2024-02-01"), "assault"), 0.0),               # someone else's household
-])
+@pytest.mark.parametrize(
+    "incident, expected",
+    [
+        (("H1", None, ts("2024-02-01"), "assault"), 1.0),  # own household, inside window
+        (("H2", None, ts("2024-02-01"), "homicide"), 1.0),  # counterparty household
+        (("H9", "C1", ts("2024-02-01"), "arson"), 1.0),  # names the case
+        (("H1", None, ts("2024-02-01"), "threat"), 0.0),  # threats are not 民转刑
+        (("H1", None, ts("2024-01-01"), "assault"), 0.0),  # before opening: history, not label
+        (
+            ("H1", None, ts("2024-01-01 00:00:00"), "assault"),
+            0.0,
+        ),  # at opening exactly: not after it
+        (("H1", None, ts("2024-06-29"), "intentional_injury"), 1.0),  # day 180 is inside
+        (("H1", None, ts("2024-06-30"), "intentional_injury"), 0.0),  # day 181 is outside
+        (("H9", None, ts("2024-02-01"), "assault"), 0.0),  # someone else's household
+    ],
+)
 def test_label_window_and_parties(incident, expected):
     cases = cases_frame(("C1", ts("2024-01-01"), "H1", "H2"))
     labels = escalation_labels(cases, incidents_frame(incident), horizon_days=180, data_end=END)
@@ -41,7 +49,9 @@ def test_label_window_and_parties(incident, expected):
 
 
 def test_recent_cases_are_censored_not_negative():
-    cases = cases_frame(("old", ts("2024-01-01"), "H1", None), ("recent", ts("2025-03-01"), "H1", None))
+    cases = cases_frame(
+        ("old", ts("2024-01-01"), "H1", None), ("recent", ts("2025-03-01"), "H1", None)
+    )
     labels = escalation_labels(cases, incidents_frame(), horizon_days=180, data_end=END)
     assert labels.iloc[0] == 0.0
     assert pd.isna(labels.iloc[1])

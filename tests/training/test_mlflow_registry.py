@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import mlflow
-import pandas as pd
 import pytest
 import yaml
 from mlflow import MlflowClient
@@ -29,7 +28,9 @@ def trained(small_city, tmp_path_factory):
     """One home trained once by `triage train`; tests read it, the gate test trains again."""
     home = tmp_path_factory.mktemp("home")
     domain = yaml.safe_load((PACKAGE_DIR / "config" / "domain.yaml").read_text(encoding="utf-8"))
-    domain["gates"]["escalation"]["max_ece"] = 0.06  # a 3,000-household city calibrates on ~25 escalations
+    domain["gates"]["escalation"]["max_ece"] = (
+        0.06  # a 3,000-household city calibrates on ~25 escalations
+    )
     (home / "domain.yaml").write_text(yaml.safe_dump(domain, allow_unicode=True), encoding="utf-8")
     with pytest.MonkeyPatch.context() as mp:
         from triage.settings import get_settings
@@ -56,20 +57,39 @@ def test_a_version_carries_what_reproduces_it(trained, small_city):
     client = MlflowClient(settings.mlflow_tracking_uri)
     version = client.get_model_version("triage-escalation", "1")
     assert len(version.tags["data_fingerprint"]) == 64
-    assert float(version.tags["escalation_roc_auc"]) == pytest.approx(summary["escalation"]["model"]["roc_auc"],
-                                                                      rel=1e-5)
+    assert float(version.tags["escalation_roc_auc"]) == pytest.approx(
+        summary["escalation"]["model"]["roc_auc"], rel=1e-5
+    )
     info = mlflow.models.get_model_info("models:/triage-escalation/1")
     assert info.signature is not None and info.saved_input_example_info is not None
-    assert [f["name"] for f in info.metadata["features"]][:3] == ["hh_calls_all_30d", "hh_calls_all_90d",
-                                                                  "hh_calls_all_365d"]
+    assert [f["name"] for f in info.metadata["features"]][:3] == [
+        "hh_calls_all_30d",
+        "hh_calls_all_90d",
+        "hh_calls_all_365d",
+    ]
     assert info.metadata["validation"]["tables"]["cases"]["quarantined"] == 0
     run = client.get_run(version.run_id)
-    plots = {role: {a.path.rpartition("/")[2]: client.download_artifacts(run.info.run_id, a.path)
-                    for a in client.list_artifacts(run.info.run_id, f"plots/{role}")}
-             for role in ("escalation", "tier")}
-    assert set(plots["escalation"]) == {"calibration_curve.png", "lift_chart.png", "shap_summary.png"}
-    assert set(plots["tier"]) == {"calibration_curve.png", "confusion_matrix.png", "shap_summary.png"}
-    assert Path(plots["escalation"]["shap_summary.png"]).read_bytes() != Path(plots["tier"]["shap_summary.png"]).read_bytes()
+    plots = {
+        role: {
+            a.path.rpartition("/")[2]: client.download_artifacts(run.info.run_id, a.path)
+            for a in client.list_artifacts(run.info.run_id, f"plots/{role}")
+        }
+        for role in ("escalation", "tier")
+    }
+    assert set(plots["escalation"]) == {
+        "calibration_curve.png",
+        "lift_chart.png",
+        "shap_summary.png",
+    }
+    assert set(plots["tier"]) == {
+        "calibration_curve.png",
+        "confusion_matrix.png",
+        "shap_summary.png",
+    }
+    assert (
+        Path(plots["escalation"]["shap_summary.png"]).read_bytes()
+        != Path(plots["tier"]["shap_summary.png"]).read_bytes()
+    )
     assert run.data.params["data_fingerprint"] == version.tags["data_fingerprint"]
 
 
@@ -96,7 +116,9 @@ def test_promote_never_registers_without_moving_the_alias(trained, small_city):
     new = summary["promotion"]["escalation"]["version"]
     assert new != "1" and summary["promotion"]["escalation"]["promoted"] is False
     assert client.get_model_version_by_alias("triage-escalation", "champion").version == 1
-    assert client.get_model_version("triage-escalation", new).tags["promotion"].startswith("refused")
+    assert (
+        client.get_model_version("triage-escalation", new).tags["promotion"].startswith("refused")
+    )
 
 
 def test_the_gate_compares_with_the_champion_on_the_same_window(trained, small_city, monkeypatch):
@@ -107,7 +129,9 @@ def test_the_gate_compares_with_the_champion_on_the_same_window(trained, small_c
     real_fit = pipeline.EscalationModel.fit
 
     def fit_on_noise(self, X, y, **held_out):
-        return real_fit(self, X.sample(frac=1.0, random_state=1).reset_index(drop=True), y, **held_out)  # labels detached
+        return real_fit(
+            self, X.sample(frac=1.0, random_state=1).reset_index(drop=True), y, **held_out
+        )  # labels detached
 
     monkeypatch.setattr(pipeline.EscalationModel, "fit", fit_on_noise)
     summary = train_cli(small_city)
@@ -125,7 +149,9 @@ def test_train_keeps_the_population_profile_and_reports_no_overrides_as_none(tra
     assert model.population_["districts"] and "case_dispute_type" in model.population_["categories"]
     assert "case_age_days" not in model.population_["ranges"]
     run = MlflowClient(settings.mlflow_tracking_uri).get_run(summary["run_id"])
-    artifacts = {a.path for a in MlflowClient(settings.mlflow_tracking_uri).list_artifacts(run.info.run_id)}
+    artifacts = {
+        a.path for a in MlflowClient(settings.mlflow_tracking_uri).list_artifacts(run.info.run_id)
+    }
     assert {"population.json", "overrides.json"} <= artifacts
     assert "escalation_override_agreement" not in run.data.metrics
 

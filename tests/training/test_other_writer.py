@@ -22,10 +22,14 @@ def export_in_another_style(tables: dict[str, pd.DataFrame], folder) -> None:
         out = frame.copy()
         for column in TABLES[name].columns:
             if column.type == "timestamp":
-                local = out[column.name].dt.tz_convert("Asia/Shanghai").dt.strftime("%Y-%m-%d %H:%M:%S")
+                local = (
+                    out[column.name].dt.tz_convert("Asia/Shanghai").dt.strftime("%Y-%m-%d %H:%M:%S")
+                )
                 out[column.name] = local.where(out[column.name].notna(), None)
             elif column.type == "bool":
-                out[column.name] = out[column.name].map({True: "TRUE", False: "FALSE"}, na_action="ignore")
+                out[column.name] = out[column.name].map(
+                    {True: "TRUE", False: "FALSE"}, na_action="ignore"
+                )
         out["exported_by"] = "county-platform-v2"
         columns = list(out.columns)
         shuffle.shuffle(columns)
@@ -33,7 +37,9 @@ def export_in_another_style(tables: dict[str, pd.DataFrame], folder) -> None:
         if name == "cases":
             out.to_parquet(folder / "cases.parquet", index=False)
         else:
-            out.to_csv(folder / f"{name}.csv", index=False, encoding="utf-8-sig", lineterminator="\r\n")
+            out.to_csv(
+                folder / f"{name}.csv", index=False, encoding="utf-8-sig", lineterminator="\r\n"
+            )
 
 
 def test_train_accepts_any_conforming_export(tmp_path, isolated_settings):

@@ -52,25 +52,38 @@ def test_cases_mix_sources_and_counterparties(validated):
 def test_labels_and_oracle(city, validated):
     out, summary = city
     tables = validated.valid
-    labels = escalation_labels(tables["cases"], tables["incidents"], horizon_days=180, data_end=dataset_end(tables))
+    labels = escalation_labels(
+        tables["cases"], tables["incidents"], horizon_days=180, data_end=dataset_end(tables)
+    )
     oracle = pd.read_csv(out / "_oracle" / "cases.csv")
     assert list(oracle.columns) == ["case_id", "p_escalation"]
-    assert set(oracle["case_id"]) == set(tables["cases"]["case_id"]) and oracle["p_escalation"].between(0, 1).all()
-    p = tables["cases"][["case_id"]].merge(oracle, on="case_id", how="left")["p_escalation"].to_numpy()
+    assert (
+        set(oracle["case_id"]) == set(tables["cases"]["case_id"])
+        and oracle["p_escalation"].between(0, 1).all()
+    )
+    p = (
+        tables["cases"][["case_id"]]
+        .merge(oracle, on="case_id", how="left")["p_escalation"]
+        .to_numpy()
+    )
     labelled = labels.notna().to_numpy()
     y = labels[labelled].to_numpy(dtype=float)
     assert 0.03 <= y.mean() <= 0.08
-    assert summary["base_rate"] == pytest.approx(y.mean())          # the generator's labels are the service's
+    assert summary["base_rate"] == pytest.approx(
+        y.mean()
+    )  # the generator's labels are the service's
     auc = roc_auc_score(y, p[labelled])
     assert 0.75 < auc < 0.97
-    assert abs(p[labelled].mean() - y.mean()) < 0.015                # a probability, not only a ranking
+    assert abs(p[labelled].mean() - y.mean()) < 0.015  # a probability, not only a ranking
 
 
 def test_assessment_oracle_is_complete(city, validated):
     out, _ = city
     oracle = pd.read_csv(out / "_oracle" / "assessments.csv")
     assert list(oracle.columns) == ["assessment_id", "p_green", "p_yellow", "p_red"]
-    assert set(oracle["assessment_id"]) == set(validated.valid["psych_assessments"]["assessment_id"])
+    assert set(oracle["assessment_id"]) == set(
+        validated.valid["psych_assessments"]["assessment_id"]
+    )
     proba = oracle[["p_green", "p_yellow", "p_red"]].to_numpy()
     assert (proba >= 0).all() and np.allclose(proba.sum(axis=1), 1)
     tiers = validated.valid["psych_assessments"].merge(oracle, on="assessment_id")

@@ -47,7 +47,9 @@ def test_the_model_comes_within_003_of_the_oracle_where_the_data_carries_the_ris
     """On the project's own city the oracle's knowledge is in the tables; the second writer's oracle
     also knows a hidden heat of each dispute that the tables show only in part (see its module)."""
     if "second writer" in request.node.callspec.id:
-        pytest.skip("the second writer's oracle knows a latent heat the exported tables do not carry")
+        pytest.skip(
+            "the second writer's oracle knows a latent heat the exported tables do not carry"
+        )
     assert judged["model"]["roc_auc"] >= judged["oracle"]["roc_auc"] - 0.03
 
 

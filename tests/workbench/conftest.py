@@ -22,8 +22,16 @@ from sqlalchemy.orm import Session
 
 from tests.servers import running_uvicorn
 from tests.support.workbench import BrowserClient
-from tests.serving.conftest import (SHIPPED_DOMAIN, TEST_HASHER, auth, case_request, champions,  # noqa: F401
-                                    domain_with_capacity, small_city, without_medical_in_population)
+from tests.serving.conftest import (
+    SHIPPED_DOMAIN,
+    TEST_HASHER,
+    auth,
+    case_request,
+    champions,  # noqa: F401
+    domain_with_capacity,
+    small_city,
+    without_medical_in_population,
+)
 from triage.db import engine_for, migrate
 from triage.db.load import load_frames
 from triage.db.service_models import Decision
@@ -33,12 +41,25 @@ from triage.decisions.keys import create_key
 from triage.settings import Settings
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 
 #: The decisions every workbench test starts from: (case id, household, counterparty, dispute type, persons, text).
 CASES = [
-    ("C-101", "H-1", "H-2", "marriage_family", ["P-1-1", "P-1-2"], "夫妻因财产分割争吵，男方酒后扬言动手"),
+    (
+        "C-101",
+        "H-1",
+        "H-2",
+        "marriage_family",
+        ["P-1-1", "P-1-2"],
+        "夫妻因财产分割争吵，男方酒后扬言动手",
+    ),
     ("C-102", "H-3", "H-4", "neighbor", ["P-3-1"], "邻里因排水沟堵塞多次争执"),
     ("C-103", "H-4", None, "wage_arrears", ["P-4-1"], "工地拖欠工资三个月，讨薪未果"),
     ("C-104", "H-2", "H-1", "property_management", ["P-2-1"], "物业费纠纷，业主拒缴"),
@@ -56,16 +77,34 @@ BACKLOG = timedelta(days=3)
 
 #: Three threatening calls about household H-2 after the cases were scored: its open case C-104 is re-scored
 #: into a higher band.
-THREAT_CALLS = [{"call_id": f"K-{day}", "received_at": f"2025-06-0{day}T08:00:00+08:00", "channel": "110",
-                 "household_id": "H-2", "category": "neighbor", "text": "对方扬言要拿刀砍死我们全家"}
-                for day in (2, 3, 4)]
+THREAT_CALLS = [
+    {
+        "call_id": f"K-{day}",
+        "received_at": f"2025-06-0{day}T08:00:00+08:00",
+        "channel": "110",
+        "household_id": "H-2",
+        "category": "neighbor",
+        "text": "对方扬言要拿刀砍死我们全家",
+    }
+    for day in (2, 3, 4)
+]
 
 
 def batch_body() -> dict:
     """The seven cases as one batch-score request (one history read, one model call)."""
-    return {"cases": [case_request(case_id, household, counterparty=counterparty, dispute_type=dispute_type,
-                                   persons=persons, description=text)
-                      for case_id, household, counterparty, dispute_type, persons, text in CASES]}
+    return {
+        "cases": [
+            case_request(
+                case_id,
+                household,
+                counterparty=counterparty,
+                dispute_type=dispute_type,
+                persons=persons,
+                description=text,
+            )
+            for case_id, household, counterparty, dispute_type, persons, text in CASES
+        ]
+    }
 
 
 def score_ids(response) -> dict[str, str]:
@@ -83,10 +122,20 @@ def ingest(client, keys: dict[str, str], table: str, rows: list[dict]) -> dict:
 def mediated_case(client, keys: dict[str, str]) -> str:
     """Case C-0 of H-1 scored, then mediated to an agreement in May 2025: its 7-, 30- and 90-day visits
     are all missed by now. Returns the score id."""
-    scored = client.post("/v1/cases/score", headers=auth(keys["scorer"]), json=case_request(
-        "C-0", "H-1", as_of="2025-05-01T10:00:00+08:00", opened_at="2025-01-05T09:00:00"))
-    agreement = {"event_id": "E-8", "case_id": "C-0", "at": "2025-05-10T10:00:00+08:00", "level": "village",
-                 "outcome": "agreement"}
+    scored = client.post(
+        "/v1/cases/score",
+        headers=auth(keys["scorer"]),
+        json=case_request(
+            "C-0", "H-1", as_of="2025-05-01T10:00:00+08:00", opened_at="2025-01-05T09:00:00"
+        ),
+    )
+    agreement = {
+        "event_id": "E-8",
+        "case_id": "C-0",
+        "at": "2025-05-10T10:00:00+08:00",
+        "level": "village",
+        "outcome": "agreement",
+    }
     ingest(client, keys, "mediation_events", [agreement])
     return scored.json()["score_id"]
 
@@ -131,10 +180,17 @@ def backdate(url: str, by: timedelta = BACKLOG) -> None:
 
 
 #: Metrics as a training run logs them (pooled, per source, counts, the backtest's range) for the models page.
-RUN_METRICS = {"escalation": {"escalation_roc_auc": 0.71, "escalation_checklist_precision_top10": 0.32,
-                              "escalation_rows": 319.0, "escalation_base_rate": 0.04,
-                              "escalation_backtest_roc_auc_min": 0.68, "escalation_backtest_roc_auc_max": 0.74},
-               "tier": {"tier_macro_f1": 0.6, "tier_served_red_recall": 0.81, "tier_rule_coverage": 0.4}}
+RUN_METRICS = {
+    "escalation": {
+        "escalation_roc_auc": 0.71,
+        "escalation_checklist_precision_top10": 0.32,
+        "escalation_rows": 319.0,
+        "escalation_base_rate": 0.04,
+        "escalation_backtest_roc_auc_min": 0.68,
+        "escalation_backtest_roc_auc_max": 0.74,
+    },
+    "tier": {"tier_macro_f1": 0.6, "tier_served_red_recall": 0.81, "tier_rule_coverage": 0.4},
+}
 
 
 @pytest.fixture(scope="session")
@@ -157,14 +213,18 @@ class Workbench:
 def settings(tmp_path, monkeypatch) -> Settings:
     """A private home; MLflow's store is the one under it, whatever an earlier test pointed MLflow at."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    return Settings(home=tmp_path / "home", database_url=city_db(tmp_path),
-                    domain_file=domain_with_capacity(tmp_path, CAPACITY))
+    return Settings(
+        home=tmp_path / "home",
+        database_url=city_db(tmp_path),
+        domain_file=domain_with_capacity(tmp_path, CAPACITY),
+    )
 
 
 @pytest.fixture
 def client(settings, profiled_champions) -> Iterator[TestClient]:
-    with BrowserClient(create_app(settings, champions=profiled_champions),
-                       raise_server_exceptions=False) as test_client:
+    with BrowserClient(
+        create_app(settings, champions=profiled_champions), raise_server_exceptions=False
+    ) as test_client:
         yield test_client
 
 
@@ -190,13 +250,25 @@ def served(tmp_path_factory, profiled_champions) -> Iterator[Workbench]:
     url = city_db(folder)
     keys = make_keys(url)
     (folder / "champions.pkl").write_bytes(pickle.dumps(profiled_champions))
-    env = {"TRIAGE_HOME": str(folder / "home"), "TRIAGE_DATABASE_URL": url,
-           "TRIAGE_TEST_CHAMPIONS": str(folder / "champions.pkl"),
-           "TRIAGE_DOMAIN_FILE": str(domain_with_capacity(folder, CAPACITY))}
-    ready = lambda base: httpx.get(f"{base}/readyz", headers=auth(keys["scorer"]), timeout=1).status_code == 200  # noqa: E731
+    env = {
+        "TRIAGE_HOME": str(folder / "home"),
+        "TRIAGE_DATABASE_URL": url,
+        "TRIAGE_TEST_CHAMPIONS": str(folder / "champions.pkl"),
+        "TRIAGE_DOMAIN_FILE": str(domain_with_capacity(folder, CAPACITY)),
+    }
+
+    def ready(base):
+        return (
+            httpx.get(f"{base}/readyz", headers=auth(keys["scorer"]), timeout=1).status_code == 200
+        )
+
     with running_uvicorn("tests.workbench.served_app:build", env, ready) as base:
-        response = httpx.post(f"{base}/v1/cases/batch-score", json=batch_body(), headers=auth(keys["scorer"]),
-                              timeout=60)
+        response = httpx.post(
+            f"{base}/v1/cases/batch-score",
+            json=batch_body(),
+            headers=auth(keys["scorer"]),
+            timeout=60,
+        )
         backdate(url)
         yield Workbench(base=base, keys=keys, score_ids=score_ids(response))
 
@@ -224,6 +296,7 @@ def screenshot():
         if folder:
             Path(folder).mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
     return take
 
 

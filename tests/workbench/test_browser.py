@@ -12,7 +12,14 @@ import httpx
 import pytest
 
 from tests.serving.conftest import auth
-from tests.workbench.conftest import CASES, CODES, THREAT_CALLS, ingest, mediated_case, raw_identifiers
+from tests.workbench.conftest import (
+    CASES,
+    CODES,
+    THREAT_CALLS,
+    ingest,
+    mediated_case,
+    raw_identifiers,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -25,8 +32,12 @@ def sign_in(page, served, role: str = "analyst") -> None:
 
 
 def stored(served, score_id: str, top: int | str = 8) -> dict:
-    response = httpx.get(f"{served.base}/v1/scores/{score_id}", params={"top": top},
-                         headers=auth(served.keys["analyst"]), timeout=30)
+    response = httpx.get(
+        f"{served.base}/v1/scores/{score_id}",
+        params={"top": top},
+        headers=auth(served.keys["analyst"]),
+        timeout=30,
+    )
     assert response.status_code == 200
     return response.json()
 
@@ -34,7 +45,9 @@ def stored(served, score_id: str, top: int | str = 8) -> dict:
 def test_a_scorer_key_is_refused_and_an_analyst_gets_an_http_only_session(served, page):
     sign_in(page, served, "scorer")
     assert "评分密钥（scorer）" in page.inner_text("#sign-in-error")
-    assert [c["name"] for c in page.context.cookies()] == ["triage_csrf"]    # its forms' token, no session
+    assert [c["name"] for c in page.context.cookies()] == [
+        "triage_csrf"
+    ]  # its forms' token, no session
     page.fill("#api_key", served.keys["analyst"])
     page.click("button[type=submit]")
     page.wait_for_url(f"{served.base}/ui/")
@@ -53,8 +66,12 @@ def test_the_queue_is_highest_risk_first_filters_and_counts_bands(served, page, 
     sign_in(page, served)
     rows = page.locator("table.queue tbody tr")
     assert rows.count() == len(CASES)
-    shown = [float(x) for x in rows.evaluate_all(
-        "rs => rs.map(r => r.querySelector('td.num strong').textContent.replace('%', ''))")]
+    shown = [
+        float(x)
+        for x in rows.evaluate_all(
+            "rs => rs.map(r => r.querySelector('td.num strong').textContent.replace('%', ''))"
+        )
+    ]
     assert shown == sorted(shown, reverse=True)
     counts = page.locator(".band-count strong").all_inner_texts()
     assert sum(map(int, counts)) == len(CASES)
@@ -84,14 +101,18 @@ def test_the_case_view_draws_the_explanation_with_chinese_labels(served, page, s
     factors = score["escalation"]["factors"]
     bars = page.locator(".waterfall .bar")
     labels = page.locator(".waterfall .factor-label").all_text_contents()
-    assert labels[:len(factors)] == [f["label_zh"] for f in factors]   # whole, never cut
-    assert 1 <= len(labels) - len(factors) <= 6 and all(label.startswith("其余") for label in labels[len(factors):])
+    assert labels[: len(factors)] == [f["label_zh"] for f in factors]  # whole, never cut
+    assert 1 <= len(labels) - len(factors) <= 6 and all(
+        label.startswith("其余") for label in labels[len(factors) :]
+    )
     values = page.locator(".waterfall .factor-value").all_text_contents()
     for shown, factor in zip(values, factors):
         assert (shown == "未知") == (factor["value"] is None)
     ups = bars.evaluate_all("bs => bs.map(b => b.classList.contains('up'))")
-    assert ups[:len(factors)] == [f["contribution"] > 0 for f in factors]
-    assert all(w > 0 for w in bars.evaluate_all("bs => bs.map(b => b.getBoundingClientRect().width)"))
+    assert ups[: len(factors)] == [f["contribution"] > 0 for f in factors]
+    assert all(
+        w > 0 for w in bars.evaluate_all("bs => bs.map(b => b.getBoundingClientRect().width)")
+    )
     assert page.inner_text("#risk-path").endswith(page.inner_text("#probability"))
     assert page.inner_text("#probability") != ""
     assert page.locator("#persons tr.person").count() == 2
@@ -123,7 +144,7 @@ def test_every_factor_label_is_whole_and_clear_of_its_value(served, browser, lan
         page.goto(f"{served.base}/ui/cases/{score_id}?lang={lang}")
         factors = stored(served, score_id)["escalation"]["factors"]
         labels = page.locator(".waterfall .factor-label").all_text_contents()
-        assert labels[:len(factors)] == [f[f"label_{lang}"] for f in factors]
+        assert labels[: len(factors)] == [f[f"label_{lang}"] for f in factors]
         assert unclear_factor_labels(page) == []
         assert page.evaluate("document.documentElement.scrollWidth") <= width
     finally:
@@ -151,12 +172,18 @@ def test_no_page_shows_a_raw_identifier(served, browser, lang, width, height):
     page = context.new_page()
     try:
         sign_in(page, served)
-        for path in ("/ui/", "/ui/models", *(f"/ui/cases/{served.score_ids[c]}" for c in ("C-101", "C-107"))):
+        for path in (
+            "/ui/",
+            "/ui/models",
+            *(f"/ui/cases/{served.score_ids[c]}" for c in ("C-101", "C-107")),
+        ):
             page.goto(f"{served.base}{path}?lang={lang}")
             assert raw_identifiers(page.inner_text("body"), lang) == [], path
             alone = page.locator("body *").evaluate_all(
                 "(elements, codes) => elements.filter(e => !e.children.length && codes.includes(e.textContent.trim()))"
-                ".map(e => e.textContent)", list(CODES))
+                ".map(e => e.textContent)",
+                list(CODES),
+            )
             assert alone == [], path
     finally:
         context.close()
@@ -164,17 +191,32 @@ def test_no_page_shows_a_raw_identifier(served, browser, lang, width, height):
 
 def test_the_queue_shows_each_team_s_load_against_its_capacity(served, page):
     sign_in(page, served)
-    response = httpx.get(f"{served.base}/v1/queue/teams", headers=auth(served.keys["analyst"]), timeout=30)
+    response = httpx.get(
+        f"{served.base}/v1/queue/teams", headers=auth(served.keys["analyst"]), timeout=30
+    )
     loads = [t for t in response.json()["teams"] if t["due"]]
     rows = page.locator("#capacity tr.team-load")
-    assert rows.evaluate_all("rs => rs.map(r => [r.dataset.team, +r.dataset.due, +r.dataset.capacity, +r.dataset.over])") \
-        == [[t["team"], t["due"], t["capacity"], t["over_capacity"]] for t in loads]
+    assert rows.evaluate_all(
+        "rs => rs.map(r => [r.dataset.team, +r.dataset.due, +r.dataset.capacity, +r.dataset.over])"
+    ) == [[t["team"], t["due"], t["capacity"], t["over_capacity"]] for t in loads]
     police = page.locator("#capacity tr.team-load[data-team=police_station]")
-    assert "over" in police.get_attribute("class") and police.locator("td").first.inner_text() == "派出所民警 / 警调联动"
-    within, beyond = (police.locator(f".load-bar .{part}").bounding_box()["width"] for part in ("within", "beyond"))
-    assert beyond > 0 and within > 0 and beyond / within == pytest.approx(int(police.get_attribute("data-over")), rel=0.05)
+    assert (
+        "over" in police.get_attribute("class")
+        and police.locator("td").first.inner_text() == "派出所民警 / 警调联动"
+    )
+    within, beyond = (
+        police.locator(f".load-bar .{part}").bounding_box()["width"]
+        for part in ("within", "beyond")
+    )
+    assert (
+        beyond > 0
+        and within > 0
+        and beyond / within == pytest.approx(int(police.get_attribute("data-over")), rel=0.05)
+    )
     over = {c["case_id"] for t in loads for c in t["cases"] if c["over_capacity"]}
-    flagged = page.locator("table.queue tbody tr", has=page.locator(".beyond-capacity")).locator(".case-link")
+    flagged = page.locator("table.queue tbody tr", has=page.locator(".beyond-capacity")).locator(
+        ".case-link"
+    )
     assert set(flagged.all_inner_texts()) == over
     police.locator("a").click()
     page.wait_for_url(re.compile(r"team=police_station"))
@@ -190,9 +232,14 @@ def test_a_case_unlike_the_training_cases_warns_before_the_score(served, page, s
     page.wait_for_url(re.compile(r"/ui/cases/"))
     warnings = page.locator("#warnings")
     assert warnings.is_visible() and "请以自身判断为主" in warnings.locator("h2").inner_text()
-    assert warnings.bounding_box()["y"] < page.locator("#risk").bounding_box()["y"]   # read before the score
+    assert (
+        warnings.bounding_box()["y"] < page.locator("#risk").bounding_box()["y"]
+    )  # read before the score
     assert warnings.locator("li[data-kind=population] strong").inner_text() == "超出模型训练范围"
-    assert "'medical' never occurred" in warnings.locator("li[data-kind=population] .detail").inner_text()
+    assert (
+        "'medical' never occurred"
+        in warnings.locator("li[data-kind=population] .detail").inner_text()
+    )
     page.click("#weak-estimate a")
     assert page.url.endswith("#warnings")
     screenshot(page, "case-warnings")
@@ -205,7 +252,7 @@ def test_an_override_that_adds_a_team_needs_a_note_and_takes_effect_at_once(serv
     page.goto(f"{served.base}/ui/cases/{score_id}")
     page.check("input[name=verdict][value=override]")
     assert page.locator("fieldset.override-teams").is_visible()
-    page.check("input[name=teams][value=family_mediation]")     # the route's teams stay checked
+    page.check("input[name=teams][value=family_mediation]")  # the route's teams stay checked
     page.fill("#note", "   ")
     page.click("#review button[type=submit]")
     # refused: back on the case's own address, the reason at the top of the first screen, the choice kept
@@ -215,8 +262,8 @@ def test_an_override_that_adds_a_team_needs_a_note_and_takes_effect_at_once(serv
     assert page.is_checked("input[name=teams][value=family_mediation]")
     assert stored(served, score_id)["reviews"] == []
     page.reload()
-    assert page.locator("#form-refused").count() == 0        # said once
-    page.goto(f"{served.base}/ui/cases/{score_id}/review")   # the form's address opened again
+    assert page.locator("#form-refused").count() == 0  # said once
+    page.goto(f"{served.base}/ui/cases/{score_id}/review")  # the form's address opened again
     assert page.url == f"{served.base}/ui/cases/{score_id}"
 
     page.check("input[name=verdict][value=override]")
@@ -226,11 +273,15 @@ def test_an_override_that_adds_a_team_needs_a_note_and_takes_effect_at_once(serv
     page.wait_for_url(re.compile(r"saved=true"))
     assert page.is_visible("#review-saved")
     (review,) = stored(served, score_id)["reviews"]
-    assert review["verdict"] == "override" and review["reviewer_key_id"] == served.keys["analyst_id"]
+    assert (
+        review["verdict"] == "override" and review["reviewer_key_id"] == served.keys["analyst_id"]
+    )
     assert set(review["teams"]) == {*route, "family_mediation"} and review["status"] == "final"
     assert review["note"] == "当事人近日再次报警，加派妇联介入"
     assert "当事人近日再次报警" in page.inner_text("#review .reviews")
-    assert "妇联与婚姻家庭纠纷调解委员会" in page.locator("#effective-route li.team").all_inner_texts()
+    assert (
+        "妇联与婚姻家庭纠纷调解委员会" in page.locator("#effective-route li.team").all_inner_texts()
+    )
 
     page.goto(f"{served.base}/ui/?reviewed=yes")
     row = page.locator(f"tr[data-score-id='{score_id}']")
@@ -256,15 +307,22 @@ def test_a_re_score_shows_its_rise_in_the_queue_and_the_case_timeline(served, pa
     assert page.locator("#band-rise").is_visible()
     assert page.locator("#band-rise ul.changes li").all_inner_texts() == rescored["changes"]
     decisions = page.locator("#case-timeline li.decision")
-    assert decisions.evaluate_all("ds => ds.map(d => d.dataset.scoreId)") == [served.score_ids["C-104"],
-                                                                              rescored["score_id"]]
-    assert "rise" in decisions.nth(1).get_attribute("class") and "新来电后重新评分" in decisions.nth(1).inner_text()
+    assert decisions.evaluate_all("ds => ds.map(d => d.dataset.scoreId)") == [
+        served.score_ids["C-104"],
+        rescored["score_id"],
+    ]
+    assert (
+        "rise" in decisions.nth(1).get_attribute("class")
+        and "新来电后重新评分" in decisions.nth(1).inner_text()
+    )
     screenshot(page, "case-timeline")
     decisions.nth(0).locator("a").click()
     assert page.locator("#newer-score").is_visible()
 
 
-def test_four_eyes_an_override_dropping_a_required_team_waits_for_another_analyst(served, page, browser, screenshot):
+def test_four_eyes_an_override_dropping_a_required_team_waits_for_another_analyst(
+    served, page, browser, screenshot
+):
     score_id = served.score_ids["C-101"]
     sign_in(page, served)
     page.goto(f"{served.base}/ui/cases/{score_id}")
@@ -277,7 +335,10 @@ def test_four_eyes_an_override_dropping_a_required_team_waits_for_another_analys
     page.click("#review button[type=submit]")
     page.wait_for_url(re.compile(r"saved=pending"))
     assert "须由另一位分析员确认后才生效" in page.inner_text("#review-saved")
-    assert page.locator(".review-entry.pending .waiting").is_visible() and page.locator(".settle-form").count() == 0
+    assert (
+        page.locator(".review-entry.pending .waiting").is_visible()
+        and page.locator(".settle-form").count() == 0
+    )
 
     second = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     try:
@@ -286,18 +347,26 @@ def test_four_eyes_an_override_dropping_a_required_team_waits_for_another_analys
         other.goto(f"{served.base}/ui/cases/{score_id}")
         entry = other.locator(".review-entry.pending")
         assert entry.locator(".status").inner_text() == "待第二人确认"
-        assert served.keys["analyst_id"] in entry.inner_text() and entry.locator(".settle-form").is_visible()
+        assert (
+            served.keys["analyst_id"] in entry.inner_text()
+            and entry.locator(".settle-form").is_visible()
+        )
         entry.scroll_into_view_if_needed()
         screenshot(other, "four-eyes")
         entry.locator("textarea[name=note]").fill("已电话核实，同意改派")
         entry.locator("button[value=confirm]").click()
         other.wait_for_url(re.compile(r"saved=confirmed"))
         assert other.locator(".review-entry.confirmed .status").inner_text() == "已确认"
-        assert other.locator("#effective-route li.team").all_inner_texts() == ["妇联与婚姻家庭纠纷调解委员会"]
+        assert other.locator("#effective-route li.team").all_inner_texts() == [
+            "妇联与婚姻家庭纠纷调解委员会"
+        ]
     finally:
         second.close()
     (review,) = stored(served, score_id)["reviews"]
-    assert (review["status"], review["confirmed_by_key_id"]) == ("confirmed", served.keys["admin_id"])
+    assert (review["status"], review["confirmed_by_key_id"]) == (
+        "confirmed",
+        served.keys["admin_id"],
+    )
 
 
 def test_missed_follow_up_visits_are_shown_and_a_visit_is_recorded(served, page, screenshot):
@@ -329,24 +398,33 @@ def test_english_and_a_tablet_layout(served, browser):
         sign_in(page, served)
         page.goto(f"{served.base}/ui/?lang=en")
         assert page.inner_text("h1") == "Review queue"
-        page.goto(f"{served.base}/ui/cases/{served.score_ids['C-101']}")  # the language is remembered
+        page.goto(
+            f"{served.base}/ui/cases/{served.score_ids['C-101']}"
+        )  # the language is remembered
         assert page.inner_text("#factors h2") == "What moves the risk estimate"
         assert page.evaluate("document.documentElement.scrollWidth") <= 820
-        boxes = [page.locator(f"#{card}").bounding_box() for card in ("risk", "route", "factors", "history")]
+        boxes = [
+            page.locator(f"#{card}").bounding_box()
+            for card in ("risk", "route", "factors", "history")
+        ]
         assert len({box["x"] for box in boxes}) == 1  # one column on a tablet
     finally:
         context.close()
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_on_a_tablet_route_and_review_come_within_two_screens_before_the_history(served, browser, lang):
+def test_on_a_tablet_route_and_review_come_within_two_screens_before_the_history(
+    served, browser, lang
+):
     context = browser.new_context(viewport={"width": 768, "height": 1024})
     page = context.new_page()
     try:
         sign_in(page, served)
         page.goto(f"{served.base}/ui/cases/{served.score_ids['C-101']}?lang={lang}")
-        route, form, history = (page.locator(selector).bounding_box()
-                                for selector in ("#route", "#review form.review-form", "#history"))
+        route, form, history = (
+            page.locator(selector).bounding_box()
+            for selector in ("#route", "#review form.review-form", "#history")
+        )
         assert route["y"] < form["y"] < history["y"]
         assert form["y"] + form["height"] <= 2 * 1024
     finally:
@@ -354,8 +432,9 @@ def test_on_a_tablet_route_and_review_come_within_two_screens_before_the_history
 
 
 def test_the_api_docs_render_their_operations_with_the_network_blocked(served, browser):
-    context = browser.new_context(viewport={"width": 1366, "height": 900},
-                                  extra_http_headers=auth(served.keys["analyst"]))   # the docs need a key
+    context = browser.new_context(
+        viewport={"width": 1366, "height": 900}, extra_http_headers=auth(served.keys["analyst"])
+    )  # the docs need a key
     elsewhere = []
 
     def only_the_service(route):

@@ -5,12 +5,30 @@ from hypothesis import strategies as st
 
 from tests.workbench.test_pages import signed_in
 
-EXAMPLES = hypothesis.settings(max_examples=40, deadline=None, derandomize=True, database=None,
-                               suppress_health_check=list(hypothesis.HealthCheck))
+EXAMPLES = hypothesis.settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(hypothesis.HealthCheck),
+)
 #: Any text a browser can put in a URL or a form field, plus the dates and numbers at the edges.
-VALUES = st.one_of(st.text(max_size=40), st.dates().map(str), st.integers().map(str),
-                   st.sampled_from(["9999-12-31", "0001-01-01", "2200-12-31", "-1", "1e309", "yes"]))
-QUEUE_FIELDS = ("band", "team", "dispute_type", "reviewed", "scored_from", "scored_to", "band_rise", "page")
+VALUES = st.one_of(
+    st.text(max_size=40),
+    st.dates().map(str),
+    st.integers().map(str),
+    st.sampled_from(["9999-12-31", "0001-01-01", "2200-12-31", "-1", "1e309", "yes"]),
+)
+QUEUE_FIELDS = (
+    "band",
+    "team",
+    "dispute_type",
+    "reviewed",
+    "scored_from",
+    "scored_to",
+    "band_rise",
+    "page",
+)
 
 
 def test_queue_filters(stored, client):
@@ -32,8 +50,16 @@ def test_review_form(stored, client):
     page = f"/ui/cases/{stored.score_ids['C-102']}"
 
     @EXAMPLES
-    @hypothesis.given(st.fixed_dictionaries({"verdict": VALUES, "teams": st.lists(VALUES, max_size=3),
-                                             "priority": VALUES, "note": VALUES}))
+    @hypothesis.given(
+        st.fixed_dictionaries(
+            {
+                "verdict": VALUES,
+                "teams": st.lists(VALUES, max_size=3),
+                "priority": VALUES,
+                "note": VALUES,
+            }
+        )
+    )
     def run(form):
         response = client.post(f"{page}/review", data=form, follow_redirects=False)
         assert response.status_code in (303, 404, 422), (form, response.status_code)

@@ -9,7 +9,15 @@ from datetime import date, timedelta
 from matplotlib.figure import Figure
 
 from tests.serving.conftest import auth
-from tests.workbench.conftest import CASES, CODES, THREAT_CALLS, ingest, make_keys, mediated_case, raw_identifiers
+from tests.workbench.conftest import (
+    CASES,
+    CODES,
+    THREAT_CALLS,
+    ingest,
+    make_keys,
+    mediated_case,
+    raw_identifiers,
+)
 from triage.decisions import keys as key_store
 from triage.workbench import views
 from triage.workbench.auth import COOKIE
@@ -25,8 +33,12 @@ def back_on_the_case(response) -> str:
     """A refused form's answer: redirected to its case page, which says why at its top; the page."""
     assert [r.status_code for r in response.history] == [303] and response.status_code == 200
     assert re.fullmatch(r"/ui/cases/[^/]+", response.url.path)
-    return re.search(r'<p class="alert" role="alert" id="form-refused">([^<]*)</p>', response.text).group(1) \
+    return (
+        re.search(
+            r'<p class="alert" role="alert" id="form-refused">([^<]*)</p>', response.text
+        ).group(1)
         + response.text
+    )
 
 
 def test_pages_need_a_session_and_send_the_browser_to_sign_in(stored, client):
@@ -39,11 +51,15 @@ def test_pages_need_a_session_and_send_the_browser_to_sign_in(stored, client):
 
 
 def test_a_scorer_key_is_refused_with_a_clear_message_and_no_cookie(stored, client):
-    response = client.post("/ui/login", data={"api_key": stored.keys["scorer"]}, follow_redirects=False)
+    response = client.post(
+        "/ui/login", data={"api_key": stored.keys["scorer"]}, follow_redirects=False
+    )
     assert response.status_code == 403
     assert "评分密钥（scorer）只能调用评分接口，不能登录工作台" in response.text
     assert "set-cookie" not in response.headers
-    wrong = client.post("/ui/login", data={"api_key": stored.keys["analyst"] + "x"}, follow_redirects=False)
+    wrong = client.post(
+        "/ui/login", data={"api_key": stored.keys["analyst"] + "x"}, follow_redirects=False
+    )
     assert wrong.status_code == 401 and "密钥无效或已被吊销" in wrong.text
 
 
@@ -82,8 +98,16 @@ def test_a_tampered_cookie_or_a_revoked_key_signs_the_analyst_out(stored, client
 def test_the_queue_filters_by_date_range_team_and_review_state(stored, client):
     signed_in(client, stored.keys["analyst"])
     today = date.today()
-    page = client.get("/ui/", params={"scored_from": str(today - timedelta(days=1)), "scored_to": "",
-                                      "band": [], "team": "", "reviewed": ""}).text
+    page = client.get(
+        "/ui/",
+        params={
+            "scored_from": str(today - timedelta(days=1)),
+            "scored_to": "",
+            "band": [],
+            "team": "",
+            "reviewed": "",
+        },
+    ).text
     assert page.count('class="case-link"') == len(CASES)
     yesterday = client.get("/ui/", params={"scored_to": str(today - timedelta(days=2))}).text
     assert "没有符合条件的案件" in yesterday and "共 0 件" in yesterday
@@ -95,20 +119,33 @@ def test_the_queue_filters_by_date_range_team_and_review_state(stored, client):
 def test_an_agreement_needs_no_note_and_an_override_does(stored, client):
     signed_in(client, stored.keys["analyst"])
     score_id = stored.score_ids["C-103"]
-    refused = client.post(f"/ui/cases/{score_id}/review", data={"verdict": "override", "teams": ["police_station"],
-                                                                 "note": "   "})
+    refused = client.post(
+        f"/ui/cases/{score_id}/review",
+        data={"verdict": "override", "teams": ["police_station"], "note": "   "},
+    )
     assert "改派必须填写说明" in back_on_the_case(refused)
     empty = client.post(f"/ui/cases/{score_id}/review", data={"verdict": "override", "note": "x"})
     assert "改派至少选择一个单位" in back_on_the_case(empty)
-    bogus = client.post(f"/ui/cases/{score_id}/review", data={"verdict": "override", "teams": ["fire_brigade"],
-                                                               "note": "x"})
+    bogus = client.post(
+        f"/ui/cases/{score_id}/review",
+        data={"verdict": "override", "teams": ["fire_brigade"], "note": "x"},
+    )
     assert "fire_brigade" in back_on_the_case(bogus)
-    assert client.get(f"/v1/scores/{score_id}", headers=auth(stored.keys["analyst"])).json()["reviews"] == []
+    assert (
+        client.get(f"/v1/scores/{score_id}", headers=auth(stored.keys["analyst"])).json()["reviews"]
+        == []
+    )
 
-    agreed = client.post(f"/ui/cases/{score_id}/review", data={"verdict": "agree", "teams": ["police_station"]})
+    agreed = client.post(
+        f"/ui/cases/{score_id}/review", data={"verdict": "agree", "teams": ["police_station"]}
+    )
     assert agreed.status_code == 200 and "研判已保存" in agreed.text
-    (review,) = client.get(f"/v1/scores/{score_id}", headers=auth(stored.keys["analyst"])).json()["reviews"]
-    route = client.get(f"/v1/scores/{score_id}", headers=auth(stored.keys["analyst"])).json()["route"]["teams"]
+    (review,) = client.get(f"/v1/scores/{score_id}", headers=auth(stored.keys["analyst"])).json()[
+        "reviews"
+    ]
+    route = client.get(f"/v1/scores/{score_id}", headers=auth(stored.keys["analyst"])).json()[
+        "route"
+    ]["teams"]
     assert review["verdict"] == "agree" and review["teams"] == route and review["note"] is None
 
 
@@ -132,8 +169,10 @@ def test_english_is_a_switch_that_is_remembered(stored, client):
 
 
 #: The plots a training run logs for each model, under ``plots/<role>/``.
-ROLE_PLOTS = {"escalation": ("calibration_curve.png", "lift_chart.png", "shap_summary.png"),
-              "tier": ("calibration_curve.png", "confusion_matrix.png", "shap_summary.png")}
+ROLE_PLOTS = {
+    "escalation": ("calibration_curve.png", "lift_chart.png", "shap_summary.png"),
+    "tier": ("calibration_curve.png", "confusion_matrix.png", "shap_summary.png"),
+}
 
 
 def register_plots(settings, versions: dict[str, str]) -> None:
@@ -142,7 +181,7 @@ def register_plots(settings, versions: dict[str, str]) -> None:
     champions."""
     from triage.models.registry import configure_mlflow
 
-    client = configure_mlflow(settings)   # the experiment may exist already: the page read it
+    client = configure_mlflow(settings)  # the experiment may exist already: the page read it
     run = client.create_run(client.get_experiment_by_name("triage").experiment_id)
     for slope, (role, names) in enumerate(ROLE_PLOTS.items(), start=1):
         figure = Figure(figsize=(2, 2))
@@ -166,7 +205,11 @@ def test_the_models_page_shows_metrics_plots_from_mlflow_and_its_ui(stored, clie
     assert "triage-escalation/1" in page and "0.71" in page
     assert 'href="http://127.0.0.1:5000/"' in page
     png = client.get("/ui/models/escalation/plots/calibration_curve.png")
-    assert png.status_code == 200 and png.headers["content-type"] == "image/png" and png.content[:4] == b"\x89PNG"
+    assert (
+        png.status_code == 200
+        and png.headers["content-type"] == "image/png"
+        and png.content[:4] == b"\x89PNG"
+    )
     assert client.get("/ui/models/escalation/plots/model.pkl").status_code == 404
     assert client.get("/ui/models/escalation/plots/..%2F..%2Fmeta.yaml").status_code == 404
 
@@ -178,7 +221,9 @@ def test_each_model_shows_its_own_plots(stored, client, settings):
     for role, names in ROLE_PLOTS.items():
         assert re.findall(rf'src="/ui/models/{role}/plots/([\w.]+)"', page) == list(names)
     assert client.get("/ui/models/escalation/plots/confusion_matrix.png").status_code == 404
-    escalation, tier = (client.get(f"/ui/models/{role}/plots/shap_summary.png") for role in ROLE_PLOTS)
+    escalation, tier = (
+        client.get(f"/ui/models/{role}/plots/shap_summary.png") for role in ROLE_PLOTS
+    )
     assert escalation.status_code == tier.status_code == 200 and escalation.content != tier.content
 
 
@@ -190,18 +235,58 @@ def log_monitoring(settings) -> None:
 
     configure_mlflow(settings)
     with mlflow.start_run(run_name="monitor", tags={"triage.run_kind": "monitor"}):
-        mlflow.log_dict({"status": "alert", "created_at": "2026-11-24T10:00:00+00:00", "reasons": [
-            {"level": "alert", "check": "population", "message": "新区 is 12% of cases"}]}, "summary.json")
-    audit = {"attributes": {
-        "area_type": {"groups": [
-            {"group": "rural", "n": 400, "selection_rate": 0.21, "tpr": 0.6, "fpr": 0.15, "calibration": 0.02},
-            {"group": "urban", "n": 600, "selection_rate": 0.18, "tpr": 0.55, "fpr": 0.12, "calibration": 0.01}]},
-        "ethnicity": {"groups": [
-            {"group": group, "n": n, "selection_rate": 0.2, "tpr": 0.6, "fpr": 0.1, "calibration": 0.01}
-            for group, n in (("han", 900), ("minority", 60), ("unrecorded", 40))]}}}
+        mlflow.log_dict(
+            {
+                "status": "alert",
+                "created_at": "2026-11-24T10:00:00+00:00",
+                "reasons": [
+                    {"level": "alert", "check": "population", "message": "新区 is 12% of cases"}
+                ],
+            },
+            "summary.json",
+        )
+    audit = {
+        "attributes": {
+            "area_type": {
+                "groups": [
+                    {
+                        "group": "rural",
+                        "n": 400,
+                        "selection_rate": 0.21,
+                        "tpr": 0.6,
+                        "fpr": 0.15,
+                        "calibration": 0.02,
+                    },
+                    {
+                        "group": "urban",
+                        "n": 600,
+                        "selection_rate": 0.18,
+                        "tpr": 0.55,
+                        "fpr": 0.12,
+                        "calibration": 0.01,
+                    },
+                ]
+            },
+            "ethnicity": {
+                "groups": [
+                    {
+                        "group": group,
+                        "n": n,
+                        "selection_rate": 0.2,
+                        "tpr": 0.6,
+                        "fpr": 0.1,
+                        "calibration": 0.01,
+                    }
+                    for group, n in (("han", 900), ("minority", 60), ("unrecorded", 40))
+                ]
+            },
+        }
+    }
     for result in audit["attributes"].values():
-        result["gaps"] = {m: {"gap": 0.05, "ci_low": 0.01, "ci_high": 0.09}
-                          for m in ("selection_rate", "tpr", "fpr", "calibration")}
+        result["gaps"] = {
+            m: {"gap": 0.05, "ci_low": 0.01, "ci_high": 0.09}
+            for m in ("selection_rate", "tpr", "fpr", "calibration")
+        }
     with mlflow.start_run(run_name="train", tags={"fairness_audit": "true"}):
         mlflow.log_dict(audit, "fairness/audit.json")
 
@@ -225,14 +310,24 @@ def test_no_page_shows_a_raw_identifier_in_either_language(stored, client, setti
     signed_in(client, stored.keys["analyst"])
     register_plots(settings, client.app.state.service.champions.current.versions)
     log_monitoring(settings)
-    paths = ["/ui/", "/ui/models", *(f"/ui/cases/{score_id}" for score_id in stored.score_ids.values())]
+    paths = [
+        "/ui/",
+        "/ui/models",
+        *(f"/ui/cases/{score_id}" for score_id in stored.score_ids.values()),
+    ]
     for lang in ("zh", "en"):
         for path in paths:
             page = client.get(path, params={"lang": lang}).text
             assert raw_identifiers(visible_text(page), lang) == [], path
-            assert not re.findall(rf">\s*(?:{'|'.join(CODES)})\s*<", page), path   # a code alone in its element
+            assert not re.findall(rf">\s*(?:{'|'.join(CODES)})\s*<", page), (
+                path
+            )  # a code alone in its element
     models = visible_text(client.get("/ui/models", params={"lang": "en"}).text)
-    assert "Escalation rate of the riskiest 10%" in models and "319" in models and "0.680 – 0.740" in models
+    assert (
+        "Escalation rate of the riskiest 10%" in models
+        and "319" in models
+        and "0.680 – 0.740" in models
+    )
 
 
 def teams_api(client, keys) -> list[dict]:
@@ -244,22 +339,35 @@ def teams_api(client, keys) -> list[dict]:
 def test_the_queue_shows_each_team_s_cases_due_today_against_its_capacity(backlog, client):
     signed_in(client, backlog.keys["analyst"])
     page = client.get("/ui/").text
-    shown = re.findall(r'class="team-load[^"]*" data-team="(\w+)" data-due="(\d+)"\s+data-capacity="(\d+)" '
-                       r'data-over="(\d+)"', page)
+    shown = re.findall(
+        r'class="team-load[^"]*" data-team="(\w+)" data-due="(\d+)"\s+data-capacity="(\d+)" '
+        r'data-over="(\d+)"',
+        page,
+    )
     loads = [t for t in teams_api(client, backlog.keys) if t["due"]]
-    assert shown == [(t["team"], str(t["due"]), str(t["capacity"]), str(t["over_capacity"])) for t in loads]
+    assert shown == [
+        (t["team"], str(t["due"]), str(t["capacity"]), str(t["over_capacity"])) for t in loads
+    ]
     assert ("police_station", "1") in [(team, capacity) for team, _, capacity, _ in shown]
     assert any(int(over) > 0 for *_, over in shown) and "各单位今日到期案件与处理能力" in page
     beyond = {c["case_id"] for t in loads for c in t["cases"] if c["over_capacity"]}
-    flagged = set(re.findall(r'class="case-link" href="/ui/cases/[^"]+">([^<]+)</a>(?:(?!</tr>).)*超出今日能力',
-                             page, re.S))
+    flagged = set(
+        re.findall(
+            r'class="case-link" href="/ui/cases/[^"]+">([^<]+)</a>(?:(?!</tr>).)*超出今日能力',
+            page,
+            re.S,
+        )
+    )
     assert flagged == beyond and beyond
 
 
 def test_a_team_s_due_today_link_lists_exactly_the_cases_it_counts(backlog, client):
     # an override waiting for a second analyst: reviewed, yet still open and due
-    pending = client.post(f"/v1/scores/{backlog.score_ids['C-101']}/review", headers=auth(backlog.keys["analyst"]),
-                          json={"verdict": "override", "teams": ["family_mediation"], "note": "已和解"})
+    pending = client.post(
+        f"/v1/scores/{backlog.score_ids['C-101']}/review",
+        headers=auth(backlog.keys["analyst"]),
+        json={"verdict": "override", "teams": ["family_mediation"], "note": "已和解"},
+    )
     assert pending.json()["status"] == "pending"
     signed_in(client, backlog.keys["analyst"])
     links = re.findall(r'data-due="(\d+)"[^>]*>\s*<td><a href="([^"]+)"', client.get("/ui/").text)
@@ -279,7 +387,9 @@ def test_a_day_with_nothing_due_says_so(client):
 def test_a_case_unlike_the_training_cases_says_to_lean_on_one_s_own_judgement(stored, client):
     signed_in(client, stored.keys["analyst"])
     score_id = stored.score_ids["C-107"]
-    warnings = client.get(f"/v1/scores/{score_id}", headers=auth(stored.keys["analyst"])).json()["warnings"]
+    warnings = client.get(f"/v1/scores/{score_id}", headers=auth(stored.keys["analyst"])).json()[
+        "warnings"
+    ]
     page = client.get(f"/ui/cases/{score_id}").text
     assert "请以自身判断为主" in page and "此估计依据有限" in page
     kinds = re.findall(r'<li class="warning" data-kind="(\w+)"><strong>([^<]+)</strong>', page)
@@ -297,7 +407,9 @@ def row_of(page: str, score_id: str) -> str:
     return re.search(rf'<tr data-score-id="{score_id}".*?</tr>', page, re.S).group(0)
 
 
-def test_a_rise_of_band_is_flagged_in_the_queue_with_what_changed_and_the_case_keeps_its_timeline(stored, client):
+def test_a_rise_of_band_is_flagged_in_the_queue_with_what_changed_and_the_case_keeps_its_timeline(
+    stored, client
+):
     signed_in(client, stored.keys["analyst"])
     (rescored,) = ingest(client, stored.keys, "hotline_calls", THREAT_CALLS)["rescored"]
     first = stored.score_ids["C-104"]
@@ -312,8 +424,12 @@ def test_a_rise_of_band_is_flagged_in_the_queue_with_what_changed_and_the_case_k
 
     page = client.get(f"/ui/cases/{rescored['score_id']}").text
     box = re.search(r'<div class="band-rise" id="band-rise">.*?</div>', page, re.S).group(0)
-    assert "新来电后重新评分" in box and all(html.escape(line) in box for line in rescored["changes"])
-    entries = re.findall(r'<li class="entry decision([^"]*)" data-type="decision" data-score-id="([^"]+)"', page)
+    assert "新来电后重新评分" in box and all(
+        html.escape(line) in box for line in rescored["changes"]
+    )
+    entries = re.findall(
+        r'<li class="entry decision([^"]*)" data-type="decision" data-score-id="([^"]+)"', page
+    )
     assert [score_id for _, score_id in entries] == [first, rescored["score_id"]]
     assert "rise" in entries[1][0] and "current" in entries[1][0] and "rise" not in entries[0][0]
     older = client.get(f"/ui/cases/{first}").text
@@ -323,16 +439,20 @@ def test_a_rise_of_band_is_flagged_in_the_queue_with_what_changed_and_the_case_k
 def test_an_override_dropping_a_team_a_rule_requires_waits_for_a_second_analyst(stored, client):
     score_id = stored.score_ids["C-101"]
     api = client.get(f"/v1/scores/{score_id}", headers=auth(stored.keys["analyst"])).json()
-    assert "police_station" in api["route"]["required_teams"]        # the weapon threat of H-1
+    assert "police_station" in api["route"]["required_teams"]  # the weapon threat of H-1
     signed_in(client, stored.keys["analyst"])
-    proposed = client.post(f"/ui/cases/{score_id}/review",
-                           data={"verdict": "override", "teams": ["family_mediation"], "note": "已和解，仅需妇联跟进"},
-                           follow_redirects=False)
+    proposed = client.post(
+        f"/ui/cases/{score_id}/review",
+        data={"verdict": "override", "teams": ["family_mediation"], "note": "已和解，仅需妇联跟进"},
+        follow_redirects=False,
+    )
     assert proposed.headers["location"] == f"/ui/cases/{score_id}?saved=pending"
     page = client.get(proposed.headers["location"]).text
     assert "须由另一位分析员确认后才生效" in page and "这是您提出的改派" in page
     assert 'class="settle-form"' not in page and "待第二人确认" in page
-    (review,) = client.get(f"/v1/scores/{score_id}", headers=auth(stored.keys["analyst"])).json()["reviews"]
+    (review,) = client.get(f"/v1/scores/{score_id}", headers=auth(stored.keys["analyst"])).json()[
+        "reviews"
+    ]
     assert review["status"] == "pending"
     own = client.post(f"/ui/cases/{score_id}/reviews/{review['id']}", data={"action": "confirm"})
     assert "四眼原则" in back_on_the_case(own)
@@ -341,32 +461,58 @@ def test_an_override_dropping_a_team_a_rule_requires_waits_for_a_second_analyst(
     signed_in(client, stored.keys["admin"])
     page = client.get(f"/ui/cases/{score_id}").text
     assert f'id="settle-{review["id"]}"' in page and "另一位分析员提出了改派" in page
-    unexplained = client.post(f"/ui/cases/{score_id}/reviews/{review['id']}", data={"action": "reject", "note": " "})
+    unexplained = client.post(
+        f"/ui/cases/{score_id}/reviews/{review['id']}", data={"action": "reject", "note": " "}
+    )
     assert "驳回须填写说明" in back_on_the_case(unexplained)
-    confirmed = client.post(f"/ui/cases/{score_id}/reviews/{review['id']}", data={"action": "confirm", "note": "核实无误"})
+    confirmed = client.post(
+        f"/ui/cases/{score_id}/reviews/{review['id']}",
+        data={"action": "confirm", "note": "核实无误"},
+    )
     assert confirmed.status_code == 200 and "已确认改派" in confirmed.text
     assert re.search(r'id="effective-route">.*?data-team="family_mediation"', confirmed.text, re.S)
-    (review,) = client.get(f"/v1/scores/{score_id}", headers=auth(stored.keys["analyst"])).json()["reviews"]
+    (review,) = client.get(f"/v1/scores/{score_id}", headers=auth(stored.keys["analyst"])).json()[
+        "reviews"
+    ]
     assert (review["status"], review["confirmed_by_key_id"], review["confirm_note"]) == (
-        "confirmed", stored.keys["admin_id"], "核实无误")
+        "confirmed",
+        stored.keys["admin_id"],
+        "核实无误",
+    )
 
 
 def test_lowering_the_priority_a_rule_requires_waits_too_and_raising_it_does_not(stored, client):
     signed_in(client, stored.keys["analyst"])
     for case_id, priority, status in (("C-101", "high", "pending"), ("C-107", "critical", "final")):
         score_id = stored.score_ids[case_id]
-        route = client.get(f"/v1/scores/{score_id}", headers=auth(stored.keys["analyst"])).json()["route"]
-        saved = client.post(f"/ui/cases/{score_id}/review", follow_redirects=False, data={
-            "verdict": "override", "teams": route["teams"], "priority": priority, "note": "按实际情况调整紧急程度"})
+        route = client.get(f"/v1/scores/{score_id}", headers=auth(stored.keys["analyst"])).json()[
+            "route"
+        ]
+        saved = client.post(
+            f"/ui/cases/{score_id}/review",
+            follow_redirects=False,
+            data={
+                "verdict": "override",
+                "teams": route["teams"],
+                "priority": priority,
+                "note": "按实际情况调整紧急程度",
+            },
+        )
         assert saved.headers["location"].endswith("pending" if status == "pending" else "true")
-        (review,) = client.get(f"/v1/scores/{score_id}", headers=auth(stored.keys["analyst"])).json()["reviews"]
+        (review,) = client.get(
+            f"/v1/scores/{score_id}", headers=auth(stored.keys["analyst"])
+        ).json()["reviews"]
         assert (review["priority"], review["status"]) == (priority, status)
-    bogus = client.post(f"/ui/cases/{stored.score_ids['C-102']}/review",
-                        data={"verdict": "override", "teams": ["care_group"], "priority": "asap", "note": "x"})
+    bogus = client.post(
+        f"/ui/cases/{stored.score_ids['C-102']}/review",
+        data={"verdict": "override", "teams": ["care_group"], "priority": "asap", "note": "x"},
+    )
     assert "研判内容无效" in back_on_the_case(bogus)
 
 
-def test_missed_follow_up_visits_show_in_the_queue_and_a_visit_of_concern_re_scores_the_case(stored, client):
+def test_missed_follow_up_visits_show_in_the_queue_and_a_visit_of_concern_re_scores_the_case(
+    stored, client
+):
     score_id = mediated_case(client, stored.keys)
     signed_in(client, stored.keys["analyst"])
     assert "回访逾期 3 次" in row_of(client.get("/ui/").text, score_id)
@@ -375,17 +521,26 @@ def test_missed_follow_up_visits_show_in_the_queue_and_a_visit_of_concern_re_sco
     assert [state for state, _ in visits] == ["missed"] * 3 and "7 天回访" in page
     first = visits[0][1]
 
-    silent = client.post(f"/ui/cases/{score_id}/followups/{first}", data={"outcome": "concern", "note": ""})
+    silent = client.post(
+        f"/ui/cases/{score_id}/followups/{first}", data={"outcome": "concern", "note": ""}
+    )
     assert "回访须填写情况说明" in back_on_the_case(silent)
-    unsaid = client.post(f"/ui/cases/{score_id}/followups/{first}", data={"outcome": "", "note": "见到了"})
+    unsaid = client.post(
+        f"/ui/cases/{score_id}/followups/{first}", data={"outcome": "", "note": "见到了"}
+    )
     assert "请选择回访结果" in back_on_the_case(unsaid)
-    done = client.post(f"/ui/cases/{score_id}/followups/{first}",
-                       data={"outcome": "concern", "note": "双方又因赔偿款争吵"}, follow_redirects=False)
+    done = client.post(
+        f"/ui/cases/{score_id}/followups/{first}",
+        data={"outcome": "concern", "note": "双方又因赔偿款争吵"},
+        follow_redirects=False,
+    )
     rescored = done.headers["location"].split("/ui/cases/")[1].split("?")[0]
     assert rescored != score_id and done.headers["location"].endswith("?saved=visit")
     page = client.get(done.headers["location"]).text
     assert "回访已记录" in page and "出现新的风险迹象" in page and "双方又因赔偿款争吵" in page
-    assert [state for state, _ in re.findall(r'<li class="followup (\w+)" data-followup-id="(\d+)"', page)] == [
-        "done", "missed", "missed"]
+    assert [
+        state
+        for state, _ in re.findall(r'<li class="followup (\w+)" data-followup-id="(\d+)"', page)
+    ] == ["done", "missed", "missed"]
     assert re.search(r'data-score-id="' + rescored + r'">.*?回访后重新评分', page, re.S)
     assert "回访逾期 2 次" in row_of(client.get("/ui/").text, rescored)

@@ -23,25 +23,40 @@ ZH = Translator("zh", {"police_station": {"zh": "派出所", "en": "Police stati
 
 
 def factor(name: str, value, contribution: float) -> dict:
-    return {"feature": name, "label": f"标签{name}", "label_zh": f"标签{name}", "label_en": f"label {name}",
-            "value": value, "contribution": contribution}
+    return {
+        "feature": name,
+        "label": f"标签{name}",
+        "label_zh": f"标签{name}",
+        "label_en": f"label {name}",
+        "value": value,
+        "contribution": contribution,
+    }
 
 
 def explained(factors: list[dict], base: float = -2.0, probability: float = 0.3) -> dict:
     """An escalation part of a response: its factors add up from ``base`` to the margin."""
-    return {"base_value": base, "margin": base + sum(f["contribution"] for f in factors), "probability": probability,
-            "factors": factors}
+    return {
+        "base_value": base,
+        "margin": base + sum(f["contribution"] for f in factors),
+        "probability": probability,
+        "factors": factors,
+    }
 
 
 def test_the_waterfall_walks_in_percentage_points_from_a_typical_case_to_this_case_s_risk():
-    factors = [factor("a", 2, 0.9), factor("b", None, -0.4), factor("c", True, 0.2), factor("d", 0.5, -0.05),
-               factor("e", "neighbor", 0.01)]
+    factors = [
+        factor("a", 2, 0.9),
+        factor("b", None, -0.4),
+        factor("c", True, 0.2),
+        factor("d", 0.5, -0.05),
+        factor("e", "neighbor", 0.01),
+    ]
     chart = waterfall(explained(factors, probability=0.3), ZH, top=3)
     assert [b.label for b in chart.bars] == ["标签a", "标签b", "标签c", "其余其他因素（2 项）"]
     assert [b.value for b in chart.bars] == ["2", "未知", "是", ""]
     assert [b.up for b in chart.bars] == [True, False, True, False]
     assert chart.bars[-1].contribution == pytest.approx(-0.04)
-    assert chart.end == pytest.approx(0.3)   # the headline's probability, calibration included
+    assert chart.end == pytest.approx(0.3)  # the headline's probability, calibration included
     assert chart.start * 100 + sum(b.points for b in chart.bars) == pytest.approx(30)
     assert chart.bars[0].points > 0 > chart.bars[1].points
     assert chart.bars[0].left == pytest.approx(chart.start_at)
@@ -50,42 +65,82 @@ def test_the_waterfall_walks_in_percentage_points_from_a_typical_case_to_this_ca
 
 
 def test_the_remaining_factors_are_grouped_by_theme():
-    names = ["case_dispute_type", "hh_calls_all_30d", "hh_threat_incidents_365d", "hh_any_alcohol_problem",
-             "cp_calls_all_90d", "hh_prior_failed_mediations_365d"]
-    assert [theme_of(n) for n in names] == ["this_case", "calls", "police", "persons", "calls", "mediation"]
+    names = [
+        "case_dispute_type",
+        "hh_calls_all_30d",
+        "hh_threat_incidents_365d",
+        "hh_any_alcohol_problem",
+        "cp_calls_all_90d",
+        "hh_prior_failed_mediations_365d",
+    ]
+    assert [theme_of(n) for n in names] == [
+        "this_case",
+        "calls",
+        "police",
+        "persons",
+        "calls",
+        "mediation",
+    ]
     factors = [factor("hh_violent_incidents_365d", 3, 1.0)] + [factor(n, 1, 0.1) for n in names]
     chart = waterfall(explained(factors), Translator("en", {}), top=1)
     assert [b.label for b in chart.bars[1:]] == [
-        "Other factors: this case (1)", "Other factors: calls (2)", "Other factors: police records (1)",
-        "Other factors: mediation and earlier disputes (1)", "Other factors: persons and households (1)"]
+        "Other factors: this case (1)",
+        "Other factors: calls (2)",
+        "Other factors: police records (1)",
+        "Other factors: mediation and earlier disputes (1)",
+        "Other factors: persons and households (1)",
+    ]
     assert all(b.group for b in chart.bars[1:]) and chart.bars[2].contribution == pytest.approx(0.2)
 
 
 def test_the_waterfall_has_no_rest_bar_when_every_factor_is_shown():
-    chart = waterfall(explained([factor("a", 1, 0.5), factor("b", 0, -0.2)]), Translator("en", {}), top=8)
+    chart = waterfall(
+        explained([factor("a", 1, 0.5), factor("b", 0, -0.2)]), Translator("en", {}), top=8
+    )
     assert [b.label for b in chart.bars] == ["label a", "label b"]
 
 
 def test_a_flag_reads_yes_no_or_unknown_never_1_or_0():
-    flags = [factor("hh_any_alcohol_problem", 1.0, 0.3), factor("case_description_threat", 0.0, -0.1),
-             factor("hh_low_income", None, 0.05)]
+    flags = [
+        factor("hh_any_alcohol_problem", 1.0, 0.3),
+        factor("case_description_threat", 0.0, -0.1),
+        factor("hh_low_income", None, 0.05),
+    ]
     escalation = explained(flags)
     assert [b.value for b in waterfall(escalation, ZH).bars] == ["是", "否", "未知"]
-    assert [b.value for b in waterfall(escalation, Translator("en", {})).bars] == ["Yes", "No", "Unknown"]
+    assert [b.value for b in waterfall(escalation, Translator("en", {})).bars] == [
+        "Yes",
+        "No",
+        "Unknown",
+    ]
 
 
 def test_every_metric_a_training_run_logs_has_words_on_the_models_page():
     y, p = np.array([0, 1, 0, 1, 1, 0]), np.array([0.1, 0.8, 0.3, 0.6, 0.9, 0.2])
     tiers = np.array(["green", "yellow", "red"])
-    logged = {*binary_metrics(y, p), *tier_metrics(tiers, np.eye(3)), "coverage", "override_agreement"}
+    logged = {
+        *binary_metrics(y, p),
+        *tier_metrics(tiers, np.eye(3)),
+        "coverage",
+        "override_agreement",
+    }
     assert logged <= set(VOCABULARY["metric"])
-    table = metric_table("escalation", {"escalation_rows": 319.0, "escalation_checklist_precision_top10": 0.25,
-                                        "escalation_roc_auc": 0.7, "escalation_backtest_roc_auc_min": 0.65,
-                                        "escalation_backtest_roc_auc_max": 0.75})
+    table = metric_table(
+        "escalation",
+        {
+            "escalation_rows": 319.0,
+            "escalation_checklist_precision_top10": 0.25,
+            "escalation_roc_auc": 0.7,
+            "escalation_backtest_roc_auc_min": 0.65,
+            "escalation_backtest_roc_auc_max": 0.75,
+        },
+    )
     assert table.sources == ["model", "checklist"]
     assert [(r.metric, r.values, r.folds) for r in table.rows] == [
-        ("roc_auc", {"model": "0.700"}, "0.650 – 0.750"), ("rows", {"model": "319"}, None),
-        ("precision_top10", {"checklist": "0.250"}, None)]
+        ("roc_auc", {"model": "0.700"}, "0.650 – 0.750"),
+        ("rows", {"model": "319"}, None),
+        ("precision_top10", {"checklist": "0.250"}, None),
+    ]
 
 
 def test_deadline_states_follow_the_response_time():
@@ -98,9 +153,13 @@ def test_deadline_states_follow_the_response_time():
 
 
 def test_queue_dates_are_whole_days_in_shanghai():
-    where = QueueQuery(scored_from="2025-06-01", scored_to="2025-06-01", team="", band=["high"]).where()
+    where = QueueQuery(
+        scored_from="2025-06-01", scored_to="2025-06-01", team="", band=["high"]
+    ).where()
     assert where.created_from == datetime(2025, 5, 31, 16, tzinfo=timezone.utc)
-    assert where.created_to == datetime(2025, 6, 1, 16, tzinfo=timezone.utc) - timedelta(microseconds=1)
+    assert where.created_to == datetime(2025, 6, 1, 16, tzinfo=timezone.utc) - timedelta(
+        microseconds=1
+    )
     assert where.team is None and where.band == ["high"] and where.reviewed is None
     assert QueueQuery(reviewed="no").where().reviewed is False
 
@@ -126,13 +185,28 @@ def test_a_missing_or_short_secret_stops_the_service_at_start(tmp_path):
 
 
 def test_every_message_and_term_exists_in_both_languages_and_speaks_of_risk():
-    for zh, en in [*MESSAGES.values(), *(w for words in VOCABULARY.values() for w in words.values())]:
+    for zh, en in [
+        *MESSAGES.values(),
+        *(w for words in VOCABULARY.values() for w in words.values()),
+    ]:
         assert zh and en
-        assert not re.search("将会|必将|必然|一定会", zh) and not re.search(r"\bwill\b|\bcertain", en, re.I)
-    assert pick_lang("en", "zh") == "en" and pick_lang(None, "en") == "en" and pick_lang("fr", None) == "zh"
+        assert not re.search("将会|必将|必然|一定会", zh) and not re.search(
+            r"\bwill\b|\bcertain", en, re.I
+        )
+    assert (
+        pick_lang("en", "zh") == "en"
+        and pick_lang(None, "en") == "en"
+        and pick_lang("fr", None) == "zh"
+    )
     assert ZH.value(None) == "未知" and ZH.value(False) == "否" and ZH.value(20000.0) == "20,000"
-    assert ZH.value(0.456) == "0.46" and ZH.value("rural") == "农村" and ZH.team("police_station") == "派出所"
-    assert ZH.duration(0.5) == "30 分钟" and ZH.duration(2) == "2 小时" and ZH.duration(72) == "3 天"
+    assert (
+        ZH.value(0.456) == "0.46"
+        and ZH.value("rural") == "农村"
+        and ZH.team("police_station") == "派出所"
+    )
+    assert (
+        ZH.duration(0.5) == "30 分钟" and ZH.duration(2) == "2 小时" and ZH.duration(72) == "3 天"
+    )
 
 
 def test_the_history_is_as_of_the_score_and_masks_long_numbers(tmp_path):
@@ -149,11 +223,21 @@ def test_the_history_is_as_of_the_score_and_masks_long_numbers(tmp_path):
 
 
 def test_each_warning_of_the_service_is_named_by_its_kind():
-    texts = ["unknown household H-9: scored with no history", "unknown counterparty household H-8: no history used",
-             "unknown person P-9: tier from no history",
-             "outside the training population: district '新区' never occurred in the training cases; lean on your own "
-             "judgement", "no recorded history for this household (calls, cases, incidents, screenings): …",
-             "something new"]
+    texts = [
+        "unknown household H-9: scored with no history",
+        "unknown counterparty household H-8: no history used",
+        "unknown person P-9: tier from no history",
+        "outside the training population: district '新区' never occurred in the training cases; lean on your own "
+        "judgement",
+        "no recorded history for this household (calls, cases, incidents, screenings): …",
+        "something new",
+    ]
     assert [w.kind for w in warnings_of({"warnings": texts})] == [
-        "unknown_household", "unknown_counterparty", "unknown_person", "population", "no_history", "other"]
+        "unknown_household",
+        "unknown_counterparty",
+        "unknown_person",
+        "population",
+        "no_history",
+        "other",
+    ]
     assert all(ZH(f"warning_{w.kind}") for w in warnings_of({"warnings": texts}))

@@ -6,6 +6,13 @@ from triage.data_contracts.suites import build_suite
 from triage.data_contracts.validation import ValidationResult, validate_dataset, validate_frames
 
 __all__ = [
-    "DatasetUnreadable", "ValidationResult", "as_text_frame", "build_suite", "read_dataset",
-    "render_report", "validate_dataset", "validate_frames", "write_validation_outputs",
+    "DatasetUnreadable",
+    "ValidationResult",
+    "as_text_frame",
+    "build_suite",
+    "read_dataset",
+    "render_report",
+    "validate_dataset",
+    "validate_frames",
+    "write_validation_outputs",
 ]

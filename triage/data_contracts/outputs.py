@@ -31,12 +31,16 @@ def write_validation_outputs(result: ValidationResult, out: Path) -> None:
     (out / "quarantine").mkdir(parents=True, exist_ok=True)
     (out / "suites").mkdir(parents=True, exist_ok=True)
     (out / "validation.json").write_text(
-        json.dumps(result.summary, ensure_ascii=False, indent=2), encoding="utf-8")
+        json.dumps(result.summary, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
     for table, rows in result.quarantine.items():
-        spreadsheet_safe(rows).to_csv(out / "quarantine" / f"{table}.csv", index=False, encoding="utf-8")
+        spreadsheet_safe(rows).to_csv(
+            out / "quarantine" / f"{table}.csv", index=False, encoding="utf-8"
+        )
         (out / "suites" / f"{table}.json").write_text(
             json.dumps(build_suite(table).to_json_dict(), ensure_ascii=False, indent=2),
-            encoding="utf-8")
+            encoding="utf-8",
+        )
     (out / "report.md").write_text(render_report(result), encoding="utf-8")
 
 
@@ -46,23 +50,41 @@ def render_report(result: ValidationResult) -> str:
     lines = ["# Data validation report", ""]
     if "dataset" in s:
         lines += [f"Dataset: `{s['dataset']}`", ""]
-    lines += [f"**{result.one_line_summary()}**", "",
-              "| table | rows read | valid | quarantined | by rule |", "| --- | ---: | ---: | ---: | --- |"]
+    lines += [
+        f"**{result.one_line_summary()}**",
+        "",
+        "| table | rows read | valid | quarantined | by rule |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
     for table, counts in s["tables"].items():
         by_rule = ", ".join(f"{rule} {n:,}" for rule, n in counts["by_rule"].items()) or "–"
-        lines.append(f"| {table} | {counts['rows_read']:,} | {counts['valid']:,} | "
-                     f"{counts['quarantined']:,} | {by_rule} |")
+        lines.append(
+            f"| {table} | {counts['rows_read']:,} | {counts['valid']:,} | "
+            f"{counts['quarantined']:,} | {by_rule} |"
+        )
     lines += ["", "## Warnings", ""]
     lines += [f"- {warning}" for warning in s["warnings"]] or ["None."]
-    lines += ["", "## Rules", "", "A row is quarantined under the first rule it breaks, in this order.", ""]
+    lines += [
+        "",
+        "## Rules",
+        "",
+        "A row is quarantined under the first rule it breaks, in this order.",
+        "",
+    ]
     lines += [f"{rank}. `{rule}`: {text}" for rank, (rule, text) in enumerate(RULES.items(), 1)]
     for table, rows in result.quarantine.items():
         if rows.empty:
             continue
-        lines += ["", f"## Quarantined rows of {table}", "",
-                  f"The first {min(len(rows), REPORT_EXAMPLES_PER_TABLE)} of {len(rows):,}; "
-                  f"all are in `quarantine/{table}.csv`.", "",
-                  "| row | rule | detail |", "| ---: | --- | --- |"]
+        lines += [
+            "",
+            f"## Quarantined rows of {table}",
+            "",
+            f"The first {min(len(rows), REPORT_EXAMPLES_PER_TABLE)} of {len(rows):,}; "
+            f"all are in `quarantine/{table}.csv`.",
+            "",
+            "| row | rule | detail |",
+            "| ---: | --- | --- |",
+        ]
         for row in rows.head(REPORT_EXAMPLES_PER_TABLE).itertuples():
             lines.append(f"| {row.row_number} | {row.rule} | {row.detail} |")
     return "\n".join(lines) + "\n"
@@ -75,7 +97,9 @@ def spreadsheet_safe(rows: pd.DataFrame) -> pd.DataFrame:
         if safe[name].dtype != object and not pd.api.types.is_string_dtype(safe[name].dtype):
             continue
         values = safe[name]
-        risky = values.str.contains(_FORMULA_START, na=False) & ~values.str.fullmatch(_PLAIN_NUMBER, na=False)
+        risky = values.str.contains(_FORMULA_START, na=False) & ~values.str.fullmatch(
+            _PLAIN_NUMBER, na=False
+        )
         if risky.any():
             safe[name] = values.where(~risky, "'" + values)
     return safe

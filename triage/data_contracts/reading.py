@@ -39,26 +39,40 @@ def read_dataset(folder: Path) -> dict[str, pd.DataFrame]:
 
 def read_table(folder: Path, table: str) -> pd.DataFrame:
     """The raw frame of one table; which file format is decided by the file present."""
-    present = [folder / f"{table}.{fmt}" for fmt in FORMATS if (folder / f"{table}.{fmt}").is_file()]
+    present = [
+        folder / f"{table}.{fmt}" for fmt in FORMATS if (folder / f"{table}.{fmt}").is_file()
+    ]
     if not present:
-        raise DatasetUnreadable(f"table {table}: neither {table}.csv nor {table}.parquet in {folder}")
+        raise DatasetUnreadable(
+            f"table {table}: neither {table}.csv nor {table}.parquet in {folder}"
+        )
     if len(present) > 1:
-        raise DatasetUnreadable(f"table {table}: both {table}.csv and {table}.parquet exist; keep one")
+        raise DatasetUnreadable(
+            f"table {table}: both {table}.csv and {table}.parquet exist; keep one"
+        )
     path = present[0]
     try:
-        frame = _read_csv(path) if path.suffix == ".csv" else as_text_frame(_read_parquet(path), table)
+        frame = (
+            _read_csv(path) if path.suffix == ".csv" else as_text_frame(_read_parquet(path), table)
+        )
     except UnicodeDecodeError as exc:
-        raise DatasetUnreadable(f"table {table}: cannot read {path.name}: not UTF-8 (byte "
-                                f"0x{exc.object[exc.start]:02x} cannot be decoded); a GBK, GB18030 or "
-                                "UTF-16 export must be saved as UTF-8") from exc
+        raise DatasetUnreadable(
+            f"table {table}: cannot read {path.name}: not UTF-8 (byte "
+            f"0x{exc.object[exc.start]:02x} cannot be decoded); a GBK, GB18030 or "
+            "UTF-16 export must be saved as UTF-8"
+        ) from exc
     except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DatasetUnreadable(f"table {table}: cannot read {path.name}: {reason}") from exc
     return frame.reset_index(drop=True)
 
 
-_WIDE_BOMS = {b"\xff\xfe\x00\x00": "UTF-32", b"\x00\x00\xfe\xff": "UTF-32",
-              b"\xff\xfe": "UTF-16", b"\xfe\xff": "UTF-16"}
+_WIDE_BOMS = {
+    b"\xff\xfe\x00\x00": "UTF-32",
+    b"\x00\x00\xfe\xff": "UTF-32",
+    b"\xff\xfe": "UTF-16",
+    b"\xfe\xff": "UTF-16",
+}
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -67,10 +81,17 @@ def _read_csv(path: Path) -> pd.DataFrame:
         head = file.read(4)
     wide = next((name for bom, name in _WIDE_BOMS.items() if head.startswith(bom)), None)
     if wide:
-        raise ValueError(f"the file is {wide} (it starts with a {wide} byte-order mark); "
-                         "the contract asks UTF-8")
-    options = dict(dtype="str", encoding="utf-8-sig", keep_default_na=False, na_values=[""],
-                   quoting=csv.QUOTE_MINIMAL, skip_blank_lines=True)
+        raise ValueError(
+            f"the file is {wide} (it starts with a {wide} byte-order mark); the contract asks UTF-8"
+        )
+    options = dict(
+        dtype="str",
+        encoding="utf-8-sig",
+        keep_default_na=False,
+        na_values=[""],
+        quoting=csv.QUOTE_MINIMAL,
+        skip_blank_lines=True,
+    )
     # pandas renames a repeated header ("street", "street.1"): read the header as written
     header = pd.read_csv(path, header=None, nrows=1, **options)
     _refuse_repeated_names([str(name) for name in header.iloc[0].dropna()] if len(header) else [])
@@ -102,17 +123,26 @@ def as_text_frame(frame: pd.DataFrame, table: str | None = None) -> pd.DataFrame
         raise DatasetUnreadable(f"{where}{exc}") from exc
     text = {}
     for name in frame.columns:
-        checked = table not in TABLES or name in TABLES[table].column_names  # extra columns are ignored
-        nested = (_first(frame[name].map(lambda v: isinstance(v, _NESTED)))
-                  if checked and frame[name].dtype == object else None)
+        checked = (
+            table not in TABLES or name in TABLES[table].column_names
+        )  # extra columns are ignored
+        nested = (
+            _first(frame[name].map(lambda v: isinstance(v, _NESTED)))
+            if checked and frame[name].dtype == object
+            else None
+        )
         if nested is not None:
-            raise DatasetUnreadable(f"{where}column {name}, row {nested}: a nested value (list or "
-                                    "mapping); every cell must be a single value")
+            raise DatasetUnreadable(
+                f"{where}column {name}, row {nested}: a nested value (list or "
+                "mapping); every cell must be a single value"
+            )
         text[name] = _as_text(frame[name])
         nul = _first(text[name].str.contains("\x00", regex=False)) if checked else None
         if nul is not None:
-            raise DatasetUnreadable(f"{where}column {name}, row {nul}: a NUL character, which no "
-                                    "text may hold (a binary, corrupt or UTF-16 file?)")
+            raise DatasetUnreadable(
+                f"{where}column {name}, row {nul}: a NUL character, which no "
+                "text may hold (a binary, corrupt or UTF-16 file?)"
+            )
     return pd.DataFrame(text, index=frame.index)
 
 
@@ -126,7 +156,9 @@ def _first(flags: pd.Series) -> int | None:
 
 
 def _as_text(values: pd.Series) -> pd.Series:
-    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values.dtype):
+    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(
+        values.dtype
+    ):
         text = values.map(lambda v: v.isoformat(), na_action="ignore")
     elif pd.api.types.is_bool_dtype(values.dtype):
         text = values.map(lambda v: "true" if v else "false", na_action="ignore")

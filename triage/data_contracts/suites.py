@@ -72,18 +72,30 @@ def _text_expectations(column: Column) -> list[gxe.Expectation]:
     name = column.name
     expectations: list[gxe.Expectation] = []
     if not column.nullable:
-        expectations.append(gxe.ExpectColumnValuesToNotBeNull(
-            column=name, meta=_meta("missing_required", TEXT_STAGE)))
+        expectations.append(
+            gxe.ExpectColumnValuesToNotBeNull(
+                column=name, meta=_meta("missing_required", TEXT_STAGE)
+            )
+        )
     if column.type in _FORMAT_RULES:
         rule, regex, description = _FORMAT_RULES[column.type]
-        expectations.append(gxe.ExpectColumnValuesToMatchRegex(
-            column=name, regex=regex, description=description, meta=_meta(rule, TEXT_STAGE)))
+        expectations.append(
+            gxe.ExpectColumnValuesToMatchRegex(
+                column=name, regex=regex, description=description, meta=_meta(rule, TEXT_STAGE)
+            )
+        )
     elif column.type == "enum":
-        expectations.append(gxe.ExpectColumnValuesToBeInSet(
-            column=name, value_set=list(column.values), meta=_meta("bad_enum", TEXT_STAGE)))
+        expectations.append(
+            gxe.ExpectColumnValuesToBeInSet(
+                column=name, value_set=list(column.values), meta=_meta("bad_enum", TEXT_STAGE)
+            )
+        )
     elif column.type == "text":
-        expectations.append(gxe.ExpectColumnValueLengthsToBeBetween(
-            column=name, max_value=MAX_TEXT_LENGTH, meta=_meta("text_too_long", TEXT_STAGE)))
+        expectations.append(
+            gxe.ExpectColumnValueLengthsToBeBetween(
+                column=name, max_value=MAX_TEXT_LENGTH, meta=_meta("text_too_long", TEXT_STAGE)
+            )
+        )
     return expectations
 
 
@@ -92,8 +104,11 @@ def _range_expectation(column: Column, current_year: int) -> gxe.Expectation | N
     if column.min is None and maximum is None:
         return None
     return gxe.ExpectColumnValuesToBeBetween(
-        column=column.name, min_value=column.min, max_value=maximum,
-        meta=_meta("out_of_range", VALUE_STAGE))
+        column=column.name,
+        min_value=column.min,
+        max_value=maximum,
+        meta=_meta("out_of_range", VALUE_STAGE),
+    )
 
 
 def _row_expectations(table: str) -> list[gxe.Expectation]:
@@ -101,26 +116,44 @@ def _row_expectations(table: str) -> list[gxe.Expectation]:
     spec = TABLES[table]
     expectations: list[gxe.Expectation] = [
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A=later, column_B=earlier, or_equal=True, ignore_row_if="either_value_is_missing",
-            meta=_meta("time_order", VALUE_STAGE))
+            column_A=later,
+            column_B=earlier,
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
+            meta=_meta("time_order", VALUE_STAGE),
+        )
         for later, earlier in spec.ordered
     ]
     if table == "cases":
-        expectations.append(gxe.ExpectSelectColumnValuesToBeUniqueWithinRecord(
-            column_list=["household_id", "counterparty_household_id"],
-            ignore_row_if="any_value_is_missing",
-            description="the counterparty household differs from the household",
-            meta=_meta("inconsistent", VALUE_STAGE)))
+        expectations.append(
+            gxe.ExpectSelectColumnValuesToBeUniqueWithinRecord(
+                column_list=["household_id", "counterparty_household_id"],
+                ignore_row_if="any_value_is_missing",
+                description="the counterparty household differs from the household",
+                meta=_meta("inconsistent", VALUE_STAGE),
+            )
+        )
     if table == "screenings":
         for instrument, ceiling in INSTRUMENT_MAX_SCORE.items():
             if ceiling < spec.column("score").max:
-                expectations.append(gxe.ExpectColumnValuesToBeBetween(
-                    column="score", max_value=ceiling, row_condition=RowColumn("instrument") == instrument,
-                    condition_parser="great_expectations", meta=_meta("out_of_range", VALUE_STAGE)))
-        expectations.append(gxe.ExpectColumnValuesToBeNull(
-            column="item9", row_condition=RowColumn("instrument") == "gad7",
-            condition_parser="great_expectations",
-            description="item 9 belongs to the PHQ-9 only", meta=_meta("inconsistent", VALUE_STAGE)))
+                expectations.append(
+                    gxe.ExpectColumnValuesToBeBetween(
+                        column="score",
+                        max_value=ceiling,
+                        row_condition=RowColumn("instrument") == instrument,
+                        condition_parser="great_expectations",
+                        meta=_meta("out_of_range", VALUE_STAGE),
+                    )
+                )
+        expectations.append(
+            gxe.ExpectColumnValuesToBeNull(
+                column="item9",
+                row_condition=RowColumn("instrument") == "gad7",
+                condition_parser="great_expectations",
+                description="item 9 belongs to the PHQ-9 only",
+                meta=_meta("inconsistent", VALUE_STAGE),
+            )
+        )
     return expectations
 
 
@@ -135,16 +168,21 @@ def build_suite(table: str, current_year: int | None = None) -> gx.ExpectationSu
         if column.type in ("int", "decimal") and (ranged := _range_expectation(column, year)):
             expectations.append(ranged)
     expectations.extend(_row_expectations(table))
-    return gx.ExpectationSuite(name=table, expectations=expectations,
-                               meta={"source": "triage.contract.TABLES (docs/data-format.md)"})
+    return gx.ExpectationSuite(
+        name=table,
+        expectations=expectations,
+        meta={"source": "triage.contract.TABLES (docs/data-format.md)"},
+    )
 
 
 @lru_cache(maxsize=1)
 def _batch_definition():
     """One in-memory GX context for the process: no files, no progress bars, no analytics."""
-    config = DataContextConfig(store_backend_defaults=InMemoryStoreBackendDefaults(),
-                               progress_bars=ProgressBarsConfig(globally=False),
-                               analytics_enabled=False)
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(),
+        progress_bars=ProgressBarsConfig(globally=False),
+        analytics_enabled=False,
+    )
     context = gx.get_context(mode="ephemeral", project_config=config)
     asset = context.data_sources.add_pandas("triage").add_dataframe_asset("exchange_table")
     return asset.add_batch_definition_whole_dataframe("whole_table")
@@ -176,8 +214,9 @@ def unexpected_rows(suite: gx.ExpectationSuite, stage: str, frame: pd.DataFrame)
             groups.setdefault(tuple(sorted(_columns_used(expectation))), []).append(expectation)
     breaches = []
     for columns, expectations in groups.items():
-        group_suite = gx.ExpectationSuite(name=f"{suite.name}:{stage}:{','.join(columns)}",
-                                          expectations=expectations)
+        group_suite = gx.ExpectationSuite(
+            name=f"{suite.name}:{stage}:{','.join(columns)}", expectations=expectations
+        )
         per_value = len(columns) == 1 and all(e.row_condition is None for e in expectations)
         if per_value:
             codes, distinct = pd.factorize(frame[columns[0]], use_na_sentinel=False)
@@ -189,7 +228,9 @@ def unexpected_rows(suite: gx.ExpectationSuite, stage: str, frame: pd.DataFrame)
             outcome = batch.validate(group_suite, result_format={"result_format": "COMPLETE"})
         for breach in _breaches(suite.name, outcome):
             if per_value:
-                breach = Breach(breach.rule, breach.columns, np.flatnonzero(np.isin(codes, breach.rows)))
+                breach = Breach(
+                    breach.rule, breach.columns, np.flatnonzero(np.isin(codes, breach.rows))
+                )
             breaches.append(breach)
     return breaches
 
@@ -200,8 +241,10 @@ def _breaches(table: str, outcome) -> list[Breach]:
     for result in outcome.results:
         config = result.expectation_config
         if result.exception_info.get("raised_exception"):
-            raise RuntimeError(f"expectation {config.type} on {table} failed to run: "
-                               f"{result.exception_info.get('exception_message')}")
+            raise RuntimeError(
+                f"expectation {config.type} on {table} failed to run: "
+                f"{result.exception_info.get('exception_message')}"
+            )
         if not result.success:
             rows = np.asarray(result.result["unexpected_index_list"], dtype=np.int64)
             breaches.append(Breach(config.meta["rule"], _checked_columns(config.kwargs), rows))
@@ -209,8 +252,10 @@ def _breaches(table: str, outcome) -> list[Breach]:
 
 
 def _checked_columns(kwargs: dict) -> tuple[str, ...]:
-    return tuple(kwargs.get("column_list") or
-                 [kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs])
+    return tuple(
+        kwargs.get("column_list")
+        or [kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs]
+    )
 
 
 def _columns_used(expectation: gxe.Expectation) -> set[str]:

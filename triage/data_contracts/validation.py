@@ -27,7 +27,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from triage.contract import FIRST_YEAR, LAST_YEAR, RULES, TABLE_ORDER, TABLES, TIMEZONE, TYPED_DTYPES, Table
+from triage.contract import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    RULES,
+    TABLE_ORDER,
+    TABLES,
+    TIMEZONE,
+    TYPED_DTYPES,
+    Table,
+)
 from triage.data_contracts.reading import DatasetUnreadable, as_text_frame, read_dataset
 from triage.data_contracts.suites import (
     TEXT_STAGE,
@@ -42,8 +51,12 @@ log = logging.getLogger(__name__)
 
 RULE_RANK = {rule: rank for rank, rule in enumerate(RULES)}
 QUARANTINE_COLUMNS = ("row_number", "rule", "detail")
-_PARSE_RULE = {"timestamp": "bad_timestamp", "bool": "bad_bool", "int": "bad_int",
-               "decimal": "bad_decimal"}
+_PARSE_RULE = {
+    "timestamp": "bad_timestamp",
+    "bool": "bad_bool",
+    "int": "bad_int",
+    "decimal": "bad_decimal",
+}
 _BOOL_TEXT = {"true": True, "1": True, "false": False, "0": False}
 #: Rows whose time must not precede the time of the row they reference:
 #: table -> (time column, reference column, referenced table, referenced time column).
@@ -66,8 +79,10 @@ class ValidationResult:
     def one_line_summary(self) -> str:
         s = self.summary
         rules = ", ".join(f"{rule} {count:,}" for rule, count in s["by_rule"].items())
-        text = (f"{len(s['tables'])} tables, {s['rows_read']:,} rows read: {s['valid']:,} valid, "
-                f"{s['quarantined']:,} quarantined")
+        text = (
+            f"{len(s['tables'])} tables, {s['rows_read']:,} rows read: {s['valid']:,} valid, "
+            f"{s['quarantined']:,} quarantined"
+        )
         if rules:
             text += f" ({rules})"
         if s["warnings"]:
@@ -82,8 +97,9 @@ def validate_dataset(folder: Path) -> ValidationResult:
     return result
 
 
-def validate_frames(raw: Mapping[str, pd.DataFrame],
-                    stored: Mapping[str, pd.DataFrame] | None = None) -> ValidationResult:
+def validate_frames(
+    raw: Mapping[str, pd.DataFrame], stored: Mapping[str, pd.DataFrame] | None = None
+) -> ValidationResult:
     """Validate raw frames of some or all tables.
 
     ``raw`` maps table names to frames of the values as written (strings; other scalars are
@@ -105,22 +121,34 @@ def validate_frames(raw: Mapping[str, pd.DataFrame],
         text = _contract_columns(TABLES[table], given, warnings)
         valid, quarantine = _validate_table(TABLES[table], given, text, result.valid, stored)
         if len(valid) + len(quarantine) != len(given):
-            raise RuntimeError(f"{table}: {len(given)} rows read but {len(valid)} valid + "
-                               f"{len(quarantine)} quarantined")
+            raise RuntimeError(
+                f"{table}: {len(given)} rows read but {len(valid)} valid + "
+                f"{len(quarantine)} quarantined"
+            )
         result.valid[table], result.quarantine[table] = valid, quarantine
         per_table[table] = {
-            "rows_read": len(given), "valid": len(valid), "quarantined": len(quarantine),
+            "rows_read": len(given),
+            "valid": len(valid),
+            "quarantined": len(quarantine),
             "by_rule": _count_rules(quarantine["rule"]),
         }
-        log.info("%s: %d rows read, %d valid, %d quarantined", table, len(given), len(valid),
-                 len(quarantine))
+        log.info(
+            "%s: %d rows read, %d valid, %d quarantined",
+            table,
+            len(given),
+            len(valid),
+            len(quarantine),
+        )
     result.summary = {
         "tables": per_table,
         "rows_read": sum(t["rows_read"] for t in per_table.values()),
         "valid": sum(t["valid"] for t in per_table.values()),
         "quarantined": sum(t["quarantined"] for t in per_table.values()),
-        "by_rule": _count_rules(pd.concat([q["rule"] for q in result.quarantine.values()])
-                                if result.quarantine else pd.Series(dtype="str")),
+        "by_rule": _count_rules(
+            pd.concat([q["rule"] for q in result.quarantine.values()])
+            if result.quarantine
+            else pd.Series(dtype="str")
+        ),
         "warnings": warnings,
     }
     return result
@@ -135,22 +163,32 @@ def _contract_columns(spec: Table, given: pd.DataFrame, warnings: list[str]) -> 
     """The contract's columns in contract order; absent optional columns are null."""
     required_missing = [c.name for c in spec.columns if not c.nullable and c.name not in given]
     if required_missing:
-        raise DatasetUnreadable(f"table {spec.name}: required column(s) missing: "
-                                f"{', '.join(required_missing)}")
+        raise DatasetUnreadable(
+            f"table {spec.name}: required column(s) missing: {', '.join(required_missing)}"
+        )
     extra = [name for name in given.columns if name not in spec.column_names]
     if extra:
         warnings.append(f"{spec.name}: extra column(s) ignored: {', '.join(map(str, extra))}")
     optional_missing = [name for name in spec.column_names if name not in given]
     if optional_missing:
-        warnings.append(f"{spec.name}: optional column(s) absent, taken as empty: "
-                        f"{', '.join(optional_missing)}")
-    return pd.DataFrame({name: given[name] if name in given else pd.Series(
-        pd.NA, index=given.index, dtype="str") for name in spec.column_names})
+        warnings.append(
+            f"{spec.name}: optional column(s) absent, taken as empty: {', '.join(optional_missing)}"
+        )
+    return pd.DataFrame(
+        {
+            name: given[name] if name in given else pd.Series(pd.NA, index=given.index, dtype="str")
+            for name in spec.column_names
+        }
+    )
 
 
-def _validate_table(spec: Table, given: pd.DataFrame, text: pd.DataFrame,
-                    settled: Mapping[str, pd.DataFrame], stored: Mapping[str, pd.DataFrame]
-                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _validate_table(
+    spec: Table,
+    given: pd.DataFrame,
+    text: pd.DataFrame,
+    settled: Mapping[str, pd.DataFrame],
+    stored: Mapping[str, pd.DataFrame],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     suite = build_suite(spec.name)
     breaches = unexpected_rows(suite, TEXT_STAGE, text)
     values, parse_breaches = _parse(spec, _blank_malformed(text, breaches))
@@ -209,17 +247,20 @@ def _parse_timestamps(raw: pd.Series) -> pd.Series:
     has_offset = raw.str.contains(TIMESTAMP_OFFSET_REGEX, regex=True).fillna(False).astype(bool)
     parsed = pd.Series(pd.NaT, index=raw.index, dtype=TYPED_DTYPES["timestamp"])
     if has_offset.any():
-        parsed[has_offset] = pd.to_datetime(raw[has_offset], format="ISO8601", utc=True,
-                                            errors="coerce").astype(TYPED_DTYPES["timestamp"])
+        parsed[has_offset] = pd.to_datetime(
+            raw[has_offset], format="ISO8601", utc=True, errors="coerce"
+        ).astype(TYPED_DTYPES["timestamp"])
     local = ~has_offset & raw.notna()
     if local.any():
         naive = pd.to_datetime(raw[local], format="ISO8601", errors="coerce")
         # China kept summer time in 1986-1991: a skipped local hour moves forward, a repeated
         # one is read as standard time, so that no well-written value is refused
         standard_time = np.zeros(len(naive), dtype=bool)
-        parsed[local] = (naive.dt.tz_localize(TIMEZONE, ambiguous=standard_time,
-                                              nonexistent="shift_forward")
-                         .dt.tz_convert("UTC").astype(TYPED_DTYPES["timestamp"]))
+        parsed[local] = (
+            naive.dt.tz_localize(TIMEZONE, ambiguous=standard_time, nonexistent="shift_forward")
+            .dt.tz_convert("UTC")
+            .astype(TYPED_DTYPES["timestamp"])
+        )
     return parsed
 
 
@@ -229,38 +270,54 @@ def _duplicate_ids(spec: Table, text: pd.DataFrame) -> list[Breach]:
     return [Breach("duplicate_id", (spec.key,), repeated)] if repeated.size else []
 
 
-def _referenced_rows(table: str, settled: Mapping[str, pd.DataFrame],
-                     stored: Mapping[str, pd.DataFrame]) -> list[pd.DataFrame]:
+def _referenced_rows(
+    table: str, settled: Mapping[str, pd.DataFrame], stored: Mapping[str, pd.DataFrame]
+) -> list[pd.DataFrame]:
     return [frames[table] for frames in (settled, stored) if table in frames]
 
 
-def _unknown_references(spec: Table, text: pd.DataFrame, settled: Mapping[str, pd.DataFrame],
-                        stored: Mapping[str, pd.DataFrame]) -> list[Breach]:
+def _unknown_references(
+    spec: Table,
+    text: pd.DataFrame,
+    settled: Mapping[str, pd.DataFrame],
+    stored: Mapping[str, pd.DataFrame],
+) -> list[Breach]:
     breaches = []
     for column in (c for c in spec.columns if c.references):
         table, key = column.references.split(".")
-        known = pa.chunked_array([pa.array(rows[key].astype("str").dropna(), type=pa.string())
-                                  for rows in _referenced_rows(table, settled, stored)],
-                                 type=pa.string())
+        known = pa.chunked_array(
+            [
+                pa.array(rows[key].astype("str").dropna(), type=pa.string())
+                for rows in _referenced_rows(table, settled, stored)
+            ],
+            type=pa.string(),
+        )
         values = text[column.name]
         # pyarrow's hash lookup: pandas' isin on string arrays loops in Python over ``known``
-        found = pc.is_in(pa.array(values, type=pa.string(), from_pandas=True),
-                         value_set=known.combine_chunks()).to_numpy(zero_copy_only=False)
+        found = pc.is_in(
+            pa.array(values, type=pa.string(), from_pandas=True), value_set=known.combine_chunks()
+        ).to_numpy(zero_copy_only=False)
         unknown = np.flatnonzero(values.notna().to_numpy() & ~found)
         if unknown.size:
             breaches.append(Breach("unknown_reference", (column.name,), unknown))
     return breaches
 
 
-def _before_referenced_time(spec: Table, values: pd.DataFrame,
-                            settled: Mapping[str, pd.DataFrame],
-                            stored: Mapping[str, pd.DataFrame]) -> list[Breach]:
+def _before_referenced_time(
+    spec: Table,
+    values: pd.DataFrame,
+    settled: Mapping[str, pd.DataFrame],
+    stored: Mapping[str, pd.DataFrame],
+) -> list[Breach]:
     if spec.name not in _FOLLOWS_REFERENCE:
         return []
     time_column, reference, table, referenced_time = _FOLLOWS_REFERENCE[spec.name]
     key = TABLES[table].key
-    known = [rows[[key, referenced_time]] for rows in _referenced_rows(table, settled, stored)
-             if referenced_time in rows]
+    known = [
+        rows[[key, referenced_time]]
+        for rows in _referenced_rows(table, settled, stored)
+        if referenced_time in rows
+    ]
     if not known:
         return []
     # rows of this batch come after stored ones, so they win when an id is in both
@@ -269,26 +326,43 @@ def _before_referenced_time(spec: Table, values: pd.DataFrame,
         return []
     earliest = values[reference].map(times)
     early = np.flatnonzero((values[time_column] < earliest).fillna(False).to_numpy(dtype=bool))
-    return [Breach("time_order", (time_column, f"{table}.{referenced_time}"), early)] if early.size else []
+    return (
+        [Breach("time_order", (time_column, f"{table}.{referenced_time}"), early)]
+        if early.size
+        else []
+    )
 
 
 def _verdicts(breaches: list[Breach]) -> pd.DataFrame:
     """Per bad row: the first rule it breaks and a detail naming every rule and column."""
     if not breaches:
-        return pd.DataFrame({"rule": pd.Series(dtype="str"), "detail": pd.Series(dtype="str")},
-                            index=pd.Index([], dtype="int64"))
-    long = pd.concat([
-        pd.DataFrame({"row": b.rows, "rank": RULE_RANK[b.rule], "rule": b.rule,
-                      "columns": ", ".join(b.columns)})
-        for b in breaches
-    ]).drop_duplicates()
-    per_rule = (long.groupby(["row", "rank", "rule"], sort=True)["columns"]
-                .agg(lambda names: ", ".join(dict.fromkeys(", ".join(names).split(", "))))
-                .reset_index())
+        return pd.DataFrame(
+            {"rule": pd.Series(dtype="str"), "detail": pd.Series(dtype="str")},
+            index=pd.Index([], dtype="int64"),
+        )
+    long = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "row": b.rows,
+                    "rank": RULE_RANK[b.rule],
+                    "rule": b.rule,
+                    "columns": ", ".join(b.columns),
+                }
+            )
+            for b in breaches
+        ]
+    ).drop_duplicates()
+    per_rule = (
+        long.groupby(["row", "rank", "rule"], sort=True)["columns"]
+        .agg(lambda names: ", ".join(dict.fromkeys(", ".join(names).split(", "))))
+        .reset_index()
+    )
     per_rule["label"] = per_rule["rule"] + " (" + per_rule["columns"] + ")"
     grouped = per_rule.groupby("row", sort=True)
-    return pd.DataFrame({"rule": grouped["rule"].first(),
-                         "detail": grouped["label"].agg("; ".join)})
+    return pd.DataFrame(
+        {"rule": grouped["rule"].first(), "detail": grouped["label"].agg("; ".join)}
+    )
 
 
 def _typed(spec: Table, values: pd.DataFrame) -> pd.DataFrame:

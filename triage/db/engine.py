@@ -77,17 +77,35 @@ def engine_for(url: str) -> Engine:
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, hide_parameters=True, pool_size=10, max_overflow=POSTGRES_OVERFLOW, pool_pre_ping=True,
-                             pool_recycle=1800, connect_args=_unless_in(parsed, connect_timeout=10),
-                             json_serializer=_json_text)
+        return create_engine(
+            parsed,
+            hide_parameters=True,
+            pool_size=10,
+            max_overflow=POSTGRES_OVERFLOW,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+            connect_args=_unless_in(parsed, connect_timeout=10),
+            json_serializer=_json_text,
+        )
     in_memory = parsed.database in (None, "", ":memory:")
     if in_memory:
-        engine = create_engine(parsed, hide_parameters=True, poolclass=StaticPool, json_serializer=_json_text,
-                               connect_args={"check_same_thread": False})
+        engine = create_engine(
+            parsed,
+            hide_parameters=True,
+            poolclass=StaticPool,
+            json_serializer=_json_text,
+            connect_args={"check_same_thread": False},
+        )
     else:
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, hide_parameters=True, pool_size=5, max_overflow=-1, json_serializer=_json_text,
-                               connect_args={"check_same_thread": False, **_unless_in(parsed, timeout=30)})
+        engine = create_engine(
+            parsed,
+            hide_parameters=True,
+            pool_size=5,
+            max_overflow=-1,
+            json_serializer=_json_text,
+            connect_args={"check_same_thread": False, **_unless_in(parsed, timeout=30)},
+        )
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 
@@ -104,9 +122,16 @@ def describe_error(exc: DBAPIError) -> str:
     diag = getattr(orig, "diag", None)
     if diag is None:
         return f"{type(orig).__name__}: {orig}" if orig is not None else type(exc).__name__
-    parts = [f"{name} {value}" for name, value in (("SQLSTATE", diag.sqlstate), ("table", diag.table_name),
-                                                     ("column", diag.column_name),
-                                                     ("constraint", diag.constraint_name)) if value]
+    parts = [
+        f"{name} {value}"
+        for name, value in (
+            ("SQLSTATE", diag.sqlstate),
+            ("table", diag.table_name),
+            ("column", diag.column_name),
+            ("constraint", diag.constraint_name),
+        )
+        if value
+    ]
     return f"{type(orig).__name__} ({', '.join(parts)})"
 
 
@@ -125,7 +150,11 @@ class WalCheckpointer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        if self.engine.dialect.name == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
+        if self.engine.dialect.name == "sqlite" and self.engine.url.database not in (
+            None,
+            "",
+            ":memory:",
+        ):
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
             self._thread.start()
@@ -141,7 +170,7 @@ class WalCheckpointer:
             try:
                 with self.engine.connect() as connection:
                     connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-            except SQLAlchemyError as exc:          # the database is away: the next round tries again
+            except SQLAlchemyError as exc:  # the database is away: the next round tries again
                 log.debug("WAL checkpoint skipped: %s", type(exc).__name__)
 
 

@@ -18,8 +18,19 @@ from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import (ARRAY, ColumnElement, Dialect, Engine, any_, bindparam, func, literal_column, null, or_,
-                        select)
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Dialect,
+    Engine,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+)
 
 from triage.contract import TABLE_ORDER, TABLES, TYPED_DTYPES, empty_typed_frame
 from triage.db.engine import engine_for
@@ -67,8 +78,13 @@ def read_history(
     return {name: _columns(name, table_rows) for name, table_rows in rows.items()}
 
 
-def _read(url_or_engine: str | Engine, household_ids: Collection[str] | None, person_ids: Collection[str] | None,
-          as_of: pd.Timestamp | None, include_pii: bool) -> dict[str, list[tuple]]:
+def _read(
+    url_or_engine: str | Engine,
+    household_ids: Collection[str] | None,
+    person_ids: Collection[str] | None,
+    as_of: pd.Timestamp | None,
+    include_pii: bool,
+) -> dict[str, list[tuple]]:
     """Each table's rows (all contract columns, PII null unless ``include_pii``), in key order.
 
     Through the driver's own cursor, with statements compiled once per dialect: SQLAlchemy's
@@ -80,8 +96,11 @@ def _read(url_or_engine: str | Engine, household_ids: Collection[str] | None, pe
     cutoff = _utc(as_of)
     scoped = household_ids is not None or person_ids is not None
     id_array = _id_array(engine.dialect)
-    values = {"cutoff": cutoff, "households": id_array(sorted(set(household_ids or ()))),
-              "wanted_persons": id_array(sorted(set(person_ids or ())))}
+    values = {
+        "cutoff": cutoff,
+        "households": id_array(sorted(set(household_ids or ()))),
+        "wanted_persons": id_array(sorted(set(person_ids or ()))),
+    }
     rows: dict[str, list[tuple]] = {}
     with contextlib.closing(engine.raw_connection()) as connection:
         cursor = connection.cursor()
@@ -110,8 +129,8 @@ class _Query:
 
     sql: str
     positional: bool
-    names: tuple[str, ...]          # the bound parameters in order, when positional
-    cutoff: Callable | None         # the time column's own bind processing (its stored form on SQLite)
+    names: tuple[str, ...]  # the bound parameters in order, when positional
+    cutoff: Callable | None  # the time column's own bind processing (its stored form on SQLite)
 
     def parameters(self, values: dict) -> list | dict:
         """The driver's parameters from ``cutoff`` and the id lists (as ``_id_array`` binds them)."""
@@ -141,7 +160,9 @@ def _query(dialect: Dialect, name: str, scoped: bool, timed: bool, include_pii: 
     statement = select(*map(column, spec.columns)).where(*conditions).order_by(table.c[spec.key])
     compiled = statement.compile(dialect=dialect)
     return _Query(
-        sql=compiled.string, positional=compiled.positional, names=tuple(compiled.positiontup or ()),
+        sql=compiled.string,
+        positional=compiled.positional,
+        names=tuple(compiled.positiontup or ()),
         cutoff=time_column.type.bind_processor(dialect) if time_column is not None else None,
     )
 
@@ -162,7 +183,9 @@ def _id_array(dialect: Dialect) -> Callable[[list[str]], object]:
     return list if dialect.name == "postgresql" else json.dumps
 
 
-def _in_scope(name: str, c, one_of: Callable[[ColumnElement, str], ColumnElement[bool]]) -> ColumnElement[bool]:
+def _in_scope(
+    name: str, c, one_of: Callable[[ColumnElement, str], ColumnElement[bool]]
+) -> ColumnElement[bool]:
     """The rows of ``name`` that belong to the households' history.
 
     ``persons`` and ``cases`` are the ids of the rows already read, passed on as lists rather
@@ -176,14 +199,19 @@ def _in_scope(name: str, c, one_of: Callable[[ColumnElement, str], ColumnElement
     if name == "hotline_calls":
         return or_(one_of(c.household_id, "households"), one_of(c.person_id, "persons"))
     if name == "cases":
-        return or_(one_of(c.household_id, "households"), one_of(c.counterparty_household_id, "households"))
+        return or_(
+            one_of(c.household_id, "households"), one_of(c.counterparty_household_id, "households")
+        )
     if name == "mediation_events":
         return one_of(c.case_id, "cases")
     if name in ("screenings", "psych_assessments"):
         return one_of(c.person_id, "persons")
     if name == "incidents":
-        return or_(one_of(c.household_id, "households"), one_of(c.person_id, "persons"),
-                   one_of(c.case_id, "cases"))
+        return or_(
+            one_of(c.household_id, "households"),
+            one_of(c.person_id, "persons"),
+            one_of(c.case_id, "cases"),
+        )
     raise KeyError(name)
 
 
@@ -204,7 +232,10 @@ def _utc_nanoseconds(texts: Sequence[str | None]) -> np.ndarray:
     numpy parses the text of the usual "+00:00" values (a third of the time of a 1,000-case
     batch's history went into a Python call per value); any other is read by ``datetime``.
     """
-    naive = [text[:-6] if text is not None and text.endswith("+00:00") else _naive_utc(text) for text in texts]
+    naive = [
+        text[:-6] if text is not None and text.endswith("+00:00") else _naive_utc(text)
+        for text in texts
+    ]
     return np.array(naive, dtype="datetime64[us]").astype("datetime64[ns]").view(np.int64)
 
 
@@ -249,9 +280,13 @@ def _columns(name: str, rows: Sequence[tuple]) -> Columns:
         if column.type == "timestamp":
             out[column.name] = _utc_nanoseconds(values)
         elif column.type in ("id", "enum", "text"):
-            out[column.name] = np.array(values, dtype=object) if values else np.empty(0, dtype=object)
+            out[column.name] = (
+                np.array(values, dtype=object) if values else np.empty(0, dtype=object)
+            )
         else:
-            out[column.name] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+            out[column.name] = np.array(
+                [np.nan if v is None else v for v in values], dtype=np.float64
+            )
     return out
 
 

@@ -30,8 +30,9 @@ log = logging.getLogger(__name__)
 DEFAULT_CHUNK_ROWS = 5000
 
 
-def load_frames(url: str, frames: Mapping[str, pd.DataFrame], *,
-                chunk_rows: int = DEFAULT_CHUNK_ROWS) -> dict[str, dict[str, int]]:
+def load_frames(
+    url: str, frames: Mapping[str, pd.DataFrame], *, chunk_rows: int = DEFAULT_CHUNK_ROWS
+) -> dict[str, dict[str, int]]:
     """Upsert typed frames (dtypes of :data:`triage.contract.TYPED_DTYPES`) by primary key.
 
     Tables are written in :data:`~triage.contract.TABLE_ORDER` in one transaction (a failed
@@ -69,8 +70,9 @@ def _rows_of(name: str, frame: pd.DataFrame) -> list[tuple]:
         if column.type == "timestamp":
             columns.append(_utc_datetimes(series, f"{name}.{column.name}"))
         else:
-            columns.append(series.astype(TYPED_DTYPES[column.type])
-                           .to_numpy(dtype=object, na_value=None))
+            columns.append(
+                series.astype(TYPED_DTYPES[column.type]).to_numpy(dtype=object, na_value=None)
+            )
     return list(zip(*columns))
 
 
@@ -87,7 +89,7 @@ def _utc_datetimes(series: pd.Series, where: str) -> list[datetime | None]:
 
 def _chunks(rows: list[tuple], size: int) -> Iterator[list[tuple]]:
     for start in range(0, len(rows), size):
-        yield rows[start:start + size]
+        yield rows[start : start + size]
 
 
 def _upsert_table(writer: _Writer, rows: list[tuple], chunk_rows: int) -> dict[str, int]:
@@ -95,8 +97,7 @@ def _upsert_table(writer: _Writer, rows: list[tuple], chunk_rows: int) -> dict[s
     counts = {"inserted": 0, "updated": 0, "unchanged": 0}
     rows = sorted(rows, key=itemgetter(key_at))  # appending to the key's b-tree is cheapest
     for chunk in _chunks(rows, chunk_rows):
-        stored = {row[key_at]: row
-                  for row in writer.stored_rows([row[key_at] for row in chunk])}
+        stored = {row[key_at]: row for row in writer.stored_rows([row[key_at] for row in chunk])}
         to_write = []
         for row in chunk:
             before = stored.get(row[key_at])
@@ -133,8 +134,10 @@ class _Writer:
 
     def _processed_columns(self, rows: list[tuple]) -> list[list]:
         """Bind-processed values, column by column (one call per value, no per-row overhead)."""
-        return [list(values) if process is None else [process(v) for v in values]
-                for process, values in zip(self.processors, zip(*rows))]
+        return [
+            list(values) if process is None else [process(v) for v in values]
+            for process, values in zip(self.processors, zip(*rows))
+        ]
 
     def _set_from(self, insert) -> dict[str, Column]:
         return {n: insert.excluded[n] for n in self.names if n != self.key.name}
@@ -154,15 +157,16 @@ class _SqliteWriter(_Writer):
         super().__init__(connection, table)
         insert = sqlite.insert(table)
         compiled = insert.on_conflict_do_update(
-            index_elements=[self.key.name], set_=self._set_from(insert)).compile(
-                dialect=connection.dialect)
+            index_elements=[self.key.name], set_=self._set_from(insert)
+        ).compile(dialect=connection.dialect)
         self.sql = compiled.string
         self.parameter_order = [self.names.index(name) for name in compiled.positiontup]
 
     def upsert(self, rows: list[tuple]) -> None:
         columns = self._processed_columns(rows)
         self.connection.exec_driver_sql(
-            self.sql, list(zip(*(columns[i] for i in self.parameter_order))))
+            self.sql, list(zip(*(columns[i] for i in self.parameter_order)))
+        )
 
 
 class _PostgresWriter(_Writer):
@@ -174,15 +178,23 @@ class _PostgresWriter(_Writer):
 
     def __init__(self, connection: Connection, table: Table) -> None:
         super().__init__(connection, table)
-        self.staging = Table(f"staging_{table.name}", MetaData(),
-                             *(Column(c.name, c.type) for c in table.columns),
-                             prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
+        self.staging = Table(
+            f"staging_{table.name}",
+            MetaData(),
+            *(Column(c.name, c.type) for c in table.columns),
+            prefixes=["TEMPORARY"],
+            postgresql_on_commit="DROP",
+        )
         self.staging.create(connection)
         insert = postgresql.insert(table).from_select(self.names, select(self.staging))
         self.upsert_from_staging = insert.on_conflict_do_update(
-            index_elements=[self.key.name], set_=self._set_from(insert))
-        self.copy_sql = (f'COPY "{self.staging.name}" ('
-                         + ", ".join(f'"{n}"' for n in self.names) + ") FROM STDIN")
+            index_elements=[self.key.name], set_=self._set_from(insert)
+        )
+        self.copy_sql = (
+            f'COPY "{self.staging.name}" ('
+            + ", ".join(f'"{n}"' for n in self.names)
+            + ") FROM STDIN"
+        )
 
     def _stored_rows_query(self, keys: list[str]) -> Select:
         # One array parameter instead of thousands of placeholders to parse and plan.
@@ -199,4 +211,6 @@ class _PostgresWriter(_Writer):
 
 
 _WRITERS: dict[str, Callable[[Connection, Table], _Writer]] = {
-    "sqlite": _SqliteWriter, "postgresql": _PostgresWriter}
+    "sqlite": _SqliteWriter,
+    "postgresql": _PostgresWriter,
+}

@@ -78,15 +78,17 @@ class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
         Index("ix_cases_household_id_opened_at", "household_id", "opened_at"),
-        Index("ix_cases_counterparty_household_id_opened_at",
-              "counterparty_household_id", "opened_at"),
+        Index(
+            "ix_cases_counterparty_household_id_opened_at", "counterparty_household_id", "opened_at"
+        ),
     )
 
     case_id: Mapped[str] = mapped_column(Id, primary_key=True)
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime)
     household_id: Mapped[str] = mapped_column(Id, ForeignKey("households.household_id"))
     counterparty_household_id: Mapped[str | None] = mapped_column(
-        Id, ForeignKey("households.household_id"))
+        Id, ForeignKey("households.household_id")
+    )
     dispute_type: Mapped[str] = mapped_column(Code)
     source: Mapped[str] = mapped_column(Code)
     amount_cny: Mapped[float | None] = mapped_column(Double)
@@ -156,6 +158,14 @@ class Incident(Base):
 #: The model of each exchange table, in load order.
 EXCHANGE_MODELS: dict[str, type[Base]] = {
     model.__tablename__: model
-    for model in (Household, Person, HotlineCall, Case, MediationEvent, Screening,
-                  PsychAssessment, Incident)
+    for model in (
+        Household,
+        Person,
+        HotlineCall,
+        Case,
+        MediationEvent,
+        Screening,
+        PsychAssessment,
+        Incident,
+    )
 }

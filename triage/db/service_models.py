@@ -56,17 +56,33 @@ class Decision(Base):
     features: Mapped[dict] = mapped_column(JSON)
     key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True)
     trigger: Mapped[str] = mapped_column(
-        String(64), default="request", server_default="request",
-        doc="why it was scored: 'request' (a score call), 'event:<table>' (new data), 'followup' (a visit)")
+        String(64),
+        default="request",
+        server_default="request",
+        doc="why it was scored: 'request' (a score call), 'event:<table>' (new data), 'followup' (a visit)",
+    )
     previous_score_id: Mapped[str | None] = mapped_column(
-        String(36), nullable=True, index=True, doc="the decision this one re-scores (no FK: see 0003)")
-    band_rise: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(),
-                                            doc="the band is higher than the previous decision's")
-    changes: Mapped[list] = mapped_column(JSON, default=list, server_default="[]",
-                                          doc="what changed since the previous decision, one short line each")
+        String(36),
+        nullable=True,
+        index=True,
+        doc="the decision this one re-scores (no FK: see 0003)",
+    )
+    band_rise: Mapped[bool] = mapped_column(
+        Boolean,
+        default=False,
+        server_default=false(),
+        doc="the band is higher than the previous decision's",
+    )
+    changes: Mapped[list] = mapped_column(
+        JSON,
+        default=list,
+        server_default="[]",
+        doc="what changed since the previous decision, one short line each",
+    )
 
     reviews: Mapped[list["Review"]] = relationship(
-        back_populates="decision", order_by="Review.created_at", lazy="selectin")
+        back_populates="decision", order_by="Review.created_at", lazy="selectin"
+    )
 
     __table_args__ = (Index("ix_decisions_probability", "probability"),)
 
@@ -89,11 +105,14 @@ class Review(Base):
     reviewer_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     status: Mapped[str] = mapped_column(Code, default="final", server_default="final")
-    confirmed_by_key_id: Mapped[str | None] = mapped_column(String(32), nullable=True,
-                                                            doc="the second analyst's key (no FK: see 0003)")
+    confirmed_by_key_id: Mapped[str | None] = mapped_column(
+        String(32), nullable=True, doc="the second analyst's key (no FK: see 0003)"
+    )
     confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     confirm_note: Mapped[str | None] = mapped_column(Text, nullable=True)
-    priority: Mapped[str | None] = mapped_column(Code, nullable=True, doc="the priority an override sets")
+    priority: Mapped[str | None] = mapped_column(
+        Code, nullable=True, doc="the priority an override sets"
+    )
 
     decision: Mapped[Decision] = relationship(back_populates="reviews")
 
@@ -107,15 +126,20 @@ class Followup(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_id: Mapped[str] = mapped_column(Id)
     household_id: Mapped[str] = mapped_column(Id, index=True)
-    score_id: Mapped[str | None] = mapped_column(ForeignKey("decisions.score_id"), nullable=True,
-                                                 doc="the decision in force when the visits were planned")
+    score_id: Mapped[str | None] = mapped_column(
+        ForeignKey("decisions.score_id"),
+        nullable=True,
+        doc="the decision in force when the visits were planned",
+    )
     kind: Mapped[str] = mapped_column(Code, doc="the interval, e.g. '7d'")
     due_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     done_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     outcome: Mapped[str | None] = mapped_column(Code, nullable=True)
     visitor_key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True)
-    rescore_score_id: Mapped[str | None] = mapped_column(ForeignKey("decisions.score_id"), nullable=True)
+    rescore_score_id: Mapped[str | None] = mapped_column(
+        ForeignKey("decisions.score_id"), nullable=True
+    )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
@@ -144,7 +168,9 @@ class IdempotentRequest(Base):
     key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), primary_key=True)
     body_sha256: Mapped[str] = mapped_column(String(64))
-    score_ids: Mapped[list] = mapped_column(JSON, doc="the decisions stored, in the order of the request")
+    score_ids: Mapped[list] = mapped_column(
+        JSON, doc="the decisions stored, in the order of the request"
+    )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 

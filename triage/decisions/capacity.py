@@ -56,7 +56,9 @@ class TeamLoad(BaseModel):
 
 class TeamsQueue(BaseModel):
     day: date = Field(description="the day in Asia/Shanghai")
-    due_before: datetime = Field(description="the end of that day: cases due before this moment count")
+    due_before: datetime = Field(
+        description="the end of that day: cases due before this moment count"
+    )
     teams: list[TeamLoad] = Field(description="teams over capacity first, then by cases due")
 
 
@@ -66,9 +68,13 @@ def team_capacity(domain_file: Path) -> dict[str, int]:
     domain = load_domain(domain_file)
     capacity, teams = domain.get("capacity") or {}, set(domain["teams"])
     if set(capacity) != teams:
-        raise ValueError(f"capacity must list every team once: missing {sorted(teams - set(capacity))}, "
-                         f"unknown {sorted(set(capacity) - teams)}")
-    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in capacity.values()):
+        raise ValueError(
+            f"capacity must list every team once: missing {sorted(teams - set(capacity))}, "
+            f"unknown {sorted(set(capacity) - teams)}"
+        )
+    if not all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in capacity.values()
+    ):
         raise ValueError("each team's capacity is a whole number of cases per day, 0 or more")
     return dict(capacity)
 
@@ -84,14 +90,30 @@ def today() -> date:
 def _open_latest_decisions(session: Session, before: datetime) -> list[tuple]:
     """The latest decision of every case, when nothing settles it yet and it was made before ``before``."""
     later = aliased(Decision)
-    superseded = exists().where(later.case_id == Decision.case_id, (later.created_at > Decision.created_at) | (
-        (later.created_at == Decision.created_at) & (later.score_id > Decision.score_id)))
+    superseded = exists().where(
+        later.case_id == Decision.case_id,
+        (later.created_at > Decision.created_at)
+        | ((later.created_at == Decision.created_at) & (later.score_id > Decision.score_id)),
+    )
     settled = exists().where(Review.score_id == Decision.score_id, Review.status.in_(SETTLED))
     hours = Decision.response[("route", "respond_within_hours")].as_float()
-    return [tuple(row) for row in session.execute(
-        select(Decision.score_id, Decision.case_id, Decision.household_id, Decision.dispute_type,
-               Decision.probability, Decision.band, Decision.priority, Decision.teams, Decision.created_at, hours)
-        .where(Decision.created_at < before, ~superseded, ~settled))]
+    return [
+        tuple(row)
+        for row in session.execute(
+            select(
+                Decision.score_id,
+                Decision.case_id,
+                Decision.household_id,
+                Decision.dispute_type,
+                Decision.probability,
+                Decision.band,
+                Decision.priority,
+                Decision.teams,
+                Decision.created_at,
+                hours,
+            ).where(Decision.created_at < before, ~superseded, ~settled)
+        )
+    ]
 
 
 @dataclass(frozen=True)
@@ -106,7 +128,7 @@ class Ranking:
         """Score id → the teams for which that case lies beyond the day's capacity."""
         beyond: dict[str, list[str]] = {}
         for code, rows in self.owed.items():
-            for row, _ in rows[capacity[code]:]:
+            for row, _ in rows[capacity[code] :]:
                 beyond.setdefault(row[0], []).append(code)
         return beyond
 
@@ -121,22 +143,46 @@ def rank_due(session: Session, teams: list[str], day: date) -> Ranking:
             for code in row[7].strip(";").split(";"):
                 if code in owed:
                     owed[code].append((row, due_at))
-    for rows in owed.values():   # priority, then probability, then the earlier deadline
+    for rows in owed.values():  # priority, then probability, then the earlier deadline
         rows.sort(key=lambda r: (-PRIORITY_RANK[r[0][6]], -r[0][4], r[1], r[0][0]))
     return Ranking(day=day, due_before=due_before, owed=owed)
 
 
-def teams_queue(ranking: Ranking, capacity: dict[str, int], cases_per_team: int = 100,
-                now: datetime | None = None) -> TeamsQueue:
+def teams_queue(
+    ranking: Ranking,
+    capacity: dict[str, int],
+    cases_per_team: int = 100,
+    now: datetime | None = None,
+) -> TeamsQueue:
     """Per team: capacity, open cases due, how many are beyond capacity, and the first ``cases_per_team``."""
     now = now or datetime.now(timezone.utc)
     loads = []
     for code, rows in ranking.owed.items():
-        cases = [DueCase(score_id=row[0], case_id=row[1], household_id=row[2], dispute_type=row[3],
-                         probability=row[4], band=row[5], priority=row[6], created_at=row[8], due_at=due_at,
-                         overdue=due_at < now, rank=rank, over_capacity=rank > capacity[code])
-                 for rank, (row, due_at) in enumerate(rows[:cases_per_team], start=1)]
-        loads.append(TeamLoad(team=code, capacity=capacity[code], due=len(rows),
-                              over_capacity=max(len(rows) - capacity[code], 0), cases=cases))
+        cases = [
+            DueCase(
+                score_id=row[0],
+                case_id=row[1],
+                household_id=row[2],
+                dispute_type=row[3],
+                probability=row[4],
+                band=row[5],
+                priority=row[6],
+                created_at=row[8],
+                due_at=due_at,
+                overdue=due_at < now,
+                rank=rank,
+                over_capacity=rank > capacity[code],
+            )
+            for rank, (row, due_at) in enumerate(rows[:cases_per_team], start=1)
+        ]
+        loads.append(
+            TeamLoad(
+                team=code,
+                capacity=capacity[code],
+                due=len(rows),
+                over_capacity=max(len(rows) - capacity[code], 0),
+                cases=cases,
+            )
+        )
     loads.sort(key=lambda load: (-load.over_capacity, -load.due, load.team))
     return TeamsQueue(day=ranking.day, due_before=ranking.due_before, teams=loads)

@@ -32,8 +32,12 @@ class NoChampions(RuntimeError):
 
 
 class ChampionStore:
-    def __init__(self, loader: Callable[[], Champions], current: Champions | None = None,
-                 marker: Path | None = None):
+    def __init__(
+        self,
+        loader: Callable[[], Champions],
+        current: Champions | None = None,
+        marker: Path | None = None,
+    ):
         self._loader = loader
         self._current = current
         self._reload_lock = threading.Lock()
@@ -58,10 +62,15 @@ class ChampionStore:
             try:
                 fresh = self._loader()
                 _check_kinds(fresh)
-            except Exception as exc:  # the registry or an artifact failed: keep serving the old pair
+            except (
+                Exception
+            ) as exc:  # the registry or an artifact failed: keep serving the old pair
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("champion reload failed, keeping %s: %s",
-                            self._current.versions if self._current else None, self.last_error)
+                log.warning(
+                    "champion reload failed, keeping %s: %s",
+                    self._current.versions if self._current else None,
+                    self.last_error,
+                )
                 raise
             self._current, self.last_error = fresh, None
             log.info("champions in use: %s", fresh.versions)
@@ -91,8 +100,11 @@ class ChampionStore:
                 _check_kinds(fresh)
             except Exception as exc:  # noqa: BLE001 - the registry or an artifact failed: keep the old pair
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("following a reload failed, keeping %s: %s",
-                            self._current.versions if self._current else None, self.last_error)
+                log.warning(
+                    "following a reload failed, keeping %s: %s",
+                    self._current.versions if self._current else None,
+                    self.last_error,
+                )
                 return
             self._current, self.last_error = fresh, None
             log.info("champions in use after another worker's reload: %s", fresh.versions)
@@ -117,5 +129,7 @@ def _check_kinds(champions: Champions) -> None:
     for role, kind in (("escalation", EscalationModel), ("tier", TierModel)):
         model = getattr(champions, role)
         if not isinstance(model, kind):
-            raise TypeError(f"the {role} champion {champions.versions.get(role)} is a "
-                            f"{type(model).__name__}, not a {kind.__name__}")
+            raise TypeError(
+                f"the {role} champion {champions.versions.get(role)} is a "
+                f"{type(model).__name__}, not a {kind.__name__}"
+            )

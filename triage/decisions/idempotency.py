@@ -30,20 +30,34 @@ class IdempotencyConflict(Exception):
 def body_digest(body: dict) -> str:
     """A digest of the body as the client sent it (fields left out stay out, so a default ``as_of`` of
     "now" does not make a retry look different)."""
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
 
 
 def _replayed(session: Session, previous: IdempotentRequest, digest: str) -> list[dict]:
     if previous.body_sha256 != digest:
         raise IdempotencyConflict("this Idempotency-Key was used before with another body")
-    rows = {d.score_id: d.response for d in
-            session.execute(select(Decision.score_id, Decision.response)
-                            .where(Decision.score_id.in_(previous.score_ids)))}
+    rows = {
+        d.score_id: d.response
+        for d in session.execute(
+            select(Decision.score_id, Decision.response).where(
+                Decision.score_id.in_(previous.score_ids)
+            )
+        )
+    }
     return [rows[score_id] for score_id in previous.score_ids]
 
 
-def score_once(session: Session, scorer: Scorer, champions: Champions, requests: list[ScoreRequest], key_id: str,
-               idempotency_key: str, digest: str) -> tuple[list[dict], bool]:
+def score_once(
+    session: Session,
+    scorer: Scorer,
+    champions: Champions,
+    requests: list[ScoreRequest],
+    key_id: str,
+    idempotency_key: str,
+    digest: str,
+) -> tuple[list[dict], bool]:
     """The responses for ``requests`` and whether they are new: scored and stored now, or those stored by
     the first call with this key (a concurrent twin that committed first counts as that call)."""
     previous = session.get(IdempotentRequest, (key_id, idempotency_key))
@@ -51,9 +65,15 @@ def score_once(session: Session, scorer: Scorer, champions: Champions, requests:
         return _replayed(session, previous, digest), False
     scored = scorer.score(requests, champions)
     stored.store(session, scored, key_id)
-    session.add(IdempotentRequest(key_id=key_id, idempotency_key=idempotency_key, body_sha256=digest,
-                                  score_ids=[s.response["score_id"] for s in scored],
-                                  created_at=datetime.now(timezone.utc)))
+    session.add(
+        IdempotentRequest(
+            key_id=key_id,
+            idempotency_key=idempotency_key,
+            body_sha256=digest,
+            score_ids=[s.response["score_id"] for s in scored],
+            created_at=datetime.now(timezone.utc),
+        )
+    )
     try:
         session.commit()
     except IntegrityError:

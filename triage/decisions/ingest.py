@@ -71,8 +71,17 @@ def _no_utf8(value) -> bool:
     return False
 
 
-def ingest_rows(url: str, engine: Engine, table: str, rows: list[Mapping], *, session: Session | None = None,
-                scorer=None, champions: ChampionStore | None = None, key_id: str | None = None) -> IngestResult:
+def ingest_rows(
+    url: str,
+    engine: Engine,
+    table: str,
+    rows: list[Mapping],
+    *,
+    session: Session | None = None,
+    scorer=None,
+    champions: ChampionStore | None = None,
+    key_id: str | None = None,
+) -> IngestResult:
     """Validate ``rows`` of ``table`` and upsert the valid ones; raises :class:`BadIngest`.
 
     With a ``session`` (and the service's scorer and champions) the new rows also re-score open
@@ -91,19 +100,38 @@ def ingest_rows(url: str, engine: Engine, table: str, rows: list[Mapping], *, se
         raise BadIngest(str(exc)) from exc
     valid, quarantine = result.valid[table], result.quarantine[table]
     fresh = unseen_rows(engine, table, valid)
-    stored = (load_frames(url, {table: valid})[table] if len(valid)
-              else {"inserted": 0, "updated": 0, "unchanged": 0})
+    stored = (
+        load_frames(url, {table: valid})[table]
+        if len(valid)
+        else {"inserted": 0, "updated": 0, "unchanged": 0}
+    )
     key = TABLES[table].key
-    quarantined = [QuarantinedRow(row=kept[int(q["row_number"]) - 1],
-                                  key=None if pd.isna(q.get(key)) else str(q[key])[:64],
-                                  rule=str(q["rule"]), detail=str(q["detail"]))
-                   for q in quarantine.to_dict("records")]
-    quarantined += [QuarantinedRow(row=i, key=None if rows[i].get(key) is None or _no_utf8(rows[i][key])
-                                   else str(rows[i][key])[:64],
-                                   rule="bad_text", detail="bad_text: a lone surrogate, which no database can store")
-                    for i in sorted(unwritable)]
-    outcome = IngestResult(table=table, received=len(rows), stored=stored,
-                           quarantined=sorted(quarantined, key=lambda q: q.row))
+    quarantined = [
+        QuarantinedRow(
+            row=kept[int(q["row_number"]) - 1],
+            key=None if pd.isna(q.get(key)) else str(q[key])[:64],
+            rule=str(q["rule"]),
+            detail=str(q["detail"]),
+        )
+        for q in quarantine.to_dict("records")
+    ]
+    quarantined += [
+        QuarantinedRow(
+            row=i,
+            key=None
+            if rows[i].get(key) is None or _no_utf8(rows[i][key])
+            else str(rows[i][key])[:64],
+            rule="bad_text",
+            detail="bad_text: a lone surrogate, which no database can store",
+        )
+        for i in sorted(unwritable)
+    ]
+    outcome = IngestResult(
+        table=table,
+        received=len(rows),
+        stored=stored,
+        quarantined=sorted(quarantined, key=lambda q: q.row),
+    )
     if session is None or fresh.empty:
         return outcome
     followed = after_load(session, engine, {table: fresh}, scorer, champions, key_id)
@@ -119,7 +147,11 @@ def news_of(url: str, frames: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFr
     with engine.connect() as connection:
         if connection.scalar(select(Decision.score_id).limit(1)) is None:
             return {}
-    return {table: rows for table, frame in frames.items() if len(rows := unseen_rows(engine, table, frame))}
+    return {
+        table: rows
+        for table, frame in frames.items()
+        if len(rows := unseen_rows(engine, table, frame))
+    }
 
 
 def follow_load(settings: Settings, fresh: Mapping[str, pd.DataFrame]) -> dict:
@@ -130,16 +162,37 @@ def follow_load(settings: Settings, fresh: Mapping[str, pd.DataFrame]) -> dict:
     engine = engine_for(settings.db_url)
     champions = ChampionStore(lambda: load_champions(settings))
     with Session(engine) as session:
-        followed = after_load(session, engine, fresh, Scorer(settings, engine), champions, None,
-                              load_champions_if_needed=True)
+        followed = after_load(
+            session,
+            engine,
+            fresh,
+            Scorer(settings, engine),
+            champions,
+            None,
+            load_champions_if_needed=True,
+        )
         session.commit()
-    return {"rescored": len(followed.get("rescored", [])), "followups_planned": followed["followups_planned"],
-            **({"rescoring_skipped": followed["rescoring_skipped"]} if "rescoring_skipped" in followed else {})}
+    return {
+        "rescored": len(followed.get("rescored", [])),
+        "followups_planned": followed["followups_planned"],
+        **(
+            {"rescoring_skipped": followed["rescoring_skipped"]}
+            if "rescoring_skipped" in followed
+            else {}
+        ),
+    }
 
 
-def after_load(session: Session, engine: Engine, fresh: Mapping[str, pd.DataFrame], scorer,
-               champions: ChampionStore | None, key_id: str | None, *,
-               load_champions_if_needed: bool = False) -> dict:
+def after_load(
+    session: Session,
+    engine: Engine,
+    fresh: Mapping[str, pd.DataFrame],
+    scorer,
+    champions: ChampionStore | None,
+    key_id: str | None,
+    *,
+    load_champions_if_needed: bool = False,
+) -> dict:
     """Re-score the open cases the new rows concern and plan visits for cases they show mediated.
 
     ``fresh``: the rows each table did not hold before (:func:`~triage.decisions.rescoring.unseen_rows`).
@@ -151,11 +204,15 @@ def after_load(session: Session, engine: Engine, fresh: Mapping[str, pd.DataFram
     followed: dict = {"followups_planned": plan(session, mediated, domain["followups"])}
     targets = targets_for(session, events)
     if targets and load_champions_if_needed and champions is not None and not champions.ready:
-        with suppress(Exception):  # nothing promoted yet, or the registry is unreachable: say so below
+        with suppress(
+            Exception
+        ):  # nothing promoted yet, or the registry is unreachable: say so below
             champions.reload()
     if targets and (champions is None or not champions.ready):
         why = f" ({champions.last_error})" if champions is not None and champions.last_error else ""
-        followed["rescoring_skipped"] = f"{len(targets)} open cases not re-scored: no champion models are loaded{why}"
+        followed["rescoring_skipped"] = (
+            f"{len(targets)} open cases not re-scored: no champion models are loaded{why}"
+        )
     elif targets:
         followed["rescored"] = rescore(session, scorer, champions.current, targets, key_id)
     return followed

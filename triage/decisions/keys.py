@@ -44,15 +44,26 @@ def allows(role: str, needed: str) -> bool:
     return ROLE_RANK.get(role, -1) >= ROLE_RANK[needed]
 
 
-def create_key(session: Session, role: str, name: str = "", *, actor_key_id: str | None = None,
-               hasher: PasswordHasher = DEFAULT_HASHER) -> tuple[ApiKey, str]:
+def create_key(
+    session: Session,
+    role: str,
+    name: str = "",
+    *,
+    actor_key_id: str | None = None,
+    hasher: PasswordHasher = DEFAULT_HASHER,
+) -> tuple[ApiKey, str]:
     """Store a new key hashed and return it with the only copy of its plain text."""
     if role not in ROLE_RANK:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     key_id = secrets.token_hex(6)
     plain = f"{PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
-    row = ApiKey(id=key_id, name=name or f"{role} key", role=role, hash=hasher.hash(plain),
-                 created_at=datetime.now(timezone.utc))
+    row = ApiKey(
+        id=key_id,
+        name=name or f"{role} key",
+        role=role,
+        hash=hasher.hash(plain),
+        created_at=datetime.now(timezone.utc),
+    )
     session.add(row)
     record(session, "key.create", actor_key_id, target=key_id, role=role)
     return row, plain
@@ -146,9 +157,15 @@ class KeyVerifier:
         digest = hashlib.sha256(presented.encode()).digest()
         with self._lock:
             cached = self._verified.get(key_id) if usable else None
-        if cached and time.monotonic() - cached[1] < self.cache_seconds and hmac.compare_digest(cached[0], digest):
+        if (
+            cached
+            and time.monotonic() - cached[1] < self.cache_seconds
+            and hmac.compare_digest(cached[0], digest)
+        ):
             return row
-        subjects = ([("key", key_id)] if row is not None else []) + ([("address", client)] if client else [])
+        subjects = ([("key", key_id)] if row is not None else []) + (
+            [("address", client)] if client else []
+        )
         self.limit.take(subjects)
         if not usable:
             return None

@@ -23,8 +23,8 @@ class QueueFilter:
     created_from: datetime | None = None
     created_to: datetime | None = None
     band_rise: bool | None = None
-    current: bool | None = None          # only each case's latest decision (true) or only superseded ones
-    score_ids: list[str] | None = None   # only these decisions
+    current: bool | None = None  # only each case's latest decision (true) or only superseded ones
+    score_ids: list[str] | None = None  # only these decisions
 
 
 def queue_page(session: Session, where: QueueFilter, limit: int, offset: int) -> QueuePage:
@@ -51,25 +51,57 @@ def queue_page(session: Session, where: QueueFilter, limit: int, offset: int) ->
         conditions.append(Decision.score_id.in_(where.score_ids))
     if where.current is not None:
         later = aliased(Decision)
-        superseded = exists().where(later.case_id == Decision.case_id, later.created_at > Decision.created_at)
+        superseded = exists().where(
+            later.case_id == Decision.case_id, later.created_at > Decision.created_at
+        )
         conditions.append(~superseded if where.current else superseded)
     total = session.scalar(select(func.count()).select_from(Decision).where(*conditions))
-    rows = session.scalars(select(Decision).where(*conditions)
-                           .order_by(Decision.probability.desc(), Decision.created_at.desc(), Decision.score_id)
-                           .limit(limit).offset(offset)).all()
+    rows = session.scalars(
+        select(Decision)
+        .where(*conditions)
+        .order_by(Decision.probability.desc(), Decision.created_at.desc(), Decision.score_id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
     cases = sorted({d.case_id for d in rows})
-    newest = dict(session.execute(select(Decision.case_id, func.max(Decision.created_at))
-                                  .where(Decision.case_id.in_(cases)).group_by(Decision.case_id)).all())
+    newest = dict(
+        session.execute(
+            select(Decision.case_id, func.max(Decision.created_at))
+            .where(Decision.case_id.in_(cases))
+            .group_by(Decision.case_id)
+        ).all()
+    )
     missed = missed_followups(session, cases)
-    return QueuePage(total=total, limit=limit, offset=offset, items=[QueueItem(
-        score_id=d.score_id, case_id=d.case_id, household_id=d.household_id, dispute_type=d.dispute_type,
-        as_of=d.as_of, created_at=d.created_at, probability=d.probability, band=d.band, priority=d.priority,
-        teams=d.teams.strip(";").split(";"), reviewed=bool(d.reviews),
-        latest_verdict=d.reviews[-1].verdict if d.reviews else None,
-        trigger=d.trigger, previous_score_id=d.previous_score_id, band_rise=d.band_rise, changes=d.changes or [],
-        superseded=_utc(newest[d.case_id]) > d.created_at, effective_teams=effective_route(d).teams,
-        pending_review=any(r.status == "pending" for r in d.reviews),
-        missed_followups=missed.get(d.case_id, 0)) for d in rows])
+    return QueuePage(
+        total=total,
+        limit=limit,
+        offset=offset,
+        items=[
+            QueueItem(
+                score_id=d.score_id,
+                case_id=d.case_id,
+                household_id=d.household_id,
+                dispute_type=d.dispute_type,
+                as_of=d.as_of,
+                created_at=d.created_at,
+                probability=d.probability,
+                band=d.band,
+                priority=d.priority,
+                teams=d.teams.strip(";").split(";"),
+                reviewed=bool(d.reviews),
+                latest_verdict=d.reviews[-1].verdict if d.reviews else None,
+                trigger=d.trigger,
+                previous_score_id=d.previous_score_id,
+                band_rise=d.band_rise,
+                changes=d.changes or [],
+                superseded=_utc(newest[d.case_id]) > d.created_at,
+                effective_teams=effective_route(d).teams,
+                pending_review=any(r.status == "pending" for r in d.reviews),
+                missed_followups=missed.get(d.case_id, 0),
+            )
+            for d in rows
+        ],
+    )
 
 
 def _utc(moment: datetime) -> datetime:
@@ -77,11 +109,21 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
-def missed_followups(session: Session, case_ids: list[str], now: datetime | None = None) -> dict[str, int]:
+def missed_followups(
+    session: Session, case_ids: list[str], now: datetime | None = None
+) -> dict[str, int]:
     """Follow-up visits of these cases not done ``followups.grace_days`` after they fell due."""
     if not case_ids:
         return {}
-    cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=load_domain()["followups"]["grace_days"])
-    return dict(session.execute(select(Followup.case_id, func.count()).where(
-        Followup.case_id.in_(case_ids), Followup.done_at.is_(None), Followup.due_at < cutoff)
-        .group_by(Followup.case_id)).all())
+    cutoff = (now or datetime.now(timezone.utc)) - timedelta(
+        days=load_domain()["followups"]["grace_days"]
+    )
+    return dict(
+        session.execute(
+            select(Followup.case_id, func.count())
+            .where(
+                Followup.case_id.in_(case_ids), Followup.done_at.is_(None), Followup.due_at < cutoff
+            )
+            .group_by(Followup.case_id)
+        ).all()
+    )

@@ -45,7 +45,7 @@ from triage.models.registry import Champions
 BANDS = ("low", "medium", "high", "critical")
 #: The tables whose new rows re-score a household's open cases.
 EVENT_TABLES = ("hotline_calls", "incidents", "mediation_events", "screenings", "psych_assessments")
-_IN_CHUNK = 500   # ids per IN (...) look-up
+_IN_CHUNK = 500  # ids per IN (...) look-up
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class Mediated:
 
 def _chunks(values: list, size: int = _IN_CHUNK) -> Iterable[list]:
     for start in range(0, len(values), size):
-        yield values[start:start + size]
+        yield values[start : start + size]
 
 
 def unseen_rows(engine: Engine, table: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -82,8 +82,10 @@ def unseen_rows(engine: Engine, table: str, frame: pd.DataFrame) -> pd.DataFrame
     stored: dict[str, str | None] = {}
     with engine.connect() as connection:
         for chunk in _chunks(sorted(set(frame[key].astype(str)))):
-            stored.update((row[0], row[-1]) for row in connection.execute(select(*columns)
-                                                                          .where(model.c[key].in_(chunk))))
+            stored.update(
+                (row[0], row[-1])
+                for row in connection.execute(select(*columns).where(model.c[key].in_(chunk)))
+            )
     keys = frame[key].astype(str)
     news = ~keys.isin(stored)
     if table == "cases":
@@ -97,7 +99,11 @@ def _lookup(engine: Engine, table: str, key: str, value: str, ids: Iterable[str]
     out: dict[str, str] = {}
     with engine.connect() as connection:
         for chunk in _chunks(sorted(set(ids))):
-            out.update(connection.execute(select(model.c[key], model.c[value]).where(model.c[key].in_(chunk))).all())
+            out.update(
+                connection.execute(
+                    select(model.c[key], model.c[value]).where(model.c[key].in_(chunk))
+                ).all()
+            )
     return out
 
 
@@ -109,60 +115,117 @@ def _present(value) -> bool:
     return value is not None and not pd.isna(value)
 
 
-def events_of(engine: Engine, fresh: Mapping[str, pd.DataFrame], cfg: dict) -> tuple[list[Event], list[Mediated]]:
+def events_of(
+    engine: Engine, fresh: Mapping[str, pd.DataFrame], cfg: dict
+) -> tuple[list[Event], list[Mediated]]:
     """The events among freshly stored rows (households resolved through the database) and the
     cases they show mediated."""
     events: list[Event] = []
     mediated: list[Mediated] = []
-    persons = [str(p) for t in ("hotline_calls", "screenings", "psych_assessments") if t in fresh
-               for p in fresh[t]["person_id"].dropna()]
+    persons = [
+        str(p)
+        for t in ("hotline_calls", "screenings", "psych_assessments")
+        if t in fresh
+        for p in fresh[t]["person_id"].dropna()
+    ]
     household_of_person = _lookup(engine, "persons", "person_id", "household_id", persons)
     for row in fresh.get("hotline_calls", pd.DataFrame()).to_dict("records"):
-        household = row["household_id"] if _present(row["household_id"]) else \
-            household_of_person.get(str(row["person_id"])) if _present(row["person_id"]) else None
+        household = (
+            row["household_id"]
+            if _present(row["household_id"])
+            else household_of_person.get(str(row["person_id"]))
+            if _present(row["person_id"])
+            else None
+        )
         if household is not None:
-            events.append(Event("hotline_calls", str(household), row["received_at"].to_pydatetime(),
-                                f"new call {_when(row['received_at'])} ({row['channel']}, {row['category']})"))
+            events.append(
+                Event(
+                    "hotline_calls",
+                    str(household),
+                    row["received_at"].to_pydatetime(),
+                    f"new call {_when(row['received_at'])} ({row['channel']}, {row['category']})",
+                )
+            )
     for row in fresh.get("incidents", pd.DataFrame()).to_dict("records"):
-        events.append(Event("incidents", str(row["household_id"]), row["occurred_at"].to_pydatetime(),
-                            f"new police incident {_when(row['occurred_at'])} ({row['offence']})"))
-    for table, line in (("screenings", "new screening {when} ({instrument} {score}{item9})"),
-                        ("psych_assessments", "new professional assessment {when} ({tier})")):
+        events.append(
+            Event(
+                "incidents",
+                str(row["household_id"]),
+                row["occurred_at"].to_pydatetime(),
+                f"new police incident {_when(row['occurred_at'])} ({row['offence']})",
+            )
+        )
+    for table, line in (
+        ("screenings", "new screening {when} ({instrument} {score}{item9})"),
+        ("psych_assessments", "new professional assessment {when} ({tier})"),
+    ):
         for row in fresh.get(table, pd.DataFrame()).to_dict("records"):
             household = household_of_person.get(str(row["person_id"]))
             if household is not None:
                 item9 = f", item 9 = {row['item9']}" if _present(row.get("item9")) else ""
-                events.append(Event(table, household, row["at"].to_pydatetime(),
-                                    line.format(when=_when(row["at"]), instrument=row.get("instrument"),
-                                                score=row.get("score"), item9=item9, tier=row.get("tier"))))
+                events.append(
+                    Event(
+                        table,
+                        household,
+                        row["at"].to_pydatetime(),
+                        line.format(
+                            when=_when(row["at"]),
+                            instrument=row.get("instrument"),
+                            score=row.get("score"),
+                            item9=item9,
+                            tier=row.get("tier"),
+                        ),
+                    )
+                )
     mediations = fresh.get("mediation_events", pd.DataFrame())
     if len(mediations):
-        household_of_case = _lookup(engine, "cases", "case_id", "household_id", mediations["case_id"].astype(str))
+        household_of_case = _lookup(
+            engine, "cases", "case_id", "household_id", mediations["case_id"].astype(str)
+        )
         for row in mediations.to_dict("records"):
             if row["outcome"] in cfg["mediated_outcomes"]:
                 mediated.append(Mediated(str(row["case_id"]), row["at"].to_pydatetime()))
-            elif row["outcome"] in cfg["mediation_failures"] and str(row["case_id"]) in household_of_case:
-                events.append(Event("mediation_events", household_of_case[str(row["case_id"])],
-                                    row["at"].to_pydatetime(),
-                                    f"mediation {_when(row['at'])} on case {row['case_id']}: {row['outcome']} "
-                                    f"({row['level']})"))
+            elif (
+                row["outcome"] in cfg["mediation_failures"]
+                and str(row["case_id"]) in household_of_case
+            ):
+                events.append(
+                    Event(
+                        "mediation_events",
+                        household_of_case[str(row["case_id"])],
+                        row["at"].to_pydatetime(),
+                        f"mediation {_when(row['at'])} on case {row['case_id']}: {row['outcome']} "
+                        f"({row['level']})",
+                    )
+                )
     now = datetime.now(timezone.utc)
     for row in fresh.get("cases", pd.DataFrame()).to_dict("records"):
         if row["status"] == "mediated":
-            mediated.append(Mediated(str(row["case_id"]),
-                                     row["closed_at"].to_pydatetime() if _present(row["closed_at"]) else now))
+            mediated.append(
+                Mediated(
+                    str(row["case_id"]),
+                    row["closed_at"].to_pydatetime() if _present(row["closed_at"]) else now,
+                )
+            )
     return events, mediated
 
 
-def latest_decisions(session: Session, *, households: Iterable[str] = (), cases: Iterable[str] = ()
-                     ) -> dict[str, Decision]:
+def latest_decisions(
+    session: Session, *, households: Iterable[str] = (), cases: Iterable[str] = ()
+) -> dict[str, Decision]:
     """Each case's latest decision, for the cases of ``households`` or the ``cases`` named."""
     latest: dict[str, Decision] = {}
-    for column, ids in ((Decision.household_id, sorted(set(households))), (Decision.case_id, sorted(set(cases)))):
+    for column, ids in (
+        (Decision.household_id, sorted(set(households))),
+        (Decision.case_id, sorted(set(cases))),
+    ):
         for chunk in _chunks(ids):
             for decision in session.scalars(select(Decision).where(column.in_(chunk))):
                 held = latest.get(decision.case_id)
-                if held is None or (decision.created_at, decision.score_id) > (held.created_at, held.score_id):
+                if held is None or (decision.created_at, decision.score_id) > (
+                    held.created_at,
+                    held.score_id,
+                ):
                     latest[decision.case_id] = decision
     return latest
 
@@ -173,7 +236,10 @@ def open_at(session: Session, case_ids: Iterable[str], moments: Mapping[str, dat
     closed = set()
     for chunk in _chunks(sorted(set(case_ids))):
         for case_id, status, closed_at in session.execute(
-                select(cases.c.case_id, cases.c.status, cases.c.closed_at).where(cases.c.case_id.in_(chunk))):
+            select(cases.c.case_id, cases.c.status, cases.c.closed_at).where(
+                cases.c.case_id.in_(chunk)
+            )
+        ):
             if closed_at is None and status != "open":
                 closed.add(case_id)
             elif closed_at is not None and _utc(closed_at) <= moments[case_id]:
@@ -212,20 +278,25 @@ def targets_for(session: Session, events: list[Event]) -> list[Target]:
 
 
 def _what_changed(previous: dict, current: dict, lines: list[str], cap: int) -> list[str]:
-    changes = lines[:cap] + ([f"… and {len(lines) - cap} more new records"] if len(lines) > cap else [])
+    changes = lines[:cap] + (
+        [f"… and {len(lines) - cap} more new records"] if len(lines) > cap else []
+    )
     old, new = previous["escalation"], current["escalation"]
     if old["band"] != new["band"]:
         changes.append(f"band {old['band']} → {new['band']}")
     changes.append(f"probability {old['probability']:.3f} → {new['probability']:.3f}")
     before = set(previous["route"]["rules"])
-    changes += [f"rule {rule} now applies: {reason}"
-                for rule, reason in zip(current["route"]["rules"], current["route"]["reasons_en"])
-                if rule not in before and rule != "default"]
+    changes += [
+        f"rule {rule} now applies: {reason}"
+        for rule, reason in zip(current["route"]["rules"], current["route"]["reasons_en"])
+        if rule not in before and rule != "default"
+    ]
     return changes
 
 
-def rescore(session: Session, scorer, champions: Champions, targets: list[Target], key_id: str | None
-            ) -> list[Rescored]:
+def rescore(
+    session: Session, scorer, champions: Champions, targets: list[Target], key_id: str | None
+) -> list[Rescored]:
     """Score each target again and store the new decisions with their history (not committed)."""
     if not targets:
         return []
@@ -233,20 +304,47 @@ def rescore(session: Session, scorer, champions: Champions, targets: list[Target
     out: list[Rescored] = []
     batch = scorer.settings.max_batch_cases
     for start in range(0, len(targets), batch):
-        chunk = targets[start:start + batch]
-        requests = [ScoreRequest.model_validate({**t.decision.request, "as_of": t.as_of.isoformat()}) for t in chunk]
+        chunk = targets[start : start + batch]
+        requests = [
+            ScoreRequest.model_validate({**t.decision.request, "as_of": t.as_of.isoformat()})
+            for t in chunk
+        ]
         scored = scorer.score(requests, champions)
         stored.store(session, scored, key_id)
         for target, new in zip(chunk, scored):
             previous, current = target.decision.response, new.response
-            rise = BANDS.index(current["escalation"]["band"]) > BANDS.index(previous["escalation"]["band"])
+            rise = BANDS.index(current["escalation"]["band"]) > BANDS.index(
+                previous["escalation"]["band"]
+            )
             row = session.get(Decision, current["score_id"])
-            row.trigger, row.previous_score_id, row.band_rise = target.trigger, target.decision.score_id, rise
+            row.trigger, row.previous_score_id, row.band_rise = (
+                target.trigger,
+                target.decision.score_id,
+                rise,
+            )
             row.changes = _what_changed(previous, current, target.lines, cap)
-            record(session, "rescore", key_id, target=row.score_id, case_id=row.case_id,
-                   previous_score_id=row.previous_score_id, trigger=row.trigger, band=row.band, band_rise=rise)
-            out.append(Rescored(case_id=row.case_id, score_id=row.score_id, previous_score_id=row.previous_score_id,
-                                as_of=row.as_of, band=row.band, previous_band=previous["escalation"]["band"],
-                                band_rise=rise, changes=row.changes))
+            record(
+                session,
+                "rescore",
+                key_id,
+                target=row.score_id,
+                case_id=row.case_id,
+                previous_score_id=row.previous_score_id,
+                trigger=row.trigger,
+                band=row.band,
+                band_rise=rise,
+            )
+            out.append(
+                Rescored(
+                    case_id=row.case_id,
+                    score_id=row.score_id,
+                    previous_score_id=row.previous_score_id,
+                    as_of=row.as_of,
+                    band=row.band,
+                    previous_band=previous["escalation"]["band"],
+                    band_rise=rise,
+                    changes=row.changes,
+                )
+            )
     session.flush()
     return out

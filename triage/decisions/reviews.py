@@ -35,11 +35,20 @@ class NoteRequired(ValueError):
 
 
 def review_out(review: Review) -> ReviewOut:
-    return ReviewOut(id=review.id, score_id=review.score_id, verdict=review.verdict, teams=review.teams,
-                     priority=review.priority, note=review.note, reviewer_key_id=review.reviewer_key_id,
-                     created_at=review.created_at, status=review.status,
-                     confirmed_by_key_id=review.confirmed_by_key_id, confirmed_at=review.confirmed_at,
-                     confirm_note=review.confirm_note)
+    return ReviewOut(
+        id=review.id,
+        score_id=review.score_id,
+        verdict=review.verdict,
+        teams=review.teams,
+        priority=review.priority,
+        note=review.note,
+        reviewer_key_id=review.reviewer_key_id,
+        created_at=review.created_at,
+        status=review.status,
+        confirmed_by_key_id=review.confirmed_by_key_id,
+        confirmed_at=review.confirmed_at,
+        confirm_note=review.confirm_note,
+    )
 
 
 def effective_route(decision: Decision) -> EffectiveRoute:
@@ -52,28 +61,45 @@ def effective_route(decision: Decision) -> EffectiveRoute:
     for review in reversed(decision.reviews):
         if review.status in ("final", "confirmed"):
             if review.verdict == "override":
-                return EffectiveRoute(teams=review.teams, priority=review.priority or route["priority"],
-                                      source="review", review_id=review.id)
+                return EffectiveRoute(
+                    teams=review.teams,
+                    priority=review.priority or route["priority"],
+                    source="review",
+                    review_id=review.id,
+                )
             break
     return EffectiveRoute(teams=route["teams"], priority=route["priority"], source="route")
 
 
-def lowers_a_safeguard(route: dict, teams: list[str], priority: str | None,
-                       routing: RoutingRules | None) -> list[str]:
+def lowers_a_safeguard(
+    route: dict, teams: list[str], priority: str | None, routing: RoutingRules | None
+) -> list[str]:
     """What an override would take away that a safeguard rule requires (empty: a free raise)."""
     if routing is not None:
         required_teams, required_priority = routing.required(route)
     else:
-        required_teams, required_priority = route.get("required_teams", []), route.get("required_priority")
+        required_teams, required_priority = (
+            route.get("required_teams", []),
+            route.get("required_priority"),
+        )
     lost = [f"team {t}" for t in required_teams if t not in teams]
-    if priority is not None and required_priority is not None \
-            and PRIORITY_RANK[priority] < PRIORITY_RANK[required_priority]:
+    if (
+        priority is not None
+        and required_priority is not None
+        and PRIORITY_RANK[priority] < PRIORITY_RANK[required_priority]
+    ):
         lost.append(f"priority {required_priority}")
     return lost
 
 
-def review(session: Session, score_id: str, verdict: ReviewIn, reviewer_key_id: str,
-           known_teams: set[str], routing: RoutingRules | None = None) -> ReviewOut | None:
+def review(
+    session: Session,
+    score_id: str,
+    verdict: ReviewIn,
+    reviewer_key_id: str,
+    known_teams: set[str],
+    routing: RoutingRules | None = None,
+) -> ReviewOut | None:
     """Keep an analyst's verdict with the decision (and in the audit log); None when no such score.
 
     An override that drops what a safeguard rule requires is stored ``pending`` (four eyes).
@@ -92,17 +118,35 @@ def review(session: Session, score_id: str, verdict: ReviewIn, reviewer_key_id: 
         status = "pending" if lost else "final"
     else:
         teams = route["teams"]
-    row = Review(score_id=score_id, verdict=verdict.verdict, teams=teams, priority=priority, note=verdict.note,
-                 reviewer_key_id=reviewer_key_id, created_at=datetime.now(timezone.utc), status=status)
+    row = Review(
+        score_id=score_id,
+        verdict=verdict.verdict,
+        teams=teams,
+        priority=priority,
+        note=verdict.note,
+        reviewer_key_id=reviewer_key_id,
+        created_at=datetime.now(timezone.utc),
+        status=status,
+    )
     session.add(row)
-    record(session, f"review.{verdict.verdict}", reviewer_key_id, target=score_id, teams=teams,
-           route_teams=route["teams"], priority=priority, status=status, drops_required=lost)
+    record(
+        session,
+        f"review.{verdict.verdict}",
+        reviewer_key_id,
+        target=score_id,
+        teams=teams,
+        route_teams=route["teams"],
+        priority=priority,
+        status=status,
+        drops_required=lost,
+    )
     session.flush()
     return review_out(row)
 
 
-def settle(session: Session, score_id: str, review_id: int, body: ConfirmIn, key_id: str,
-           confirm: bool) -> ReviewOut | None:
+def settle(
+    session: Session, score_id: str, review_id: int, body: ConfirmIn, key_id: str, confirm: bool
+) -> ReviewOut | None:
     """A second analyst confirms (or rejects, with a note) a pending override; None when no such review."""
     if not confirm and not (body.note or "").strip():
         raise NoteRequired("a rejection needs a note saying why")
@@ -116,7 +160,14 @@ def settle(session: Session, score_id: str, review_id: int, body: ConfirmIn, key
     row.status = "confirmed" if confirm else "rejected"
     row.confirmed_by_key_id, row.confirmed_at = key_id, datetime.now(timezone.utc)
     row.confirm_note = body.note
-    record(session, "review.confirm" if confirm else "review.reject", key_id, target=score_id,
-           review_id=review_id, proposed_by=row.reviewer_key_id, teams=row.teams)
+    record(
+        session,
+        "review.confirm" if confirm else "review.reject",
+        key_id,
+        target=score_id,
+        review_id=review_id,
+        proposed_by=row.reviewer_key_id,
+        teams=row.teams,
+    )
     session.flush()
     return review_out(row)

@@ -21,7 +21,12 @@ from triage.db.history import read_history
 from triage.decisions import stored
 from triage.decisions.stored import ScoredCase
 from triage.decisions.types import ScoreRequest
-from triage.features import case_feature_arrays, feature_labels, person_feature_arrays, rule_tier_values
+from triage.features import (
+    case_feature_arrays,
+    feature_labels,
+    person_feature_arrays,
+    rule_tier_values,
+)
 from triage.features.facts import route_fact_records
 from triage.features.history import Columns, History
 from triage.models.population import population_warnings
@@ -31,25 +36,37 @@ from triage.settings import Settings
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: The case columns held as objects (ids, codes and text; None when missing).
-_CASE_OBJECT_COLUMNS = ("case_id", "household_id", "counterparty_household_id", "dispute_type", "source",
-                        "description")
+_CASE_OBJECT_COLUMNS = (
+    "case_id",
+    "household_id",
+    "counterparty_household_id",
+    "dispute_type",
+    "source",
+    "description",
+)
 
 
 def _utc_ns(moments: list[datetime]) -> np.ndarray:
     """Aware datetimes as int64 UTC nanoseconds, exactly (datetimes hold microseconds)."""
-    return np.array([(m - _EPOCH) // timedelta(microseconds=1) * 1000 for m in moments], dtype=np.int64)
+    return np.array(
+        [(m - _EPOCH) // timedelta(microseconds=1) * 1000 for m in moments], dtype=np.int64
+    )
 
 
 def _case_columns(requests: list[ScoreRequest], as_of: list[datetime]) -> Columns:
     """The requests' cases as ``triage.features.case_columns`` gives a frame's, built from the
     validated requests directly (a frame and its conversions cost more than a case's features)."""
     cases = [r.case for r in requests]
-    columns = {name: np.array([getattr(c, name) for c in cases], dtype=object) for name in _CASE_OBJECT_COLUMNS}
+    columns = {
+        name: np.array([getattr(c, name) for c in cases], dtype=object)
+        for name in _CASE_OBJECT_COLUMNS
+    }
     columns["opened_at"] = _utc_ns([c.opened_at for c in cases])
     columns["as_of"] = _utc_ns(as_of)
     columns["parties_count"] = np.array([c.parties_count for c in cases], dtype=np.float64)
-    columns["amount_cny"] = np.array([np.nan if c.amount_cny is None else c.amount_cny for c in cases],
-                                     dtype=np.float64)
+    columns["amount_cny"] = np.array(
+        [np.nan if c.amount_cny is None else c.amount_cny for c in cases], dtype=np.float64
+    )
     return columns
 
 
@@ -59,10 +76,12 @@ def _plain_rows(features: dict[str, np.ndarray], names: list[str]) -> list[tuple
     columns = []
     for name in names:
         values = features[name]
-        if values.dtype == object:                 # category codes, None when missing
+        if values.dtype == object:  # category codes, None when missing
             columns.append(values.tolist())
         else:
-            columns.append([None if v != v else v for v in values.astype(np.float64).tolist()])   # NaN → None
+            columns.append(
+                [None if v != v else v for v in values.astype(np.float64).tolist()]
+            )  # NaN → None
     return list(zip(*columns))
 
 
@@ -85,26 +104,44 @@ class Scorer:
         labels = self.labels
         order = np.argsort(-np.abs(contributions), kind="stable").tolist()
         contribution = contributions.tolist()
-        return [{"feature": names[j], "label": labels[names[j]]["zh"], "label_zh": labels[names[j]]["zh"],
-                 "label_en": labels[names[j]]["en"], "value": values[j], "contribution": contribution[j]}
-                for j in order]
+        return [
+            {
+                "feature": names[j],
+                "label": labels[names[j]]["zh"],
+                "label_zh": labels[names[j]]["zh"],
+                "label_en": labels[names[j]]["en"],
+                "value": values[j],
+                "contribution": contribution[j],
+            }
+            for j in order
+        ]
 
-    def score(self, requests: list[ScoreRequest], champions: Champions,
-              now: datetime | None = None) -> list[ScoredCase]:
+    def score(
+        self, requests: list[ScoreRequest], champions: Champions, now: datetime | None = None
+    ) -> list[ScoredCase]:
         """Score every request (each as of its own ``as_of``, default ``now``); full explanations."""
         now = now or datetime.now(timezone.utc)
         routing = self.routing
         as_of = [(r.as_of or now).astimezone(timezone.utc) for r in requests]
         cases = _case_columns(requests, as_of)
-        named_rows = np.array([i for i, r in enumerate(requests) for _ in r.persons], dtype=np.int64)
+        named_rows = np.array(
+            [i for i, r in enumerate(requests) for _ in r.persons], dtype=np.int64
+        )
         named_persons = np.array([p for r in requests for p in r.persons], dtype=object)
-        households = set(cases["household_id"]) | {h for h in cases["counterparty_household_id"] if h}
-        tables = read_history(self.engine, household_ids=households, person_ids=set(named_persons),
-                              as_of=max(as_of))
+        households = set(cases["household_id"]) | {
+            h for h in cases["counterparty_household_id"] if h
+        }
+        tables = read_history(
+            self.engine, household_ids=households, person_ids=set(named_persons), as_of=max(as_of)
+        )
 
         model = champions.escalation
-        history = History(tables, model.text_model_, cases["description"])   # one per request: features, tiers, facts
-        features = case_feature_arrays(cases, history)        # arrays, not a 110-column frame: same values
+        history = History(
+            tables, model.text_model_, cases["description"]
+        )  # one per request: features, tiers, facts
+        features = case_feature_arrays(
+            cases, history
+        )  # arrays, not a 110-column frame: same values
         matrix = model.schema_.matrix(features)
         probability, contributions, base = model.predict_and_explain(matrix)
         bands = model.bands(probability)
@@ -112,7 +149,9 @@ class Scorer:
         facts = route_fact_records(cases, named_rows, named_persons, history, routing.weapon_words)
         known_households = set(tables["households"]["household_id"])
         known_persons = set(tables["persons"]["person_id"])
-        unusual = population_warnings(model, features, cases["household_id"], tables["households"], self.labels)
+        unusual = population_warnings(
+            model, features, cases["household_id"], tables["households"], self.labels
+        )
         values = _plain_rows(features, model.feature_names_)
 
         by_case: dict[int, list[dict]] = {}
@@ -123,24 +162,50 @@ class Scorer:
         scored = []
         for i, request in enumerate(requests):
             person_scores = by_case.get(i, [])
-            route = routing.route(RouteInput(band=str(bands[i]), dispute_type=request.case.dispute_type,
-                                             tiers=[p["tier"] for p in person_scores], facts=facts[i]))
+            route = routing.route(
+                RouteInput(
+                    band=str(bands[i]),
+                    dispute_type=request.case.dispute_type,
+                    tiers=[p["tier"] for p in person_scores],
+                    facts=facts[i],
+                )
+            )
             # plain JSON-ready data, not ScoreResponse models: validating our own ~140 objects per case
             # cost more than its features (tests check that responses match the schema)
             response = {
-                "score_id": str(uuid.uuid4()), "case_id": request.case.case_id,
+                "score_id": str(uuid.uuid4()),
+                "case_id": request.case.case_id,
                 "as_of": to_jsonable_python(as_of[i]),
-                "escalation": {"probability": float(probability[i]), "band": str(bands[i]),
-                               "base_value": float(base[i]), "margin": margins[i],
-                               "factors": self._factors(model.feature_names_, values[i], contributions[i])},
-                "persons": person_scores, "route": route.model_dump(mode="json"), "models": versions,
-                "warnings": self._warnings(request, known_households, known_persons) + unusual[i]}
-            scored.append(ScoredCase(request=request, response=response, as_of=as_of[i],
-                                     features=dict(zip(model.feature_names_, values[i]))))
+                "escalation": {
+                    "probability": float(probability[i]),
+                    "band": str(bands[i]),
+                    "base_value": float(base[i]),
+                    "margin": margins[i],
+                    "factors": self._factors(model.feature_names_, values[i], contributions[i]),
+                },
+                "persons": person_scores,
+                "route": route.model_dump(mode="json"),
+                "models": versions,
+                "warnings": self._warnings(request, known_households, known_persons) + unusual[i],
+            }
+            scored.append(
+                ScoredCase(
+                    request=request,
+                    response=response,
+                    as_of=as_of[i],
+                    features=dict(zip(model.feature_names_, values[i])),
+                )
+            )
         return scored
 
-    def _persons(self, rows: np.ndarray, person_ids: np.ndarray, as_of_ns: np.ndarray, history: History,
-                 champions: Champions) -> list[tuple[int, dict]]:
+    def _persons(
+        self,
+        rows: np.ndarray,
+        person_ids: np.ndarray,
+        as_of_ns: np.ndarray,
+        history: History,
+        champions: Champions,
+    ) -> list[tuple[int, dict]]:
         """Each named person's tier (``person_ids``, named in case ``rows``): the screening rule where
         it applies, the tier model otherwise."""
         if len(person_ids) == 0:
@@ -150,23 +215,37 @@ class Scorer:
         features = person_feature_arrays(points, history)
         matrix = model.schema_.matrix(features)
         probabilities = model.predict_proba(features, matrix=matrix)
-        predicted = model.decide(probabilities)   # red first (TierModel.decide), not the most probable tier
+        predicted = model.decide(
+            probabilities
+        )  # red first (TierModel.decide), not the most probable tier
         by_rule = rule_tier_values(points, history)
-        by_model = np.flatnonzero([tier is None for tier in by_rule])     # only model tiers are explained
+        by_model = np.flatnonzero(
+            [tier is None for tier in by_rule]
+        )  # only model tiers are explained
         contributions = np.empty((len(person_ids), len(model.feature_names_)))
         if len(by_model):
-            contributions[by_model] = model.explain(None, predicted[by_model], matrix=matrix[by_model])[0]
+            contributions[by_model] = model.explain(
+                None, predicted[by_model], matrix=matrix[by_model]
+            )[0]
         values = _plain_rows(features, model.feature_names_)
         out = []
         classes = [str(c) for c in model.classes_]
         for k, (row, person_id) in enumerate(zip(rows.tolist(), person_ids)):
             from_rule = by_rule[k] is not None
-            out.append((int(row), {
-                "person_id": str(person_id),
-                "tier": str(by_rule[k]) if from_rule else classes[predicted[k]],
-                "tier_source": "rule" if from_rule else "model",
-                "probabilities": dict(zip(classes, probabilities[k].tolist())),
-                "factors": [] if from_rule else self._factors(model.feature_names_, values[k], contributions[k])}))
+            out.append(
+                (
+                    int(row),
+                    {
+                        "person_id": str(person_id),
+                        "tier": str(by_rule[k]) if from_rule else classes[predicted[k]],
+                        "tier_source": "rule" if from_rule else "model",
+                        "probabilities": dict(zip(classes, probabilities[k].tolist())),
+                        "factors": []
+                        if from_rule
+                        else self._factors(model.feature_names_, values[k], contributions[k]),
+                    },
+                )
+            )
         return out
 
     @staticmethod
@@ -175,13 +254,22 @@ class Scorer:
         if case.household_id not in households:
             warnings.append(f"unknown household {case.household_id}: scored with no history")
         if case.counterparty_household_id and case.counterparty_household_id not in households:
-            warnings.append(f"unknown counterparty household {case.counterparty_household_id}: no history used")
-        warnings += [f"unknown person {p}: tier from no history" for p in request.persons if p not in persons]
+            warnings.append(
+                f"unknown counterparty household {case.counterparty_household_id}: no history used"
+            )
+        warnings += [
+            f"unknown person {p}: tier from no history" for p in request.persons if p not in persons
+        ]
         return warnings
 
 
-def score_and_store(session: Session, scorer: Scorer, champions: Champions, requests: list[ScoreRequest],
-                    key_id: str) -> list[ScoredCase]:
+def score_and_store(
+    session: Session,
+    scorer: Scorer,
+    champions: Champions,
+    requests: list[ScoreRequest],
+    key_id: str,
+) -> list[ScoredCase]:
     """Score and commit the decisions; only then may the caller answer."""
     scored = scorer.score(requests, champions)
     stored.store(session, scored, key_id)

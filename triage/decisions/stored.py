@@ -47,22 +47,43 @@ def store(session: Session, scored: list[ScoredCase], key_id: str | None) -> Non
     objects cost more than scoring them.  Columns not named here take their defaults.
     """
     now = datetime.now(timezone.utc)
-    session.execute(insert(Decision), [dict(
-        score_id=s.response["score_id"], case_id=s.response["case_id"], household_id=s.request.case.household_id,
-        dispute_type=s.request.case.dispute_type, as_of=s.as_of, created_at=now,
-        probability=s.response["escalation"]["probability"], band=s.response["escalation"]["band"],
-        priority=s.response["route"]["priority"], teams=_wrap(s.response["route"]["teams"]),
-        escalation_version=s.response["models"]["escalation"], tier_version=s.response["models"]["tier"],
-        request=s.request.model_dump(mode="json"), response=s.response, features=s.features, key_id=key_id,
-    ) for s in scored])
+    session.execute(
+        insert(Decision),
+        [
+            dict(
+                score_id=s.response["score_id"],
+                case_id=s.response["case_id"],
+                household_id=s.request.case.household_id,
+                dispute_type=s.request.case.dispute_type,
+                as_of=s.as_of,
+                created_at=now,
+                probability=s.response["escalation"]["probability"],
+                band=s.response["escalation"]["band"],
+                priority=s.response["route"]["priority"],
+                teams=_wrap(s.response["route"]["teams"]),
+                escalation_version=s.response["models"]["escalation"],
+                tier_version=s.response["models"]["tier"],
+                request=s.request.model_dump(mode="json"),
+                response=s.response,
+                features=s.features,
+                key_id=key_id,
+            )
+            for s in scored
+        ],
+    )
 
 
 def top_factors(response: dict, top: int | None) -> dict:
     """The response with each factor list cut to its ``top`` largest (None keeps all)."""
     if top is None:
         return response
-    cut = {**response, "escalation": {**response["escalation"],
-                                      "factors": response["escalation"]["factors"][:top]}}
+    cut = {
+        **response,
+        "escalation": {
+            **response["escalation"],
+            "factors": response["escalation"]["factors"][:top],
+        },
+    }
     cut["persons"] = [{**p, "factors": p["factors"][:top]} for p in response["persons"]]
     return cut
 
@@ -71,18 +92,28 @@ def get(session: Session, score_id: str, top: int | None) -> StoredScore | None:
     decision = session.get(Decision, score_id)
     if decision is None:
         return None
-    return StoredScore(**top_factors(decision.response, top), created_at=decision.created_at,
-                       request=decision.request, reviews=[review_out(r) for r in decision.reviews],
-                       trigger=decision.trigger, previous_score_id=decision.previous_score_id,
-                       band_rise=decision.band_rise, changes=decision.changes or [],
-                       effective_route=effective_route(decision),
-                       pending_review=any(r.status == "pending" for r in decision.reviews))
+    return StoredScore(
+        **top_factors(decision.response, top),
+        created_at=decision.created_at,
+        request=decision.request,
+        reviews=[review_out(r) for r in decision.reviews],
+        trigger=decision.trigger,
+        previous_score_id=decision.previous_score_id,
+        band_rise=decision.band_rise,
+        changes=decision.changes or [],
+        effective_route=effective_route(decision),
+        pending_review=any(r.status == "pending" for r in decision.reviews),
+    )
 
 
 @cache
 def sensitive_features() -> frozenset[str]:
-    return frozenset(f.name for entity in ("case", "person") for f in features_of(entity)
-                     if f.source in SENSITIVE_SOURCES)
+    return frozenset(
+        f.name
+        for entity in ("case", "person")
+        for f in features_of(entity)
+        if f.source in SENSITIVE_SOURCES
+    )
 
 
 def for_scorer(response: dict) -> dict:
@@ -90,9 +121,19 @@ def for_scorer(response: dict) -> dict:
     sensitive = sensitive_features()
 
     def shown(factors: list[dict]) -> list[dict]:
-        return [{**f, "value": None, "withheld": True} if f["feature"] in sensitive else {**f, "withheld": False}
-                for f in factors]
+        return [
+            {**f, "value": None, "withheld": True}
+            if f["feature"] in sensitive
+            else {**f, "withheld": False}
+            for f in factors
+        ]
 
-    seen = {**response, "escalation": {**response["escalation"], "factors": shown(response["escalation"]["factors"])}}
+    seen = {
+        **response,
+        "escalation": {
+            **response["escalation"],
+            "factors": shown(response["escalation"]["factors"]),
+        },
+    }
     seen["persons"] = [{**p, "factors": shown(p["factors"])} for p in response["persons"]]
     return seen

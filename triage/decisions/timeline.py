@@ -13,25 +13,52 @@ from triage.decisions.reviews import review_out
 from triage.decisions.types import Timeline, TimelineDecision, TimelineEntry
 
 
-def timeline(session: Session, case_id: str, cfg: dict, now: datetime | None = None) -> Timeline | None:
+def timeline(
+    session: Session, case_id: str, cfg: dict, now: datetime | None = None
+) -> Timeline | None:
     """None when the case has no stored decision.  A review sits at its confirmation (or rejection)
     when it had one, a visit at when it was done, or else when it falls due."""
-    decisions = session.scalars(select(Decision).where(Decision.case_id == case_id)
-                                .order_by(Decision.created_at, Decision.score_id)).all()
+    decisions = session.scalars(
+        select(Decision)
+        .where(Decision.case_id == case_id)
+        .order_by(Decision.created_at, Decision.score_id)
+    ).all()
     if not decisions:
         return None
     now, grace = now or datetime.now(timezone.utc), timedelta(days=cfg["grace_days"])
     entries = []
     for d in decisions:
         route = d.response["route"]
-        entries.append(TimelineEntry(at=d.created_at, type="decision", decision=TimelineDecision(
-            score_id=d.score_id, as_of=d.as_of, probability=d.probability, band=d.band, priority=d.priority,
-            teams=route["teams"], rules=route["rules"], warnings=d.response["warnings"], models=d.response["models"],
-            trigger=d.trigger, previous_score_id=d.previous_score_id, band_rise=d.band_rise,
-            changes=d.changes or [])))
-        entries += [TimelineEntry(at=r.confirmed_at or r.created_at, type="review", review=review_out(r))
-                    for r in d.reviews]
+        entries.append(
+            TimelineEntry(
+                at=d.created_at,
+                type="decision",
+                decision=TimelineDecision(
+                    score_id=d.score_id,
+                    as_of=d.as_of,
+                    probability=d.probability,
+                    band=d.band,
+                    priority=d.priority,
+                    teams=route["teams"],
+                    rules=route["rules"],
+                    warnings=d.response["warnings"],
+                    models=d.response["models"],
+                    trigger=d.trigger,
+                    previous_score_id=d.previous_score_id,
+                    band_rise=d.band_rise,
+                    changes=d.changes or [],
+                ),
+            )
+        )
+        entries += [
+            TimelineEntry(at=r.confirmed_at or r.created_at, type="review", review=review_out(r))
+            for r in d.reviews
+        ]
     for f in session.scalars(select(Followup).where(Followup.case_id == case_id)):
-        entries.append(TimelineEntry(at=f.done_at or f.due_at, type="followup", followup=followup_out(f, now, grace)))
+        entries.append(
+            TimelineEntry(
+                at=f.done_at or f.due_at, type="followup", followup=followup_out(f, now, grace)
+            )
+        )
     entries.sort(key=lambda e: e.at)
     return Timeline(case_id=case_id, entries=entries)

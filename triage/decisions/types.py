@@ -13,10 +13,25 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
-from triage.contract import (CASE_SOURCES, DISPUTE_TYPES, FIRST_YEAR, LAST_YEAR, MAX_ID_LENGTH, MAX_TEXT_LENGTH,
-                             TIERS, TIMEZONE)
+from triage.contract import (
+    CASE_SOURCES,
+    DISPUTE_TYPES,
+    FIRST_YEAR,
+    LAST_YEAR,
+    MAX_ID_LENGTH,
+    MAX_TEXT_LENGTH,
+    TIERS,
+    TIMEZONE,
+)
 from triage.routing import Priority, Route
 
 SHANGHAI = ZoneInfo(TIMEZONE)
@@ -34,9 +49,15 @@ def scorable(value: datetime) -> datetime:
     return value
 
 
-Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^\S(.*\S)?$")]
-ScoringMoment = Annotated[datetime, AfterValidator(aware), AfterValidator(scorable),
-                          Field(description="ISO 8601, years 1900..2200; without an offset it means Asia/Shanghai")]
+Id = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^\S(.*\S)?$")
+]
+ScoringMoment = Annotated[
+    datetime,
+    AfterValidator(aware),
+    AfterValidator(scorable),
+    Field(description="ISO 8601, years 1900..2200; without an offset it means Asia/Shanghai"),
+]
 Band = Literal["low", "medium", "high", "critical"]
 Tier = Literal[TIERS]  # type: ignore[valid-type]
 DisputeType = Literal[DISPUTE_TYPES]  # type: ignore[valid-type]
@@ -63,7 +84,10 @@ class CaseIn(Incoming):
 
     @model_validator(mode="after")
     def _consistent(self) -> "CaseIn":
-        if self.counterparty_household_id is not None and self.counterparty_household_id == self.household_id:
+        if (
+            self.counterparty_household_id is not None
+            and self.counterparty_household_id == self.household_id
+        ):
             raise ValueError("counterparty_household_id must differ from household_id")
         if self.amount_cny is not None and not math.isfinite(self.amount_cny):
             raise ValueError("amount_cny must be a finite number")
@@ -72,8 +96,12 @@ class CaseIn(Incoming):
 
 class ScoreRequest(Incoming):
     case: CaseIn
-    as_of: ScoringMoment | None = Field(None, description="the moment history is read up to (default: now)")
-    persons: Annotated[list[Id], Field(max_length=100, description="persons to give a 绿黄红 tier")] = []
+    as_of: ScoringMoment | None = Field(
+        None, description="the moment history is read up to (default: now)"
+    )
+    persons: Annotated[
+        list[Id], Field(max_length=100, description="persons to give a 绿黄红 tier")
+    ] = []
 
     @model_validator(mode="after")
     def _after_opening(self) -> "ScoreRequest":
@@ -89,30 +117,43 @@ class Factor(BaseModel):
     label: str = Field(description="the feature's Chinese label")
     label_zh: str
     label_en: str
-    value: float | str | bool | None = Field(description="the feature's value; null when unknown (未知) or withheld")
+    value: float | str | bool | None = Field(
+        description="the feature's value; null when unknown (未知) or withheld"
+    )
     contribution: float = Field(description="SHAP value in log-odds (margin) space")
-    withheld: bool = Field(False, description="the value is not shown to this key's role (a scorer key does not "
-                                              "read police, screening or person-register values back)")
+    withheld: bool = Field(
+        False,
+        description="the value is not shown to this key's role (a scorer key does not "
+        "read police, screening or person-register values back)",
+    )
 
 
 class Escalation(BaseModel):
     probability: float = Field(
         description="calibrated probability of 民转刑 escalation within the horizon; calibration is fitted "
-                    "after the trees, so it need not equal sigmoid(margin)")
+        "after the trees, so it need not equal sigmoid(margin)"
+    )
     band: Band
     base_value: float = Field(description="the model's expected margin (log-odds)")
-    margin: float = Field(description="base_value + the sum of all contributions (uncalibrated log-odds)")
-    factors: list[Factor] = Field(description="largest contributions by absolute value (?top=N, default 8; "
-                                              "?top=all for every feature)")
+    margin: float = Field(
+        description="base_value + the sum of all contributions (uncalibrated log-odds)"
+    )
+    factors: list[Factor] = Field(
+        description="largest contributions by absolute value (?top=N, default 8; "
+        "?top=all for every feature)"
+    )
 
 
 class PersonScore(BaseModel):
     person_id: str
     tier: Tier
     tier_source: Literal["rule", "model"] = Field(
-        description="'rule' when a screening no older than 90 days decides the tier, else 'model'")
+        description="'rule' when a screening no older than 90 days decides the tier, else 'model'"
+    )
     probabilities: dict[str, float] = Field(description="the tier model's class probabilities")
-    factors: list[Factor] = Field(description="contributions towards the model's tier (empty for 'rule')")
+    factors: list[Factor] = Field(
+        description="contributions towards the model's tier (empty for 'rule')"
+    )
 
 
 class ScoreResponse(BaseModel):
@@ -122,7 +163,9 @@ class ScoreResponse(BaseModel):
     escalation: Escalation
     persons: list[PersonScore]
     route: Route
-    models: dict[str, str] = Field(description="registered model versions used, e.g. triage-escalation/3")
+    models: dict[str, str] = Field(
+        description="registered model versions used, e.g. triage-escalation/3"
+    )
     warnings: list[str]
 
 
@@ -132,9 +175,14 @@ Note = Annotated[str, Field(max_length=MAX_TEXT_LENGTH)]
 class ReviewIn(Incoming):
     verdict: Literal["agree", "override"]
     teams: list[Annotated[str, StringConstraints(max_length=64)]] | None = Field(
-        None, max_length=20, description="the route's teams as the analyst decides them (override only)")
-    priority: Priority | None = Field(None, description="the priority as the analyst decides it (override only; "
-                                                        "default: the route's)")
+        None,
+        max_length=20,
+        description="the route's teams as the analyst decides them (override only)",
+    )
+    priority: Priority | None = Field(
+        None,
+        description="the priority as the analyst decides it (override only; default: the route's)",
+    )
     note: Note | None = Field(None, description="why; required for an override")
 
     @model_validator(mode="after")
@@ -153,13 +201,17 @@ class ReviewOut(BaseModel):
     score_id: str
     verdict: str
     teams: list[str]
-    priority: str | None = Field(None, description="the priority an override sets (null: the route's)")
+    priority: str | None = Field(
+        None, description="the priority an override sets (null: the route's)"
+    )
     note: str | None
     reviewer_key_id: str
     created_at: datetime
     status: Literal["final", "pending", "confirmed", "rejected"] = Field(
-        "final", description="'pending': the override drops a team or priority a safeguard rule requires and "
-                             "waits for a second analyst, who 'confirmed' or 'rejected' it; else 'final'")
+        "final",
+        description="'pending': the override drops a team or priority a safeguard rule requires and "
+        "waits for a second analyst, who 'confirmed' or 'rejected' it; else 'final'",
+    )
     confirmed_by_key_id: str | None = None
     confirmed_at: datetime | None = None
     confirm_note: str | None = None
@@ -181,11 +233,16 @@ class EffectiveRoute(BaseModel):
 class DecisionHistory(BaseModel):
     """Why a decision was made and how it differs from the one before (re-scores)."""
 
-    trigger: str = Field("request", description="'request' (a score call), 'event:<table>' (new data arrived "
-                                                "for the household) or 'followup' (a follow-up visit)")
+    trigger: str = Field(
+        "request",
+        description="'request' (a score call), 'event:<table>' (new data arrived "
+        "for the household) or 'followup' (a follow-up visit)",
+    )
     previous_score_id: str | None = Field(None, description="the decision this one re-scores")
     band_rise: bool = Field(False, description="the band is higher than the previous decision's")
-    changes: list[str] = Field([], description="what changed since the previous decision, one line each")
+    changes: list[str] = Field(
+        [], description="what changed since the previous decision, one line each"
+    )
 
 
 class StoredScore(ScoreResponse, DecisionHistory):
@@ -211,12 +268,20 @@ class QueueItem(BaseModel):
     latest_verdict: str | None
     trigger: str = "request"
     previous_score_id: str | None = None
-    band_rise: bool = Field(False, description="re-scored into a higher band than the case's previous decision")
+    band_rise: bool = Field(
+        False, description="re-scored into a higher band than the case's previous decision"
+    )
     changes: list[str] = Field([], description="what changed since the previous decision")
     superseded: bool = Field(False, description="a later decision exists for the same case")
-    effective_teams: list[str] = Field([], description="the teams staff act on (the route, or a final override)")
-    pending_review: bool = Field(False, description="an override waits for a second analyst (four eyes)")
-    missed_followups: int = Field(0, description="follow-up visits of the case past due and not done")
+    effective_teams: list[str] = Field(
+        [], description="the teams staff act on (the route, or a final override)"
+    )
+    pending_review: bool = Field(
+        False, description="an override waits for a second analyst (four eyes)"
+    )
+    missed_followups: int = Field(
+        0, description="follow-up visits of the case past due and not done"
+    )
 
 
 class QueuePage(BaseModel):
@@ -229,7 +294,9 @@ class QueuePage(BaseModel):
 class QuarantinedRow(BaseModel):
     row: int = Field(description="0-based position of the row in the request")
     key: str | None = Field(description="the row's id, when it has one")
-    rule: str = Field(description="the first contract rule the row broke (see RULES in triage.contract)")
+    rule: str = Field(
+        description="the first contract rule the row broke (see RULES in triage.contract)"
+    )
     detail: str
 
 
@@ -251,10 +318,17 @@ class IngestResult(BaseModel):
     received: int
     stored: dict[str, int] = Field(description="inserted / updated / unchanged rows")
     quarantined: list[QuarantinedRow]
-    rescored: list[Rescored] = Field([], description="open cases of the households concerned, re-scored as of "
-                                                     "the new rows (calls, incidents, failed mediations, screenings)")
-    rescoring_skipped: str | None = Field(None, description="why open cases were not re-scored, when they were not")
-    followups_planned: int = Field(0, description="follow-up visits planned for cases the rows show mediated")
+    rescored: list[Rescored] = Field(
+        [],
+        description="open cases of the households concerned, re-scored as of "
+        "the new rows (calls, incidents, failed mediations, screenings)",
+    )
+    rescoring_skipped: str | None = Field(
+        None, description="why open cases were not re-scored, when they were not"
+    )
+    followups_planned: int = Field(
+        0, description="follow-up visits planned for cases the rows show mediated"
+    )
 
 
 class FollowupOut(BaseModel):
@@ -265,7 +339,8 @@ class FollowupOut(BaseModel):
     kind: str = Field(description="the interval, e.g. '7d'")
     due_at: datetime
     state: Literal["upcoming", "due", "missed", "done"] = Field(
-        description="'due' from due_at for `followups.grace_days`, then 'missed' until done")
+        description="'due' from due_at for `followups.grace_days`, then 'missed' until done"
+    )
     done_at: datetime | None
     outcome: str | None
     note: str | None
@@ -284,9 +359,14 @@ class FollowupPage(BaseModel):
 class VisitIn(Incoming):
     note: Note = Field(min_length=1, description="what the visit found")
     outcome: Annotated[str, StringConstraints(max_length=32)] = Field(
-        description="one of domain.yaml `followups.outcomes` (e.g. stable, concern, unreachable)")
-    rescore: bool = Field(False, description="re-score the case as of the visit (always for outcomes of concern)")
-    visited_at: ScoringMoment | None = Field(None, description="when the visit took place (default: now)")
+        description="one of domain.yaml `followups.outcomes` (e.g. stable, concern, unreachable)"
+    )
+    rescore: bool = Field(
+        False, description="re-score the case as of the visit (always for outcomes of concern)"
+    )
+    visited_at: ScoringMoment | None = Field(
+        None, description="when the visit took place (default: now)"
+    )
 
 
 class VisitOut(FollowupOut):
@@ -306,7 +386,9 @@ class TimelineDecision(DecisionHistory):
 
 
 class TimelineEntry(BaseModel):
-    at: datetime = Field(description="when it happened: decided, reviewed (or confirmed), visit due or done")
+    at: datetime = Field(
+        description="when it happened: decided, reviewed (or confirmed), visit due or done"
+    )
     type: Literal["decision", "review", "followup"]
     decision: TimelineDecision | None = None
     review: ReviewOut | None = None

@@ -22,6 +22,7 @@ METRICS = ("selection_rate", "tpr", "fpr", "calibration")
 
 def _metric_functions(threshold: float) -> dict:
     """MetricFrame metrics on ``(y, p)``: selection is ``p >= threshold`` (the ``high`` band cut)."""
+
     def rate(mask):
         return float(mask.mean()) if mask.size else float("nan")
 
@@ -37,7 +38,9 @@ def _metric_functions(threshold: float) -> dict:
     }
 
 
-def _group_stats(codes: np.ndarray, k: int, y: np.ndarray, p: np.ndarray, selected: np.ndarray) -> dict:
+def _group_stats(
+    codes: np.ndarray, k: int, y: np.ndarray, p: np.ndarray, selected: np.ndarray
+) -> dict:
     """Per-group counts and rates for one (possibly resampled) set of cases, by ``np.bincount``."""
     n = np.bincount(codes, minlength=k).astype(float)
     pos = np.bincount(codes, weights=y, minlength=k)
@@ -46,16 +49,26 @@ def _group_stats(codes: np.ndarray, k: int, y: np.ndarray, p: np.ndarray, select
     sel_pos = np.bincount(codes, weights=selected * y, minlength=k)
     sum_p = np.bincount(codes, weights=p, minlength=k)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return {"n": n, "positives": pos, "negatives": neg, "selection_rate": sel / n, "tpr": sel_pos / pos,
-                "fpr": (sel - sel_pos) / neg, "calibration": (sum_p - pos) / n}
+        return {
+            "n": n,
+            "positives": pos,
+            "negatives": neg,
+            "selection_rate": sel / n,
+            "tpr": sel_pos / pos,
+            "fpr": (sel - sel_pos) / neg,
+            "calibration": (sum_p - pos) / n,
+        }
 
 
 def _gaps(stats: dict, cfg: dict) -> dict[str, float]:
     """Largest between-group difference per metric, over groups with enough cases (and outcomes)."""
     big = stats["n"] >= cfg["min_group_cases"]
-    eligible = {"selection_rate": big, "calibration": big,
-                "tpr": big & (stats["positives"] >= cfg["min_group_outcomes"]),
-                "fpr": big & (stats["negatives"] >= cfg["min_group_outcomes"])}
+    eligible = {
+        "selection_rate": big,
+        "calibration": big,
+        "tpr": big & (stats["positives"] >= cfg["min_group_outcomes"]),
+        "fpr": big & (stats["negatives"] >= cfg["min_group_outcomes"]),
+    }
     out = {}
     for metric in METRICS:
         values = stats[metric][eligible[metric]]
@@ -63,7 +76,9 @@ def _gaps(stats: dict, cfg: dict) -> dict[str, float]:
     return out
 
 
-def fairness_audit(y, p, groups: pd.DataFrame, *, threshold: float, cfg: dict, seed: int = 0) -> dict:
+def fairness_audit(
+    y, p, groups: pd.DataFrame, *, threshold: float, cfg: dict, seed: int = 0
+) -> dict:
     """Per-group metrics (Fairlearn ``MetricFrame``) and bootstrap CIs of the gaps, per attribute.
 
     ``y`` are observed escalations (0/1), ``p`` calibrated probabilities, ``groups`` one column per
@@ -74,27 +89,42 @@ def fairness_audit(y, p, groups: pd.DataFrame, *, threshold: float, cfg: dict, s
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(y), size=(cfg["bootstrap"], len(y)))
     alpha = (1.0 - cfg["confidence"]) / 2
-    out: dict = {"threshold": float(threshold), "cases": int(len(y)), "positives": int(y.sum()),
-                 "confidence": cfg["confidence"], "attributes": {}}
+    out: dict = {
+        "threshold": float(threshold),
+        "cases": int(len(y)),
+        "positives": int(y.sum()),
+        "confidence": cfg["confidence"],
+        "attributes": {},
+    }
     for attribute in ATTRIBUTES:
-        frame = MetricFrame(metrics=_metric_functions(threshold), y_true=y, y_pred=p,
-                            sensitive_features=groups[attribute].rename(attribute))
+        frame = MetricFrame(
+            metrics=_metric_functions(threshold),
+            y_true=y,
+            y_pred=p,
+            sensitive_features=groups[attribute].rename(attribute),
+        )
         by_group = frame.by_group.reset_index().rename(columns={attribute: "group"})
         codes, names = pd.factorize(groups[attribute], sort=True)
         point = _gaps(_group_stats(codes, len(names), y, p, selected), cfg)
-        boot = [_gaps(_group_stats(codes[d], len(names), y[d], p[d], selected[d]), cfg) for d in draws]
+        boot = [
+            _gaps(_group_stats(codes[d], len(names), y[d], p[d], selected[d]), cfg) for d in draws
+        ]
         gaps = {}
         for metric in METRICS:
             sample = np.array([b[metric] for b in boot])
             sample = sample[~np.isnan(sample)]
             # Basic (reverse-percentile) interval: a largest-minus-smallest gap is biased upward by
             # noise, and its resamples more so; reflecting them about the estimate removes that bias.
-            q_low, q_high = np.quantile(sample, [alpha, 1 - alpha]) if sample.size else (np.nan, np.nan)
+            q_low, q_high = (
+                np.quantile(sample, [alpha, 1 - alpha]) if sample.size else (np.nan, np.nan)
+            )
             low, high = max(2 * point[metric] - q_high, 0.0), 2 * point[metric] - q_low
             gaps[metric] = {"gap": point[metric], "ci_low": float(low), "ci_high": float(high)}
         out["attributes"][attribute] = {
-            "groups": [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
-                       for row in by_group.to_dict("records")],
+            "groups": [
+                {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+                for row in by_group.to_dict("records")
+            ],
             "gaps": gaps,
         }
     return out
@@ -107,12 +137,15 @@ def fairness_gate(audit: dict, cfg: dict) -> tuple[bool, str]:
         for metric, maximum in cfg["max_gap"].items():
             gap = audit["attributes"][attribute]["gaps"][metric]
             if gap["ci_low"] > maximum:
-                breaches.append(f"{metric} gap by {attribute} {gap['gap']:.3f} "
-                                f"(CI {gap['ci_low']:.3f}..{gap['ci_high']:.3f}) above {maximum}")
+                breaches.append(
+                    f"{metric} gap by {attribute} {gap['gap']:.3f} "
+                    f"(CI {gap['ci_low']:.3f}..{gap['ci_high']:.3f}) above {maximum}"
+                )
     if breaches:
         return False, "unfair: " + "; ".join(breaches)
     return True, "fair: no gated gap credibly above its maximum (" + ", ".join(
-        f"{m} {v}" for m, v in cfg["max_gap"].items()) + ")"
+        f"{m} {v}" for m, v in cfg["max_gap"].items()
+    ) + ")"
 
 
 def fairness_table(audit: dict) -> list[dict]:
@@ -121,8 +154,18 @@ def fairness_table(audit: dict) -> list[dict]:
     for attribute, result in audit["attributes"].items():
         for group in result["groups"]:
             rows.append({"attribute": attribute, **group})
-        rows.append({"attribute": attribute, "group": "gap", **{
-            f"{metric}": result["gaps"][metric]["gap"] for metric in METRICS}, **{
-            f"{metric}_ci": [result["gaps"][metric]["ci_low"], result["gaps"][metric]["ci_high"]]
-            for metric in METRICS}})
+        rows.append(
+            {
+                "attribute": attribute,
+                "group": "gap",
+                **{f"{metric}": result["gaps"][metric]["gap"] for metric in METRICS},
+                **{
+                    f"{metric}_ci": [
+                        result["gaps"][metric]["ci_low"],
+                        result["gaps"][metric]["ci_high"],
+                    ]
+                    for metric in METRICS
+                },
+            }
+        )
     return rows

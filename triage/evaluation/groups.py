@@ -20,13 +20,22 @@ def case_groups(points: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> pd.Dat
     """One row per row of ``points`` (needs ``household_id``): the case's group on each attribute."""
     households = tables["households"][["household_id", "area_type", "district"]]
     persons = tables["persons"][["person_id", "household_id", "sex", "ethnicity"]]
-    first = (persons.sort_values(["household_id", "person_id"], kind="stable")
-             .drop_duplicates("household_id")[["household_id", "sex", "ethnicity"]])
-    groups = (points[["household_id"]].astype({"household_id": "str"})
-              .merge(households.astype({"household_id": "str"}), on="household_id", how="left")
-              .merge(first.astype({"household_id": "str"}), on="household_id", how="left"))
+    first = persons.sort_values(["household_id", "person_id"], kind="stable").drop_duplicates(
+        "household_id"
+    )[["household_id", "sex", "ethnicity"]]
+    groups = (
+        points[["household_id"]]
+        .astype({"household_id": "str"})
+        .merge(households.astype({"household_id": "str"}), on="household_id", how="left")
+        .merge(first.astype({"household_id": "str"}), on="household_id", how="left")
+    )
     out = pd.DataFrame(index=points.index)
     for attribute in ATTRIBUTES:
-        out[attribute] = groups[attribute].astype("object").where(groups[attribute].notna(), UNRECORDED) \
-            .astype(str).to_numpy()
+        out[attribute] = (
+            groups[attribute]
+            .astype("object")
+            .where(groups[attribute].notna(), UNRECORDED)
+            .astype(str)
+            .to_numpy()
+        )
     return out

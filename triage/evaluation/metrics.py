@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import (average_precision_score, brier_score_loss, cohen_kappa_score, confusion_matrix,
-                             f1_score, precision_score, recall_score, roc_auc_score)
+from sklearn.metrics import (
+    average_precision_score,
+    brier_score_loss,
+    cohen_kappa_score,
+    confusion_matrix,
+    f1_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
 
 from triage.contract import TIERS
 
@@ -16,8 +24,9 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
     return float(sum(len(c) * abs(y[c].mean() - p[c].mean()) for c in chunks if len(c)) / len(y))
 
 
-def ece_noise_floor(p: np.ndarray, bins: int = 10, draws: int = 200, quantile: float = 0.95,
-                    seed: int = 0) -> float:
+def ece_noise_floor(
+    p: np.ndarray, bins: int = 10, draws: int = 200, quantile: float = 0.95, seed: int = 0
+) -> float:
     """The ECE a *perfectly calibrated* model would still show on this many cases, by chance.
 
     Outcomes are simulated from ``p`` itself; on a few hundred cases with a 5 % base rate this
@@ -25,7 +34,10 @@ def ece_noise_floor(p: np.ndarray, bins: int = 10, draws: int = 200, quantile: f
     """
     rng = np.random.default_rng(seed)
     p = np.asarray(p, dtype=float)
-    simulated = [expected_calibration_error((rng.random(p.size) < p).astype(float), p, bins) for _ in range(draws)]
+    simulated = [
+        expected_calibration_error((rng.random(p.size) < p).astype(float), p, bins)
+        for _ in range(draws)
+    ]
     return float(np.quantile(simulated, quantile))
 
 
@@ -36,11 +48,18 @@ def top_share_metrics(y: np.ndarray, score: np.ndarray, share: float) -> tuple[f
     return float(y[top].sum() / max(y.sum(), 1)), float(y[top].mean())
 
 
-def binary_metrics(y, score, *, is_probability: bool = True, top_shares=(0.05, 0.10)) -> dict[str, float]:
+def binary_metrics(
+    y, score, *, is_probability: bool = True, top_shares=(0.05, 0.10)
+) -> dict[str, float]:
     y = np.asarray(y, dtype=float)
     score = np.asarray(score, dtype=float)
-    out = {"roc_auc": float(roc_auc_score(y, score)), "average_precision": float(average_precision_score(y, score)),
-           "positives": int(y.sum()), "rows": int(len(y)), "base_rate": float(y.mean())}
+    out = {
+        "roc_auc": float(roc_auc_score(y, score)),
+        "average_precision": float(average_precision_score(y, score)),
+        "positives": int(y.sum()),
+        "rows": int(len(y)),
+        "base_rate": float(y.mean()),
+    }
     if is_probability:
         out["brier"] = float(brier_score_loss(y, score))
         out["ece"] = expected_calibration_error(y, score)
@@ -53,7 +72,9 @@ def binary_metrics(y, score, *, is_probability: bool = True, top_shares=(0.05, 0
     return out
 
 
-def tier_metrics(y_true, proba: np.ndarray, predicted: np.ndarray | None = None) -> dict[str, float]:
+def tier_metrics(
+    y_true, proba: np.ndarray, predicted: np.ndarray | None = None
+) -> dict[str, float]:
     """Macro-F1, quadratic-weighted kappa (green < yellow < red), red recall and green precision of the
     ``predicted`` tier indices (by default the most probable tier of each row of ``proba``)."""
     y_idx = _tier_index(y_true)
@@ -76,9 +97,15 @@ def tier_confusion(y_true, predicted: np.ndarray) -> dict[str, dict[str, int]]:
 
 def summarise_folds(per_fold: list[dict[str, float]]) -> dict[str, dict[str, float]]:
     """Mean, min and max of each metric over the folds of a backtest."""
-    return {name: {"mean": float(np.mean(values)), "min": float(np.min(values)), "max": float(np.max(values))}
-            for name in per_fold[0]
-            for values in [[fold[name] for fold in per_fold]]}
+    return {
+        name: {
+            "mean": float(np.mean(values)),
+            "min": float(np.min(values)),
+            "max": float(np.max(values)),
+        }
+        for name in per_fold[0]
+        for values in [[fold[name] for fold in per_fold]]
+    }
 
 
 def _tier_index(tiers) -> np.ndarray:

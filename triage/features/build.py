@@ -17,12 +17,28 @@ import pandas as pd
 
 from triage.config import load_domain
 from triage.contract import TIMEZONE
-from triage.features.history import NAT_NS, Columns, History, Queries, as_float, as_objects, compute, take
+from triage.features.history import (
+    NAT_NS,
+    Columns,
+    History,
+    Queries,
+    as_float,
+    as_objects,
+    compute,
+    take,
+)
 from triage.features.registry import Feature, features_of
 from triage.features.windows import UTC_NS, last_position, to_ns
 
-CASE_COLUMNS_REQUIRED = ("case_id", "as_of", "opened_at", "household_id", "dispute_type", "source",
-                         "parties_count")
+CASE_COLUMNS_REQUIRED = (
+    "case_id",
+    "as_of",
+    "opened_at",
+    "household_id",
+    "dispute_type",
+    "source",
+    "parties_count",
+)
 CASE_COLUMNS_OPTIONAL = ("counterparty_household_id", "amount_cny", "description")
 
 
@@ -32,9 +48,12 @@ def as_utc(values: pd.Series) -> pd.Series:
     if values.dtype == "datetime64[ns, UTC]":
         return values
     if not pd.api.types.is_datetime64_any_dtype(values):
-        values = pd.Series([pd.Timestamp(v) if pd.notna(v) else pd.NaT for v in values], dtype=object)
-        values = pd.Series([v.tz_localize(TIMEZONE) if v is not pd.NaT and v.tzinfo is None else v
-                            for v in values])
+        values = pd.Series(
+            [pd.Timestamp(v) if pd.notna(v) else pd.NaT for v in values], dtype=object
+        )
+        values = pd.Series(
+            [v.tz_localize(TIMEZONE) if v is not pd.NaT and v.tzinfo is None else v for v in values]
+        )
         values = pd.to_datetime(values, utc=True)
     elif values.dt.tz is None:
         values = values.dt.tz_localize(TIMEZONE)
@@ -44,22 +63,28 @@ def as_utc(values: pd.Series) -> pd.Series:
 class _Categories(NamedTuple):
     """A categorical feature's contract codes, in the forms the builders need."""
 
-    dtype: pd.CategoricalDtype      # for the training frame's ``category`` column
-    code_of: dict[str, int]         # value → code
-    by_code: np.ndarray             # code → value (objects), code -1 → None
+    dtype: pd.CategoricalDtype  # for the training frame's ``category`` column
+    code_of: dict[str, int]  # value → code
+    by_code: np.ndarray  # code → value (objects), code -1 → None
 
 
 @functools.cache
 def _categories(categories: tuple[str, ...]) -> _Categories:
-    return _Categories(pd.CategoricalDtype(list(categories)), {category: i for i, category in enumerate(categories)},
-                       np.array([*categories, None], dtype=object))
+    return _Categories(
+        pd.CategoricalDtype(list(categories)),
+        {category: i for i, category in enumerate(categories)},
+        np.array([*categories, None], dtype=object),
+    )
 
 
 def _category_codes(values: np.ndarray, categories: tuple[str, ...]) -> np.ndarray:
     """Codes of ``values`` among the contract's codes; anything else (or missing) is -1."""
     code_of = _categories(categories).code_of
-    return np.fromiter((code_of.get(v, -1) if isinstance(v, str) else -1 for v in values),
-                       dtype=np.int32, count=len(values))
+    return np.fromiter(
+        (code_of.get(v, -1) if isinstance(v, str) else -1 for v in values),
+        dtype=np.int32,
+        count=len(values),
+    )
 
 
 def _query_array(values: pd.Series) -> np.ndarray:
@@ -71,7 +96,9 @@ def _query_array(values: pd.Series) -> np.ndarray:
     return as_float(values)
 
 
-def _computed(entity_features: tuple[Feature, ...], queries: Columns, history: History) -> dict[str, np.ndarray]:
+def _computed(
+    entity_features: tuple[Feature, ...], queries: Columns, history: History
+) -> dict[str, np.ndarray]:
     """Each feature's values for the ``queries`` rows, in their order: float64, or int32 category codes.
 
     Rows are computed sorted by (household, as_of): sorted look-ups are several times faster.
@@ -82,25 +109,44 @@ def _computed(entity_features: tuple[Feature, ...], queries: Columns, history: H
     out = {}
     for feature in entity_features:
         values = np.asarray(compute(feature, sorted_queries))[back]
-        out[feature.name] = (_category_codes(values, feature.categories) if feature.kind == "categorical"
-                             else values.astype(np.float64, copy=False))
+        out[feature.name] = (
+            _category_codes(values, feature.categories)
+            if feature.kind == "categorical"
+            else values.astype(np.float64, copy=False)
+        )
     return out
 
 
-def _as_arrays(entity_features: tuple[Feature, ...], computed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _as_arrays(
+    entity_features: tuple[Feature, ...], computed: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """Computed features as plain arrays: float64, or objects (the category's code, None when missing)."""
-    return {f.name: _categories(f.categories).by_code[computed[f.name]] if f.kind == "categorical" else computed[f.name]
-            for f in entity_features}
+    return {
+        f.name: _categories(f.categories).by_code[computed[f.name]]
+        if f.kind == "categorical"
+        else computed[f.name]
+        for f in entity_features
+    }
 
 
-def _as_frame(entity_features: tuple[Feature, ...], computed: dict[str, np.ndarray], ids: pd.Series,
-              as_of_ns: np.ndarray) -> pd.DataFrame:
+def _as_frame(
+    entity_features: tuple[Feature, ...],
+    computed: dict[str, np.ndarray],
+    ids: pd.Series,
+    as_of_ns: np.ndarray,
+) -> pd.DataFrame:
     """Computed features as a frame: the row's id and ``as_of``, then float64 or ``category`` columns."""
-    columns = {ids.name: ids.astype("string").array, "as_of": pd.to_datetime(as_of_ns, utc=True).array}
+    columns = {
+        ids.name: ids.astype("string").array,
+        "as_of": pd.to_datetime(as_of_ns, utc=True).array,
+    }
     for feature in entity_features:
         values = computed[feature.name]
-        columns[feature.name] = (pd.Categorical.from_codes(values, dtype=_categories(feature.categories).dtype)
-                                 if feature.kind == "categorical" else values)
+        columns[feature.name] = (
+            pd.Categorical.from_codes(values, dtype=_categories(feature.categories).dtype)
+            if feature.kind == "categorical"
+            else values
+        )
     return pd.DataFrame(columns)
 
 
@@ -124,7 +170,9 @@ def _history(tables: dict[str, pd.DataFrame] | History, text_model=None, texts=N
 Points = pd.DataFrame | Mapping[str, np.ndarray]
 
 
-def point_columns(points: Points, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> Columns:
+def point_columns(
+    points: Points, required: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> Columns:
     """``points`` as :data:`Columns`: times in UTC ns, ids/codes/text objects, else float64;
     ``as_of`` required everywhere, absent optional columns missing."""
     present = points.columns if isinstance(points, pd.DataFrame) else points.keys()
@@ -133,13 +181,19 @@ def point_columns(points: Points, required: tuple[str, ...], optional: tuple[str
         raise ValueError(f"rows lack columns {missing}")
     n = len(points) if isinstance(points, pd.DataFrame) else len(points["as_of"])
     if isinstance(points, pd.DataFrame):
-        columns = {c: _utc_ns(points[c]) if c in ("as_of", "opened_at") else _query_array(points[c])
-                   for c in required + optional if c in present}
+        columns = {
+            c: _utc_ns(points[c]) if c in ("as_of", "opened_at") else _query_array(points[c])
+            for c in required + optional
+            if c in present
+        }
     else:
         columns = {c: points[c] for c in required + optional if c in present}
     if (columns["as_of"] == NAT_NS).any():
         raise ValueError("every row needs an as_of time")
-    return {c: columns[c] if c in columns else np.full(n, None, dtype=object) for c in required + optional}
+    return {
+        c: columns[c] if c in columns else np.full(n, None, dtype=object)
+        for c in required + optional
+    }
 
 
 def case_columns(cases: Points) -> Columns:
@@ -148,19 +202,23 @@ def case_columns(cases: Points) -> Columns:
     return point_columns(cases, CASE_COLUMNS_REQUIRED, CASE_COLUMNS_OPTIONAL)
 
 
-def case_feature_arrays(cases: Points, tables: dict[str, pd.DataFrame] | History, *,
-                        text_model=None) -> dict[str, np.ndarray]:
+def case_feature_arrays(
+    cases: Points, tables: dict[str, pd.DataFrame] | History, *, text_model=None
+) -> dict[str, np.ndarray]:
     """:func:`build_case_features`' features as plain arrays by name (float64, or objects for a
     category: its code, None when missing), for callers that go straight to a model matrix
     (``FeatureSchema.matrix`` takes them): building and selecting a frame costs more than the
     features of one case.  ``cases`` may be :func:`case_columns` already (the service builds them)."""
     queries = case_columns(cases)
     features = features_of("case")
-    return _as_arrays(features, _computed(features, queries, _history(tables, text_model, queries["description"])))
+    return _as_arrays(
+        features, _computed(features, queries, _history(tables, text_model, queries["description"]))
+    )
 
 
-def build_case_features(cases: pd.DataFrame, tables: dict[str, pd.DataFrame] | History, *,
-                        text_model=None) -> pd.DataFrame:
+def build_case_features(
+    cases: pd.DataFrame, tables: dict[str, pd.DataFrame] | History, *, text_model=None
+) -> pd.DataFrame:
     """One row of escalation features per ``cases`` row, as of its ``as_of``, in input order.
 
     ``cases`` holds the contract's case columns plus ``as_of``; a case need not be in
@@ -183,14 +241,18 @@ def _person_queries(points: Points, history: History) -> Columns:
     return {**queries, "household_id": take(history.person_column("household_id"), rows, None)}
 
 
-def person_feature_arrays(points: Points, tables: dict[str, pd.DataFrame] | History) -> dict[str, np.ndarray]:
+def person_feature_arrays(
+    points: Points, tables: dict[str, pd.DataFrame] | History
+) -> dict[str, np.ndarray]:
     """:func:`build_person_features`' features as plain arrays by name, as :func:`case_feature_arrays`."""
     history = _history(tables)
     features = features_of("person")
     return _as_arrays(features, _computed(features, _person_queries(points, history), history))
 
 
-def build_person_features(points: pd.DataFrame, tables: dict[str, pd.DataFrame] | History) -> pd.DataFrame:
+def build_person_features(
+    points: pd.DataFrame, tables: dict[str, pd.DataFrame] | History
+) -> pd.DataFrame:
     """One row of tier features per ``points`` row (``person_id``, ``as_of``), in input order.
 
     ``exclude_assessment_id`` (optional) names an assessment that must not be its own
@@ -200,7 +262,9 @@ def build_person_features(points: pd.DataFrame, tables: dict[str, pd.DataFrame] 
     history = _history(tables)
     queries = _person_queries(points, history)
     features = features_of("person")
-    return _as_frame(features, _computed(features, queries, history), points["person_id"], queries["as_of"])
+    return _as_frame(
+        features, _computed(features, queries, history), points["person_id"], queries["as_of"]
+    )
 
 
 def _latest_recent(queries: Queries, instrument: str, max_age_days: int, column: str) -> np.ndarray:
@@ -216,7 +280,9 @@ def rule_tiers(points: pd.DataFrame, tables: dict[str, pd.DataFrame] | History) 
     Uses each instrument's latest screening in ``(as_of - max_age_days, as_of]``; NA where the
     person has no such screening (the model serves them).  Indexed like ``points``.
     """
-    return pd.Series(rule_tier_values(points, tables), index=points.index, dtype="string", name="rule_tier")
+    return pd.Series(
+        rule_tier_values(points, tables), index=points.index, dtype="string", name="rule_tier"
+    )
 
 
 def rule_tier_values(points: Points, tables: dict[str, pd.DataFrame] | History) -> np.ndarray:
@@ -236,7 +302,7 @@ def rule_tier_values(points: Points, tables: dict[str, pd.DataFrame] | History) 
         for condition in rule[tier]["any"]:
             holds = np.ones(len(queries), dtype=bool)
             for key, threshold in condition.items():
-                holds &= metrics[key.removesuffix("_at_least")] >= threshold   # NaN → False
+                holds &= metrics[key.removesuffix("_at_least")] >= threshold  # NaN → False
             hit |= holds
         return hit
 

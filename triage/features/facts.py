@@ -23,8 +23,11 @@ FAILED_OUTCOMES = ("no_agreement", "party_absent")
 #: The case columns the facts read (``as_of`` in UTC), and those that may be absent.
 CASE_COLUMNS = ("case_id", "household_id", "as_of", "parties_count")
 OPTIONAL_CASE_COLUMNS = ("counterparty_household_id", "amount_cny", "description")
-PERSON_FLAGS = {"alcohol_problem_persons": "alcohol_problem", "prior_conviction_persons": "prior_conviction",
-                "mental_health_registry_persons": "mental_health_registry"}
+PERSON_FLAGS = {
+    "alcohol_problem_persons": "alcohol_problem",
+    "prior_conviction_persons": "prior_conviction",
+    "mental_health_registry_persons": "mental_health_registry",
+}
 
 
 def _count_distinct(query: np.ndarray, ids: np.ndarray, n: int) -> np.ndarray:
@@ -36,8 +39,9 @@ def _count_distinct(query: np.ndarray, ids: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(pairs // stride, minlength=n).astype(np.float64)
 
 
-def _window_rows(rows: Rows, sides: list[np.ndarray], as_of_ns: np.ndarray,
-                 days: int | None) -> tuple[np.ndarray, np.ndarray]:
+def _window_rows(
+    rows: Rows, sides: list[np.ndarray], as_of_ns: np.ndarray, days: int | None
+) -> tuple[np.ndarray, np.ndarray]:
     """(query, position in ``rows``) of every row in each query's window, over all sides' keys."""
     queries, positions = [], []
     for codes in sides:
@@ -47,8 +51,9 @@ def _window_rows(rows: Rows, sides: list[np.ndarray], as_of_ns: np.ndarray,
     return np.concatenate(queries), np.concatenate(positions)
 
 
-def _distinct_rows(rows: Rows, sides: list[np.ndarray], as_of_ns: np.ndarray, days: int | None,
-                   keep=None) -> np.ndarray:
+def _distinct_rows(
+    rows: Rows, sides: list[np.ndarray], as_of_ns: np.ndarray, days: int | None, keep=None
+) -> np.ndarray:
     """Per query: distinct rows in its window over all sides, where ``keep(query, position)``."""
     query, position = _window_rows(rows, sides, as_of_ns, days)
     if keep is not None:
@@ -64,8 +69,12 @@ def _mentions(texts, pattern: re.Pattern) -> np.ndarray:
     return take(hits, codes, False).astype(bool)
 
 
-def route_facts(cases: pd.DataFrame, named: pd.DataFrame, tables: dict[str, pd.DataFrame] | History,
-                weapon_words: list[str]) -> pd.DataFrame:
+def route_facts(
+    cases: pd.DataFrame,
+    named: pd.DataFrame,
+    tables: dict[str, pd.DataFrame] | History,
+    weapon_words: list[str],
+) -> pd.DataFrame:
     """One row of facts per case (indexed like ``cases``).
 
     ``cases``: the case columns plus ``as_of`` (UTC); ``named``: ``row`` (the case's index) and
@@ -74,12 +83,23 @@ def route_facts(cases: pd.DataFrame, named: pd.DataFrame, tables: dict[str, pd.D
     """
     history = tables if isinstance(tables, History) else History(tables)
     named_rows = cases.index.get_indexer(named["row"])
-    facts = _facts(point_columns(cases, CASE_COLUMNS, OPTIONAL_CASE_COLUMNS), named_rows, named["person_id"].to_numpy(dtype=object), history, weapon_words)
+    facts = _facts(
+        point_columns(cases, CASE_COLUMNS, OPTIONAL_CASE_COLUMNS),
+        named_rows,
+        named["person_id"].to_numpy(dtype=object),
+        history,
+        weapon_words,
+    )
     return pd.DataFrame(facts, index=cases.index)
 
 
-def route_fact_records(cases: Columns, named_rows: np.ndarray, named_persons: np.ndarray, history: History,
-                       weapon_words: list[str]) -> list[dict[str, float]]:
+def route_fact_records(
+    cases: Columns,
+    named_rows: np.ndarray,
+    named_persons: np.ndarray,
+    history: History,
+    weapon_words: list[str],
+) -> list[dict[str, float]]:
     """:func:`route_facts` as one ``{fact: value}`` per case, in order (``to_dict("records")`` of
     the frame, without building it: the service wants records, and a frame costs more than the facts).
     ``cases`` are :data:`CASE_COLUMNS` as :func:`triage.features.point_columns` gives them;
@@ -88,8 +108,13 @@ def route_fact_records(cases: Columns, named_rows: np.ndarray, named_persons: np
     return [dict(zip(facts, row)) for row in np.column_stack(list(facts.values())).tolist()]
 
 
-def _facts(cases: Columns, named_rows: np.ndarray, named_persons: np.ndarray, history: History,
-           weapon_words: list[str]) -> dict[str, np.ndarray]:
+def _facts(
+    cases: Columns,
+    named_rows: np.ndarray,
+    named_persons: np.ndarray,
+    history: History,
+    weapon_words: list[str],
+) -> dict[str, np.ndarray]:
     """Each fact (``FACTS`` order) as a float64 array over ``cases``."""
     n = len(cases["as_of"])
     as_of_ns = cases["as_of"]
@@ -110,9 +135,9 @@ def _facts(cases: Columns, named_rows: np.ndarray, named_persons: np.ndarray, hi
         weapons = re.compile("|".join(re.escape(normalise(w)) for w in weapon_words))
         calls = history.rows("hotline_calls", "household_id")
         named_weapon = calls.sorted(_mentions(calls.source.frame["text"], weapons))
-        out["weapon_mentions_30d"] = (
-            _distinct_rows(calls, sides, as_of_ns, 30, keep=lambda q, p: named_weapon[p])
-            + _mentions(cases["description"], weapons))
+        out["weapon_mentions_30d"] = _distinct_rows(
+            calls, sides, as_of_ns, 30, keep=lambda q, p: named_weapon[p]
+        ) + _mentions(cases["description"], weapons)
     else:
         out["weapon_mentions_30d"] = np.zeros(n)
 
@@ -123,7 +148,9 @@ def _facts(cases: Columns, named_rows: np.ndarray, named_persons: np.ndarray, hi
     prior = history.rows("cases", "household_id")
     out["prior_cases_12m"] = _distinct_rows(prior, sides, as_of_ns, 365, keep=not_own_case(prior))
     failed = history.rows("mediation_events", "household_id", (("outcome", FAILED_OUTCOMES),))
-    out["failed_mediations_12m"] = _distinct_rows(failed, sides, as_of_ns, 365, keep=not_own_case(failed))
+    out["failed_mediations_12m"] = _distinct_rows(
+        failed, sides, as_of_ns, 365, keep=not_own_case(failed)
+    )
 
     query, person = [], []
     for codes in sides:

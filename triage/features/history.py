@@ -27,14 +27,30 @@ from triage.contract import TABLES, TIMEZONE
 from triage.features.registry import FEATURE_CONFIG, HISTORY_OPS, KEYED_BY, TIME_AND_ID, Feature
 from triage.features.text import carries_threat
 from triage.features.windows import (
-    DAY_NS, EventIndex, last_position, to_ns, window_count, window_max, window_mean, window_positions,
+    DAY_NS,
+    EventIndex,
+    last_position,
+    to_ns,
+    window_count,
+    window_max,
+    window_mean,
+    window_positions,
 )
 
 #: The columns each source keeps (everything else, including status/closed_at/PII, is dropped).
 _KEEP = {
     "households": ["household_id", "registered_at", "size", "low_income", "area_type"],
-    "persons": ["person_id", "household_id", "sex", "birth_year", "employment", "returned_migrant",
-                "alcohol_problem", "prior_conviction", "mental_health_registry"],
+    "persons": [
+        "person_id",
+        "household_id",
+        "sex",
+        "birth_year",
+        "employment",
+        "returned_migrant",
+        "alcohol_problem",
+        "prior_conviction",
+        "mental_health_registry",
+    ],
     "hotline_calls": ["call_id", "received_at", "channel", "household_id", "text"],
     "cases": ["case_id", "opened_at", "household_id", "counterparty_household_id"],
     "mediation_events": ["event_id", "case_id", "at", "level", "outcome"],
@@ -43,7 +59,7 @@ _KEEP = {
     "incidents": ["incident_id", "occurred_at", "household_id", "offence"],
 }
 _ID_KINDS = ("household_id", "case_id", "person_id", "assessment_id")
-NAT_NS = np.iinfo(np.int64).min            # what ``to_ns`` gives a missing time
+NAT_NS = np.iinfo(np.int64).min  # what ``to_ns`` gives a missing time
 _OBJECT_TYPES = ("id", "enum", "text")
 
 #: A table as column arrays of equal length: int64 UTC nanoseconds for timestamps (``NAT_NS``
@@ -57,8 +73,12 @@ def as_float(values) -> np.ndarray:
     """Numbers/booleans as float64 with NaN for missing (LightGBM's missing value)."""
     if isinstance(values, np.ndarray) and values.dtype != object:
         return values.astype(np.float64, copy=False)
-    if isinstance(values, pd.Series) and isinstance(values.dtype, np.dtype) and values.dtype.kind in "biuf":
-        return values.to_numpy(dtype=np.float64)        # no missing-value mask: ~10x cheaper than below
+    if (
+        isinstance(values, pd.Series)
+        and isinstance(values.dtype, np.dtype)
+        and values.dtype.kind in "biuf"
+    ):
+        return values.to_numpy(dtype=np.float64)  # no missing-value mask: ~10x cheaper than below
     if not isinstance(values, pd.Series):
         values = pd.Series(values, copy=False)
     return values.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
@@ -68,7 +88,7 @@ def as_objects(values) -> np.ndarray:
     """Ids and codes as an object array with None for missing."""
     if isinstance(values, np.ndarray) and values.dtype == object:
         return values
-    if isinstance(values, pd.Series) and values.dtype == object:    # as below, at a tenth of the cost
+    if isinstance(values, pd.Series) and values.dtype == object:  # as below, at a tenth of the cost
         values = values.to_numpy(dtype=object, copy=True)
         values[pd.isna(values)] = None
         return values
@@ -109,9 +129,17 @@ def columns_of(name: str, frame: pd.DataFrame, keep: list[str] | None = None) ->
 
 def _empty_columns(name: str) -> Columns:
     types = {c.name: c.type for c in TABLES[name].columns}
-    return {column: np.empty(0, dtype=np.int64 if types[column] == "timestamp" else
-                             object if types[column] in _OBJECT_TYPES else np.float64)
-            for column in _KEEP[name]}
+    return {
+        column: np.empty(
+            0,
+            dtype=np.int64
+            if types[column] == "timestamp"
+            else object
+            if types[column] in _OBJECT_TYPES
+            else np.float64,
+        )
+        for column in _KEEP[name]
+    }
 
 
 def _table(tables: Mapping[str, pd.DataFrame | Columns], name: str) -> Columns:
@@ -143,13 +171,13 @@ def _ranked(values: np.ndarray, ranks: dict[str, int]) -> np.ndarray:
     """Ordinal rank of each code (``features.yaml`` ``ranks``), NaN for missing or unranked."""
     codes, distinct = pd.factorize(values)
     by_code = np.array([ranks.get(v, np.nan) for v in distinct] + [np.nan], dtype=np.float64)
-    return by_code[codes]                        # code -1 reads the last slot: NaN
+    return by_code[codes]  # code -1 reads the last slot: NaN
 
 
 def _pairs_by_key(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(left row, right row) of every pair of rows with equal, present keys (an inner join)."""
     codes = pd.factorize(np.concatenate([left, right]))[0]
-    left_codes, right_codes = codes[:len(left)], codes[len(left):]
+    left_codes, right_codes = codes[: len(left)], codes[len(left) :]
     order = np.argsort(right_codes, kind="stable")
     sorted_codes = right_codes[order]
     lo = np.searchsorted(sorted_codes, left_codes, side="left")
@@ -177,7 +205,7 @@ class _TextScores:
     def __init__(self, limit: int = 200_000):
         self.limit = limit
         self._by_model: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        self._plain: dict[str, tuple[bool, float]] = {}      # without a text model
+        self._plain: dict[str, tuple[bool, float]] = {}  # without a text model
         self._lock = threading.Lock()
 
     def of(self, texts, text_model, also=None) -> tuple[np.ndarray, np.ndarray]:
@@ -187,24 +215,35 @@ class _TextScores:
         pass: the threat lexicon and the text model each cost milliseconds per call, whatever its size.
         """
         codes, distinct = pd.factorize(texts)
-        distinct = np.asarray(distinct, dtype=object)   # iterating an Arrow array costs µs per text
-        if len(distinct) > self.limit:             # a training-sized history: in one go, nothing kept
+        distinct = np.asarray(distinct, dtype=object)  # iterating an Arrow array costs µs per text
+        if len(distinct) > self.limit:  # a training-sized history: in one go, nothing kept
             texts = pd.Series(texts, dtype="string")
-            return (carries_threat(texts).to_numpy(dtype=bool),
-                    text_model.score(texts) if text_model is not None else np.full(len(texts), np.nan))
+            return (
+                carries_threat(texts).to_numpy(dtype=bool),
+                text_model.score(texts) if text_model is not None else np.full(len(texts), np.nan),
+            )
         extra = [] if also is None else pd.unique(np.asarray(also, dtype=object))
         with self._lock:
             known = self._plain if text_model is None else self._by_model.setdefault(text_model, {})
             found = [known.get(text) for text in distinct]
-            unseen = list(dict.fromkeys([text for text, pair in zip(distinct, found) if pair is None]
-                                        + [text for text in extra if isinstance(text, str) and text not in known]))
+            unseen = list(
+                dict.fromkeys(
+                    [text for text, pair in zip(distinct, found) if pair is None]
+                    + [text for text in extra if isinstance(text, str) and text not in known]
+                )
+            )
         if unseen:
             unseen_texts = pd.Series(unseen, dtype="string")
             threat = carries_threat(unseen_texts).to_numpy(dtype=bool).tolist()
-            score = (text_model.score(unseen_texts) if text_model is not None
-                     else np.full(len(unseen), np.nan)).tolist()
+            score = (
+                text_model.score(unseen_texts)
+                if text_model is not None
+                else np.full(len(unseen), np.nan)
+            ).tolist()
             learned = dict(zip(unseen, zip(threat, score)))
-            found = [pair if pair is not None else learned[text] for text, pair in zip(distinct, found)]
+            found = [
+                pair if pair is not None else learned[text] for text, pair in zip(distinct, found)
+            ]
             if len(learned) <= self.limit:
                 with self._lock:
                     if len(known) + len(learned) > self.limit:
@@ -212,7 +251,7 @@ class _TextScores:
                     known.update(learned)
         flags = np.array([pair[0] for pair in found] + [False], dtype=bool)
         scores = np.array([pair[1] for pair in found] + [np.nan], dtype=np.float64)
-        return flags[codes], scores[codes]         # code -1 (missing text) reads the last slot
+        return flags[codes], scores[codes]  # code -1 (missing text) reads the last slot
 
 
 TEXT_SCORES = _TextScores()
@@ -223,13 +262,16 @@ class Source:
 
     def __init__(self, columns: Columns, name: str, key: str, history: History):
         time_column, id_column = TIME_AND_ID[name]
-        self.frame, self._history = columns, history          # ``frame``: the columns by name
+        self.frame, self._history = columns, history  # ``frame``: the columns by name
         self.times = columns[time_column]
         self.distinct_times, self.time_ranks = np.unique(self.times, return_inverse=True)
         self.codes = history.encode(key, columns[key])
         self.tiebreak = _sorted_codes(columns[id_column])
-        self.case_codes = (history.encode("case_id", columns["case_id"])
-                           if key != "case_id" and "case_id" in columns else None)
+        self.case_codes = (
+            history.encode("case_id", columns["case_id"])
+            if key != "case_id" and "case_id" in columns
+            else None
+        )
         self._ids: dict[str, np.ndarray] = {}
         self._factors: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -296,8 +338,9 @@ class History:
         involvement = {
             "case_id": np.concatenate([cases["case_id"], cases["case_id"][as_counterparty]]),
             "opened_at": np.concatenate([cases["opened_at"], cases["opened_at"][as_counterparty]]),
-            "household_id": np.concatenate([cases["household_id"],
-                                            cases["counterparty_household_id"][as_counterparty]]),
+            "household_id": np.concatenate(
+                [cases["household_id"], cases["counterparty_household_id"][as_counterparty]]
+            ),
         }
 
         mediations = _table(tables, "mediation_events")
@@ -320,13 +363,21 @@ class History:
         }
         self._vocabulary: dict[str, dict] = {}
         for kind in _ID_KINDS:
-            ids = [columns[kind] for columns in (*sources.values(), households, self.persons) if kind in columns]
+            ids = [
+                columns[kind]
+                for columns in (*sources.values(), households, self.persons)
+                if kind in columns
+            ]
             distinct = pd.unique(np.concatenate(ids)) if ids else np.empty(0, dtype=object)
-            self._vocabulary[kind] = {v: i for i, v in enumerate(v for v in distinct if v is not None)}
+            self._vocabulary[kind] = {
+                v: i for i, v in enumerate(v for v in distinct if v is not None)
+            }
         #: (source, key column) → its rows; a household's cases and mediations include those where
         #: it is the counterparty.
-        self._sources = {(source, key): Source(columns, source, key, self)
-                         for (source, key), columns in sources.items()}
+        self._sources = {
+            (source, key): Source(columns, source, key, self)
+            for (source, key), columns in sources.items()
+        }
         self._indexes: dict[tuple, Rows] = {}
         self._member_flags: dict[str, np.ndarray] = {}
 
@@ -361,8 +412,13 @@ class History:
             codes = rows.codes[positions]
             if with_case:
                 codes = self.pair_code(codes, rows.case_codes[positions])
-            index = EventIndex(codes, rows.times[positions], rows.tiebreak[positions],
-                               rows.distinct_times, rows.time_ranks[positions])
+            index = EventIndex(
+                codes,
+                rows.times[positions],
+                rows.tiebreak[positions],
+                rows.distinct_times,
+                rows.time_ranks[positions],
+            )
             self._indexes[cache_key] = Rows(rows, positions, index)
         return self._indexes[cache_key]
 
@@ -373,19 +429,22 @@ class History:
     def person_column(self, column: str) -> np.ndarray:
         """A persons column by person row: objects for codes, else float."""
         return self.persons[column]
+
     def positions(self, codes: np.ndarray, kind: str) -> np.ndarray:
         """Row of each code in the households (``household_id``) or persons (``person_id``) table, -1 if none."""
         table_codes = self.household_codes if kind == "household_id" else self.person_codes
         lookup = np.full(len(self._vocabulary[kind]) + 1, -1, dtype=np.int64)
         known = table_codes >= 0
         lookup[table_codes[known]] = np.flatnonzero(known)
-        return lookup[codes]                       # code -1 reads the last slot: -1
+        return lookup[codes]  # code -1 reads the last slot: -1
 
     def members(self, households: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(query, person row) of each member of each query's household code (-1: none)."""
         sorted_households = self.person_households[self._by_household]
         lo = np.searchsorted(sorted_households, households, side="left")
-        hi = np.where(households >= 0, np.searchsorted(sorted_households, households, side="right"), lo)
+        hi = np.where(
+            households >= 0, np.searchsorted(sorted_households, households, side="right"), lo
+        )
         query, position = window_positions(lo, hi)
         return query, self._by_household[position]
 
@@ -394,10 +453,9 @@ class History:
         if flag not in self._member_flags:
             per_household = np.full(len(self._vocabulary["household_id"]) + 1, np.nan)
             np.fmax.at(per_household, self.person_households, self.person_column(flag))
-            per_household[-1] = np.nan            # code -1 (unknown household) reads this slot
+            per_household[-1] = np.nan  # code -1 (unknown household) reads this slot
             self._member_flags[flag] = per_household
         return self._member_flags[flag]
-
 
 
 class Queries:
@@ -443,24 +501,30 @@ class Queries:
 
     def positions(self, column: str, kind: str) -> np.ndarray:
         """Row of each query's ``column`` in the households or persons table (-1: none)."""
-        return self._once(("positions", column), lambda: self.history.positions(self.codes(column, kind), kind))
+        return self._once(
+            ("positions", column), lambda: self.history.positions(self.codes(column, kind), kind)
+        )
 
     def members(self, column: str) -> tuple[np.ndarray, np.ndarray]:
         """(query, person code) per member of the household in ``column``."""
+
         def make():
             query, person_rows = self.history.members(self.codes(column, "household_id"))
             return query, self.history.person_codes[person_rows]
+
         return self._once(("members", column), make)
 
-    def window(self, index: EventIndex, key: str, codes: np.ndarray,
-               days: int | None) -> tuple[np.ndarray, np.ndarray]:
+    def window(
+        self, index: EventIndex, key: str, codes: np.ndarray, days: int | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``index.window(codes, as_of, days)``; ``key`` names ``codes`` (same key, same codes)."""
         runs = self._once(("runs", index, key), lambda: index.runs(codes))
         hi = self._once(("until", index, key, None), lambda: index.until(runs, self.as_of_ns))
         if days is None:
             return runs.start, hi
-        return self._once(("until", index, key, days),
-                          lambda: index.until(runs, self.as_of_ns - days * DAY_NS)), hi
+        return self._once(
+            ("until", index, key, days), lambda: index.until(runs, self.as_of_ns - days * DAY_NS)
+        ), hi
 
     def year(self) -> np.ndarray:
         """The Asia/Shanghai calendar year of each ``as_of``."""
@@ -477,9 +541,13 @@ def local_years(times_ns: np.ndarray) -> np.ndarray:
     ~0.3 ms whatever the size.  Seconds decide the year: a year never starts mid-second.
     """
     if len(times_ns) > 256:
-        return pd.to_datetime(times_ns, utc=True).tz_convert(TIMEZONE).year.to_numpy(dtype=np.float64)
-    return np.array([datetime.fromtimestamp(t // 10**9, _LOCAL_ZONE).year for t in times_ns.tolist()],
-                    dtype=np.float64)
+        return (
+            pd.to_datetime(times_ns, utc=True).tz_convert(TIMEZONE).year.to_numpy(dtype=np.float64)
+        )
+    return np.array(
+        [datetime.fromtimestamp(t // 10**9, _LOCAL_ZONE).year for t in times_ns.tolist()],
+        dtype=np.float64,
+    )
 
 
 def _latest(values: np.ndarray, last: np.ndarray) -> np.ndarray:
@@ -495,11 +563,13 @@ def _history_op(feature: Feature, queries: Queries) -> np.ndarray:
     lo, hi = queries.window(index, feature.query_key, codes, feature.window)
     if feature.op == "count":
         counts = window_count(lo, hi)
-        if feature.exclude:                   # minus the rows of the query's own case
+        if feature.exclude:  # minus the rows of the query's own case
             own = history.rows(feature.source, key_kind, feature.where, with_case=True).index
             case_column = feature.exclude[0]
             pairs = history.pair_code(codes, queries.codes(case_column, "case_id"))
-            counts -= window_count(*queries.window(own, f"{feature.query_key}+{case_column}", pairs, feature.window))
+            counts -= window_count(
+                *queries.window(own, f"{feature.query_key}+{case_column}", pairs, feature.window)
+            )
         return counts
     values = rows.floats(feature.value) if feature.value else np.full(len(index), np.nan)
     if feature.op == "max":
@@ -507,7 +577,7 @@ def _history_op(feature: Feature, queries: Queries) -> np.ndarray:
     if feature.op == "mean":
         return window_mean(values, lo, hi)
     sorted_ids = excluded = None
-    if feature.exclude:                       # skip the query's own row (e.g. its assessment)
+    if feature.exclude:  # skip the query's own row (e.g. its assessment)
         query_column, source_column = feature.exclude
         sorted_ids = rows.ids(source_column)
         excluded = queries.codes(query_column, source_column)
@@ -541,7 +611,7 @@ def _row_op(feature: Feature, queries: Queries) -> np.ndarray:
         registered_at = history.household_column("registered_at")
         registered_ns = take(registered_at, rows, NAT_NS)
         days = _days_between(registered_ns, registered_ns != NAT_NS, queries.as_of_ns)
-        registered = days >= 0                      # NaN (unknown household) compares False
+        registered = days >= 0  # NaN (unknown household) compares False
         if feature.op == "days_since":
             return np.where(registered, days, np.nan)
         column = history.household_column(feature.value)
@@ -549,12 +619,15 @@ def _row_op(feature: Feature, queries: Queries) -> np.ndarray:
             return np.where(registered, take(column, rows, None), None)
         return np.where(registered, take(column, rows), np.nan)
     if feature.source == "persons":
-        column = take(history.person_column(feature.value), queries.positions(feature.query_key, "person_id"),
-                      None if feature.kind == "categorical" else np.nan)
+        column = take(
+            history.person_column(feature.value),
+            queries.positions(feature.query_key, "person_id"),
+            None if feature.kind == "categorical" else np.nan,
+        )
         if feature.op == "age_years":
             return queries.year() - column
         return column
-    column = queries.column(feature.value)           # the case row itself
+    column = queries.column(feature.value)  # the case row itself
     if feature.op == "attribute":
         return column if feature.kind == "categorical" else as_float(column)
     if feature.op == "log1p":

@@ -11,7 +11,9 @@ import pandas as pd
 
 def case_points(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Every case as of its opening, oldest first (ties by case id, so the order is reproducible)."""
-    cases = tables["cases"].sort_values(["opened_at", "case_id"], kind="stable").reset_index(drop=True)
+    cases = (
+        tables["cases"].sort_values(["opened_at", "case_id"], kind="stable").reset_index(drop=True)
+    )
     return cases.assign(as_of=cases["opened_at"])
 
 
@@ -22,5 +24,11 @@ def assessment_points(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """
     assessments = tables["psych_assessments"].sort_values(["at", "assessment_id"], kind="stable")
     assessments = assessments.reset_index(drop=True)
-    return pd.DataFrame({"person_id": assessments["person_id"], "as_of": assessments["at"],
-                         "exclude_assessment_id": assessments["assessment_id"], "tier": assessments["tier"]})
+    return pd.DataFrame(
+        {
+            "person_id": assessments["person_id"],
+            "as_of": assessments["at"],
+            "exclude_assessment_id": assessments["assessment_id"],
+            "tier": assessments["tier"],
+        }
+    )

@@ -44,20 +44,45 @@ FEATURES_FILE = Path(__file__).resolve().parent.parent / "config" / "features.ya
 Entity = Literal["case", "person"]
 Kind = Literal["count", "flag", "numeric", "categorical"]
 
-OPS = frozenset({
-    "count", "max", "mean", "latest", "latest_age_days", "member_any", "member_latest_max",
-    "attribute", "days_since", "log1p", "present", "lexicon", "text_score", "age_years",
-})
+OPS = frozenset(
+    {
+        "count",
+        "max",
+        "mean",
+        "latest",
+        "latest_age_days",
+        "member_any",
+        "member_latest_max",
+        "attribute",
+        "days_since",
+        "log1p",
+        "present",
+        "lexicon",
+        "text_score",
+        "age_years",
+    }
+)
 #: Ops that aggregate time-stamped rows of ``source`` in a window (the rest read one row).
 #: (time column, id column) of each time-stamped source, from the contract; the id breaks ties in time.
-TIME_AND_ID: dict[str, tuple[str, str]] = {name: (spec.time_column, spec.key) for name, spec in TABLES.items()
-                                           if spec.time_column and name != "households"}
+TIME_AND_ID: dict[str, tuple[str, str]] = {
+    name: (spec.time_column, spec.key)
+    for name, spec in TABLES.items()
+    if spec.time_column and name != "households"
+}
 #: Which key a side reads a source by.
-KEYED_BY = {"household": "household_id", "counterparty": "household_id", "case": "case_id", "person": "person_id"}
+KEYED_BY = {
+    "household": "household_id",
+    "counterparty": "household_id",
+    "case": "case_id",
+    "person": "person_id",
+}
 HISTORY_OPS = frozenset({"count", "max", "mean", "latest", "latest_age_days", "member_latest_max"})
 SIDE_QUERY_KEYS = {
-    "case": {"household": "household_id", "counterparty": "counterparty_household_id",
-             "case": "case_id"},
+    "case": {
+        "household": "household_id",
+        "counterparty": "counterparty_household_id",
+        "case": "case_id",
+    },
     "person": {"household": "household_id", "person": "person_id"},
 }
 #: Columns that must never become features: status/closed_at are after the fact
@@ -80,7 +105,7 @@ class Feature:
     side: str
     where: tuple[tuple[str, tuple], ...] = ()
     value: str | None = None
-    exclude: tuple[str, str] | None = None   # (query column, source column)
+    exclude: tuple[str, str] | None = None  # (query column, source column)
     fill: float = math.nan
     categories: tuple[str, ...] = field(default=())
 
@@ -91,8 +116,10 @@ class Feature:
 
 
 def _window_texts(raw: dict) -> dict[str, dict]:
-    return {lang: {(None if k in (None, "null") else int(k)): v for k, v in texts.items()}
-            for lang, texts in raw.items()}
+    return {
+        lang: {(None if k in (None, "null") else int(k)): v for k, v in texts.items()}
+        for lang, texts in raw.items()
+    }
 
 
 def _resolve_where(where: dict | None, sets: dict[str, tuple]) -> tuple[tuple[str, tuple], ...]:
@@ -107,15 +134,20 @@ def _resolve_where(where: dict | None, sets: dict[str, tuple]) -> tuple[tuple[st
 def _expand(family: dict, entity: Entity, config: dict, sets: dict) -> list[Feature]:
     sides, windows_text = config["sides"], _window_texts(config["windows_text"])
     features = []
-    for side, variant, window in product(family["sides"], family.get("variants", [{}]),
-                                         family["windows"]):
+    for side, variant, window in product(
+        family["sides"], family.get("variants", [{}]), family["windows"]
+    ):
         spec = {**family, **variant}
         words = {
-            "side": sides[side]["prefix"], "side_zh": sides[side]["zh"], "side_en": sides[side]["en"],
-            "variant": spec.get("variant", ""), "variant_zh": spec.get("variant_zh", ""),
+            "side": sides[side]["prefix"],
+            "side_zh": sides[side]["zh"],
+            "side_en": sides[side]["en"],
+            "variant": spec.get("variant", ""),
+            "variant_zh": spec.get("variant_zh", ""),
             "variant_en": spec.get("variant_en", ""),
             "window": f"{window}d" if window else "ever",
-            "window_zh": windows_text["zh"][window], "window_en": windows_text["en"][window],
+            "window_zh": windows_text["zh"][window],
+            "window_en": windows_text["en"][window],
         }
         source, value, kind = spec["source"], spec.get("value"), spec["kind"]
         categories = ()
@@ -123,16 +155,26 @@ def _expand(family: dict, entity: Entity, config: dict, sets: dict) -> list[Feat
             table = "households" if source == "households" else source
             categories = TABLES[table].column(value).values
         label_en = spec["label_en"].format(**words)
-        features.append(Feature(
-            name=spec["name"].format(**words),
-            label_zh=spec["label_zh"].format(**words),
-            label_en=label_en[:1].upper() + label_en[1:],
-            entity=entity, source=source, window=window, kind=kind, op=spec["op"], side=side,
-            where=_resolve_where(spec.get("where"), sets), value=value,
-            exclude=(spec["exclude"]["query"], spec["exclude"]["source"]) if "exclude" in spec else None,
-            fill=float(spec["fill"]) if "fill" in spec else math.nan,
-            categories=categories,
-        ))
+        features.append(
+            Feature(
+                name=spec["name"].format(**words),
+                label_zh=spec["label_zh"].format(**words),
+                label_en=label_en[:1].upper() + label_en[1:],
+                entity=entity,
+                source=source,
+                window=window,
+                kind=kind,
+                op=spec["op"],
+                side=side,
+                where=_resolve_where(spec.get("where"), sets),
+                value=value,
+                exclude=(spec["exclude"]["query"], spec["exclude"]["source"])
+                if "exclude" in spec
+                else None,
+                fill=float(spec["fill"]) if "fill" in spec else math.nan,
+                categories=categories,
+            )
+        )
     return features
 
 
@@ -157,9 +199,12 @@ def load_registry(path: str = str(FEATURES_FILE)) -> tuple[tuple[Feature, ...], 
         config = yaml.safe_load(fh)
     sets = {name: tuple(values) for name, values in config["sets"].items()}
     sets["escalation_offences"] = ESCALATION_OFFENCES
-    features = [f for family in config["case_families"] for f in _expand(family, "case", config, sets)]
-    features += [f for family in config["person_families"]
-                 for f in _expand(family, "person", config, sets)]
+    features = [
+        f for family in config["case_families"] for f in _expand(family, "case", config, sets)
+    ]
+    features += [
+        f for family in config["person_families"] for f in _expand(family, "person", config, sets)
+    ]
     _check(features)
     return tuple(features), config
 

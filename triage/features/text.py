@@ -37,14 +37,16 @@ def _simplified(match: re.Match) -> str:
     return _T2S[match.group()]
 
 
-THREAT_PHRASES: tuple[str, ...] = tuple(dict.fromkeys(normalise(p) for p in FEATURE_CONFIG["threat_phrases"]))
+THREAT_PHRASES: tuple[str, ...] = tuple(
+    dict.fromkeys(normalise(p) for p in FEATURE_CONFIG["threat_phrases"])
+)
 _THREAT_PATTERN = re.compile("|".join(map(re.escape, THREAT_PHRASES)))
 
 
 def normalise_texts(texts: pd.Series) -> pd.Series:
     """``normalise`` over a string series, keeping missing texts missing."""
     texts = texts.astype("string")
-    distinct = texts.dropna().unique()          # hotline summaries repeat; normalise each once
+    distinct = texts.dropna().unique()  # hotline summaries repeat; normalise each once
     return texts.map(dict(zip(distinct, map(normalise, distinct)))).astype("string")
 
 
@@ -59,21 +61,39 @@ def _factorize(texts) -> tuple[np.ndarray, np.ndarray]:
 def carries_threat(texts: pd.Series) -> pd.Series:
     """True where the (normalised) text holds a phrase of the threat lexicon; missing text → False."""
     codes, distinct = _factorize(texts)
-    found = np.array([_THREAT_PATTERN.search(normalise(text)) is not None for text in distinct] + [False])
-    return pd.Series(found[codes], index=texts.index)     # code -1 (missing) picks the trailing False
+    found = np.array(
+        [_THREAT_PATTERN.search(normalise(text)) is not None for text in distinct] + [False]
+    )
+    return pd.Series(found[codes], index=texts.index)  # code -1 (missing) picks the trailing False
 
 
-def escalation_targets(calls: pd.DataFrame, incidents: pd.DataFrame, horizon_days: int) -> pd.Series:
+def escalation_targets(
+    calls: pd.DataFrame, incidents: pd.DataFrame, horizon_days: int
+) -> pd.Series:
     """Per call: did its household have a violent incident in (received_at, received_at + horizon]?"""
-    violent = incidents.loc[incidents["offence"].isin(ESCALATION_OFFENCES), ["household_id", "occurred_at"]]
+    violent = incidents.loc[
+        incidents["offence"].isin(ESCALATION_OFFENCES), ["household_id", "occurred_at"]
+    ]
     violent = violent.sort_values("occurred_at")
-    keyed = calls[["household_id", "received_at"]].reset_index(names="_row").sort_values("received_at")
-    after = pd.merge_asof(
-        keyed, violent.rename(columns={"occurred_at": "next_incident"}),
-        left_on="received_at", right_on="next_incident", by="household_id",
-        direction="forward", allow_exact_matches=False,
-    ).set_index("_row").reindex(calls.index)
-    return (after["next_incident"] - after["received_at"] <= pd.Timedelta(days=horizon_days)).fillna(False)
+    keyed = (
+        calls[["household_id", "received_at"]].reset_index(names="_row").sort_values("received_at")
+    )
+    after = (
+        pd.merge_asof(
+            keyed,
+            violent.rename(columns={"occurred_at": "next_incident"}),
+            left_on="received_at",
+            right_on="next_incident",
+            by="household_id",
+            direction="forward",
+            allow_exact_matches=False,
+        )
+        .set_index("_row")
+        .reindex(calls.index)
+    )
+    return (
+        after["next_incident"] - after["received_at"] <= pd.Timedelta(days=horizon_days)
+    ).fillna(False)
 
 
 class CallTextModel:
@@ -104,8 +124,11 @@ class CallTextModel:
         # no offset: Asia/Shanghai (docs/data-format.md "Types")
         cutoff = cutoff.tz_localize(TIMEZONE) if cutoff.tzinfo is None else cutoff
         calls = tables["hotline_calls"]
-        usable = calls[calls["household_id"].notna() & calls["text"].notna()
-                       & (calls["received_at"] + pd.Timedelta(days=self.horizon_days) < cutoff)]
+        usable = calls[
+            calls["household_id"].notna()
+            & calls["text"].notna()
+            & (calls["received_at"] + pd.Timedelta(days=self.horizon_days) < cutoff)
+        ]
         incidents = tables["incidents"]
         incidents = incidents[incidents["occurred_at"] < cutoff]
         targets = escalation_targets(usable, incidents, self.horizon_days)
@@ -122,15 +145,24 @@ class CallTextModel:
         texts, targets = self.training_set(tables, cutoff)
         if len(targets) == 0:
             raise ValueError(f"no call with text and a complete follow-up window before {cutoff}")
-        pairs = (pd.DataFrame({"text": normalise_texts(texts).to_numpy(), "target": targets})
-                 .value_counts(sort=False).reset_index(name="calls"))
+        pairs = (
+            pd.DataFrame({"text": normalise_texts(texts).to_numpy(), "target": targets})
+            .value_counts(sort=False)
+            .reset_index(name="calls")
+        )
         X = self._matrix(pairs["text"].to_list())
         y = pairs["target"].to_numpy(dtype=bool)
         if len(np.unique(targets)) < 2:
-            self.classifier_ = DummyClassifier(strategy="prior").fit(X, y, sample_weight=pairs["calls"])
+            self.classifier_ = DummyClassifier(strategy="prior").fit(
+                X, y, sample_weight=pairs["calls"]
+            )
         else:
-            share = {target: len(targets) / (2 * np.sum(targets == target)) for target in (False, True)}
-            weights = pairs["calls"].to_numpy(dtype=np.float64) * np.where(y, share[True], share[False])
+            share = {
+                target: len(targets) / (2 * np.sum(targets == target)) for target in (False, True)
+            }
+            weights = pairs["calls"].to_numpy(dtype=np.float64) * np.where(
+                y, share[True], share[False]
+            )
             self.classifier_ = LogisticRegression(C=self.C, max_iter=1000)
             self.classifier_.fit(X, y, sample_weight=weights)
         self.n_training_calls_ = len(targets)
@@ -145,16 +177,16 @@ class CallTextModel:
         more than scoring a case's few texts.
         """
         codes, distinct = _factorize(texts)
-        scores = np.full(len(distinct) + 1, np.nan)             # code -1 (missing) picks the trailing NaN
+        scores = np.full(len(distinct) + 1, np.nan)  # code -1 (missing) picks the trailing NaN
         for start in range(0, len(distinct), _TEXTS_PER_MATRIX):
-            chunk = [normalise(text) for text in distinct[start:start + _TEXTS_PER_MATRIX]]
-            scores[start:start + len(chunk)] = self._positive_proba(self._matrix(chunk))
+            chunk = [normalise(text) for text in distinct[start : start + _TEXTS_PER_MATRIX]]
+            scores[start : start + len(chunk)] = self._positive_proba(self._matrix(chunk))
         return scores[codes]
 
     def _positive_proba(self, X: sp.csr_matrix) -> np.ndarray:
         """The classifier's probability of True per row of the normalised n-gram counts."""
         classifier = self.classifier_
-        if isinstance(classifier, LogisticRegression):          # binary: [False, True]
+        if isinstance(classifier, LogisticRegression):  # binary: [False, True]
             return expit(X @ classifier.coef_[0] + classifier.intercept_[0])
         classes = list(classifier.classes_)
         return classifier.predict_proba(X)[:, classes.index(True)] if True in classes else 0.0
@@ -179,20 +211,24 @@ def char_ngram_counts(texts: list[str], n_features: int) -> sp.csr_matrix:
     joined = "".join(texts)
     code_points = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
     utf8_lengths = 1 + (code_points >= 0x80) + (code_points >= 0x800) + (code_points >= 0x10000)
-    byte_starts = np.concatenate([[0], np.cumsum(utf8_lengths)])          # of each character, and the end
+    byte_starts = np.concatenate([[0], np.cumsum(utf8_lengths)])  # of each character, and the end
     text_lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    text_ends = np.repeat(np.cumsum(text_lengths), text_lengths)         # of each character's text
+    text_ends = np.repeat(np.cumsum(text_lengths), text_lengths)  # of each character's text
     # the n-grams in text order: from each character, its 1-, 2- and 3-gram where the text is long enough
     first = np.repeat(np.arange(len(code_points)), 3)
-    last = first + np.tile([1, 2, 3], len(code_points))                  # the character after the n-gram
+    last = first + np.tile([1, 2, 3], len(code_points))  # the character after the n-gram
     fits = last <= np.repeat(text_ends, 3)
     first, last = first[fits], last[fits]
-    ngrams_per_text = text_lengths + np.maximum(text_lengths - 1, 0) + np.maximum(text_lengths - 2, 0)
+    ngrams_per_text = (
+        text_lengths + np.maximum(text_lengths - 1, 0) + np.maximum(text_lengths - 2, 0)
+    )
     starts, lengths = byte_starts[first], byte_starts[last] - byte_starts[first]
     hashes = _murmurhash3_32(joined.encode("utf-8"), starts, lengths)
-    columns = np.abs(hashes.astype(np.int64)) % n_features               # as sklearn's _hashing_fast
-    X = sp.csr_matrix((np.ones(len(first)), columns, np.concatenate([[0], np.cumsum(ngrams_per_text)])),
-                      shape=(len(texts), n_features))
+    columns = np.abs(hashes.astype(np.int64)) % n_features  # as sklearn's _hashing_fast
+    X = sp.csr_matrix(
+        (np.ones(len(first)), columns, np.concatenate([[0], np.cumsum(ngrams_per_text)])),
+        shape=(len(texts), n_features),
+    )
     X.sum_duplicates()
     return X
 
@@ -203,11 +239,11 @@ def _l2_normalised(X: sp.csr_matrix) -> sp.csr_matrix:
     Without its input checks (0.4 ms a call); squared counts sum exactly, so the norms are the same.
     """
     rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-    X.data /= np.sqrt(np.bincount(rows, X.data ** 2, minlength=X.shape[0]))[rows]
+    X.data /= np.sqrt(np.bincount(rows, X.data**2, minlength=X.shape[0]))[rows]
     return X
 
 
-_M = np.uint32   # murmurhash3 works modulo 2**32
+_M = np.uint32  # murmurhash3 works modulo 2**32
 
 
 def _murmurhash3_32(data: bytes, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -221,7 +257,7 @@ def _murmurhash3_32(data: bytes, starts: np.ndarray, lengths: np.ndarray) -> np.
         mixed = _rotl(h ^ _scramble(words[starts + 4 * block]), 13) * _M(5) + _M(0xE6546B64)
         h = np.where(blocks > block, mixed, h)
     tail_masks = np.array([0, 0xFF, 0xFFFF, 0xFFFFFF], dtype=np.uint32)
-    h ^= _scramble(words[starts + 4 * blocks] & tail_masks[lengths % 4])     # no tail: scrambles to 0
+    h ^= _scramble(words[starts + 4 * blocks] & tail_masks[lengths % 4])  # no tail: scrambles to 0
     h ^= lengths.astype(np.uint32)
     h ^= h >> _M(16)
     h *= _M(0x85EBCA6B)

@@ -21,7 +21,7 @@ UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
 
 def to_ns(times: pd.Series) -> np.ndarray:
     """UTC nanoseconds since the epoch of a tz-aware series (NaT → int64 min)."""
-    if times.dtype != UTC_NS:                  # the conversions cost ~50 µs even when there is nothing to do
+    if times.dtype != UTC_NS:  # the conversions cost ~50 µs even when there is nothing to do
         times = times.dt.tz_convert("UTC").astype(UTC_NS)
     return times.array.asi8
 
@@ -33,8 +33,14 @@ class EventIndex:
     and is left out, a query with an unknown code finds no rows.
     """
 
-    def __init__(self, codes: np.ndarray, times_ns: np.ndarray, tiebreak: np.ndarray | None = None,
-                 distinct_times: np.ndarray | None = None, time_ranks: np.ndarray | None = None):
+    def __init__(
+        self,
+        codes: np.ndarray,
+        times_ns: np.ndarray,
+        tiebreak: np.ndarray | None = None,
+        distinct_times: np.ndarray | None = None,
+        time_ranks: np.ndarray | None = None,
+    ):
         """``distinct_times``/``time_ranks``: the source's sorted distinct times and each row's
         position in them, when the caller has them already (they are the costly part)."""
         keep = np.flatnonzero(codes >= 0)
@@ -43,14 +49,16 @@ class EventIndex:
         ranks = np.searchsorted(self._times, times_ns) if time_ranks is None else time_ranks[keep]
         self._stride = len(self._times) + 1
         # codes are used as they are unless code * stride could overflow int64: then densify
-        self._keys = np.unique(codes) if len(codes) and codes.max() > (2**62) // self._stride else None
+        self._keys = (
+            np.unique(codes) if len(codes) and codes.max() > (2**62) // self._stride else None
+        )
         key_part = codes if self._keys is None else np.searchsorted(self._keys, codes)
         composite = key_part.astype(np.int64) * self._stride + ranks + 1
         if tiebreak is None:
             order = np.argsort(composite, kind="stable")
         else:
             order = np.lexsort((np.asarray(tiebreak)[keep], composite))
-        self.order = keep[order]              # positions in the source frame, in index order
+        self.order = keep[order]  # positions in the source frame, in index order
         self._composite = composite[order]
         self.times = times_ns[order]
 
@@ -74,11 +82,16 @@ class EventIndex:
 
     def until(self, runs: KeyRuns, times_ns: np.ndarray) -> np.ndarray:
         """End of each key's rows with time ≤ ``times_ns`` (0 for an unknown key)."""
-        end = np.searchsorted(self._composite, runs.base + np.searchsorted(self._times, times_ns, side="right"),
-                              side="right")
+        end = np.searchsorted(
+            self._composite,
+            runs.base + np.searchsorted(self._times, times_ns, side="right"),
+            side="right",
+        )
         return np.where(runs.known, end, 0)
 
-    def window(self, codes: np.ndarray, as_of_ns: np.ndarray, days: int | None) -> tuple[np.ndarray, np.ndarray]:
+    def window(
+        self, codes: np.ndarray, as_of_ns: np.ndarray, days: int | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``[lo, hi)`` positions of each query's rows with time in ``(as_of - days, as_of]``."""
         runs = self.runs(codes)
         hi = self.until(runs, as_of_ns)
@@ -99,7 +112,9 @@ def window_positions(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.nda
     """(query, position) for every position of every query's ``[lo, hi)``: the windows' rows, flat."""
     sizes = hi - lo
     query = np.repeat(np.arange(len(lo)), sizes)
-    return query, np.repeat(lo, sizes) + np.arange(len(query)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return query, np.repeat(lo, sizes) + np.arange(len(query)) - np.repeat(
+        np.cumsum(sizes) - sizes, sizes
+    )
 
 
 def window_count(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -142,8 +157,12 @@ def window_max(sorted_values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.
     return np.where(hi > lo, result, np.nan)
 
 
-def last_position(lo: np.ndarray, hi: np.ndarray, sorted_ids: np.ndarray | None = None,
-                  excluded_ids: np.ndarray | None = None) -> np.ndarray:
+def last_position(
+    lo: np.ndarray,
+    hi: np.ndarray,
+    sorted_ids: np.ndarray | None = None,
+    excluded_ids: np.ndarray | None = None,
+) -> np.ndarray:
     """Position of each window's latest row (-1 for none), skipping the query's excluded id."""
     last = hi - 1
     if sorted_ids is not None and len(sorted_ids):

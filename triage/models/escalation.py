@@ -36,9 +36,21 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
     profile of the training cases that out-of-population warnings compare a scored case with.
     """
 
-    def __init__(self, n_estimators=1500, learning_rate=0.02, num_leaves=7, min_child_samples=100,
-                 feature_fraction=0.8, bagging_fraction=0.8, reg_lambda=1.0, calibration_share=0.25,
-                 early_stopping_rounds=60, band_top_shares=None, text_model=None, random_state=0):
+    def __init__(
+        self,
+        n_estimators=1500,
+        learning_rate=0.02,
+        num_leaves=7,
+        min_child_samples=100,
+        feature_fraction=0.8,
+        bagging_fraction=0.8,
+        reg_lambda=1.0,
+        calibration_share=0.25,
+        early_stopping_rounds=60,
+        band_top_shares=None,
+        text_model=None,
+        random_state=0,
+    ):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -52,7 +64,9 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
         self.text_model = text_model
         self.random_state = random_state
 
-    def fit(self, X: pd.DataFrame, y, *, held_out_margin=None, held_out_y=None) -> "EscalationModel":
+    def fit(
+        self, X: pd.DataFrame, y, *, held_out_margin=None, held_out_y=None
+    ) -> "EscalationModel":
         """Fit on rows in time order (oldest first).
 
         Without ``held_out_*`` (an evaluation fold): the last ``calibration_share`` of the rows stops
@@ -70,24 +84,48 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         matrix = self.schema_.matrix(X)
         params = {
-            "objective": "binary", "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
-            "min_data_in_leaf": self.min_child_samples, "feature_fraction": self.feature_fraction,
-            "bagging_fraction": self.bagging_fraction, "bagging_freq": 1, "lambda_l2": self.reg_lambda,
-            "seed": self.random_state, "deterministic": True, "num_threads": 0, "verbose": -1,
+            "objective": "binary",
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_data_in_leaf": self.min_child_samples,
+            "feature_fraction": self.feature_fraction,
+            "bagging_fraction": self.bagging_fraction,
+            "bagging_freq": 1,
+            "lambda_l2": self.reg_lambda,
+            "seed": self.random_state,
+            "deterministic": True,
+            "num_threads": 0,
+            "verbose": -1,
         }
         categorical = self.schema_.categorical_indices or "auto"
         if held_out_margin is not None:
-            train_set = lgb.Dataset(matrix, y, categorical_feature=categorical, feature_name=self.feature_names_)
+            train_set = lgb.Dataset(
+                matrix, y, categorical_feature=categorical, feature_name=self.feature_names_
+            )
             self.booster_ = lgb.train(params, train_set, num_boost_round=self.n_estimators)
-            margin, margin_y = np.asarray(held_out_margin, dtype=np.float64), np.asarray(held_out_y, dtype=np.float64)
+            margin, margin_y = (
+                np.asarray(held_out_margin, dtype=np.float64),
+                np.asarray(held_out_y, dtype=np.float64),
+            )
         else:
             n_calibration = max(int(round(len(y) * self.calibration_share)), 1)
-            fit_rows, cal_rows = slice(0, len(y) - n_calibration), slice(len(y) - n_calibration, None)
-            train_set = lgb.Dataset(matrix[fit_rows], y[fit_rows], categorical_feature=categorical,
-                                    feature_name=self.feature_names_, free_raw_data=False)
+            fit_rows, cal_rows = (
+                slice(0, len(y) - n_calibration),
+                slice(len(y) - n_calibration, None),
+            )
+            train_set = lgb.Dataset(
+                matrix[fit_rows],
+                y[fit_rows],
+                categorical_feature=categorical,
+                feature_name=self.feature_names_,
+                free_raw_data=False,
+            )
             valid_set = lgb.Dataset(matrix[cal_rows], y[cal_rows], reference=train_set)
             self.booster_ = lgb.train(
-                params, train_set, num_boost_round=self.n_estimators, valid_sets=[valid_set],
+                params,
+                train_set,
+                num_boost_round=self.n_estimators,
+                valid_sets=[valid_set],
                 callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
             )
             margin, margin_y = self._margin(matrix[cal_rows]), y[cal_rows]
@@ -116,14 +154,18 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
         """The uncalibrated margin (log-odds) that SHAP contributions add up to."""
         return self._margin(self.schema_.matrix(_as_frame(X, self.feature_names_)))
 
-    def explain(self, X: pd.DataFrame, *, matrix: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def explain(
+        self, X: pd.DataFrame, *, matrix: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """TreeSHAP contributions in log-odds, shape (n, features), and the base value per row.
 
         ``base + contributions.sum(axis=1)`` equals :meth:`decision_function`; ``matrix`` as in
         :meth:`predict_proba`.
         """
         matrix = self._matrix(X, matrix)
-        contrib = self.booster_.predict(matrix, pred_contrib=True, num_threads=1 if len(matrix) < 64 else 0)
+        contrib = self.booster_.predict(
+            matrix, pred_contrib=True, num_threads=1 if len(matrix) < 64 else 0
+        )
         return contrib[:, :-1], contrib[:, -1]
 
     def predict_and_explain(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -140,21 +182,31 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
 
     def bands(self, p: np.ndarray) -> np.ndarray:
         t = self.band_thresholds_
-        return np.select([p >= t["critical"], p >= t["high"], p >= t["medium"]],
-                         ["critical", "high", "medium"], default="low")
+        return np.select(
+            [p >= t["critical"], p >= t["high"], p >= t["medium"]],
+            ["critical", "high", "medium"],
+            default="low",
+        )
 
     def _margin(self, matrix: np.ndarray) -> np.ndarray:
-        return self.booster_.predict(matrix, raw_score=True, num_threads=1 if len(matrix) < 64 else 0)
+        return self.booster_.predict(
+            matrix, raw_score=True, num_threads=1 if len(matrix) < 64 else 0
+        )
 
     def _calibrate(self, margin: np.ndarray) -> np.ndarray:
         """Platt scaling: the calibrator's ``predict_proba`` (a logistic function of the margin),
         computed directly; its input checks cost more than the rest of a case's model calls."""
         calibrator = self.calibrator_
-        return expit(np.asarray(margin, dtype=np.float64) * calibrator.coef_[0, 0] + calibrator.intercept_[0])
+        return expit(
+            np.asarray(margin, dtype=np.float64) * calibrator.coef_[0, 0] + calibrator.intercept_[0]
+        )
 
     def _band_thresholds(self, p_calibration: np.ndarray) -> dict[str, float]:
         shares = self.band_top_shares or {"critical": 0.05, "high": 0.15, "medium": 0.40}
-        return {band: float(np.quantile(p_calibration, 1.0 - shares[band])) for band in ("medium", "high", "critical")}
+        return {
+            band: float(np.quantile(p_calibration, 1.0 - shares[band]))
+            for band in ("medium", "high", "critical")
+        }
 
 
 def _as_frame(X, names=None) -> pd.DataFrame:

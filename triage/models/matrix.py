@@ -33,7 +33,9 @@ class FeatureSchema:
             column = X[name]
             if isinstance(column.dtype, pd.CategoricalDtype):
                 categories[name] = tuple(str(c) for c in column.cat.categories)
-            elif not pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            elif not pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(
+                column
+            ):
                 categories[name] = tuple(sorted(str(v) for v in column.dropna().unique()))
         return cls(names=tuple(str(c) for c in X.columns), categories=categories)
 
@@ -57,21 +59,32 @@ class FeatureSchema:
             return self._matrix_of_arrays(X)
         out = np.empty((len(X), len(self.names)), dtype=np.float64)
         dtypes = X.dtypes
-        plain = [j for j, name in enumerate(self.names)
-                 if name not in self.categories and dtypes[name] == np.float64]
+        plain = [
+            j
+            for j, name in enumerate(self.names)
+            if name not in self.categories and dtypes[name] == np.float64
+        ]
         if plain:
             out[:, plain] = X[[self.names[j] for j in plain]].to_numpy(dtype=np.float64)
         for j in sorted(set(range(len(self.names))) - set(plain)):
             name, column = self.names[j], X[self.names[j]]
             if name in self.categories:
-                if isinstance(column.dtype, pd.CategoricalDtype) and \
-                        tuple(map(str, column.cat.categories)) == self.categories[name]:
+                if (
+                    isinstance(column.dtype, pd.CategoricalDtype)
+                    and tuple(map(str, column.cat.categories)) == self.categories[name]
+                ):
                     codes = column.cat.codes.to_numpy()
                 else:
-                    codes = pd.Categorical(column.astype("string"), categories=self.categories[name]).codes
+                    codes = pd.Categorical(
+                        column.astype("string"), categories=self.categories[name]
+                    ).codes
                 out[:, j] = np.where(codes < 0, np.nan, codes)
             else:
-                out[:, j] = pd.to_numeric(column, errors="coerce").astype("float64").to_numpy(na_value=np.nan)
+                out[:, j] = (
+                    pd.to_numeric(column, errors="coerce")
+                    .astype("float64")
+                    .to_numpy(na_value=np.nan)
+                )
         return out
 
     def _matrix_of_arrays(self, X: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -79,7 +92,9 @@ class FeatureSchema:
         for j, name in enumerate(self.names):
             if name in self.categories:
                 code_of = _codes_of(self.categories[name])
-                out[:, j] = [code_of.get(v, np.nan) if isinstance(v, str) else np.nan for v in X[name]]
+                out[:, j] = [
+                    code_of.get(v, np.nan) if isinstance(v, str) else np.nan for v in X[name]
+                ]
             else:
                 out[:, j] = X[name]
         return out

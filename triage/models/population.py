@@ -21,13 +21,13 @@ import pandas as pd
 class PopulationProfile:
     """What the training cases looked like: categories seen, numeric ranges, districts."""
 
-    categories: dict[str, list[str]]             # categorical feature → values seen in training
-    ranges: dict[str, list[float]]               # numeric feature → [low quantile, high quantile, min, max]
-                                                 # (``unchecked_features`` of the config are left out)
-    districts: list[str]                         # districts of the training cases' households
-    range_slack: float                           # "far outside": beyond the quantile range by this share of
-                                                 # its width, and beyond anything seen in training
-    history_features: list[str]                  # all missing or zero → the household has no recorded history
+    categories: dict[str, list[str]]  # categorical feature → values seen in training
+    ranges: dict[str, list[float]]  # numeric feature → [low quantile, high quantile, min, max]
+    # (``unchecked_features`` of the config are left out)
+    districts: list[str]  # districts of the training cases' households
+    range_slack: float  # "far outside": beyond the quantile range by this share of
+    # its width, and beyond anything seen in training
+    history_features: list[str]  # all missing or zero → the household has no recorded history
     max_listed_features: int
 
     @classmethod
@@ -37,18 +37,28 @@ class PopulationProfile:
         categories, ranges = {}, {}
         for name in X.columns:
             column = X[name]
-            if isinstance(column.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(column):
+            if isinstance(column.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(
+                column
+            ):
                 categories[name] = sorted(str(v) for v in column.dropna().unique())
                 continue
             values = pd.to_numeric(column, errors="coerce").astype("float64").dropna().to_numpy()
             if len(values) and name not in cfg["unchecked_features"]:
                 q_low, q_high = np.quantile(values, [low, high])
-                ranges[name] = [float(q_low), float(q_high), float(values.min()), float(values.max())]
-        return cls(categories=categories, ranges=ranges,
-                   districts=sorted({str(d) for d in districts if d is not None and not pd.isna(d)}),
-                   range_slack=float(cfg["range_slack"]),
-                   history_features=[f for f in cfg["history_features"] if f in X.columns],
-                   max_listed_features=int(cfg["max_listed_features"]))
+                ranges[name] = [
+                    float(q_low),
+                    float(q_high),
+                    float(values.min()),
+                    float(values.max()),
+                ]
+        return cls(
+            categories=categories,
+            ranges=ranges,
+            districts=sorted({str(d) for d in districts if d is not None and not pd.isna(d)}),
+            range_slack=float(cfg["range_slack"]),
+            history_features=[f for f in cfg["history_features"] if f in X.columns],
+            max_listed_features=int(cfg["max_listed_features"]),
+        )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -57,8 +67,12 @@ class PopulationProfile:
     def from_dict(cls, data: dict) -> "PopulationProfile":
         return cls(**data)
 
-    def warnings(self, X: pd.DataFrame | Mapping[str, np.ndarray], districts: Sequence[str | None],
-                 labels: dict[str, dict]) -> list[list[str]]:
+    def warnings(
+        self,
+        X: pd.DataFrame | Mapping[str, np.ndarray],
+        districts: Sequence[str | None],
+        labels: dict[str, dict],
+    ) -> list[list[str]]:
         """For each row of ``X`` (a case's features, as a frame or as arrays by name; ``districts[i]``
         its household's district, None when the household is unknown), the ways it lies outside the
         training population."""
@@ -69,35 +83,54 @@ class PopulationProfile:
             seen = set(seen)
             for i, value in enumerate(np.asarray(X[name], dtype=object)):
                 if not pd.isna(value) and str(value) not in seen:
-                    out[i].append(f"outside the training population: {_label(name, labels)} '{value}' "
-                                  "never occurred in the training cases; lean on your own judgement")
+                    out[i].append(
+                        f"outside the training population: {_label(name, labels)} '{value}' "
+                        "never occurred in the training cases; lean on your own judgement"
+                    )
         if self.districts:
             for i, district in enumerate(districts):
                 if district is not None and district not in self.districts:
-                    out[i].append(f"outside the training population: district '{district}' never occurred "
-                                  "in the training cases; lean on your own judgement")
+                    out[i].append(
+                        f"outside the training population: district '{district}' never occurred "
+                        "in the training cases; lean on your own judgement"
+                    )
         numeric = [n for n in self.ranges if n in X]
         values = _floats(X, numeric, len(out))
-        q_low, q_high, seen_min, seen_max = np.array([self.ranges[n] for n in numeric]).reshape(-1, 4).T
+        q_low, q_high, seen_min, seen_max = (
+            np.array([self.ranges[n] for n in numeric]).reshape(-1, 4).T
+        )
         slack = self.range_slack * (q_high - q_low)
-        with np.errstate(invalid="ignore"):      # NaN (unknown) is never far outside
-            outside = (((values < q_low - slack) & (values < seen_min))
-                       | ((values > q_high + slack) & (values > seen_max)))
+        with np.errstate(invalid="ignore"):  # NaN (unknown) is never far outside
+            outside = ((values < q_low - slack) & (values < seen_min)) | (
+                (values > q_high + slack) & (values > seen_max)
+            )
         for i in np.flatnonzero(outside.any(axis=1)):
             far = [(numeric[j], values[i, j]) for j in np.flatnonzero(outside[i])]
             if far:
-                listed = "; ".join(f"{_label(n, labels)} = {v:g} (training cases: "
-                                   f"{self.ranges[n][0]:g}–{self.ranges[n][1]:g})"
-                                   for n, v in far[:self.max_listed_features])
-                more = f"; and {len(far) - self.max_listed_features} more" if len(far) > self.max_listed_features else ""
-                out[i].append(f"outside the training population: values far beyond the training range: "
-                              f"{listed}{more}; lean on your own judgement")
+                listed = "; ".join(
+                    f"{_label(n, labels)} = {v:g} (training cases: "
+                    f"{self.ranges[n][0]:g}–{self.ranges[n][1]:g})"
+                    for n, v in far[: self.max_listed_features]
+                )
+                more = (
+                    f"; and {len(far) - self.max_listed_features} more"
+                    if len(far) > self.max_listed_features
+                    else ""
+                )
+                out[i].append(
+                    f"outside the training population: values far beyond the training range: "
+                    f"{listed}{more}; lean on your own judgement"
+                )
         if self.history_features:
             history = np.nan_to_num(_floats(X, self.history_features, len(out)))
             for i in np.flatnonzero((history == 0).all(axis=1)):
-                if districts[i] is not None:      # an unknown household is already said to have no history
-                    out[i].append("no recorded history for this household (calls, cases, incidents, "
-                                  "screenings): the score rests on the case alone; lean on your own judgement")
+                if (
+                    districts[i] is not None
+                ):  # an unknown household is already said to have no history
+                    out[i].append(
+                        "no recorded history for this household (calls, cases, incidents, "
+                        "screenings): the score rests on the case alone; lean on your own judgement"
+                    )
         return out
 
 
@@ -119,8 +152,13 @@ def profile_of(model) -> PopulationProfile | None:
     return PopulationProfile.from_dict(data) if data else None
 
 
-def population_warnings(model, X: pd.DataFrame | Mapping[str, np.ndarray], household_ids: pd.Series,
-                        households: pd.DataFrame, labels: dict[str, dict]) -> list[list[str]]:
+def population_warnings(
+    model,
+    X: pd.DataFrame | Mapping[str, np.ndarray],
+    household_ids: pd.Series,
+    households: pd.DataFrame,
+    labels: dict[str, dict],
+) -> list[list[str]]:
     """Each case's out-of-population warnings (none when the model carries no profile).
 
     ``household_ids`` are the cases' households, ``households`` the rows known of them.
@@ -128,5 +166,7 @@ def population_warnings(model, X: pd.DataFrame | Mapping[str, np.ndarray], house
     profile = profile_of(model)
     if profile is None:
         return [[] for _ in range(len(household_ids))]
-    district_of = dict(zip(households["household_id"].astype(str), households["district"].astype(str)))
+    district_of = dict(
+        zip(households["household_id"].astype(str), households["district"].astype(str))
+    )
     return profile.warnings(X, [district_of.get(str(h)) for h in household_ids], labels)

@@ -54,13 +54,23 @@ def load_champions(settings: Settings) -> Champions:
     """Load both champions by alias; raises when either has not been promoted yet."""
     client = configure_mlflow(settings)
     loaded, versions, metrics = {}, {}, {}
-    for role, name in (("escalation", settings.escalation_model_name), ("tier", settings.tier_model_name)):
+    for role, name in (
+        ("escalation", settings.escalation_model_name),
+        ("tier", settings.tier_model_name),
+    ):
         version = champion_version(client, name, settings.champion_alias)
         if version is None:
-            raise LookupError(f"no '{settings.champion_alias}' alias on registered model {name}: run `triage train`")
+            raise LookupError(
+                f"no '{settings.champion_alias}' alias on registered model {name}: run `triage train`"
+            )
         loaded[role] = load_native(f"models:/{name}/{version.version}")
         versions[role] = f"{name}/{version.version}"
-        metrics[role] = {k: float(v) for k, v in client.get_run(version.run_id).data.metrics.items()
-                         if k.startswith(role)}
+        metrics[role] = {
+            k: float(v)
+            for k, v in client.get_run(version.run_id).data.metrics.items()
+            if k.startswith(role)
+        }
         log.info("loaded %s version %s", name, version.version)
-    return Champions(escalation=loaded["escalation"], tier=loaded["tier"], versions=versions, metrics=metrics)
+    return Champions(
+        escalation=loaded["escalation"], tier=loaded["tier"], versions=versions, metrics=metrics
+    )

@@ -26,8 +26,17 @@ class TierModel(ClassifierMixin, BaseEstimator):
     least ``red_recall_target``; without them the rule is the most probable class.
     """
 
-    def __init__(self, n_estimators=300, learning_rate=0.05, num_leaves=15, min_child_samples=30,
-                 feature_fraction=0.9, reg_lambda=1.0, red_recall_target=0.5, random_state=0):
+    def __init__(
+        self,
+        n_estimators=300,
+        learning_rate=0.05,
+        num_leaves=15,
+        min_child_samples=30,
+        feature_fraction=0.9,
+        reg_lambda=1.0,
+        red_recall_target=0.5,
+        random_state=0,
+    ):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -46,18 +55,32 @@ class TierModel(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array(TIERS)
         codes = _codes(y)
         params = {
-            "objective": "multiclass", "num_class": len(TIERS), "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves, "min_data_in_leaf": self.min_child_samples,
-            "feature_fraction": self.feature_fraction, "lambda_l2": self.reg_lambda,
-            "seed": self.random_state, "deterministic": True, "verbose": -1,
+            "objective": "multiclass",
+            "num_class": len(TIERS),
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_data_in_leaf": self.min_child_samples,
+            "feature_fraction": self.feature_fraction,
+            "lambda_l2": self.reg_lambda,
+            "seed": self.random_state,
+            "deterministic": True,
+            "verbose": -1,
         }
-        data = lgb.Dataset(self.schema_.matrix(X), codes, feature_name=self.feature_names_,
-                           categorical_feature=self.schema_.categorical_indices or "auto")
+        data = lgb.Dataset(
+            self.schema_.matrix(X),
+            codes,
+            feature_name=self.feature_names_,
+            categorical_feature=self.schema_.categorical_indices or "auto",
+        )
         self.booster_ = lgb.train(params, data, num_boost_round=self.n_estimators)
         self.__dict__.pop("_per_class", None)
         self.red_threshold_, self.yellow_threshold_ = (
-            (None, None) if held_out_proba is None
-            else red_first_thresholds(np.asarray(held_out_proba), _codes(held_out_y), self.red_recall_target))
+            (None, None)
+            if held_out_proba is None
+            else red_first_thresholds(
+                np.asarray(held_out_proba), _codes(held_out_y), self.red_recall_target
+            )
+        )
         return self
 
     def predict_proba(self, X: pd.DataFrame, *, matrix: np.ndarray | None = None) -> np.ndarray:
@@ -70,11 +93,13 @@ class TierModel(ClassifierMixin, BaseEstimator):
 
     def decide(self, proba: np.ndarray) -> np.ndarray:
         """The tier index (0 green, 1 yellow, 2 red) of each row of probabilities, red first."""
-        return ordinal_decision(proba, getattr(self, "red_threshold_", None),
-                                getattr(self, "yellow_threshold_", None))
+        return ordinal_decision(
+            proba, getattr(self, "red_threshold_", None), getattr(self, "yellow_threshold_", None)
+        )
 
-    def explain(self, X: pd.DataFrame, class_index: np.ndarray, *,
-                matrix: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def explain(
+        self, X: pd.DataFrame, class_index: np.ndarray, *, matrix: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """TreeSHAP contributions (log-odds of the softmax) towards each row's ``class_index``.
 
         Each class is explained by its own trees only (see :meth:`_class_boosters`): the same values as
@@ -86,8 +111,9 @@ class TierModel(ClassifierMixin, BaseEstimator):
         for k, booster in enumerate(self._class_boosters()):
             rows = np.flatnonzero(class_index == k)
             if len(rows):
-                chosen[rows] = booster.predict(matrix[rows], pred_contrib=True,
-                                               num_threads=1 if len(rows) < 64 else 0)
+                chosen[rows] = booster.predict(
+                    matrix[rows], pred_contrib=True, num_threads=1 if len(rows) < 64 else 0
+                )
         return chosen[:, :-1], chosen[:, -1]
 
     def _class_boosters(self) -> list[lgb.Booster]:
@@ -102,13 +128,25 @@ class TierModel(ClassifierMixin, BaseEstimator):
             trees, tail = rest.split("\nend of trees\n", 1)
             blocks = re.split(r"\n(?=Tree=\d+\n)", "Tree=0\n" + trees.strip("\n"))
             single = re.sub(r"\ntree_sizes=.*", "", header)
-            for key, value in (("num_class", "1"), ("num_tree_per_iteration", "1"), ("objective", "regression")):
+            for key, value in (
+                ("num_class", "1"),
+                ("num_tree_per_iteration", "1"),
+                ("objective", "regression"),
+            ):
                 single = re.sub(rf"^{key}=.*$", f"{key}={value}", single, flags=re.M)
             self.__dict__["_per_class"] = [
-                lgb.Booster(model_str=single + "\n" + "\n\n".join(
-                    re.sub(r"^Tree=\d+", f"Tree={j}", block) for j, block in enumerate(blocks[k::len(TIERS)]))
-                    + "\n\nend of trees\n" + tail)
-                for k in range(len(TIERS))]
+                lgb.Booster(
+                    model_str=single
+                    + "\n"
+                    + "\n\n".join(
+                        re.sub(r"^Tree=\d+", f"Tree={j}", block)
+                        for j, block in enumerate(blocks[k :: len(TIERS)])
+                    )
+                    + "\n\nend of trees\n"
+                    + tail
+                )
+                for k in range(len(TIERS))
+            ]
         return self.__dict__["_per_class"]
 
     def __getstate__(self):
@@ -124,16 +162,22 @@ def _codes(y) -> np.ndarray:
     return codes
 
 
-def ordinal_decision(proba: np.ndarray, red_threshold: float | None, yellow_threshold: float | None) -> np.ndarray:
+def ordinal_decision(
+    proba: np.ndarray, red_threshold: float | None, yellow_threshold: float | None
+) -> np.ndarray:
     """Red when P(red) ≥ the red threshold, else yellow when P(yellow) + P(red) ≥ the yellow one, else
     green; the most probable tier when there are no thresholds."""
     proba = np.asarray(proba)
     if red_threshold is None:
         return proba.argmax(axis=1)
-    return np.select([proba[:, 2] >= red_threshold, proba[:, 1] + proba[:, 2] >= yellow_threshold], [2, 1], 0)
+    return np.select(
+        [proba[:, 2] >= red_threshold, proba[:, 1] + proba[:, 2] >= yellow_threshold], [2, 1], 0
+    )
 
 
-def red_first_thresholds(proba: np.ndarray, codes: np.ndarray, red_recall_target: float) -> tuple[float, float]:
+def red_first_thresholds(
+    proba: np.ndarray, codes: np.ndarray, red_recall_target: float
+) -> tuple[float, float]:
     """Thresholds with the best macro-F1 among those whose red recall reaches ``red_recall_target``.
 
     Red's threshold is at most the P(red) that catches that share of the held-out red persons
@@ -146,7 +190,9 @@ def red_first_thresholds(proba: np.ndarray, codes: np.ndarray, red_recall_target
     reach = red_scores[min(int(np.ceil(red_recall_target * len(red_scores))), len(red_scores)) - 1]
     red_candidates = np.unique(np.quantile(proba[:, 2], np.linspace(0.5, 0.995, 60)))
     red_candidates = np.append(red_candidates[red_candidates <= reach], reach)
-    yellow_candidates = np.unique(np.quantile(proba[:, 1] + proba[:, 2], np.linspace(0.05, 0.95, 37)))
+    yellow_candidates = np.unique(
+        np.quantile(proba[:, 1] + proba[:, 2], np.linspace(0.05, 0.95, 37))
+    )
     best = (-1.0, reach, 0.5)
     for red in red_candidates:
         for yellow in yellow_candidates:

@@ -18,8 +18,13 @@ def _latest_run(settings: Settings, filter_string: str):
 
     configure_mlflow(settings)
     experiment = mlflow.get_experiment_by_name(EXPERIMENT)
-    runs = mlflow.search_runs([experiment.experiment_id], filter_string=filter_string,
-                              order_by=["attributes.start_time DESC"], max_results=1, output_format="list")
+    runs = mlflow.search_runs(
+        [experiment.experiment_id],
+        filter_string=filter_string,
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+        output_format="list",
+    )
     return runs[0] if runs else None
 
 
@@ -32,7 +37,9 @@ def latest_monitoring_summary(settings: Settings) -> dict | None:
     run = _latest_run(settings, f"tags.`triage.run_kind` = '{RUN_KIND}'")
     if run is None:
         return None
-    return mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/summary.json") | {"run_id": run.info.run_id}
+    return mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/summary.json") | {
+        "run_id": run.info.run_id
+    }
 
 
 def latest_fairness_table(settings: Settings) -> list[dict] | None:

@@ -29,20 +29,30 @@ def numeric_drift(ref: pd.Series, cur: pd.Series, *, bins: int, floor: float) ->
     r = pd.to_numeric(ref, errors="coerce").to_numpy(dtype=float)
     c = pd.to_numeric(cur, errors="coerce").to_numpy(dtype=float)
     r_ok, c_ok = r[~np.isnan(r)], c[~np.isnan(c)]
-    edges = np.unique(np.quantile(r_ok, np.linspace(0, 1, bins + 1))[1:-1]) if r_ok.size else np.array([])
+    edges = (
+        np.unique(np.quantile(r_ok, np.linspace(0, 1, bins + 1))[1:-1])
+        if r_ok.size
+        else np.array([])
+    )
 
     def shares(values: np.ndarray, present: np.ndarray) -> np.ndarray:
-        counts = np.bincount(np.searchsorted(edges, present, side="right"), minlength=edges.size + 1)
+        counts = np.bincount(
+            np.searchsorted(edges, present, side="right"), minlength=edges.size + 1
+        )
         return np.append(counts, values.size - present.size) / max(values.size, 1)
 
     ks = stats.ks_2samp(r_ok, c_ok) if r_ok.size and c_ok.size else None
-    return {"kind": "numeric", "psi": _psi(shares(r, r_ok), shares(c, c_ok), floor), "test": "ks",
-            "statistic": float(ks.statistic) if ks else float("nan"),
-            "p_value": float(ks.pvalue) if ks else float("nan"),
-            "reference_mean": float(np.mean(r_ok)) if r_ok.size else None,
-            "current_mean": float(np.mean(c_ok)) if c_ok.size else None,
-            "reference_missing": float(np.isnan(r).mean()) if r.size else 0.0,
-            "current_missing": float(np.isnan(c).mean()) if c.size else 0.0}
+    return {
+        "kind": "numeric",
+        "psi": _psi(shares(r, r_ok), shares(c, c_ok), floor),
+        "test": "ks",
+        "statistic": float(ks.statistic) if ks else float("nan"),
+        "p_value": float(ks.pvalue) if ks else float("nan"),
+        "reference_mean": float(np.mean(r_ok)) if r_ok.size else None,
+        "current_mean": float(np.mean(c_ok)) if c_ok.size else None,
+        "reference_missing": float(np.isnan(r).mean()) if r.size else 0.0,
+        "current_missing": float(np.isnan(c).mean()) if c.size else 0.0,
+    }
 
 
 def categorical_drift(ref: pd.Series, cur: pd.Series, *, floor: float) -> dict:
@@ -56,12 +66,21 @@ def categorical_drift(ref: pd.Series, cur: pd.Series, *, floor: float) -> dict:
     table = np.vstack([r_counts, c_counts])
     table = table[:, table.sum(axis=0) > 0]
     chi = stats.chi2_contingency(table) if table.shape[1] >= 2 else None
-    unseen = {cat: float(share) for cat, share, rc in zip(categories, c_share, r_counts) if rc == 0 and share > 0}
-    return {"kind": "categorical", "psi": _psi(r_share, c_share, floor), "test": "chi2",
-            "statistic": float(chi.statistic) if chi else 0.0, "p_value": float(chi.pvalue) if chi else 1.0,
-            "reference_shares": dict(zip(categories, map(float, r_share))),
-            "current_shares": dict(zip(categories, map(float, c_share))),
-            "unseen_categories": unseen}
+    unseen = {
+        cat: float(share)
+        for cat, share, rc in zip(categories, c_share, r_counts)
+        if rc == 0 and share > 0
+    }
+    return {
+        "kind": "categorical",
+        "psi": _psi(r_share, c_share, floor),
+        "test": "chi2",
+        "statistic": float(chi.statistic) if chi else 0.0,
+        "p_value": float(chi.pvalue) if chi else 1.0,
+        "reference_shares": dict(zip(categories, map(float, r_share))),
+        "current_shares": dict(zip(categories, map(float, c_share))),
+        "unseen_categories": unseen,
+    }
 
 
 def drift_level(result: dict, cfg: dict) -> str:
@@ -76,12 +95,18 @@ def drift_level(result: dict, cfg: dict) -> str:
     return "ok"
 
 
-def frame_drift(reference: pd.DataFrame, current: pd.DataFrame, categorical: set[str], cfg: dict) -> dict:
+def frame_drift(
+    reference: pd.DataFrame, current: pd.DataFrame, categorical: set[str], cfg: dict
+) -> dict:
     """Drift of every column both frames share, keyed by column, each with its ``level``."""
     out = {}
     for column in (c for c in reference.columns if c in current.columns):
-        result = (categorical_drift(reference[column], current[column], floor=cfg["psi_floor"])
-                  if column in categorical else
-                  numeric_drift(reference[column], current[column], bins=cfg["psi_bins"], floor=cfg["psi_floor"]))
+        result = (
+            categorical_drift(reference[column], current[column], floor=cfg["psi_floor"])
+            if column in categorical
+            else numeric_drift(
+                reference[column], current[column], bins=cfg["psi_bins"], floor=cfg["psi_floor"]
+            )
+        )
         out[column] = result | {"level": drift_level(result, cfg)}
     return out

@@ -40,8 +40,11 @@ def psi_plot(drift: dict, cfg_lines: tuple[float, float], path: Path) -> Path:
     top = sorted(drift.items(), key=lambda kv: -kv[1]["psi"])[:TOP_FEATURES]
     fig, ax = plt.subplots(figsize=(7, 0.28 * len(top) + 1.2))
     colours = {"ok": "tab:green", "warn": "tab:orange", "alert": "tab:red"}
-    ax.barh([f for f, _ in top][::-1], [d["psi"] for _, d in top][::-1],
-            color=[colours[d["level"]] for _, d in top][::-1])
+    ax.barh(
+        [f for f, _ in top][::-1],
+        [d["psi"] for _, d in top][::-1],
+        color=[colours[d["level"]] for _, d in top][::-1],
+    )
     for bound in cfg_lines:
         ax.axvline(bound, ls="--", c="grey", lw=1)
     ax.set(xlabel="PSI", title="Feature drift (largest PSI)")
@@ -52,7 +55,9 @@ def outcomes_plot(by_month: list[dict], reference_auc: float, path: Path) -> Pat
     """AUC and calibration (mean predicted vs observed) per month of opening."""
     months = [r["month"] for r in by_month]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
-    left.plot(months, [r["roc_auc"] if r["roc_auc"] is not None else np.nan for r in by_month], marker="o")
+    left.plot(
+        months, [r["roc_auc"] if r["roc_auc"] is not None else np.nan for r in by_month], marker="o"
+    )
     left.axhline(reference_auc, ls="--", c="grey", lw=1, label="at training")
     left.set(title="AUC by month", ylim=(0.4, 1.0))
     left.legend()
@@ -76,27 +81,44 @@ def fairness_plot(audit: dict, path: Path) -> Path:
         centre = np.array([g["gap"] for g in gaps], dtype=float)
         low = np.nan_to_num(centre - np.array([g["ci_low"] for g in gaps], dtype=float))
         high = np.nan_to_num(np.array([g["ci_high"] for g in gaps], dtype=float) - centre)
-        ax.bar(x, np.nan_to_num(centre), width, yerr=[np.maximum(low, 0), np.maximum(high, 0)], capsize=2,
-               label=metric)
+        ax.bar(
+            x,
+            np.nan_to_num(centre),
+            width,
+            yerr=[np.maximum(low, 0), np.maximum(high, 0)],
+            capsize=2,
+            label=metric,
+        )
     ax.set_xticks(np.arange(len(attributes)) + 0.4 - width / 2, attributes)
-    ax.set(ylabel="largest between-group gap", title=f"Fairness gaps ({audit['confidence']:.0%} CI)")
+    ax.set(
+        ylabel="largest between-group gap", title=f"Fairness gaps ({audit['confidence']:.0%} CI)"
+    )
     ax.legend(fontsize=8)
     return _save(fig, path)
 
 
-def write(summary: dict, reference_scores: np.ndarray, current_scores: np.ndarray, out: Path) -> Path:
+def write(
+    summary: dict, reference_scores: np.ndarray, current_scores: np.ndarray, out: Path
+) -> Path:
     """Write the plots and ``report.html`` into ``out``; return the HTML path."""
     out.mkdir(parents=True, exist_ok=True)
-    plots = {"scores": score_plot(reference_scores, current_scores, out / "score_distribution.png"),
-             "drift": psi_plot(summary["feature_drift"], (0.10, 0.25), out / "feature_psi.png")}
+    plots = {
+        "scores": score_plot(reference_scores, current_scores, out / "score_distribution.png"),
+        "drift": psi_plot(summary["feature_drift"], (0.10, 0.25), out / "feature_psi.png"),
+    }
     outcomes = summary["outcomes"]
     if outcomes.get("by_month"):
-        plots["outcomes"] = outcomes_plot(outcomes["by_month"], outcomes["reference_roc_auc"],
-                                          out / "outcomes_by_month.png")
+        plots["outcomes"] = outcomes_plot(
+            outcomes["by_month"], outcomes["reference_roc_auc"], out / "outcomes_by_month.png"
+        )
     if summary["fairness"] is not None:
         plots["fairness"] = fairness_plot(summary["fairness"]["audit"], out / "fairness_gaps.png")
-    images = {name: base64.b64encode(path.read_bytes()).decode("ascii") for name, path in plots.items()}
-    env = Environment(loader=PackageLoader("triage.monitoring", "templates"), autoescape=select_autoescape())
+    images = {
+        name: base64.b64encode(path.read_bytes()).decode("ascii") for name, path in plots.items()
+    }
+    env = Environment(
+        loader=PackageLoader("triage.monitoring", "templates"), autoescape=select_autoescape()
+    )
     html = env.get_template("report.html").render(s=summary, images=images, metrics=METRICS)
     path = out / "report.html"
     path.write_text(html, encoding="utf-8")

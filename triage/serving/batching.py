@@ -44,13 +44,20 @@ class ScoringLane:
     """One worker's queue of single cases, scored in batches of at most ``max_batch`` on one thread."""
 
     def __init__(self, sessions: sessionmaker, scorer: Scorer, max_batch: int, linger: float = 0.0):
-        self.sessions, self.scorer, self.max_batch, self.linger = sessions, scorer, max_batch, linger
-        self._executor: ThreadPoolExecutor | None = None     # the lane's thread, started on first use
+        self.sessions, self.scorer, self.max_batch, self.linger = (
+            sessions,
+            scorer,
+            max_batch,
+            linger,
+        )
+        self._executor: ThreadPoolExecutor | None = None  # the lane's thread, started on first use
         self._waiting: list[_Waiting] = []
         self._drain: asyncio.Task | None = None
-        self._arrival: asyncio.Event | None = None          # set when a case joins a lingering lane
+        self._arrival: asyncio.Event | None = None  # set when a case joins a lingering lane
 
-    async def score(self, request: ScoreRequest, champions: Champions, key_id: str | None) -> ScoredCase:
+    async def score(
+        self, request: ScoreRequest, champions: Champions, key_id: str | None
+    ) -> ScoredCase:
         """Score and store one case (with whatever else is waiting); raises what scoring it raised."""
         answer = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(request, champions, key_id, answer))
@@ -75,8 +82,10 @@ class ScoringLane:
                 await self._linger(expected)
                 if not self._waiting:
                     return
-                batch = [w for w in self._waiting[:self.max_batch] if not w.answer.done()]  # done: caller left
-                del self._waiting[:self.max_batch]
+                batch = [
+                    w for w in self._waiting[: self.max_batch] if not w.answer.done()
+                ]  # done: caller left
+                del self._waiting[: self.max_batch]
                 for group in _same_models_and_key(batch):
                     await self._score_group(group)
                 expected = min(self.max_batch, len(batch) + len(self._waiting))
@@ -103,13 +112,14 @@ class ScoringLane:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring-lane")
         try:
             scored = await asyncio.get_running_loop().run_in_executor(
-                self._executor, self._score_and_store, requests, first.champions, first.key_id)
-        except SQLAlchemyError as exc:        # the database, not a case: each caller gets the error (503)
+                self._executor, self._score_and_store, requests, first.champions, first.key_id
+            )
+        except SQLAlchemyError as exc:  # the database, not a case: each caller gets the error (503)
             _answer_all(group, exc)
         except Exception as exc:
             if len(group) == 1:
                 _answer_all(group, exc)
-            else:                             # one case's fault must not fail the others: each alone
+            else:  # one case's fault must not fail the others: each alone
                 for waiting in group:
                     await self._score_group([waiting])
         else:
@@ -117,8 +127,9 @@ class ScoringLane:
                 if not waiting.answer.done():
                     waiting.answer.set_result(case)
 
-    def _score_and_store(self, requests: list[ScoreRequest], champions: Champions,
-                         key_id: str | None) -> list[ScoredCase]:
+    def _score_and_store(
+        self, requests: list[ScoreRequest], champions: Champions, key_id: str | None
+    ) -> list[ScoredCase]:
         with self.sessions() as session:
             return score_and_store(session, self.scorer, champions, requests, key_id)
 

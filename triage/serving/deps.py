@@ -37,13 +37,19 @@ class ServiceState(Service):
 
 StateDep = Annotated[ServiceState, Depends(get_service)]
 
-_bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey",
-                     description="`Authorization: Bearer <api key>`; keys come from `triage keys create`.")
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="`Authorization: Bearer <api key>`; keys come from `triage keys create`.",
+)
 _UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="triage"'}
 
 
-def current_key(request: Request, state: StateDep,
-                credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> ApiKey:
+def current_key(
+    request: Request,
+    state: StateDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> ApiKey:
     """The request's key, checked on a short session of its own and returned detached.
 
     One trip to the thread pool: checking it on the request's session took three (opening and
@@ -51,7 +57,9 @@ def current_key(request: Request, state: StateDep,
     holds no pooled connection while it waits for its scoring batch.
     """
     if credentials is None:
-        raise Problem(401, "an API key is required: send 'Authorization: Bearer <key>'", headers=_UNAUTHORIZED)
+        raise Problem(
+            401, "an API key is required: send 'Authorization: Bearer <key>'", headers=_UNAUTHORIZED
+        )
     try:
         with state.sessions() as session:
             key = state.verifier.verify(session, credentials.credentials, client_address(request))
@@ -89,10 +97,13 @@ async def current_champions(state: StateDep) -> Champions:
 ChampionsDep = Annotated[Champions, Depends(current_champions)]
 
 
-async def requested_top(state: StateDep,
-                        top: Annotated[str | None, Query(pattern=r"^(all|[0-9]{1,4})$",
-                                                         description="factors to list: a number, or 'all'")] = None
-                        ) -> int | None:
+async def requested_top(
+    state: StateDep,
+    top: Annotated[
+        str | None,
+        Query(pattern=r"^(all|[0-9]{1,4})$", description="factors to list: a number, or 'all'"),
+    ] = None,
+) -> int | None:
     if top is None:
         return state.settings.default_top_factors
     return None if top == "all" else int(top)

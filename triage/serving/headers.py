@@ -16,8 +16,10 @@ from starlette.concurrency import run_in_threadpool
 from triage.decisions.keys import TooManyFailures
 from triage.serving.problems import PROBLEM_JSON
 
-WORKBENCH_POLICY = ("default-src 'none'; style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self' data:; "
-                    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+WORKBENCH_POLICY = (
+    "default-src 'none'; style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self' data:; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
 OTHER_POLICY = "frame-ancestors 'none'"
 DOCS_PATHS = ("/docs", "/redoc", "/openapi.json")
 
@@ -32,14 +34,23 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         policy = WORKBENCH_POLICY if scope["path"].startswith("/ui") else OTHER_POLICY
-        extra = [(b"content-security-policy", policy.encode()), (b"x-frame-options", b"DENY"),
-                 (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+        extra = [
+            (b"content-security-policy", policy.encode()),
+            (b"x-frame-options", b"DENY"),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"),
+        ]
 
         async def with_headers(message):
             if message["type"] == "http.response.start":
                 names = {name.lower() for name, _ in message.get("headers", [])}
-                message = {**message, "headers": [*message.get("headers", []),
-                                                  *(h for h in extra if h[0] not in names)]}
+                message = {
+                    **message,
+                    "headers": [
+                        *message.get("headers", []),
+                        *(h for h in extra if h[0] not in names),
+                    ],
+                }
             await send(message)
 
         return await self.app(scope, receive, with_headers)
@@ -59,7 +70,10 @@ class DocsGateMiddleware:
         presented = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
         scheme, _, key = presented.partition(" ")
         client = scope["client"][0] if scope.get("client") else None
-        status, detail = 401, "the API description needs an API key: send 'Authorization: Bearer <key>'"
+        status, detail = (
+            401,
+            "the API description needs an API key: send 'Authorization: Bearer <key>'",
+        )
         if scheme.lower() == "bearer" and key:
             try:
                 if await run_in_threadpool(self._verified, state, key.strip(), client):
@@ -67,10 +81,20 @@ class DocsGateMiddleware:
                 detail = "the API key is not valid or has been revoked"
             except TooManyFailures as exc:
                 status, detail = 429, str(exc)
-        body = json.dumps({"type": "about:blank", "title": "Unauthorized" if status == 401 else "Too Many Requests",
-                           "status": status, "detail": detail, "instance": scope["path"]}).encode()
-        headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode()),
-                   (b"www-authenticate", b'Bearer realm="triage"')]
+        body = json.dumps(
+            {
+                "type": "about:blank",
+                "title": "Unauthorized" if status == 401 else "Too Many Requests",
+                "status": status,
+                "detail": detail,
+                "instance": scope["path"],
+            }
+        ).encode()
+        headers = [
+            (b"content-type", PROBLEM_JSON.encode()),
+            (b"content-length", str(len(body)).encode()),
+            (b"www-authenticate", b'Bearer realm="triage"'),
+        ]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 

@@ -8,9 +8,31 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
-LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
+LATENCY_BUCKETS = (
+    0.002,
+    0.005,
+    0.01,
+    0.02,
+    0.035,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.0,
+    5.0,
+    10.0,
+)
 
 
 class ServiceMetrics:
@@ -18,12 +40,25 @@ class ServiceMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.latency = Histogram("triage_request_duration_seconds", "Time to answer a request, by route.",
-                                 ["method", "route", "status"], buckets=LATENCY_BUCKETS, registry=self.registry)
-        self.scores = Counter("triage_scores_total", "Cases scored, by escalation band.", ["band"],
-                              registry=self.registry)
-        self.models = Gauge("triage_model_info", "The champion model versions in use (value 1).",
-                            ["model", "version"], registry=self.registry)
+        self.latency = Histogram(
+            "triage_request_duration_seconds",
+            "Time to answer a request, by route.",
+            ["method", "route", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.scores = Counter(
+            "triage_scores_total",
+            "Cases scored, by escalation band.",
+            ["band"],
+            registry=self.registry,
+        )
+        self.models = Gauge(
+            "triage_model_info",
+            "The champion model versions in use (value 1).",
+            ["model", "version"],
+            registry=self.registry,
+        )
 
     def set_models(self, versions: dict[str, str]) -> None:
         self.models.clear()
@@ -59,4 +94,5 @@ class LatencyMiddleware:
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             self.metrics.latency.labels(scope["method"], route, str(status["code"])).observe(
-                time.perf_counter() - start)
+                time.perf_counter() - start
+            )

@@ -13,12 +13,15 @@ from pydantic import BaseModel, Field
 
 from triage.decisions.types import Incoming, ScoreRequest, ScoreResponse
 
-RowId = Annotated[int, Field(ge=1, le=2**31 - 1, description="a row id (a 32-bit integer on every database)")]
+RowId = Annotated[
+    int, Field(ge=1, le=2**31 - 1, description="a row id (a 32-bit integer on every database)")
+]
 
 
 class BatchScoreRequest(Incoming):
     cases: list[ScoreRequest] = Field(
-        min_length=1, description="at most `max_batch_cases` (1,000) score requests; more gives 413")
+        min_length=1, description="at most `max_batch_cases` (1,000) score requests; more gives 413"
+    )
 
 
 class BatchScoreResponse(BaseModel):
@@ -27,7 +30,9 @@ class BatchScoreResponse(BaseModel):
 
 
 class IngestRequest(Incoming):
-    rows: list[dict[str, Any]] = Field(min_length=1, description="rows of one exchange table (docs/data-format.md)")
+    rows: list[dict[str, Any]] = Field(
+        min_length=1, description="rows of one exchange table (docs/data-format.md)"
+    )
 
 
 class ModelInfo(BaseModel):
@@ -38,7 +43,9 @@ class ModelInfo(BaseModel):
 class ModelsOut(BaseModel):
     models: dict[str, ModelInfo]
     loaded_at: datetime
-    worker: int = Field(description="the process id of the worker that answered (each serves its own copy)")
+    worker: int = Field(
+        description="the process id of the worker that answered (each serves its own copy)"
+    )
 
 
 class KeyOut(BaseModel):

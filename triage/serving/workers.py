@@ -63,8 +63,12 @@ class _HandedConnectionsServer(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=[])
-        protocol = functools.partial(self.config.http_protocol_class, config=self.config,
-                                     server_state=self.server_state, app_state=self.lifespan.state)
+        protocol = functools.partial(
+            self.config.http_protocol_class,
+            config=self.config,
+            server_state=self.server_state,
+            app_state=self.lifespan.state,
+        )
         loop = asyncio.get_running_loop()
         self.channel.setblocking(False)
         loop.add_reader(self.channel.fileno(), self._receive, loop, protocol)
@@ -74,7 +78,7 @@ class _HandedConnectionsServer(uvicorn.Server):
             _, fds, _, _ = socket.recv_fds(self.channel, 1024, _CONNECTIONS_PER_MESSAGE)
         except BlockingIOError:
             return
-        if not fds:                                 # the supervisor has gone: finish what is open
+        if not fds:  # the supervisor has gone: finish what is open
             loop.remove_reader(self.channel.fileno())
             self.should_exit = True
             return
@@ -99,7 +103,9 @@ class _Worker:
 
     def __init__(self, context, log_level: str):
         self.channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.process = context.Process(target=_serve_one, args=(theirs, log_level), name="triage-worker")
+        self.process = context.Process(
+            target=_serve_one, args=(theirs, log_level), name="triage-worker"
+        )
         self.process.start()
         theirs.close()
         self.channel.setblocking(False)
@@ -118,7 +124,7 @@ class _Worker:
 
 def run_workers(host: str, port: int, workers: int, log_level: str) -> int:
     """Run ``workers`` servers until SIGINT/SIGTERM; the exit code (3 when a worker could not start)."""
-    listener = _listening_socket(host, port)     # fails here, once, when the port is taken
+    listener = _listening_socket(host, port)  # fails here, once, when the port is taken
     context = multiprocessing.get_context("spawn")
     pool = [_Worker(context, log_level) for _ in range(workers)]
     turns = itertools.cycle(range(workers))
@@ -145,8 +151,11 @@ def run_workers(host: str, port: int, workers: int, log_level: str) -> int:
                     log.error("a worker could not start; stopping")
                     stop(signal.SIGTERM, None)
                     break
-                log.warning("worker %s exited with %s; starting another", worker.process.pid,
-                            worker.process.exitcode)
+                log.warning(
+                    "worker %s exited with %s; starting another",
+                    worker.process.pid,
+                    worker.process.exitcode,
+                )
                 worker.close()
                 pool[i] = _Worker(context, log_level)
     finally:
@@ -164,10 +173,10 @@ def _deal(listener: socket.socket, pool: list[_Worker], turns) -> None:
             connection, _ = listener.accept()
         except (BlockingIOError, InterruptedError):
             return
-        except OSError as exc:               # e.g. out of file descriptors: try again on the next wake-up
+        except OSError as exc:  # e.g. out of file descriptors: try again on the next wake-up
             log.warning("accept failed: %s", exc)
             return
-        with connection:                     # the worker holds its own copy once handed
+        with connection:  # the worker holds its own copy once handed
             for _ in range(len(pool)):
                 if pool[next(turns)].hand(connection):
                     break

@@ -22,14 +22,23 @@ BAD_VALUES = {
     "bad_enum": "not_a_code",
 }
 #: Rules that need something particular of a table (a pair of columns or a parent table).
-SPECIAL_RULES = {"inconsistent": ("cases", "screenings"), "time_order": ("cases", "mediation_events")}
+SPECIAL_RULES = {
+    "inconsistent": ("cases", "screenings"),
+    "time_order": ("cases", "mediation_events"),
+}
 
 
 def applicable_rules(spec: Table) -> list[str]:
     """The rules of ``RULES`` a row of this table can break, in precedence order."""
     types = {c.type for c in spec.columns}
-    needs_type = {"bad_timestamp": "timestamp", "bad_bool": "bool", "bad_int": "int",
-                  "bad_decimal": "decimal", "bad_enum": "enum", "text_too_long": "text"}
+    needs_type = {
+        "bad_timestamp": "timestamp",
+        "bad_bool": "bool",
+        "bad_int": "int",
+        "bad_decimal": "decimal",
+        "bad_enum": "enum",
+        "text_too_long": "text",
+    }
     rules = []
     for rule in RULES:
         if rule in needs_type and needs_type[rule] not in types:
@@ -45,8 +54,14 @@ def applicable_rules(spec: Table) -> list[str]:
 
 
 def _bounded_int(spec: Table):
-    return next((c for c in spec.columns if c.type == "int" and (c.max is not None or c.min is not None
-                                                                 or c.max_is_current_year)), None)
+    return next(
+        (
+            c
+            for c in spec.columns
+            if c.type == "int" and (c.max is not None or c.min is not None or c.max_is_current_year)
+        ),
+        None,
+    )
 
 
 def _first(spec: Table, kind: str):
@@ -83,13 +98,15 @@ class BadRowMaker:
             row[_first(spec, kind).name] = BAD_VALUES[rule]
         elif rule == "out_of_range":
             column = _bounded_int(spec)
-            row[column.name] = str(int(column.max) + 1) if column.max is not None else str(int(column.min) - 1)
+            row[column.name] = (
+                str(int(column.max) + 1) if column.max is not None else str(int(column.min) - 1)
+            )
         elif rule == "text_too_long":
             row[_first(spec, "text").name] = "长" * (MAX_TEXT_LENGTH + 1)
         elif rule == "inconsistent" and table == "cases":
             row["counterparty_household_id"] = row["household_id"]
         elif rule == "inconsistent":
-            row["item9"] = "1"                        # item 9 belongs to PHQ-9 only; this is a GAD-7
+            row["item9"] = "1"  # item 9 belongs to PHQ-9 only; this is a GAD-7
         elif rule == "time_order" and table == "cases":
             row["closed_at"] = _shift_days(row["opened_at"], -2)
         elif rule == "time_order":
@@ -118,7 +135,9 @@ class BadRowMaker:
     def _opened(self, case_id: str) -> str:
         if self._case_opened is None:
             cases = self.tables["cases"]
-            self._case_opened = dict(zip(cases["case_id"].to_pylist(), cases["opened_at"].to_pylist()))
+            self._case_opened = dict(
+                zip(cases["case_id"].to_pylist(), cases["opened_at"].to_pylist())
+            )
         return self._case_opened[case_id]
 
 
@@ -139,9 +158,11 @@ def inject_bad_rows(rng: np.random.Generator, tables: dict[str, pa.Table], share
             earliest = source + 1 if rule == "duplicate_id" else 0
             rows.append(row)
             row_rules.append(rule)
-            keys.append(rng.integers(earliest, valid.num_rows + 1) - 0.5)   # before valid row k
+            keys.append(rng.integers(earliest, valid.num_rows + 1) - 0.5)  # before valid row k
         bad = pa.Table.from_pylist(rows, schema=valid.schema)
-        order = np.argsort(np.concatenate([np.arange(valid.num_rows, dtype=float), keys]), kind="stable")
+        order = np.argsort(
+            np.concatenate([np.arange(valid.num_rows, dtype=float), keys]), kind="stable"
+        )
         out[name] = pa.concat_tables([valid, bad]).take(order)
         position = np.empty(len(order), dtype=np.int64)
         position[order] = np.arange(len(order))

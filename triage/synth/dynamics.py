@@ -18,7 +18,9 @@ BURN_IN_WEEKS = 26
 BLOCK_WEEKS = 16
 
 
-def simulate_states(rng: np.random.Generator, pop: Population, clock: Clock, params: dict) -> np.ndarray:
+def simulate_states(
+    rng: np.random.Generator, pop: Population, clock: Clock, params: dict
+) -> np.ndarray:
     """States as an int8 array of shape (weeks, households).
 
     A household registered during the period is calm until it registers: it had no
@@ -27,23 +29,34 @@ def simulate_states(rng: np.random.Generator, pop: Population, clock: Clock, par
     spec = params["dynamics"]
     flags = {k: v.astype(float) for k, v in pop.any_flag.items()}
     up = spec["calm_to_tense"]
-    calm_logit = (up["base"] + up["propensity"] * pop.propensity + up["alcohol"] * flags["alcohol_problem"]
-                  + up["prior_conviction"] * flags["prior_conviction"]
-                  + up["returned_migrant"] * flags["returned_migrant"] + up["low_income"] * pop.low_income)
+    calm_logit = (
+        up["base"]
+        + up["propensity"] * pop.propensity
+        + up["alcohol"] * flags["alcohol_problem"]
+        + up["prior_conviction"] * flags["prior_conviction"]
+        + up["returned_migrant"] * flags["returned_migrant"]
+        + up["low_income"] * pop.low_income
+    )
     p_calm_up = sigmoid(calm_logit)
-    p_calm_up_festival = sigmoid(calm_logit + up["spring_festival_migrant"] * flags["returned_migrant"])
+    p_calm_up_festival = sigmoid(
+        calm_logit + up["spring_festival_migrant"] * flags["returned_migrant"]
+    )
     worse = spec["tense_to_crisis"]
-    p_tense_up = sigmoid(worse["base"] + worse["propensity"] * pop.propensity
-                         + worse["alcohol"] * flags["alcohol_problem"]
-                         + worse["prior_conviction"] * flags["prior_conviction"]
-                         + worse["mental_health_registry"] * flags["mental_health_registry"])
+    p_tense_up = sigmoid(
+        worse["base"]
+        + worse["propensity"] * pop.propensity
+        + worse["alcohol"] * flags["alcohol_problem"]
+        + worse["prior_conviction"] * flags["prior_conviction"]
+        + worse["mental_health_registry"] * flags["mental_health_registry"]
+    )
     p_tense_down = spec["tense_to_calm"]
     p_crisis_to_tense, p_crisis_to_calm = spec["crisis_to_tense"], spec["crisis_to_calm"]
 
     festival = np.isin(clock.week_of_year(), spec["spring_festival_weeks_of_year"])
     registered_week = np.maximum(pop.registered_t, 0) // WEEK
-    state = np.searchsorted(np.cumsum(spec["start_state_shares"]), rng.random(pop.n) *
-                            sum(spec["start_state_shares"])).astype(np.int8)
+    state = np.searchsorted(
+        np.cumsum(spec["start_state_shares"]), rng.random(pop.n) * sum(spec["start_state_shares"])
+    ).astype(np.int8)
     states = np.empty((clock.n_weeks, pop.n), dtype=np.int8)
     for week in range(-BURN_IN_WEEKS, clock.n_weeks):
         u = rng.random(pop.n)
@@ -74,9 +87,15 @@ class WeeklyEvents:
         return WeeklyEvents(self.household[keep], self.t[keep], self.state[keep])
 
 
-def draw_weekly_events(rng: np.random.Generator, states: np.ndarray, rate_by_state, clock: Clock,
-                       pop: Population, per_household: np.ndarray | None = None,
-                       hours: tuple[int, int] = (7, 22)) -> WeeklyEvents:
+def draw_weekly_events(
+    rng: np.random.Generator,
+    states: np.ndarray,
+    rate_by_state,
+    clock: Clock,
+    pop: Population,
+    per_household: np.ndarray | None = None,
+    hours: tuple[int, int] = (7, 22),
+) -> WeeklyEvents:
     """Poisson(rate[state] × per_household) events per household-week, at a time of day in ``hours``.
 
     Events before the household registered or after the last simulated day are dropped.
@@ -84,7 +103,7 @@ def draw_weekly_events(rng: np.random.Generator, states: np.ndarray, rate_by_sta
     rate = np.asarray(rate_by_state, dtype=float)
     households, weeks = [], []
     for first in range(0, states.shape[0], BLOCK_WEEKS):
-        block = states[first:first + BLOCK_WEEKS]
+        block = states[first : first + BLOCK_WEEKS]
         lam = rate[block] if per_household is None else rate[block] * per_household[None, :]
         counts = rng.poisson(lam)
         week, household = np.nonzero(counts)
@@ -93,8 +112,11 @@ def draw_weekly_events(rng: np.random.Generator, states: np.ndarray, rate_by_sta
         weeks.append(np.repeat(week + first, n))
     household = np.concatenate(households)
     week = np.concatenate(weeks)
-    t = (week * WEEK + rng.integers(0, 7, len(week)) * DAY
-         + rng.integers(hours[0] * 3600, hours[1] * 3600, len(week)))
+    t = (
+        week * WEEK
+        + rng.integers(0, 7, len(week)) * DAY
+        + rng.integers(hours[0] * 3600, hours[1] * 3600, len(week))
+    )
     events = WeeklyEvents(household, t, states[week, household])
     keep = (t < clock.span) & (t >= pop.registered_t[household])
     order = np.argsort(t[keep], kind="stable")

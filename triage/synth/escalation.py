@@ -40,8 +40,13 @@ class Escalation:
     incidents: PoliceRecords
 
 
-def count_before(event_household: np.ndarray, event_t: np.ndarray, household: np.ndarray,
-                 lower: np.ndarray | int, upper: np.ndarray) -> np.ndarray:
+def count_before(
+    event_household: np.ndarray,
+    event_t: np.ndarray,
+    household: np.ndarray,
+    lower: np.ndarray | int,
+    upper: np.ndarray,
+) -> np.ndarray:
     """Events of each household with ``lower <= t < upper``: sorted keys, two binary searches."""
     scale = 10**12
     keys = np.sort(event_household.astype(np.int64) * scale + event_t)
@@ -50,32 +55,51 @@ def count_before(event_household: np.ndarray, event_t: np.ndarray, household: np
     return np.searchsorted(keys, base + upper, "left") - np.searchsorted(keys, base + lower, "left")
 
 
-def simulate_escalation(rng, pop: Population, states, clock: Clock, params: dict, cases: Cases,
-                        calls: Calls, mediation: Mediation, background: PoliceRecords) -> Escalation:
+def simulate_escalation(
+    rng,
+    pop: Population,
+    states,
+    clock: Clock,
+    params: dict,
+    cases: Cases,
+    calls: Calls,
+    mediation: Mediation,
+    background: PoliceRecords,
+) -> Escalation:
     spec = params["escalation"]
     horizon = spec["horizon_days"] * DAY
     h, t = cases.household, cases.t
     threats = count_before(calls.household[calls.threat], calls.t[calls.threat], h, t - 90 * DAY, t)
     prior_records = count_before(background.household, background.t, h, t - 365 * DAY, t)
-    failed = count_before(h[mediation.case[mediation.failed]], mediation.t[mediation.failed], h,
-                          NO_LOWER_BOUND, t)
+    failed = count_before(
+        h[mediation.case[mediation.failed]], mediation.t[mediation.failed], h, NO_LOWER_BOUND, t
+    )
     has_counterparty = cases.counterparty >= 0
     counterparty_crisis = has_counterparty & (
-        state_at(states, np.maximum(cases.counterparty, 0), t) == CRISIS)
+        state_at(states, np.maximum(cases.counterparty, 0), t) == CRISIS
+    )
 
-    logit = (spec["intercept"] + np.array(spec["state"])[cases.state]
-             + spec["counterparty_crisis"] * counterparty_crisis
-             + spec["threat_calls_90d"] * np.minimum(threats, spec["threat_calls_cap"])
-             + spec["threat_in_description"] * cases.threat_in_description
-             + spec["prior_incidents_365d"] * np.minimum(prior_records, spec["prior_incidents_cap"])
-             + spec["failed_mediations"] * np.minimum(failed, spec["failed_mediations_cap"])
-             + spec["distress"] * np.clip(pop.max_distress[h], 0, None)
-             + spec["propensity"] * pop.propensity[h]
-             + spec["log_parties"] * np.log(cases.parties - 1)
-             + spec["log10_amount"] * np.log10(np.nan_to_num(cases.amount, nan=0.0) + 1)
-             + np.array([spec["dispute_type"][d] for d in DISPUTE_TYPES])[cases.dispute]
-             + spec["unobserved_sigma"] * rng.standard_normal(cases.n))
-    for flag in ("alcohol_problem", "prior_conviction", "mental_health_registry", "returned_migrant"):
+    logit = (
+        spec["intercept"]
+        + np.array(spec["state"])[cases.state]
+        + spec["counterparty_crisis"] * counterparty_crisis
+        + spec["threat_calls_90d"] * np.minimum(threats, spec["threat_calls_cap"])
+        + spec["threat_in_description"] * cases.threat_in_description
+        + spec["prior_incidents_365d"] * np.minimum(prior_records, spec["prior_incidents_cap"])
+        + spec["failed_mediations"] * np.minimum(failed, spec["failed_mediations_cap"])
+        + spec["distress"] * np.clip(pop.max_distress[h], 0, None)
+        + spec["propensity"] * pop.propensity[h]
+        + spec["log_parties"] * np.log(cases.parties - 1)
+        + spec["log10_amount"] * np.log10(np.nan_to_num(cases.amount, nan=0.0) + 1)
+        + np.array([spec["dispute_type"][d] for d in DISPUTE_TYPES])[cases.dispute]
+        + spec["unobserved_sigma"] * rng.standard_normal(cases.n)
+    )
+    for flag in (
+        "alcohol_problem",
+        "prior_conviction",
+        "mental_health_registry",
+        "returned_migrant",
+    ):
         logit += spec[flag] * pop.any_flag[flag][h]
     p_own = sigmoid(logit)
 
@@ -91,10 +115,17 @@ def simulate_escalation(rng, pop: Population, states, clock: Clock, params: dict
     linked = rng.random(cases.n) < spec["link_case_share"]
     happened = escalates & (t + delay < clock.span)
     rows = np.flatnonzero(happened)
-    incidents = PoliceRecords(victim_household[rows], (t + delay)[rows], offence[rows],
-                              np.where(person_known, person, -1)[rows], np.where(linked, np.arange(cases.n), -1)[rows])
+    incidents = PoliceRecords(
+        victim_household[rows],
+        (t + delay)[rows],
+        offence[rows],
+        np.where(person_known, person, -1)[rows],
+        np.where(linked, np.arange(cases.n), -1)[rows],
+    )
 
-    background_rate = params["incidents"]["background_violence_per_household_year"] * horizon / (365 * DAY)
+    background_rate = (
+        params["incidents"]["background_violence_per_household_year"] * horizon / (365 * DAY)
+    )
     p_background = 1 - np.exp(-background_rate * (1 + has_counterparty))
     p_from_earlier = _earlier_cases(cases, p_own, escalates, delay, spec, horizon)
     oracle = 1 - (1 - p_own) * (1 - p_background) * (1 - p_from_earlier)
@@ -108,7 +139,9 @@ def _delay_quantile(u: np.ndarray, mean: float, horizon: float) -> np.ndarray:
 
 
 def _delay_cdf(x: np.ndarray, mean: float, horizon: float) -> np.ndarray:
-    return np.where(x >= horizon, 1.0, -np.expm1(-np.maximum(x, 0) / mean) / -np.expm1(-horizon / mean))
+    return np.where(
+        x >= horizon, 1.0, -np.expm1(-np.maximum(x, 0) / mean) / -np.expm1(-horizon / mean)
+    )
 
 
 def _earlier_cases(cases: Cases, p_own, escalates, delay, spec, horizon) -> np.ndarray:
@@ -116,15 +149,21 @@ def _earlier_cases(cases: Cases, p_own, escalates, delay, spec, horizon) -> np.n
     share = spec["counterparty_involved_share"]
     has_cp = cases.counterparty >= 0
     index = np.arange(cases.n)
-    earlier = pd.DataFrame({
-        "a": np.concatenate([index, index[has_cp]]),
-        "household": np.concatenate([cases.household, cases.counterparty[has_cp]]),
-        "lands": np.concatenate([np.where(has_cp, 1 - share, 1.0), np.full(has_cp.sum(), share)]),
-    })
-    later = pd.DataFrame({
-        "b": np.concatenate([index, index[has_cp]]),
-        "household": np.concatenate([cases.household, cases.counterparty[has_cp]]),
-    })
+    earlier = pd.DataFrame(
+        {
+            "a": np.concatenate([index, index[has_cp]]),
+            "household": np.concatenate([cases.household, cases.counterparty[has_cp]]),
+            "lands": np.concatenate(
+                [np.where(has_cp, 1 - share, 1.0), np.full(has_cp.sum(), share)]
+            ),
+        }
+    )
+    later = pd.DataFrame(
+        {
+            "b": np.concatenate([index, index[has_cp]]),
+            "household": np.concatenate([cases.household, cases.counterparty[has_cp]]),
+        }
+    )
     pairs = earlier.merge(later, on="household")
     gap = cases.t[pairs["b"].to_numpy()] - cases.t[pairs["a"].to_numpy()]
     pairs = pairs[(gap > 0) & (gap < horizon)]
@@ -146,13 +185,16 @@ def escalation_labels(cases: Cases, records: PoliceRecords, span: int, horizon_d
     horizon = horizon_days * DAY
     violent = np.isin(records.offence, [OFFENCES.index(o) for o in ESCALATION_OFFENCES])
     vh, vt = records.household[violent], records.t[violent]
-    start, stop = cases.t + 1, cases.t + horizon + 1          # (opened, opened + H]
+    start, stop = cases.t + 1, cases.t + horizon + 1  # (opened, opened + H]
     hits = count_before(vh, vt, cases.household, start, stop)
     cp = cases.counterparty >= 0
     hits[cp] += count_before(vh, vt, cases.counterparty[cp], start[cp], stop[cp])
     linked = records.case[violent]
-    in_window = (linked >= 0) & (vt > cases.t[np.maximum(linked, 0)]) & \
-        (vt <= cases.t[np.maximum(linked, 0)] + horizon)
+    in_window = (
+        (linked >= 0)
+        & (vt > cases.t[np.maximum(linked, 0)])
+        & (vt <= cases.t[np.maximum(linked, 0)] + horizon)
+    )
     hits += np.bincount(linked[in_window], minlength=cases.n)
     labelled = cases.t + horizon <= span
     return hits > 0, labelled

@@ -6,8 +6,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from triage.contract import (CALL_CATEGORIES, CASE_SOURCES, CASE_STATUSES, CHANNELS, DISPUTE_TYPES,
-                             ESCALATION_OFFENCES, INSTRUMENTS, MEDIATION_OUTCOMES, OFFENCES, TIERS)
+from triage.contract import (
+    CALL_CATEGORIES,
+    CASE_SOURCES,
+    CASE_STATUSES,
+    CHANNELS,
+    DISPUTE_TYPES,
+    ESCALATION_OFFENCES,
+    INSTRUMENTS,
+    MEDIATION_OUTCOMES,
+    OFFENCES,
+    TIERS,
+)
 from triage.synth.dynamics import draw_weekly_events, state_at
 from triage.synth.params import DAY, Clock, draw_categorical, ids, pick_member, sigmoid
 from triage.synth.population import Population
@@ -40,21 +50,33 @@ class Calls:
     threat: np.ndarray
 
 
-def simulate_calls(rng, pop: Population, states, clock: Clock, params: dict, book: PhraseBook) -> Calls:
+def simulate_calls(
+    rng, pop: Population, states, clock: Clock, params: dict, book: PhraseBook
+) -> Calls:
     spec = params["calls"]
-    ev = draw_weekly_events(rng, states, spec["rate_by_state"], clock, pop, per_household=pop.activity)
+    ev = draw_weekly_events(
+        rng, states, spec["rate_by_state"], clock, pop, per_household=pop.activity
+    )
     n = len(ev.t)
-    category = draw_categorical(rng, _by_state(spec["category_by_state"], CALL_CATEGORIES)[ev.state])
+    category = draw_categorical(
+        rng, _by_state(spec["category_by_state"], CALL_CATEGORIES)[ev.state]
+    )
     about_focus = rng.random(n) < spec["focus_category_share"]
-    category[about_focus] = pop.focus[ev.household[about_focus]]   # dispute types lead CALL_CATEGORIES
+    category[about_focus] = pop.focus[
+        ev.household[about_focus]
+    ]  # dispute types lead CALL_CATEGORIES
     boost = np.ones((len(CALL_CATEGORIES), len(CHANNELS)))
     for cat, channels in spec["channel_category_boost"].items():
         for channel, factor in channels.items():
             boost[CALL_CATEGORIES.index(cat), CHANNELS.index(str(channel))] = factor
-    channel = draw_categorical(rng, _by_state(spec["channel_by_state"], CHANNELS)[ev.state] * boost[category])
+    channel = draw_categorical(
+        rng, _by_state(spec["channel_by_state"], CHANNELS)[ev.state] * boost[category]
+    )
     threat = rng.random(n) < np.array(spec["threat_share_by_state"])[ev.state]
     traditional = rng.random(n) < spec["traditional_share"]
-    text = book.call_text(rng, list(CHANNELS), channel, list(CALL_CATEGORIES), category, threat, traditional)
+    text = book.call_text(
+        rng, list(CHANNELS), channel, list(CALL_CATEGORIES), category, threat, traditional
+    )
     matched = rng.random(n) >= spec["unmatched_share"]
     person_known = matched & (rng.random(n) < spec["person_known_share"])
     person = pick_member(rng, ev.household, pop.first_person, pop.n_persons)
@@ -72,14 +94,14 @@ def simulate_calls(rng, pop: Population, states, clock: Clock, params: dict, boo
 
 @dataclass
 class Cases:
-    columns: dict            # every column but status and closed_at, known only after mediation
+    columns: dict  # every column but status and closed_at, known only after mediation
     household: np.ndarray
     counterparty: np.ndarray  # -1: none registered
     t: np.ndarray
     state: np.ndarray
     dispute: np.ndarray
     parties: np.ndarray
-    amount: np.ndarray        # NaN: not recorded
+    amount: np.ndarray  # NaN: not recorded
     threat_in_description: np.ndarray
 
     @property
@@ -87,7 +109,9 @@ class Cases:
         return len(self.t)
 
 
-def simulate_cases(rng, pop: Population, states, clock: Clock, params: dict, book: PhraseBook) -> Cases:
+def simulate_cases(
+    rng, pop: Population, states, clock: Clock, params: dict, book: PhraseBook
+) -> Cases:
     spec = params["cases"]
     ev = draw_weekly_events(rng, states, spec["rate_by_state"], clock, pop)
     n = len(ev.t)
@@ -106,8 +130,15 @@ def simulate_cases(rng, pop: Population, states, clock: Clock, params: dict, boo
     amount = np.round(rng.lognormal(np.log(median[dispute]), spec["amount_sigma"]), 0)
     amount[rng.random(n) < spec["amount_missing_share"]] = np.nan
     wage = dispute == DISPUTE_TYPES.index("wage_arrears")
-    many = np.clip(np.round(rng.lognormal(spec["wage_arrears_parties_log_mean"],
-                                          spec["wage_arrears_parties_log_sigma"], n)), 2, 10_000)
+    many = np.clip(
+        np.round(
+            rng.lognormal(
+                spec["wage_arrears_parties_log_mean"], spec["wage_arrears_parties_log_sigma"], n
+            )
+        ),
+        2,
+        10_000,
+    )
     few = 2 + (rng.random(n) < spec["other_parties_extra_share"]) * rng.integers(1, 5, n)
     parties = np.where(wage, many, few).astype(np.int64)
 
@@ -119,15 +150,18 @@ def simulate_cases(rng, pop: Population, states, clock: Clock, params: dict, boo
         "case_id": ids("C", n, 8),
         "opened_at": clock.iso(ev.t),
         "household_id": pop.household_id[ev.household],
-        "counterparty_household_id": with_nulls(pop.household_id[np.maximum(counterparty, 0)],
-                                                counterparty < 0),
+        "counterparty_household_id": with_nulls(
+            pop.household_id[np.maximum(counterparty, 0)], counterparty < 0
+        ),
         "dispute_type": codes(DISPUTE_TYPES, dispute),
         "source": codes(CASE_SOURCES, source),
         "amount_cny": with_nulls(amount_text, np.isnan(amount)),
         "parties_count": parties.astype(S),
         "description": with_nulls(description, rng.random(n) < spec["description_missing_share"]),
     }
-    return Cases(columns, ev.household, counterparty, ev.t, ev.state, dispute, parties, amount, threat)
+    return Cases(
+        columns, ev.household, counterparty, ev.t, ev.state, dispute, parties, amount, threat
+    )
 
 
 def _same_street_neighbour(rng, pop: Population, household: np.ndarray) -> np.ndarray:
@@ -139,7 +173,7 @@ def _same_street_neighbour(rng, pop: Population, household: np.ndarray) -> np.nd
     first = np.searchsorted(sorted_street, pop.street[household], "left")
     count = np.searchsorted(sorted_street, pop.street[household], "right") - first
     pick = first + (rng.random(len(household)) * np.maximum(count - 1, 0)).astype(np.int64)
-    pick += pick >= position[household]          # skip the household itself
+    pick += pick >= position[household]  # skip the household itself
     return np.where(count >= 2, order[np.minimum(pick, pop.n - 1)], -1)
 
 
@@ -149,11 +183,13 @@ class Mediation:
     case: np.ndarray
     t: np.ndarray
     failed: np.ndarray
-    status: np.ndarray        # per case, index into CASE_STATUSES
-    closed_t: np.ndarray      # per case, -1: not closed
+    status: np.ndarray  # per case, index into CASE_STATUSES
+    closed_t: np.ndarray  # per case, -1: not closed
 
 
-def simulate_mediation(rng, cases: Cases, states, clock: Clock, params: dict, book: PhraseBook) -> Mediation:
+def simulate_mediation(
+    rng, cases: Cases, states, clock: Clock, params: dict, book: PhraseBook
+) -> Mediation:
     """Xiangxi's 三二一 ladder: village ×3, township ×2, county, then (for some) court.
 
     Each attempt succeeds with a chance that falls when the household is tense or in crisis
@@ -181,17 +217,28 @@ def simulate_mediation(rng, cases: Cases, states, clock: Clock, params: dict, bo
     happens = rung <= stop[:, None]
     agreed = agree & (rung == stop[:, None]) & ~withdrawn[:, None]
     level_changes = np.array([ladder[i] != ladder[i + 1] for i in range(rungs - 1)] + [True])
-    outcome = np.where(rng.random((n, rungs)) < spec["party_absent_share"],
-                       MEDIATION_OUTCOMES.index("party_absent"), MEDIATION_OUTCOMES.index("no_agreement"))
-    outcome = np.where(level_changes[None, :] & (rung < stop[:, None]), MEDIATION_OUTCOMES.index("referred"),
-                       outcome)
+    outcome = np.where(
+        rng.random((n, rungs)) < spec["party_absent_share"],
+        MEDIATION_OUTCOMES.index("party_absent"),
+        MEDIATION_OUTCOMES.index("no_agreement"),
+    )
+    outcome = np.where(
+        level_changes[None, :] & (rung < stop[:, None]),
+        MEDIATION_OUTCOMES.index("referred"),
+        outcome,
+    )
     outcome = np.where(agreed, MEDIATION_OUTCOMES.index("agreement"), outcome)
 
     last_t = t[np.arange(n), stop]
     status = np.select(
         [withdrawn, agreed.any(axis=1), stop == rungs - 1],
-        [CASE_STATUSES.index("withdrawn"), CASE_STATUSES.index("mediated"), CASE_STATUSES.index("referred")],
-        CASE_STATUSES.index("failed"))
+        [
+            CASE_STATUSES.index("withdrawn"),
+            CASE_STATUSES.index("mediated"),
+            CASE_STATUSES.index("referred"),
+        ],
+        CASE_STATUSES.index("failed"),
+    )
     closed_t = last_t + rng.integers(0, params["cases"]["closing_days_max"] * DAY, n)
     still_open = closed_t >= clock.span
     status = np.where(still_open, CASE_STATUSES.index("open"), status)
@@ -227,27 +274,48 @@ class Psychology:
 
 def _distress_now(rng, pop: Population, person, state, spec) -> np.ndarray:
     """A person's distress this week: their baseline plus the household's conflict."""
-    return pop.person_distress[person] + np.array(spec["distress_by_state"])[state] \
+    return (
+        pop.person_distress[person]
+        + np.array(spec["distress_by_state"])[state]
         + 0.3 * rng.standard_normal(len(person))
+    )
 
 
 def simulate_psychology(rng, pop: Population, states, clock: Clock, params: dict) -> Psychology:
     """PHQ-9 / GAD-7 screenings and counsellor tiers (绿黄红), both driven by latent distress."""
     spec = params["screenings"]
     members = pop.n_persons.astype(float)
-    ev = draw_weekly_events(rng, states, spec["rate_per_person_by_state"], clock, pop, per_household=members)
+    ev = draw_weekly_events(
+        rng, states, spec["rate_per_person_by_state"], clock, pop, per_household=members
+    )
     n = len(ev.t)
     person = pick_member(rng, ev.household, pop.first_person, pop.n_persons)
     distress = _distress_now(rng, pop, person, ev.state, spec)
     phq9 = rng.random(n) < spec["phq9_share"]
     noise = rng.standard_normal(n)
-    phq_score = np.clip(np.round(spec["phq9"]["intercept"] + spec["phq9"]["slope"] * distress
-                                 + spec["phq9"]["noise"] * noise), 0, 27)
-    gad_score = np.clip(np.round(spec["gad7"]["intercept"] + spec["gad7"]["slope"] * distress
-                                 + spec["gad7"]["noise"] * noise), 0, 21)
+    phq_score = np.clip(
+        np.round(
+            spec["phq9"]["intercept"]
+            + spec["phq9"]["slope"] * distress
+            + spec["phq9"]["noise"] * noise
+        ),
+        0,
+        27,
+    )
+    gad_score = np.clip(
+        np.round(
+            spec["gad7"]["intercept"]
+            + spec["gad7"]["slope"] * distress
+            + spec["gad7"]["noise"] * noise
+        ),
+        0,
+        21,
+    )
     u = rng.random(n)
-    item9 = sum((u < sigmoid((distress - cut) / spec["item9_scale"])).astype(np.int64)
-                for cut in spec["item9_cutpoints"])
+    item9 = sum(
+        (u < sigmoid((distress - cut) / spec["item9_scale"])).astype(np.int64)
+        for cut in spec["item9_cutpoints"]
+    )
     screenings = {
         "screening_id": ids("S", n, 9),
         "person_id": pop.persons["person_id"][person],
@@ -258,8 +326,9 @@ def simulate_psychology(rng, pop: Population, states, clock: Clock, params: dict
     }
 
     tier_spec = params["assessments"]
-    ev = draw_weekly_events(rng, states, tier_spec["rate_per_person_by_state"], clock, pop,
-                            per_household=members)
+    ev = draw_weekly_events(
+        rng, states, tier_spec["rate_per_person_by_state"], clock, pop, per_household=members
+    )
     k = len(ev.t)
     person = pick_member(rng, ev.household, pop.first_person, pop.n_persons)
     eta = tier_spec["slope"] * _distress_now(rng, pop, person, ev.state, spec)
@@ -275,8 +344,10 @@ def simulate_psychology(rng, pop: Population, states, clock: Clock, params: dict
         "at": clock.iso(ev.t),
         "tier": codes(TIERS, tier),
     }
-    oracle = {"assessment_id": assessment_id,
-              **{f"p_{name}": probabilities[:, i] for i, name in enumerate(TIERS)}}
+    oracle = {
+        "assessment_id": assessment_id,
+        **{f"p_{name}": probabilities[:, i] for i, name in enumerate(TIERS)},
+    }
     return Psychology(screenings, assessments, oracle)
 
 
@@ -284,15 +355,17 @@ def simulate_psychology(rng, pop: Population, states, clock: Clock, params: dict
 class PoliceRecords:
     household: np.ndarray
     t: np.ndarray
-    offence: np.ndarray       # index into OFFENCES
-    person: np.ndarray        # -1: not recorded
-    case: np.ndarray          # -1: not linked
+    offence: np.ndarray  # index into OFFENCES
+    person: np.ndarray  # -1: not recorded
+    case: np.ndarray  # -1: not linked
 
     def __len__(self) -> int:
         return len(self.t)
 
 
-def simulate_background_incidents(rng, pop: Population, states, clock: Clock, params: dict) -> PoliceRecords:
+def simulate_background_incidents(
+    rng, pop: Population, states, clock: Clock, params: dict
+) -> PoliceRecords:
     """Police records not caused by a case's escalation: threats and damage in bad weeks, and a
     rare constant hazard of violence that the oracle accounts for."""
     spec = params["incidents"]
@@ -311,14 +384,21 @@ def simulate_background_incidents(rng, pop: Population, states, clock: Clock, pa
         times.append(ev.t)
         if offence is None:
             violent = np.array([OFFENCES.index(o) for o in ESCALATION_OFFENCES])
-            offences.append(violent[draw_categorical(rng, np.broadcast_to(violent_mix, (len(ev.t), 5)))])
+            offences.append(
+                violent[draw_categorical(rng, np.broadcast_to(violent_mix, (len(ev.t), 5)))]
+            )
         else:
             offences.append(np.full(len(ev.t), OFFENCES.index(offence)))
     household = np.concatenate(households)
     person = pick_member(rng, household, pop.first_person, pop.n_persons)
     person = np.where(rng.random(len(household)) < spec["person_known_share"], person, -1)
-    return PoliceRecords(household, np.concatenate(times), np.concatenate(offences), person,
-                         np.full(len(household), -1))
+    return PoliceRecords(
+        household,
+        np.concatenate(times),
+        np.concatenate(offences),
+        person,
+        np.full(len(household), -1),
+    )
 
 
 def link_to_recent_cases(rng, records: PoliceRecords, cases: Cases, params: dict) -> None:
@@ -333,7 +413,10 @@ def link_to_recent_cases(rng, records: PoliceRecords, cases: Cases, params: dict
     record_key = records.household[unlinked] * span + records.t[unlinked]
     latest = np.searchsorted(case_key[order], record_key, "right") - 1
     candidate = order[np.maximum(latest, 0)]
-    recent = ((latest >= 0) & (cases.household[candidate] == records.household[unlinked])
-              & (records.t[unlinked] - cases.t[candidate] <= spec["link_to_recent_case_days"] * DAY))
+    recent = (
+        (latest >= 0)
+        & (cases.household[candidate] == records.household[unlinked])
+        & (records.t[unlinked] - cases.t[candidate] <= spec["link_to_recent_case_days"] * DAY)
+    )
     link = recent & (rng.random(len(unlinked)) < spec["link_to_recent_case_share"])
     records.case[unlinked[link]] = candidate[link]

@@ -60,8 +60,9 @@ class Clock:
     def iso(self, seconds: np.ndarray) -> np.ndarray:
         """ISO 8601 text with the Beijing offset, vectorised."""
         stamps = self.origin + np.asarray(seconds, dtype=np.int64).astype("timedelta64[s]")
-        return np.strings.add(np.datetime_as_string(stamps, unit="s").astype(np.dtypes.StringDType()),
-                              UTC_OFFSET)
+        return np.strings.add(
+            np.datetime_as_string(stamps, unit="s").astype(np.dtypes.StringDType()), UTC_OFFSET
+        )
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -76,10 +77,13 @@ def draw_categorical(rng: np.random.Generator, weights: np.ndarray) -> np.ndarra
     return np.minimum((cumulative < u[:, None]).sum(axis=1), weights.shape[1] - 1)
 
 
-def pick_member(rng: np.random.Generator, household: np.ndarray, first_person: np.ndarray,
-                n_persons: np.ndarray) -> np.ndarray:
+def pick_member(
+    rng: np.random.Generator, household: np.ndarray, first_person: np.ndarray, n_persons: np.ndarray
+) -> np.ndarray:
     """A uniformly chosen person index of each given household (persons are stored by household)."""
-    return first_person[household] + (rng.random(len(household)) * n_persons[household]).astype(np.int64)
+    return first_person[household] + (rng.random(len(household)) * n_persons[household]).astype(
+        np.int64
+    )
 
 
 def ids(prefix: str, n: int, width: int) -> np.ndarray:

@@ -19,8 +19,13 @@ class PhraseBook:
         self._to_traditional = str.maketrans({pair[0]: pair[1] for pair in pairs})
         self.params = text_params
 
-    def pick(self, rng: np.random.Generator, groups: list[list[str]], group: np.ndarray,
-             traditional: np.ndarray) -> np.ndarray:
+    def pick(
+        self,
+        rng: np.random.Generator,
+        groups: list[list[str]],
+        group: np.ndarray,
+        traditional: np.ndarray,
+    ) -> np.ndarray:
         """For each row, a random phrase of ``groups[group[row]]``, traditional where asked."""
         sizes = np.array([len(g) for g in groups])
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
@@ -32,31 +37,54 @@ class PhraseBook:
     def one_group(self, rng, phrases: list[str], n: int, traditional: np.ndarray) -> np.ndarray:
         return self.pick(rng, [phrases], np.zeros(n, dtype=np.int64), traditional)
 
-    def call_text(self, rng, channels: list[str], channel: np.ndarray, categories: list[str],
-                  category: np.ndarray, threat: np.ndarray, traditional: np.ndarray) -> np.ndarray:
+    def call_text(
+        self,
+        rng,
+        channels: list[str],
+        channel: np.ndarray,
+        categories: list[str],
+        category: np.ndarray,
+        threat: np.ndarray,
+        traditional: np.ndarray,
+    ) -> np.ndarray:
         """opener (by channel) + subject (by category) + a threat or a neutral detail + a request."""
         p = self.params
         opener = self.pick(rng, [p["openers"][c] for c in channels], channel, traditional)
         subject = self.pick(rng, [p["subjects"][c] for c in categories], category, traditional)
-        return _join(opener, subject, ",",
-                     self._detail(rng, threat, traditional),
-                     self.one_group(rng, p["requests"], len(channel), traditional))
+        return _join(
+            opener,
+            subject,
+            ",",
+            self._detail(rng, threat, traditional),
+            self.one_group(rng, p["requests"], len(channel), traditional),
+        )
 
-    def description(self, rng, dispute_types: list[str], dispute: np.ndarray, threat: np.ndarray,
-                    traditional: np.ndarray) -> np.ndarray:
+    def description(
+        self,
+        rng,
+        dispute_types: list[str],
+        dispute: np.ndarray,
+        threat: np.ndarray,
+        traditional: np.ndarray,
+    ) -> np.ndarray:
         """An intake summary: how the case came up, what it is about, and how heated it is."""
         p = self.params
         opener = self.one_group(rng, p["description_openers"], len(dispute), traditional)
         subject = self.pick(rng, [p["subjects"][c] for c in dispute_types], dispute, traditional)
         return _join(opener, subject, ",", self._detail(rng, threat, traditional))
 
-    def mediation_note(self, rng, outcomes: list[str], outcome: np.ndarray,
-                       traditional: np.ndarray) -> np.ndarray:
-        return self.pick(rng, [self.params["mediation_notes"][o] for o in outcomes], outcome, traditional)
+    def mediation_note(
+        self, rng, outcomes: list[str], outcome: np.ndarray, traditional: np.ndarray
+    ) -> np.ndarray:
+        return self.pick(
+            rng, [self.params["mediation_notes"][o] for o in outcomes], outcome, traditional
+        )
 
     def _detail(self, rng, threat: np.ndarray, traditional: np.ndarray) -> np.ndarray:
         p = self.params
-        return self.pick(rng, [p["calm_details"], p["threats"]], threat.astype(np.int64), traditional)
+        return self.pick(
+            rng, [p["calm_details"], p["threats"]], threat.astype(np.int64), traditional
+        )
 
 
 def _join(*parts) -> np.ndarray:

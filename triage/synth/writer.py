@@ -18,8 +18,12 @@ ARROW_TYPES = {"int": pa.int64(), "decimal": pa.float64(), "bool": pa.bool_()}
 
 def to_arrow(columns: dict[str, np.ndarray]) -> pa.Table:
     """Text cells (``None`` for an empty field) as an Arrow table of strings."""
-    return pa.table({name: pa.array(np.asarray(values).astype(object), type=pa.string())
-                     for name, values in columns.items()})
+    return pa.table(
+        {
+            name: pa.array(np.asarray(values).astype(object), type=pa.string())
+            for name, values in columns.items()
+        }
+    )
 
 
 def write_table(table: str, text: pa.Table, folder: Path, fmt: str) -> Path:
@@ -44,13 +48,17 @@ def _typed(table: str, text: pa.Table) -> pa.Table:
         kind = spec.column(name).type
         try:
             if kind == "bool":
-                if pc.all(pc.is_in(column.drop_null(), value_set=pa.array(["true", "false"]))).as_py():
+                if pc.all(
+                    pc.is_in(column.drop_null(), value_set=pa.array(["true", "false"]))
+                ).as_py():
                     column = pc.equal(column, "true")
             elif kind in ARROW_TYPES:
                 column = column.cast(ARROW_TYPES[kind])
             elif kind == "timestamp":
                 parsed = pd.to_datetime(column.to_pandas(), format="ISO8601", utc=True)
-                column = pa.array(parsed.dt.tz_convert("Asia/Shanghai"), type=pa.timestamp("s", "Asia/Shanghai"))
+                column = pa.array(
+                    parsed.dt.tz_convert("Asia/Shanghai"), type=pa.timestamp("s", "Asia/Shanghai")
+                )
         except (pa.ArrowInvalid, ValueError):
             pass
         columns[name] = column

@@ -11,10 +11,14 @@ import pandas as pd
 def read_oracle(dataset: Path, name: str) -> pd.DataFrame | None:
     """The generator's true probabilities (``_oracle/<name>.csv``), when the dataset has them."""
     path = Path(dataset) / "_oracle" / f"{name}.csv"
-    return pd.read_csv(path, dtype={"case_id": str, "assessment_id": str}) if path.exists() else None
+    return (
+        pd.read_csv(path, dtype={"case_id": str, "assessment_id": str}) if path.exists() else None
+    )
 
 
-def oracle_probabilities(oracle: pd.DataFrame | None, ids: pd.Series, columns: list[str]) -> np.ndarray | None:
+def oracle_probabilities(
+    oracle: pd.DataFrame | None, ids: pd.Series, columns: list[str]
+) -> np.ndarray | None:
     """The oracle's columns for ``ids`` (in order), or None when there is no oracle or it misses an id."""
     if oracle is None:
         return None
@@ -25,6 +29,8 @@ def oracle_probabilities(oracle: pd.DataFrame | None, ids: pd.Series, columns: l
 
 def checklist_score(X: pd.DataFrame, checklist: list[dict]) -> np.ndarray:
     """The floor: how many warning signs of a paper checklist a case shows (missing counts as absent)."""
-    ticks = [(pd.to_numeric(X[item["feature"]], errors="coerce").fillna(-np.inf) >= item["at_least"])
-             for item in checklist]
+    ticks = [
+        (pd.to_numeric(X[item["feature"]], errors="coerce").fillna(-np.inf) >= item["at_least"])
+        for item in checklist
+    ]
     return np.sum(ticks, axis=0).astype(float)

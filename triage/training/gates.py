@@ -40,8 +40,9 @@ def tier_gate(candidate: dict, champion: dict | None, gates: dict) -> tuple[bool
     return True, f"macro-F1 {new:.4f} vs champion {old:.4f} on {scope}"
 
 
-def retrain_gate(role: str, candidate: dict, champion: dict | None, *, same_data: bool,
-                 gates: dict) -> tuple[bool, str]:
+def retrain_gate(
+    role: str, candidate: dict, champion: dict | None, *, same_data: bool, gates: dict
+) -> tuple[bool, str]:
     """`triage retrain`: promote only a model learnt from another export that *beats* the champion.
 
     "Better" is a margin over the champion on the same backtest cases (``gates.retrain``), not
@@ -64,5 +65,11 @@ def retrain_gate(role: str, candidate: dict, champion: dict | None, *, same_data
     if old is None:
         return True, f"first version; {metric} {new:.4f}"
     if new < old + gain:
-        return False, f"{metric} {new:.4f} does not beat the champion's {old:.4f} by {gain} on {champion['scope']}"
-    return True, f"{metric} {new:.4f} beats the champion's {old:.4f} by at least {gain} on {champion['scope']}"
+        return (
+            False,
+            f"{metric} {new:.4f} does not beat the champion's {old:.4f} by {gain} on {champion['scope']}",
+        )
+    return (
+        True,
+        f"{metric} {new:.4f} beats the champion's {old:.4f} by at least {gain} on {champion['scope']}",
+    )

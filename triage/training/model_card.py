@@ -50,14 +50,21 @@ TIER_LIMITS = """## Known limits
 - Figures on synthetic cities say how the method behaves, not how a real county's data will.
 """
 
-METRIC_NAMES = {"roc_auc": "ROC AUC", "average_precision": "average precision", "ece": "ECE",
-                "recall_top5": "share of escalations in the top 5 %"}
+METRIC_NAMES = {
+    "roc_auc": "ROC AUC",
+    "average_precision": "average precision",
+    "ece": "ECE",
+    "recall_top5": "share of escalations in the top 5 %",
+}
 
 
-def _interval(statistic, n: int, *, draws: int = 200, confidence: float = 0.95,
-              seed: int = 0) -> tuple[float, float, float]:
+def _interval(
+    statistic, n: int, *, draws: int = 200, confidence: float = 0.95, seed: int = 0
+) -> tuple[float, float, float]:
     """``statistic(rows)`` on all ``n`` rows and its bootstrap (percentile) interval over resampled rows."""
-    resampled = [statistic(rows) for rows in np.random.default_rng(seed).integers(0, n, size=(draws, n))]
+    resampled = [
+        statistic(rows) for rows in np.random.default_rng(seed).integers(0, n, size=(draws, n))
+    ]
     alpha = (1 - confidence) / 2
     low, high = np.quantile(resampled, [alpha, 1 - alpha])
     return float(statistic(np.arange(n))), float(low), float(high)
@@ -73,84 +80,166 @@ def _rate_interval(rate: float, trials: int) -> str:
 
 def _features(names: list[str], labels: dict) -> str:
     used = "\n".join(f"- `{n}`: {labels.get(n, {}).get('en', '')}" for n in names)
-    barred = ", ".join(f"`{c}`" for c in sorted(PII_COLUMNS | AUDIT_ONLY_COLUMNS | FORBIDDEN_VALUES))
-    return (f"## Features\n\n{len(names)} features, all as of the moment scored:\n\n{used}\n\n"
-            f"Barred from every model: {barred} (personal data, the audit-only ethnicity, and case "
-            "status known only after the fact).\n")
+    barred = ", ".join(
+        f"`{c}`" for c in sorted(PII_COLUMNS | AUDIT_ONLY_COLUMNS | FORBIDDEN_VALUES)
+    )
+    return (
+        f"## Features\n\n{len(names)} features, all as of the moment scored:\n\n{used}\n\n"
+        f"Barred from every model: {barred} (personal data, the audit-only ethnicity, and case "
+        "status known only after the fact).\n"
+    )
 
 
-def escalation_card(name: str, version: str, fit: EscalationFit, fairness: dict, labels: dict) -> str:
+def escalation_card(
+    name: str, version: str, fit: EscalationFit, fairness: dict, labels: dict
+) -> str:
     """The escalation model's card (Markdown)."""
     y, p = fit.y_test, fit.p_test
     rows = []
-    for label, metric in (("ROC AUC", roc_auc_score), ("average precision", average_precision_score),
-                          ("ECE", expected_calibration_error)):
+    for label, metric in (
+        ("ROC AUC", roc_auc_score),
+        ("average precision", average_precision_score),
+        ("ECE", expected_calibration_error),
+    ):
         point, low, high = _interval(lambda rows, metric=metric: metric(y[rows], p[rows]), len(y))
         rows.append(f"| {label} | {point:.3f} | {low:.3f} .. {high:.3f} |")
     backtest = fit.backtest["model"]
-    folds = "\n".join(f"- fold {k + 1}: trained on {s.describe()['train_rows']:,} cases labelled by "
-                      f"{s.cut:%Y-%m-%d}, tested on {s.describe()['test_rows']:,} opened to {s.test_end:%Y-%m-%d}"
-                      for k, s in enumerate(fit.folds))
-    groups = ["| attribute | group | cases | escalations | selected into high/critical | TPR | FPR | "
-              "calibration (predicted − observed) |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    folds = "\n".join(
+        f"- fold {k + 1}: trained on {s.describe()['train_rows']:,} cases labelled by "
+        f"{s.cut:%Y-%m-%d}, tested on {s.describe()['test_rows']:,} opened to {s.test_end:%Y-%m-%d}"
+        for k, s in enumerate(fit.folds)
+    )
+    groups = [
+        "| attribute | group | cases | escalations | selected into high/critical | TPR | FPR | "
+        "calibration (predicted − observed) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for attribute, result in fairness["attributes"].items():
         for g in result["groups"]:
             n, positives = int(g["n"]), int(g["positives"])
-            groups.append(f"| {attribute} | {g['group']} | {n:,} | {positives} | {g['selection_rate']:.2f} | "
-                          f"{_rate_interval(g['tpr'], positives)} | {_rate_interval(g['fpr'], n - positives)} | "
-                          f"{g['calibration']:+.3f} |")
-        gaps = ", ".join(f"{m.replace('_', ' ')} {v['gap']:.3f} ({v['ci_low']:.3f} .. {v['ci_high']:.3f})"
-                         if v["gap"] == v["gap"] else f"{m.replace('_', ' ')} not compared (groups too small)"
-                         for m, v in result["gaps"].items())
+            groups.append(
+                f"| {attribute} | {g['group']} | {n:,} | {positives} | {g['selection_rate']:.2f} | "
+                f"{_rate_interval(g['tpr'], positives)} | {_rate_interval(g['fpr'], n - positives)} | "
+                f"{g['calibration']:+.3f} |"
+            )
+        gaps = ", ".join(
+            f"{m.replace('_', ' ')} {v['gap']:.3f} ({v['ci_low']:.3f} .. {v['ci_high']:.3f})"
+            if v["gap"] == v["gap"]
+            else f"{m.replace('_', ' ')} not compared (groups too small)"
+            for m, v in result["gaps"].items()
+        )
         groups.append(f"| {attribute} | largest gap | | | | | | {gaps} |")
     refit = fit.refit
-    return "\n".join([
-        f"# Model card: {name} version {version}", "", INTENDED_USE,
-        "## Training data", "",
-        f"The served version learnt from {refit['rows']:,} of the {refit['labelled_rows']:,} labelled cases "
-        f"(opened {refit['first'][:10]} .. {refit['last'][:10]}), with {refit['trees']} trees.", "",
-        "## Out of time", "", "A rolling-origin backtest, each fold trained only on what was labelled by its cut:", "",
-        folds, "", f"Pooled over the folds ({len(y):,} cases, {int(y.sum())} escalations), with 95 % bootstrap "
-        "intervals:", "", "| metric | value | interval |", "| --- | --- | --- |", *rows, "",
-        "Per fold, mean (lowest .. highest): " + "; ".join(
-            f"{METRIC_NAMES[m]} {v['mean']:.3f} ({v['min']:.3f} .. {v['max']:.3f})" for m, v in backtest.items()) + ".",
-        "",
-        f"Floor (checklist) ROC AUC {fit.metrics['checklist']['roc_auc']:.3f}"
-        + (f"; ceiling (the generator's oracle) {fit.metrics['oracle']['roc_auc']:.3f}." if "oracle" in fit.metrics
-           else "."), "",
-        "## By group", "",
-        f"On the backtest's cases, selection at the `high` band cut ({fairness['threshold']:.3f}); Wilson "
-        "95 % intervals for the rates, bootstrap intervals for the largest gap between groups. Ethnicity "
-        "is read here only, never by the model.", "", *groups, "",
-        _features(fit.model.feature_names_, labels), KNOWN_LIMITS])
+    return "\n".join(
+        [
+            f"# Model card: {name} version {version}",
+            "",
+            INTENDED_USE,
+            "## Training data",
+            "",
+            f"The served version learnt from {refit['rows']:,} of the {refit['labelled_rows']:,} labelled cases "
+            f"(opened {refit['first'][:10]} .. {refit['last'][:10]}), with {refit['trees']} trees.",
+            "",
+            "## Out of time",
+            "",
+            "A rolling-origin backtest, each fold trained only on what was labelled by its cut:",
+            "",
+            folds,
+            "",
+            f"Pooled over the folds ({len(y):,} cases, {int(y.sum())} escalations), with 95 % bootstrap "
+            "intervals:",
+            "",
+            "| metric | value | interval |",
+            "| --- | --- | --- |",
+            *rows,
+            "",
+            "Per fold, mean (lowest .. highest): "
+            + "; ".join(
+                f"{METRIC_NAMES[m]} {v['mean']:.3f} ({v['min']:.3f} .. {v['max']:.3f})"
+                for m, v in backtest.items()
+            )
+            + ".",
+            "",
+            f"Floor (checklist) ROC AUC {fit.metrics['checklist']['roc_auc']:.3f}"
+            + (
+                f"; ceiling (the generator's oracle) {fit.metrics['oracle']['roc_auc']:.3f}."
+                if "oracle" in fit.metrics
+                else "."
+            ),
+            "",
+            "## By group",
+            "",
+            f"On the backtest's cases, selection at the `high` band cut ({fairness['threshold']:.3f}); Wilson "
+            "95 % intervals for the rates, bootstrap intervals for the largest gap between groups. Ethnicity "
+            "is read here only, never by the model.",
+            "",
+            *groups,
+            "",
+            _features(fit.model.feature_names_, labels),
+            KNOWN_LIMITS,
+        ]
+    )
 
 
 def tier_card(name: str, version: str, fit: TierFit, labels: dict) -> str:
     """The tier model's card (Markdown)."""
     y, proba, decided = fit.y_test, fit.proba_test, fit.decided_test
     rows = []
-    for label, key in (("macro-F1", "macro_f1"), ("red recall", "red_recall"), ("green precision", "green_precision")):
-        point, low, high = _interval(lambda r, key=key: tier_metrics(y[r], proba[r], decided[r])[key], len(y))
+    for label, key in (
+        ("macro-F1", "macro_f1"),
+        ("red recall", "red_recall"),
+        ("green precision", "green_precision"),
+    ):
+        point, low, high = _interval(
+            lambda r, key=key: tier_metrics(y[r], proba[r], decided[r])[key], len(y)
+        )
         rows.append(f"| {label} | {point:.3f} | {low:.3f} .. {high:.3f} |")
-    confusion = ["| counsellor's tier \\ model's | green | yellow | red |", "| --- | --- | --- | --- |"]
-    confusion += [f"| {truth} | " + " | ".join(f"{n:,}" for n in row.values()) + " |"
-                  for truth, row in fit.confusion.items()]
+    confusion = [
+        "| counsellor's tier \\ model's | green | yellow | red |",
+        "| --- | --- | --- | --- |",
+    ]
+    confusion += [
+        f"| {truth} | " + " | ".join(f"{n:,}" for n in row.values()) + " |"
+        for truth, row in fit.confusion.items()
+    ]
     rule = fit.metrics.get("rule")
-    versus = (f"Where a screening of the last 90 days exists ({rule['coverage']:.0%} of the assessments) the "
-              f"service gives the screening rule's tier: macro-F1 {rule['macro_f1']:.3f}, red recall "
-              f"{rule['red_recall']:.2f}; the model there: {fit.metrics['model_where_rule']['macro_f1']:.3f}, "
-              f"{fit.metrics['model_where_rule']['red_recall']:.2f}." if rule else "No assessment had a recent screening.")
-    return "\n".join([
-        f"# Model card: {name} version {version}", "",
-        "## Intended use\n\nSuggests the 绿黄红 tier a counsellor would give a person named in a case who has no "
-        "screening of the last 90 days, red first (a red person missed is the costly error), so that care "
-        "and guardianship groups are asked to look. A counsellor's assessment always replaces it.\n",
-        "## Uses it must not serve\n\n- Not a diagnosis, and never a decision about a person without a counsellor.\n"
-        "- Health data (PHQ-9, GAD-7) are sensitive personal information (PIPL Art. 28): the tier is shown "
-        "only to those entitled to see the case.\n",
-        "## Training data", "", f"The served version learnt from {fit.refit['rows']:,} assessments "
-        f"({fit.refit['first'][:10]} .. {fit.refit['last'][:10]}).", "",
-        "## Out of time", "", f"Pooled over the backtest's folds ({len(y):,} assessments), 95 % bootstrap intervals:",
-        "", "| metric | value | interval |", "| --- | --- | --- |", *rows, "", *confusion, "", versus, "",
-        "## By group\n\nNot audited by group yet: the fairness audit covers the escalation score.\n",
-        _features(fit.model.feature_names_, labels), TIER_LIMITS])
+    versus = (
+        f"Where a screening of the last 90 days exists ({rule['coverage']:.0%} of the assessments) the "
+        f"service gives the screening rule's tier: macro-F1 {rule['macro_f1']:.3f}, red recall "
+        f"{rule['red_recall']:.2f}; the model there: {fit.metrics['model_where_rule']['macro_f1']:.3f}, "
+        f"{fit.metrics['model_where_rule']['red_recall']:.2f}."
+        if rule
+        else "No assessment had a recent screening."
+    )
+    return "\n".join(
+        [
+            f"# Model card: {name} version {version}",
+            "",
+            "## Intended use\n\nSuggests the 绿黄红 tier a counsellor would give a person named in a case who has no "
+            "screening of the last 90 days, red first (a red person missed is the costly error), so that care "
+            "and guardianship groups are asked to look. A counsellor's assessment always replaces it.\n",
+            "## Uses it must not serve\n\n- Not a diagnosis, and never a decision about a person without a counsellor.\n"
+            "- Health data (PHQ-9, GAD-7) are sensitive personal information (PIPL Art. 28): the tier is shown "
+            "only to those entitled to see the case.\n",
+            "## Training data",
+            "",
+            f"The served version learnt from {fit.refit['rows']:,} assessments "
+            f"({fit.refit['first'][:10]} .. {fit.refit['last'][:10]}).",
+            "",
+            "## Out of time",
+            "",
+            f"Pooled over the backtest's folds ({len(y):,} assessments), 95 % bootstrap intervals:",
+            "",
+            "| metric | value | interval |",
+            "| --- | --- | --- |",
+            *rows,
+            "",
+            *confusion,
+            "",
+            versus,
+            "",
+            "## By group\n\nNot audited by group yet: the fairness audit covers the escalation score.\n",
+            _features(fit.model.feature_names_, labels),
+            TIER_LIMITS,
+        ]
+    )

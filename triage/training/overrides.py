@@ -25,12 +25,30 @@ from triage.features import build_case_features
 from triage.routing import PRIORITY_RANK
 
 BANDS = ("low", "medium", "high", "critical")
-COLUMNS = ["review_id", "score_id", "case_id", "dispute_type", "as_of", "reviewed_at", "status",
-           "escalation_version", "probability", "band", "route_priority", "route_teams", "override_priority",
-           "override_teams", "direction", "dropped_required", "note"]
+COLUMNS = [
+    "review_id",
+    "score_id",
+    "case_id",
+    "dispute_type",
+    "as_of",
+    "reviewed_at",
+    "status",
+    "escalation_version",
+    "probability",
+    "band",
+    "route_priority",
+    "route_teams",
+    "override_priority",
+    "override_teams",
+    "direction",
+    "dropped_required",
+    "note",
+]
 
 
-def direction(route_teams: list[str], route_priority: str, teams: list[str], priority: str | None) -> str:
+def direction(
+    route_teams: list[str], route_priority: str, teams: list[str], priority: str | None
+) -> str:
     added, removed = set(teams) - set(route_teams), set(route_teams) - set(teams)
     step = PRIORITY_RANK[priority or route_priority] - PRIORITY_RANK[route_priority]
     up, down = bool(added) or step > 0, bool(removed) or step < 0
@@ -50,21 +68,41 @@ def read_overrides(url: str) -> pd.DataFrame:
     if not _database_exists(url) or not inspect(engine_for(url)).has_table("reviews"):
         return pd.DataFrame(columns=COLUMNS + ["request"])
     rows = []
-    query = (select(Review, Decision).join(Decision, Review.score_id == Decision.score_id)
-             .where(Review.verdict == "override").order_by(Review.created_at, Review.id))
+    query = (
+        select(Review, Decision)
+        .join(Decision, Review.score_id == Decision.score_id)
+        .where(Review.verdict == "override")
+        .order_by(Review.created_at, Review.id)
+    )
     with Session(engine_for(url)) as session:
         for review, decision in session.execute(query).all():
             route = decision.response["route"]
-            rows.append({
-                "review_id": review.id, "score_id": decision.score_id, "case_id": decision.case_id,
-                "dispute_type": decision.dispute_type, "as_of": decision.as_of, "reviewed_at": review.created_at,
-                "status": review.status, "escalation_version": decision.escalation_version,
-                "probability": decision.probability, "band": decision.band, "route_priority": route["priority"],
-                "route_teams": ";".join(route["teams"]), "override_priority": review.priority,
-                "override_teams": ";".join(review.teams),
-                "direction": direction(route["teams"], route["priority"], review.teams, review.priority),
-                "dropped_required": ";".join(t for t in route.get("required_teams", []) if t not in review.teams),
-                "note": review.note, "request": decision.request})
+            rows.append(
+                {
+                    "review_id": review.id,
+                    "score_id": decision.score_id,
+                    "case_id": decision.case_id,
+                    "dispute_type": decision.dispute_type,
+                    "as_of": decision.as_of,
+                    "reviewed_at": review.created_at,
+                    "status": review.status,
+                    "escalation_version": decision.escalation_version,
+                    "probability": decision.probability,
+                    "band": decision.band,
+                    "route_priority": route["priority"],
+                    "route_teams": ";".join(route["teams"]),
+                    "override_priority": review.priority,
+                    "override_teams": ";".join(review.teams),
+                    "direction": direction(
+                        route["teams"], route["priority"], review.teams, review.priority
+                    ),
+                    "dropped_required": ";".join(
+                        t for t in route.get("required_teams", []) if t not in review.teams
+                    ),
+                    "note": review.note,
+                    "request": decision.request,
+                }
+            )
     return pd.DataFrame(rows, columns=COLUMNS + ["request"])
 
 
@@ -79,9 +117,16 @@ def override_agreement(model, tables: dict[str, pd.DataFrame], overrides: pd.Dat
     Judged: overrides in force (``final`` or ``confirmed``) with direction ``raise`` or ``lower``;
     each case is scored as of the overridden decision with the history in ``tables``.
     """
-    judged = overrides[overrides["status"].isin(["final", "confirmed"])
-                       & overrides["direction"].isin(["raise", "lower"])].reset_index(drop=True)
-    report = {"overrides": int(len(overrides)), "judged": int(len(judged)), "agreed": 0, "agreement": None}
+    judged = overrides[
+        overrides["status"].isin(["final", "confirmed"])
+        & overrides["direction"].isin(["raise", "lower"])
+    ].reset_index(drop=True)
+    report = {
+        "overrides": int(len(overrides)),
+        "judged": int(len(judged)),
+        "agreed": 0,
+        "agreement": None,
+    }
     if judged.empty:
         return report
     cases = pd.DataFrame([r["case"] for r in judged["request"]])
@@ -92,8 +137,15 @@ def override_agreement(model, tables: dict[str, pd.DataFrame], overrides: pd.Dat
     new = np.array([BANDS.index(b) for b in bands])
     old = judged["band"].map(BANDS.index).to_numpy()
     agreed = np.where(judged["direction"] == "raise", new > old, new < old)
-    report |= {"agreed": int(agreed.sum()), "agreement": float(agreed.mean()),
-               "by_direction": {d: {"judged": int((judged["direction"] == d).sum()),
-                                    "agreed": int(agreed[(judged["direction"] == d).to_numpy()].sum())}
-                                for d in ("raise", "lower")}}
+    report |= {
+        "agreed": int(agreed.sum()),
+        "agreement": float(agreed.mean()),
+        "by_direction": {
+            d: {
+                "judged": int((judged["direction"] == d).sum()),
+                "agreed": int(agreed[(judged["direction"] == d).to_numpy()].sum()),
+            }
+            for d in ("raise", "lower")
+        },
+    }
     return report

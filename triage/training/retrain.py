@@ -35,25 +35,39 @@ def reload_service(service_url: str, admin_key: str, http: httpx.Client | None =
     if http is None:
         with httpx.Client() as fresh:
             return reload_service(service_url, admin_key, fresh)
-    response = http.post(f"{str(service_url).rstrip('/')}/v1/models/reload",
-                         headers={"Authorization": f"Bearer {admin_key}"}, timeout=RELOAD_TIMEOUT_SECONDS)
+    response = http.post(
+        f"{str(service_url).rstrip('/')}/v1/models/reload",
+        headers={"Authorization": f"Bearer {admin_key}"},
+        timeout=RELOAD_TIMEOUT_SECONDS,
+    )
     response.raise_for_status()
     return response.json()
 
 
-def retrain(dataset: Path, *, settings: Settings, service_url: str | None = None,
-            admin_key: str | None = None, http: httpx.Client | None = None) -> dict:
+def retrain(
+    dataset: Path,
+    *,
+    settings: Settings,
+    service_url: str | None = None,
+    admin_key: str | None = None,
+    http: httpx.Client | None = None,
+) -> dict:
     """Train with ``promote="retrain"``, tag the run with the decision, reload the service if promoted."""
     client = configure_mlflow(settings)
     fingerprint = dataset_fingerprint(dataset)
-    champions = [champion_version(client, name, settings.champion_alias)
-                 for name in (settings.escalation_model_name, settings.tier_model_name)]
+    champions = [
+        champion_version(client, name, settings.champion_alias)
+        for name in (settings.escalation_model_name, settings.tier_model_name)
+    ]
     if all(c is not None and c.tags.get("data_fingerprint") == fingerprint for c in champions):
         return _unchanged_export(fingerprint, [f"{c.name}/{c.version}" for c in champions])
     summary = train(dataset, settings=settings, promote="retrain")
     promoted = sorted(role for role, p in summary["promotion"].items() if p["promoted"])
-    decision = (f"promoted {', '.join(promoted)}" if promoted else "kept the champions") + ": " + "; ".join(
-        f"{role} {p['reason']}" for role, p in summary["promotion"].items())
+    decision = (
+        (f"promoted {', '.join(promoted)}" if promoted else "kept the champions")
+        + ": "
+        + "; ".join(f"{role} {p['reason']}" for role, p in summary["promotion"].items())
+    )
     client = MlflowClient()
     client.set_tag(summary["run_id"], "triage.run_kind", "retrain")
     client.set_tag(summary["run_id"], "retrain_decision", decision[:5000])
@@ -63,14 +77,26 @@ def retrain(dataset: Path, *, settings: Settings, service_url: str | None = None
             raise ValueError("reloading the service needs an admin API key (TRIAGE_ADMIN_API_KEY)")
         reloaded = reload_service(service_url, admin_key, http)
         log.info("service at %s reloaded: %s", service_url, reloaded)
-    return summary | {"retrain": {"promoted": promoted, "decision": decision, "service_reload": reloaded}}
+    return summary | {
+        "retrain": {"promoted": promoted, "decision": decision, "service_reload": reloaded}
+    }
 
 
 def _unchanged_export(fingerprint: str, champions: list[str]) -> dict:
     """Record in MLflow that retraining was skipped because the champions already learnt from this export."""
     decision = f"kept the champions: {', '.join(champions)} already learnt from this export (same data fingerprint)"
     with mlflow.start_run(run_name="retrain") as run:
-        mlflow.set_tags({"triage.run_kind": "retrain", "data_fingerprint": fingerprint, "retrain_decision": decision})
+        mlflow.set_tags(
+            {
+                "triage.run_kind": "retrain",
+                "data_fingerprint": fingerprint,
+                "retrain_decision": decision,
+            }
+        )
     log.info(decision)
-    return {"run_id": run.info.run_id, "versions": {}, "promotion": {},
-            "retrain": {"promoted": [], "decision": decision, "service_reload": None, "skipped": True}}
+    return {
+        "run_id": run.info.run_id,
+        "versions": {},
+        "promotion": {},
+        "retrain": {"promoted": [], "decision": decision, "service_reload": None, "skipped": True},
+    }

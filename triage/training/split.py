@@ -17,12 +17,22 @@ class TimeSplit:
     test_end: pd.Timestamp
 
     def describe(self) -> dict:
-        return {"cut": self.cut.isoformat(), "test_end": self.test_end.isoformat(),
-                "train_rows": int(self.train.sum()), "test_rows": int(self.test.sum())}
+        return {
+            "cut": self.cut.isoformat(),
+            "test_end": self.test_end.isoformat(),
+            "train_rows": int(self.train.sum()),
+            "test_rows": int(self.test.sum()),
+        }
 
 
-def rolling_origin_splits(times: pd.Series, labelled: pd.Series, *, folds: int, test_months: int,
-                          label_delay_days: int = 0) -> list[TimeSplit]:
+def rolling_origin_splits(
+    times: pd.Series,
+    labelled: pd.Series,
+    *,
+    folds: int,
+    test_months: int,
+    label_delay_days: int = 0,
+) -> list[TimeSplit]:
     """A rolling-origin backtest: ``folds`` cut dates, ``test_months`` apart, oldest first.
 
     The last fold tests on the last ``test_months`` of labelled rows, each earlier fold on the
@@ -36,7 +46,9 @@ def rolling_origin_splits(times: pd.Series, labelled: pd.Series, *, folds: int, 
         test = labelled & (times > cut) & (times <= window_end)
         train = labelled & (times + pd.Timedelta(days=label_delay_days) <= cut)
         if not train.any() or not test.any():
-            raise ValueError(f"not enough history for a backtest fold cut at {cut:%Y-%m-%d}: "
-                             f"{int(train.sum())} training and {int(test.sum())} test rows")
+            raise ValueError(
+                f"not enough history for a backtest fold cut at {cut:%Y-%m-%d}: "
+                f"{int(train.sum())} training and {int(test.sum())} test rows"
+            )
         splits.append(TimeSplit(train=train, test=test, cut=cut, test_end=window_end))
     return splits

@@ -18,7 +18,9 @@ from triage.workbench.router import HERE, router
 def mount_workbench(app: FastAPI) -> None:
     """Add the workbench to an app built by :func:`triage.app.create_app`, on its :class:`triage.web.Service`."""
     settings = app.state.service.settings
-    app.state.workbench_signer = CookieSigner(session_secret(settings), settings.workbench_session_hours * 3600)
+    app.state.workbench_signer = CookieSigner(
+        session_secret(settings), settings.workbench_session_hours * 3600
+    )
     app.state.workbench_teams = load_domain(settings.domain_file)["teams"]
     app.include_router(router)
     app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="workbench-static")

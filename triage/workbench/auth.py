@@ -52,11 +52,14 @@ class SecretMissing(ValueError):
 
 def session_secret(settings: Settings) -> bytes:
     """The configured secret; raises ``SecretMissing`` when it is unset or shorter than 32 characters."""
-    secret = settings.workbench_secret.get_secret_value().strip() if settings.workbench_secret else ""
+    secret = (
+        settings.workbench_secret.get_secret_value().strip() if settings.workbench_secret else ""
+    )
     if len(secret) < MIN_SECRET_LENGTH:
         raise SecretMissing(
             f"TRIAGE_WORKBENCH_SECRET must hold at least {MIN_SECRET_LENGTH} characters (it has {len(secret)}); "
-            "make one with: python -c 'import secrets; print(secrets.token_hex(32))'")
+            "make one with: python -c 'import secrets; print(secrets.token_hex(32))'"
+        )
     return secret.encode()
 
 
@@ -91,7 +94,9 @@ def sign_in(session: Session, verifier: KeyVerifier, presented: str, client: str
         raise SignInRefused("key_invalid")
     if not allows(key.role, ROLE):
         raise SignInRefused("key_scorer")
-    started = WorkbenchSession(id=secrets.token_urlsafe(32), key_id=key.id, created_at=datetime.now(timezone.utc))
+    started = WorkbenchSession(
+        id=secrets.token_urlsafe(32), key_id=key.id, created_at=datetime.now(timezone.utc)
+    )
     session.add(started)
     audit.record(session, "workbench.sign_in", key.id)
     return started.id

@@ -26,8 +26,12 @@ KINDS = {name: spec.kind for name, spec in SPECS.items()}
 #: The themes the remaining factors are grouped by, in the order the chart lists them ("other": a feature
 #: the registry no longer lists, explained by an older model).
 THEMES = ("this_case", "calls", "police", "mediation", "persons", "other")
-SOURCE_THEMES = {"hotline_calls": "calls", "incidents": "police", "mediation_events": "mediation",
-                 "cases": "mediation"}
+SOURCE_THEMES = {
+    "hotline_calls": "calls",
+    "incidents": "police",
+    "mediation_events": "mediation",
+    "cases": "mediation",
+}
 
 
 def theme_of(feature: str) -> str:
@@ -45,17 +49,17 @@ def theme_of(feature: str) -> str:
 class Bar:
     label: str
     value: str
-    contribution: float   # log-odds, as the API gives it
-    points: float         # percentage points of estimated risk
-    left: float           # per cent of the plot's width
+    contribution: float  # log-odds, as the API gives it
+    points: float  # percentage points of estimated risk
+    left: float  # per cent of the plot's width
     width: float
     up: bool
-    group: bool = False   # a theme's remaining factors
+    group: bool = False  # a theme's remaining factors
 
 
 @dataclass(frozen=True)
 class Tick:
-    at: float             # per cent of the plot's width
+    at: float  # per cent of the plot's width
     text: str
 
 
@@ -63,8 +67,8 @@ class Tick:
 class Waterfall:
     bars: list[Bar]
     ticks: list[Tick]
-    start: float          # a typical case's risk (probability)
-    end: float            # this case's risk (probability)
+    start: float  # a typical case's risk (probability)
+    end: float  # this case's risk (probability)
     start_at: float
     end_at: float
 
@@ -91,16 +95,32 @@ def waterfall(escalation: dict, t: Translator, top: int = 8) -> Waterfall:
     factors = escalation["factors"]
     base, margin = escalation["base_value"], escalation["margin"]
     shift = _logit(escalation["probability"]) - margin
-    rows = [(f[f"label_{t.lang}"], t.value(f["value"], KINDS.get(f["feature"])), f["contribution"], False)
-            for f in factors[:top]]
+    rows = [
+        (
+            f[f"label_{t.lang}"],
+            t.value(f["value"], KINDS.get(f["feature"])),
+            f["contribution"],
+            False,
+        )
+        for f in factors[:top]
+    ]
     rest: dict[str, list[float]] = {}
     for f in factors[top:]:
         rest.setdefault(theme_of(f["feature"]), []).append(f["contribution"])
     unexplained = margin - base - sum(f["contribution"] for f in factors)
-    if abs(unexplained) > 1e-9 and rest:   # rounding in the stored factors: kept in the last group
+    if abs(unexplained) > 1e-9 and rest:  # rounding in the stored factors: kept in the last group
         rest[list(rest)[-1]].append(unexplained)
-    rows += [(t("other_factors_theme", theme=t.term("factor_theme", theme), n=len(values)), "", sum(values), True)
-             for theme in THEMES for values in [rest.get(theme)] if values]
+    rows += [
+        (
+            t("other_factors_theme", theme=t.term("factor_theme", theme), n=len(values)),
+            "",
+            sum(values),
+            True,
+        )
+        for theme in THEMES
+        for values in [rest.get(theme)]
+        if values
+    ]
 
     ends = [base]
     for *_, contribution, _ in rows:
@@ -116,9 +136,28 @@ def waterfall(escalation: dict, t: Translator, top: int = 8) -> Waterfall:
     bars = []
     for i, (label, value, contribution, group) in enumerate(rows):
         left, right = sorted((risks[i], risks[i + 1]))
-        bars.append(Bar(label=label, value=value, contribution=contribution, points=risks[i + 1] - risks[i],
-                        left=at(left), width=max(at(right) - at(left), 0.4), up=contribution > 0, group=group))
+        bars.append(
+            Bar(
+                label=label,
+                value=value,
+                contribution=contribution,
+                points=risks[i + 1] - risks[i],
+                left=at(left),
+                width=max(at(right) - at(left), 0.4),
+                up=contribution > 0,
+                group=group,
+            )
+        )
     step = _step(high - low)
-    ticks = [Tick(at(k * step), f"{k * step:g}%") for k in range(math.ceil(low / step), math.floor(high / step) + 1)]
-    return Waterfall(bars=bars, ticks=ticks, start=risks[0] / 100, end=risks[-1] / 100, start_at=at(risks[0]),
-                     end_at=at(risks[-1]))
+    ticks = [
+        Tick(at(k * step), f"{k * step:g}%")
+        for k in range(math.ceil(low / step), math.floor(high / step) + 1)
+    ]
+    return Waterfall(
+        bars=bars,
+        ticks=ticks,
+        start=risks[0] / 100,
+        end=risks[-1] / 100,
+        start_at=at(risks[0]),
+        end_at=at(risks[-1]),
+    )

@@ -38,13 +38,25 @@ def keep_seed(request: Request, response: Response) -> None:
     """Set the seed cookie when :func:`form_token` made a new one for this page."""
     seed = getattr(request.state, "csrf_seed", None)
     if seed is not None and COOKIE not in request.cookies:
-        response.set_cookie(COOKIE, seed, path="/ui", httponly=True, samesite="strict",
-                            secure=request.url.scheme == "https")
+        response.set_cookie(
+            COOKIE,
+            seed,
+            path="/ui",
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
 
 
 async def checked(request: Request) -> None:
     """Dependency of every workbench POST: 403 unless the form's token matches the browser's seed."""
     seed = request.cookies.get(COOKIE, "")
     token = (await request.form()).get(FIELD, "")
-    if not (seed and isinstance(token, str) and hmac.compare_digest(token, token_for(_secret(request), seed))):
-        raise HTTPException(403, "the form is out of date or did not come from the workbench; reload the page")
+    if not (
+        seed
+        and isinstance(token, str)
+        and hmac.compare_digest(token, token_for(_secret(request), seed))
+    ):
+        raise HTTPException(
+            403, "the form is out of date or did not come from the workbench; reload the page"
+        )

@@ -24,12 +24,12 @@ _DIGITS = re.compile(r"\d{6,}")
 @dataclass(frozen=True)
 class Event:
     at: datetime
-    kind: str          # call, case, mediation, incident
-    side: str          # household or counterparty
-    code: str          # the record's category: channel, dispute type, mediation level, offence
-    detail: str        # a second code (call category, mediation outcome) or ""
-    text: str          # truncated, digits masked
-    ref: str           # the record's case id where it has one
+    kind: str  # call, case, mediation, incident
+    side: str  # household or counterparty
+    code: str  # the record's category: channel, dispute type, mediation level, offence
+    detail: str  # a second code (call category, mediation outcome) or ""
+    text: str  # truncated, digits masked
+    ref: str  # the record's case id where it has one
 
 
 def mask_digits(text: str) -> str:
@@ -48,29 +48,66 @@ def _opt(value) -> str:
     return "" if value is None or value is pd.NA else str(value)
 
 
-def timeline(engine: Engine, household: str, counterparty: str | None, case_id: str,
-             as_of: datetime) -> tuple[list[Event], int]:
+def timeline(
+    engine: Engine, household: str, counterparty: str | None, case_id: str, as_of: datetime
+) -> tuple[list[Event], int]:
     """The newest ``LATEST`` events of both households before ``as_of`` (newest first), and how many there were."""
     sides = {household: "household", **({counterparty: "counterparty"} if counterparty else {})}
     tables = read_tables(engine, household_ids=set(sides), as_of=pd.Timestamp(as_of))
-    person_side = {p: sides[h] for p, h in zip(tables["persons"]["person_id"], tables["persons"]["household_id"])
-                   if h in sides}
+    person_side = {
+        p: sides[h]
+        for p, h in zip(tables["persons"]["person_id"], tables["persons"]["household_id"])
+        if h in sides
+    }
     events: list[Event] = []
     for call in tables["hotline_calls"].itertuples():
-        side = sides.get(_opt(call.household_id)) or person_side.get(_opt(call.person_id), "household")
-        events.append(Event(call.received_at, "call", side, call.channel, call.category, _clip(call.text), ""))
+        side = sides.get(_opt(call.household_id)) or person_side.get(
+            _opt(call.person_id), "household"
+        )
+        events.append(
+            Event(call.received_at, "call", side, call.channel, call.category, _clip(call.text), "")
+        )
     case_side = {}
     for case in tables["cases"].itertuples():
-        side = sides.get(case.household_id) or sides.get(_opt(case.counterparty_household_id), "household")
+        side = sides.get(case.household_id) or sides.get(
+            _opt(case.counterparty_household_id), "household"
+        )
         case_side[case.case_id] = side
         if case.case_id != case_id:  # the case under review is shown above the timeline
-            events.append(Event(case.opened_at, "case", side, case.dispute_type, "", _clip(case.description),
-                                case.case_id))
+            events.append(
+                Event(
+                    case.opened_at,
+                    "case",
+                    side,
+                    case.dispute_type,
+                    "",
+                    _clip(case.description),
+                    case.case_id,
+                )
+            )
     for event in tables["mediation_events"].itertuples():
-        events.append(Event(event.at, "mediation", case_side.get(event.case_id, "household"), event.level,
-                            event.outcome, _clip(event.note), event.case_id))
+        events.append(
+            Event(
+                event.at,
+                "mediation",
+                case_side.get(event.case_id, "household"),
+                event.level,
+                event.outcome,
+                _clip(event.note),
+                event.case_id,
+            )
+        )
     for incident in tables["incidents"].itertuples():
-        events.append(Event(incident.occurred_at, "incident", sides.get(incident.household_id, "household"),
-                            incident.offence, "", "", _opt(incident.case_id)))
+        events.append(
+            Event(
+                incident.occurred_at,
+                "incident",
+                sides.get(incident.household_id, "household"),
+                incident.offence,
+                "",
+                "",
+                _opt(incident.case_id),
+            )
+        )
     events.sort(key=lambda e: e.at, reverse=True)
     return events[:LATEST], len(events)

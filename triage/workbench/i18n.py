@@ -20,17 +20,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "sign_out": ("退出", "Sign out"),
     "sign_in": ("登录", "Sign in"),
     "sign_in_title": ("分析员登录", "Analyst sign-in"),
-    "sign_in_help": ("请输入分析员或管理员 API 密钥。密钥只用于本次登录核验，不会出现在网址中。",
-                     "Enter an analyst or admin API key. It is checked once at sign-in and never appears in a URL."),
+    "sign_in_help": (
+        "请输入分析员或管理员 API 密钥。密钥只用于本次登录核验，不会出现在网址中。",
+        "Enter an analyst or admin API key. It is checked once at sign-in and never appears in a URL.",
+    ),
     "api_key": ("API 密钥", "API key"),
     "key_invalid": ("密钥无效或已被吊销。", "The key is not valid or has been revoked."),
-    "too_many_failures": ("登录失败次数过多，请稍后再试。", "Too many failed sign-ins; try again later."),
-    "key_scorer": ("评分密钥（scorer）只能调用评分接口，不能登录工作台：请使用分析员或管理员密钥。",
-                   "A scorer key may only call the scoring API, not sign in to the workbench: "
-                   "use an analyst or admin key."),
+    "too_many_failures": (
+        "登录失败次数过多，请稍后再试。",
+        "Too many failed sign-ins; try again later.",
+    ),
+    "key_scorer": (
+        "评分密钥（scorer）只能调用评分接口，不能登录工作台：请使用分析员或管理员密钥。",
+        "A scorer key may only call the scoring API, not sign in to the workbench: "
+        "use an analyst or admin key.",
+    ),
     "signed_in_as": ("当前密钥", "Signed in with key"),
-    "advice": ("评分是辅助研判的风险估计，不是结论；请结合实际情况判断。",
-               "A score is a risk estimate to support judgement, not a verdict; weigh it with what you know."),
+    "advice": (
+        "评分是辅助研判的风险估计，不是结论；请结合实际情况判断。",
+        "A score is a risk estimate to support judgement, not a verdict; weigh it with what you know.",
+    ),
     "filters": ("筛选", "Filters"),
     "band": ("风险等级", "Risk band"),
     "team": ("分派单位", "Team"),
@@ -67,7 +76,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "case_view": ("案件研判", "Case review"),
     "back_to_queue": ("返回队列", "Back to queue"),
     "case_facts": ("案件信息", "The case"),
-    "no_pii": ("不显示个人身份信息（姓名、身份证号、电话）。", "No personal identifiers (names, ID numbers, phones) are shown."),
+    "no_pii": (
+        "不显示个人身份信息（姓名、身份证号、电话）。",
+        "No personal identifiers (names, ID numbers, phones) are shown.",
+    ),
     "opened_at": ("立案时间", "Opened"),
     "household": ("本户", "Household"),
     "counterparty": ("对方户", "Counterparty household"),
@@ -76,15 +88,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "parties": ("当事方人数", "Parties"),
     "description": ("情况描述", "Description"),
     "as_of": ("评分所依据的时点", "History as of"),
-    "risk_band_note": ("校准后的概率：在相似案件中，约有这一比例在 {days} 天内发生刑事案件。",
-                       "Calibrated probability: about this share of similar cases saw a criminal offence "
-                       "within {days} days."),
+    "risk_band_note": (
+        "校准后的概率：在相似案件中，约有这一比例在 {days} 天内发生刑事案件。",
+        "Calibrated probability: about this share of similar cases saw a criminal offence "
+        "within {days} days.",
+    ),
     "factors_title": ("影响风险估计的主要因素", "What moves the risk estimate"),
-    "factors_help": ("从一般案件的风险估计起，每一行是该因素使本案风险估计升高（红）或降低（蓝）的百分点，"
-                     "逐项累加得到本案的风险估计。未逐项列出的因素按类别合并。",
-                     "Starting from a typical case's risk, each row shows by how many percentage points a factor "
-                     "raises (red) or lowers (blue) this case's estimate; added up they give this case's risk. "
-                     "Factors not listed one by one are grouped by theme."),
+    "factors_help": (
+        "从一般案件的风险估计起，每一行是该因素使本案风险估计升高（红）或降低（蓝）的百分点，"
+        "逐项累加得到本案的风险估计。未逐项列出的因素按类别合并。",
+        "Starting from a typical case's risk, each row shows by how many percentage points a factor "
+        "raises (red) or lowers (blue) this case's estimate; added up they give this case's risk. "
+        "Factors not listed one by one are grouped by theme.",
+    ),
     "baseline": ("一般案件", "Typical case"),
     "this_case": ("本案", "This case"),
     "points": ("{n} 个百分点", "{n} points"),
@@ -99,27 +115,37 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "priority": ("紧急程度", "Priority"),
     "models": ("模型版本", "Model versions"),
     "warnings_title": ("请以自身判断为主", "Lean on your own judgement"),
-    "warnings_help": ("本案与模型学习过的案件不同，或记录很少：下面的风险估计依据有限，可能偏高也可能偏低。"
-                      "请结合走访、当事人情况和工作经验研判。",
-                      "This case is unlike the cases the model learnt from, or its records are thin: the risk "
-                      "estimate rests on little and may be too high or too low. Weigh it with the visit, the "
-                      "parties and your experience."),
+    "warnings_help": (
+        "本案与模型学习过的案件不同，或记录很少：下面的风险估计依据有限，可能偏高也可能偏低。"
+        "请结合走访、当事人情况和工作经验研判。",
+        "This case is unlike the cases the model learnt from, or its records are thin: the risk "
+        "estimate rests on little and may be too high or too low. Weigh it with the visit, the "
+        "parties and your experience.",
+    ),
     "warning_population": ("超出模型训练范围", "Unlike the training cases"),
     "warning_no_history": ("该户没有任何既往记录", "No recorded history for the household"),
     "warning_unknown_household": ("系统中没有该户的记录", "Household unknown to the service"),
-    "warning_unknown_counterparty": ("系统中没有对方户的记录", "Counterparty household unknown to the service"),
+    "warning_unknown_counterparty": (
+        "系统中没有对方户的记录",
+        "Counterparty household unknown to the service",
+    ),
     "warning_unknown_person": ("系统中没有该人员的记录", "Person unknown to the service"),
     "warning_other": ("提示", "Note"),
-    "estimate_weak": ("此估计依据有限，见上方提示。", "This estimate rests on little: see the warnings above."),
+    "estimate_weak": (
+        "此估计依据有限，见上方提示。",
+        "This estimate rests on little: see the warnings above.",
+    ),
     "warnings_chip": ("依据有限", "weak estimate"),
     "capacity_title": ("各单位今日到期案件与处理能力", "Cases due today by team, against capacity"),
-    "capacity_help": ("今日到期（含已超时）、尚未研判的案件，对比各单位每日处理能力。案件先按紧急程度"
-                      "（含不看评分、由规则直接分派的情形）、再按风险估计从高到低排列；超出能力的是排在最后、"
-                      "风险估计最低的案件，极高风险案件不会被大量预警淹没。",
-                      "Open cases due by the end of today (overdue included) against each team's daily capacity. "
-                      "Cases are ranked by priority (rules that route a case whatever the score says included), "
-                      "then by estimated risk; those beyond capacity are the lowest-ranked, so a flood of alerts "
-                      "does not bury the critical ones."),
+    "capacity_help": (
+        "今日到期（含已超时）、尚未研判的案件，对比各单位每日处理能力。案件先按紧急程度"
+        "（含不看评分、由规则直接分派的情形）、再按风险估计从高到低排列；超出能力的是排在最后、"
+        "风险估计最低的案件，极高风险案件不会被大量预警淹没。",
+        "Open cases due by the end of today (overdue included) against each team's daily capacity. "
+        "Cases are ranked by priority (rules that route a case whatever the score says included), "
+        "then by estimated risk; those beyond capacity are the lowest-ranked, so a flood of alerts "
+        "does not bury the critical ones.",
+    ),
     "due_today": ("今日到期", "Due today"),
     "due_today_only": ("只看今日到期未研判", "Due today and open only"),
     "capacity": ("每日能力", "Capacity / day"),
@@ -138,64 +164,94 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "override_priority": ("紧急程度（改派时）", "Priority (override)"),
     "keep_priority": ("保持建议：{priority}", "As suggested: {priority}"),
     "note": ("说明", "Note"),
-    "note_placeholder": ("改派必须说明理由，例如：已掌握的新情况。", "Why — required for an override."),
+    "note_placeholder": (
+        "改派必须说明理由，例如：已掌握的新情况。",
+        "Why — required for an override.",
+    ),
     "submit_review": ("提交研判", "Submit review"),
     "review_saved": ("研判已保存。", "Review saved."),
     "note_required": ("改派必须填写说明。", "An override needs a note."),
     "teams_required": ("改派至少选择一个单位。", "Choose at least one team for an override."),
     "review_invalid": ("研判内容无效：{detail}", "The review is not valid: {detail}"),
     "reviewer": ("研判人密钥", "Reviewer key"),
-    "review_pending_saved": ("改派已提交：它取消了规则要求的单位或紧急程度，须由另一位分析员确认后才生效；在此之前仍按原建议分派处置。",
-                             "Override submitted: it drops a team or priority a rule requires, so it takes effect only "
-                             "once another analyst confirms it; until then the suggested route stands."),
-    "review_confirmed": ("已确认改派：现按改派后的单位处置。", "Override confirmed: staff now act on the new route."),
-    "review_rejected": ("已驳回改派：原建议分派继续有效。", "Override rejected: the suggested route stands."),
+    "review_pending_saved": (
+        "改派已提交：它取消了规则要求的单位或紧急程度，须由另一位分析员确认后才生效；在此之前仍按原建议分派处置。",
+        "Override submitted: it drops a team or priority a rule requires, so it takes effect only "
+        "once another analyst confirms it; until then the suggested route stands.",
+    ),
+    "review_confirmed": (
+        "已确认改派：现按改派后的单位处置。",
+        "Override confirmed: staff now act on the new route.",
+    ),
+    "review_rejected": (
+        "已驳回改派：原建议分派继续有效。",
+        "Override rejected: the suggested route stands.",
+    ),
     "visit_saved": ("回访已记录。", "Visit recorded."),
     "reject_note_required": ("驳回须填写说明。", "A rejection needs a note."),
-    "same_analyst": ("四眼原则：改派须由另一位分析员确认或驳回。",
-                     "Four eyes: another analyst must confirm or reject this override."),
+    "same_analyst": (
+        "四眼原则：改派须由另一位分析员确认或驳回。",
+        "Four eyes: another analyst must confirm or reject this override.",
+    ),
     "visit_note_required": ("回访须填写情况说明。", "A visit needs a note of what it found."),
     "visit_outcome_required": ("请选择回访结果。", "Choose the visit's outcome."),
     "choose": ("请选择", "Choose"),
-    "four_eyes_hint": ("可以自由增加单位或提高紧急程度；取消规则要求的单位或降低其紧急程度，须由另一位分析员确认（四眼原则）。",
-                       "You may add teams or raise the priority freely; dropping a team or lowering a priority "
-                       "that a rule requires needs another analyst's confirmation (four eyes)."),
+    "four_eyes_hint": (
+        "可以自由增加单位或提高紧急程度；取消规则要求的单位或降低其紧急程度，须由另一位分析员确认（四眼原则）。",
+        "You may add teams or raise the priority freely; dropping a team or lowering a priority "
+        "that a rule requires needs another analyst's confirmation (four eyes).",
+    ),
     "required_by_rule": ("规则要求", "required by a rule"),
     "effective_route": ("现行分派（已改派）", "Route in effect (overridden)"),
     "proposed_by": ("提出人密钥", "Proposed by key"),
     "settled_by": ("复核人密钥", "Second analyst key"),
-    "waiting_for_other": ("这是您提出的改派，须由另一位分析员确认；在此之前仍按原建议分派处置。",
-                          "You proposed this override: it needs another analyst's confirmation. Until then the "
-                          "suggested route stands."),
-    "settle_help": ("另一位分析员提出了改派，取消了规则要求的内容。请核实后确认或驳回。",
-                    "Another analyst proposed this override, which drops what a rule requires. Check it, then "
-                    "confirm or reject it."),
+    "waiting_for_other": (
+        "这是您提出的改派，须由另一位分析员确认；在此之前仍按原建议分派处置。",
+        "You proposed this override: it needs another analyst's confirmation. Until then the "
+        "suggested route stands.",
+    ),
+    "settle_help": (
+        "另一位分析员提出了改派，取消了规则要求的内容。请核实后确认或驳回。",
+        "Another analyst proposed this override, which drops what a rule requires. Check it, then "
+        "confirm or reject it.",
+    ),
     "confirm": ("确认改派", "Confirm override"),
     "reject": ("驳回", "Reject"),
     "settle_note_placeholder": ("复核意见（驳回时必填）", "Your note (required to reject)"),
     "pending_chip": ("待第二人复核", "awaiting a second analyst"),
     "case_timeline": ("本案研判时间线", "Decision timeline of the case"),
-    "timeline_help": ("本案每一次评分（含新情况出现后的重新评分）、研判和回访，按时间先后排列。",
-                      "Every score of this case (re-scores after new events included), every review and every "
-                      "follow-up visit, oldest first."),
+    "timeline_help": (
+        "本案每一次评分（含新情况出现后的重新评分）、研判和回访，按时间先后排列。",
+        "Every score of this case (re-scores after new events included), every review and every "
+        "follow-up visit, oldest first.",
+    ),
     "this_decision": ("当前查看", "This decision"),
-    "newer_decision": ("本案已有更新的评分，本页显示的是较早的一次。", "This case has a newer score; this page shows an earlier one."),
+    "newer_decision": (
+        "本案已有更新的评分，本页显示的是较早的一次。",
+        "This case has a newer score; this page shows an earlier one.",
+    ),
     "open_latest": ("查看最新评分", "Open the latest score"),
     "band_rise": ("风险等级上升", "Band rose"),
     "band_rise_only": ("只看风险等级上升", "Band rose only"),
-    "band_rise_help": ("新情况出现后重新评分，风险等级比上一次评分高。变化如下：",
-                       "Re-scored after something new arrived, into a higher band than the previous score. What changed:"),
+    "band_rise_help": (
+        "新情况出现后重新评分，风险等级比上一次评分高。变化如下：",
+        "Re-scored after something new arrived, into a higher band than the previous score. What changed:",
+    ),
     "previous_score": ("上一次评分", "Previous score"),
     "followups_title": ("回访", "Follow-up visits"),
-    "no_followups": ("本案没有回访安排（调解达成协议后自动安排）。",
-                     "No follow-up visits (they are planned once the case is mediated to an agreement)."),
+    "no_followups": (
+        "本案没有回访安排（调解达成协议后自动安排）。",
+        "No follow-up visits (they are planned once the case is mediated to an agreement).",
+    ),
     "followup_kind": ("{n} 天回访", "{n}-day visit"),
     "due_at": ("应回访日期", "Due"),
     "done_at": ("回访时间", "Visited"),
     "visit_outcome": ("回访结果", "Outcome"),
     "visit_note": ("情况说明", "What the visit found"),
-    "visit_rescore": ("按回访情况重新评分（出现新的风险迹象时总会重新评分）",
-                      "Re-score the case as of this visit (always done for signs of renewed risk)"),
+    "visit_rescore": (
+        "按回访情况重新评分（出现新的风险迹象时总会重新评分）",
+        "Re-score the case as of this visit (always done for signs of renewed risk)",
+    ),
     "record_visit": ("记录回访", "Record the visit"),
     "rescored_as": ("回访后重新评分", "Re-scored after the visit"),
     "missed_chip": ("回访逾期 {n} 次", "{n} missed visit(s)"),
@@ -203,8 +259,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "not_found": ("没有这个评分记录。", "There is no such score."),
     "models_title": ("当前使用的模型", "Champion models in use"),
     "monitoring": ("监测状态", "Monitoring status"),
-    "monitoring_none": ("尚未运行监测（triage monitor 命令）。", "Monitoring (the triage monitor command) has not been run yet."),
-    "monitoring_unavailable": ("无法读取监测结果：{detail}", "Monitoring results unavailable: {detail}"),
+    "monitoring_none": (
+        "尚未运行监测（triage monitor 命令）。",
+        "Monitoring (the triage monitor command) has not been run yet.",
+    ),
+    "monitoring_unavailable": (
+        "无法读取监测结果：{detail}",
+        "Monitoring results unavailable: {detail}",
+    ),
     "fairness": ("公平性审计（冠军模型训练时）", "Fairness audit (at the champion's training)"),
     "fairness_none": ("没有公平性审计记录。", "No fairness audit recorded."),
     "attribute": ("分组维度", "Attribute"),
@@ -219,7 +281,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "metric": ("指标", "Metric"),
     "value": ("值", "Value"),
     "plots": ("评估图", "Evaluation plots"),
-    "plots_unavailable": ("无法从 MLflow 读取评估图：{detail}", "The evaluation plots could not be read from MLflow: {detail}"),
+    "plots_unavailable": (
+        "无法从 MLflow 读取评估图：{detail}",
+        "The evaluation plots could not be read from MLflow: {detail}",
+    ),
     "no_plots": ("该版本没有记录评估图。", "This version has no evaluation plots."),
     "mlflow_ui": ("在 MLflow 中查看全部运行记录", "Open the MLflow UI for every run"),
     "no_models": ("尚未加载模型：{detail}", "No models are loaded: {detail}"),
@@ -236,39 +301,87 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 VOCABULARY: dict[str, dict[str, tuple[str, str]]] = {
-    "band": {"low": ("低风险", "low risk"), "medium": ("中风险", "medium risk"),
-             "high": ("高风险", "high risk"), "critical": ("极高风险", "critical risk")},
-    "priority": {"low": ("一般", "routine"), "medium": ("较急", "soon"), "high": ("紧急", "urgent"),
-                 "critical": ("特急", "immediate")},
+    "band": {
+        "low": ("低风险", "low risk"),
+        "medium": ("中风险", "medium risk"),
+        "high": ("高风险", "high risk"),
+        "critical": ("极高风险", "critical risk"),
+    },
+    "priority": {
+        "low": ("一般", "routine"),
+        "medium": ("较急", "soon"),
+        "high": ("紧急", "urgent"),
+        "critical": ("特急", "immediate"),
+    },
     "tier": {"green": ("绿", "green"), "yellow": ("黄", "yellow"), "red": ("红", "red")},
-    "tier_source": {"rule": ("近 90 天量表（规则）", "screening ≤ 90 days (rule)"),
-                    "model": ("模型估计", "model estimate")},
+    "tier_source": {
+        "rule": ("近 90 天量表（规则）", "screening ≤ 90 days (rule)"),
+        "model": ("模型估计", "model estimate"),
+    },
     "dispute_type": {
-        "marriage_family": ("婚姻家庭", "marriage & family"), "neighbor": ("邻里", "neighbours"),
-        "wage_arrears": ("劳资欠薪", "wage arrears"), "property_management": ("物业", "property management"),
-        "land_transfer": ("土地流转", "land transfer"), "medical": ("医疗", "medical"),
-        "traffic_accident": ("交通事故", "traffic accident"), "construction": ("建设工程", "construction"),
-        "commercial": ("商事", "commercial"), "other": ("其他", "other"), "public_order": ("治安", "public order")},
-    "source": {"grid_patrol": ("网格巡查", "grid patrol"), "hotline": ("热线", "hotline"),
-               "walk_in": ("来访", "walk-in"), "police_referral": ("公安移送", "police referral"),
-               "court_referral": ("法院委派", "court referral"), "other_agency": ("其他部门", "other agency")},
-    "channel": {"12345": ("12345 热线", "12345 hotline"), "110": ("110 报警", "110 police"),
-                "12338": ("12338 妇女维权", "12338 women's line"), "12348": ("12348 法律服务", "12348 legal aid"),
-                "grid_report": ("网格上报", "grid report")},
-    "level": {"village": ("村级", "village"), "township": ("乡镇", "township"), "county": ("县级", "county"),
-              "court": ("法院", "court")},
-    "outcome": {"agreement": ("达成协议", "agreement"), "no_agreement": ("未达成协议", "no agreement"),
-                "party_absent": ("当事人缺席", "party absent"), "referred": ("移交", "referred")},
-    "offence": {"threat": ("威胁", "threat"), "assault": ("殴打", "assault"),
-                "intentional_injury": ("故意伤害", "intentional injury"),
-                "attempted_homicide": ("杀人未遂", "attempted homicide"), "homicide": ("杀人", "homicide"),
-                "arson": ("放火", "arson"), "property_damage": ("毁坏财物", "property damage"),
-                "other": ("其他", "other")},
+        "marriage_family": ("婚姻家庭", "marriage & family"),
+        "neighbor": ("邻里", "neighbours"),
+        "wage_arrears": ("劳资欠薪", "wage arrears"),
+        "property_management": ("物业", "property management"),
+        "land_transfer": ("土地流转", "land transfer"),
+        "medical": ("医疗", "medical"),
+        "traffic_accident": ("交通事故", "traffic accident"),
+        "construction": ("建设工程", "construction"),
+        "commercial": ("商事", "commercial"),
+        "other": ("其他", "other"),
+        "public_order": ("治安", "public order"),
+    },
+    "source": {
+        "grid_patrol": ("网格巡查", "grid patrol"),
+        "hotline": ("热线", "hotline"),
+        "walk_in": ("来访", "walk-in"),
+        "police_referral": ("公安移送", "police referral"),
+        "court_referral": ("法院委派", "court referral"),
+        "other_agency": ("其他部门", "other agency"),
+    },
+    "channel": {
+        "12345": ("12345 热线", "12345 hotline"),
+        "110": ("110 报警", "110 police"),
+        "12338": ("12338 妇女维权", "12338 women's line"),
+        "12348": ("12348 法律服务", "12348 legal aid"),
+        "grid_report": ("网格上报", "grid report"),
+    },
+    "level": {
+        "village": ("村级", "village"),
+        "township": ("乡镇", "township"),
+        "county": ("县级", "county"),
+        "court": ("法院", "court"),
+    },
+    "outcome": {
+        "agreement": ("达成协议", "agreement"),
+        "no_agreement": ("未达成协议", "no agreement"),
+        "party_absent": ("当事人缺席", "party absent"),
+        "referred": ("移交", "referred"),
+    },
+    "offence": {
+        "threat": ("威胁", "threat"),
+        "assault": ("殴打", "assault"),
+        "intentional_injury": ("故意伤害", "intentional injury"),
+        "attempted_homicide": ("杀人未遂", "attempted homicide"),
+        "homicide": ("杀人", "homicide"),
+        "arson": ("放火", "arson"),
+        "property_damage": ("毁坏财物", "property damage"),
+        "other": ("其他", "other"),
+    },
     "area_type": {"urban": ("城镇", "urban"), "rural": ("农村", "rural")},
-    "factor_theme": {"this_case": ("本案情况", "this case"), "calls": ("来电", "calls"),
-                     "police": ("警情", "police records"), "mediation": ("调解与既往纠纷", "mediation and earlier disputes"),
-                     "persons": ("人员与家庭", "persons and households"), "other": ("其他", "other")},
-    "role": {"analyst": ("分析员", "Analyst"), "admin": ("管理员", "Administrator"), "scorer": ("评分", "Scorer")},
+    "factor_theme": {
+        "this_case": ("本案情况", "this case"),
+        "calls": ("来电", "calls"),
+        "police": ("警情", "police records"),
+        "mediation": ("调解与既往纠纷", "mediation and earlier disputes"),
+        "persons": ("人员与家庭", "persons and households"),
+        "other": ("其他", "other"),
+    },
+    "role": {
+        "analyst": ("分析员", "Analyst"),
+        "admin": ("管理员", "Administrator"),
+        "scorer": ("评分", "Scorer"),
+    },
     "metric": {
         "roc_auc": ("区分能力（ROC 曲线下面积）", "Discrimination (area under the ROC curve)"),
         "average_precision": ("平均精确率", "Average precision"),
@@ -277,47 +390,106 @@ VOCABULARY: dict[str, dict[str, tuple[str, str]]] = {
         "rows": ("评估样本数", "Cases evaluated"),
         "brier": ("Brier 分数（越低越好）", "Brier score (lower is better)"),
         "ece": ("校准误差", "Calibration error"),
-        "ece_noise_floor": ("仅由抽样波动造成的校准误差", "Calibration error expected from chance alone"),
-        "recall_top5": ("风险最高 5% 案件覆盖的转刑比例", "Share of escalations among the riskiest 5%"),
+        "ece_noise_floor": (
+            "仅由抽样波动造成的校准误差",
+            "Calibration error expected from chance alone",
+        ),
+        "recall_top5": (
+            "风险最高 5% 案件覆盖的转刑比例",
+            "Share of escalations among the riskiest 5%",
+        ),
         "precision_top5": ("风险最高 5% 案件中的转刑比例", "Escalation rate of the riskiest 5%"),
-        "recall_top10": ("风险最高 10% 案件覆盖的转刑比例", "Share of escalations among the riskiest 10%"),
+        "recall_top10": (
+            "风险最高 10% 案件覆盖的转刑比例",
+            "Share of escalations among the riskiest 10%",
+        ),
         "precision_top10": ("风险最高 10% 案件中的转刑比例", "Escalation rate of the riskiest 10%"),
-        "override_agreement": ("与分析员改派意见一致的比例", "Agreement with the analysts' overrides"),
+        "override_agreement": (
+            "与分析员改派意见一致的比例",
+            "Agreement with the analysts' overrides",
+        ),
         "macro_f1": ("三级平均 F1", "F1 averaged over the three tiers"),
         "qwk": ("分级一致性（加权 Kappa）", "Agreement on the order of tiers (weighted kappa)"),
         "red_recall": ("红色人员检出比例", "Share of reds found"),
-        "green_precision": ("判为绿色者确为绿色的比例", "Share of those decided green who are green"),
+        "green_precision": (
+            "判为绿色者确为绿色的比例",
+            "Share of those decided green who are green",
+        ),
         "accuracy": ("分级完全一致的比例", "Share with the right tier"),
-        "coverage": ("规则适用的比例", "Share the rule applies to")},
-    "metric_source": {"model": ("模型", "Model"), "served": ("实际采用（规则优先）", "As served (rule first)"),
-                      "rule": ("规则", "Rule"), "model_where_rule": ("规则适用处的模型", "Model where the rule applies"),
-                      "checklist": ("清单打分", "Checklist"), "oracle": ("模拟城市的真实概率", "The simulated city's own odds")},
-    "fairness_attribute": {"ethnicity": ("民族", "Ethnicity"), "sex": ("性别", "Sex"), "area_type": ("城乡", "Urban or rural"),
-                           "district": ("区县", "District")},
-    "fairness_group": {"han": ("汉族", "Han"), "minority": ("少数民族", "Minority"), "unrecorded": ("未登记", "Not recorded"),
-                       "female": ("女", "Female"), "male": ("男", "Male"), "urban": ("城镇", "Urban"),
-                       "rural": ("农村", "Rural"), "gap": ("组间最大差距", "Largest gap between groups")},
-    "plot": {"calibration_curve.png": ("校准曲线", "Calibration"), "lift_chart.png": ("提升曲线", "Lift"),
-             "shap_summary.png": ("各因素影响概览（SHAP）", "Factors at a glance (SHAP)"),
-             "confusion_matrix.png": ("实际分级与判定分级", "Assessed against decided tiers")},
-    "monitor_status": {"ok": ("正常", "OK"), "warn": ("注意", "Warning"), "alert": ("警报", "Alert")},
-    "monitor_check": {"unseen_categories": ("出现训练时没有的类别", "Categories unseen in training"),
-                      "feature_drift": ("因素分布漂移", "Factors drifted"), "population": ("人群构成变化", "Population mix shifted"),
-                      "score_drift": ("评分分布漂移", "Scores drifted"), "data_quality": ("数据质量下降", "Data quality fell"),
-                      "performance": ("区分能力下降", "Discrimination fell"), "calibration": ("校准偏差", "Calibration gap"),
-                      "fairness": ("公平性", "Fairness")},
-    "review_status": {"final": ("已生效", "in effect"), "pending": ("待第二人确认", "waiting for a second analyst"),
-                      "confirmed": ("已确认", "confirmed"), "rejected": ("已驳回", "rejected")},
-    "followup_state": {"upcoming": ("未到期", "upcoming"), "due": ("待回访", "due"), "missed": ("已逾期", "missed"),
-                       "done": ("已完成", "done")},
-    "trigger": {"request": ("评分请求", "score request"), "followup": ("回访后重新评分", "re-scored after a visit"),
-                "event:hotline_calls": ("新来电后重新评分", "re-scored after a new call"),
-                "event:incidents": ("新警情后重新评分", "re-scored after a police incident"),
-                "event:mediation_events": ("调解未果后重新评分", "re-scored after a failed mediation"),
-                "event:screenings": ("新量表筛查后重新评分", "re-scored after a screening"),
-                "event:psych_assessments": ("新心理评估后重新评分", "re-scored after an assessment")},
-    "event": {"call": ("来电", "call"), "case": ("纠纷案件", "case"), "mediation": ("调解", "mediation"),
-              "incident": ("警情", "police incident")},
+        "coverage": ("规则适用的比例", "Share the rule applies to"),
+    },
+    "metric_source": {
+        "model": ("模型", "Model"),
+        "served": ("实际采用（规则优先）", "As served (rule first)"),
+        "rule": ("规则", "Rule"),
+        "model_where_rule": ("规则适用处的模型", "Model where the rule applies"),
+        "checklist": ("清单打分", "Checklist"),
+        "oracle": ("模拟城市的真实概率", "The simulated city's own odds"),
+    },
+    "fairness_attribute": {
+        "ethnicity": ("民族", "Ethnicity"),
+        "sex": ("性别", "Sex"),
+        "area_type": ("城乡", "Urban or rural"),
+        "district": ("区县", "District"),
+    },
+    "fairness_group": {
+        "han": ("汉族", "Han"),
+        "minority": ("少数民族", "Minority"),
+        "unrecorded": ("未登记", "Not recorded"),
+        "female": ("女", "Female"),
+        "male": ("男", "Male"),
+        "urban": ("城镇", "Urban"),
+        "rural": ("农村", "Rural"),
+        "gap": ("组间最大差距", "Largest gap between groups"),
+    },
+    "plot": {
+        "calibration_curve.png": ("校准曲线", "Calibration"),
+        "lift_chart.png": ("提升曲线", "Lift"),
+        "shap_summary.png": ("各因素影响概览（SHAP）", "Factors at a glance (SHAP)"),
+        "confusion_matrix.png": ("实际分级与判定分级", "Assessed against decided tiers"),
+    },
+    "monitor_status": {
+        "ok": ("正常", "OK"),
+        "warn": ("注意", "Warning"),
+        "alert": ("警报", "Alert"),
+    },
+    "monitor_check": {
+        "unseen_categories": ("出现训练时没有的类别", "Categories unseen in training"),
+        "feature_drift": ("因素分布漂移", "Factors drifted"),
+        "population": ("人群构成变化", "Population mix shifted"),
+        "score_drift": ("评分分布漂移", "Scores drifted"),
+        "data_quality": ("数据质量下降", "Data quality fell"),
+        "performance": ("区分能力下降", "Discrimination fell"),
+        "calibration": ("校准偏差", "Calibration gap"),
+        "fairness": ("公平性", "Fairness"),
+    },
+    "review_status": {
+        "final": ("已生效", "in effect"),
+        "pending": ("待第二人确认", "waiting for a second analyst"),
+        "confirmed": ("已确认", "confirmed"),
+        "rejected": ("已驳回", "rejected"),
+    },
+    "followup_state": {
+        "upcoming": ("未到期", "upcoming"),
+        "due": ("待回访", "due"),
+        "missed": ("已逾期", "missed"),
+        "done": ("已完成", "done"),
+    },
+    "trigger": {
+        "request": ("评分请求", "score request"),
+        "followup": ("回访后重新评分", "re-scored after a visit"),
+        "event:hotline_calls": ("新来电后重新评分", "re-scored after a new call"),
+        "event:incidents": ("新警情后重新评分", "re-scored after a police incident"),
+        "event:mediation_events": ("调解未果后重新评分", "re-scored after a failed mediation"),
+        "event:screenings": ("新量表筛查后重新评分", "re-scored after a screening"),
+        "event:psych_assessments": ("新心理评估后重新评分", "re-scored after an assessment"),
+    },
+    "event": {
+        "call": ("来电", "call"),
+        "case": ("纠纷案件", "case"),
+        "mediation": ("调解", "mediation"),
+        "incident": ("警情", "police incident"),
+    },
 }
 
 
@@ -374,7 +546,9 @@ class Translator:
         if isinstance(value, bool) or (kind == "flag" and not isinstance(value, str)):
             return self("yes" if value else "no")
         if isinstance(value, str):  # the categorical features: area type, dispute type, case source
-            kind = next((k for k in ("dispute_type", "source", "area_type") if value in VOCABULARY[k]), None)
+            kind = next(
+                (k for k in ("dispute_type", "source", "area_type") if value in VOCABULARY[k]), None
+            )
             return self.term(kind, value) if kind else value
         if float(value).is_integer():
             return f"{int(value):,}"

@@ -20,9 +20,9 @@ PLOTS = "plots"
 
 @dataclass(frozen=True)
 class PlotSet:
-    version: str           # e.g. triage-escalation/3
+    version: str  # e.g. triage-escalation/3
     run_id: str | None
-    names: list[str]       # PNG file names under plots/<role>/
+    names: list[str]  # PNG file names under plots/<role>/
     error: str | None = None
 
 
@@ -46,10 +46,15 @@ def plot_sets(settings: Settings, versions: dict[str, str]) -> dict[str, PlotSet
     for role, version in versions.items():
         try:
             run_id = _run_id(client, version)
-            names = sorted(Path(a.path).name for a in client.list_artifacts(run_id, _folder(role))
-                           if not a.is_dir and a.path.endswith(".png"))
+            names = sorted(
+                Path(a.path).name
+                for a in client.list_artifacts(run_id, _folder(role))
+                if not a.is_dir and a.path.endswith(".png")
+            )
             out[role] = PlotSet(version, run_id, names)
-        except Exception as exc:  # the registry is another service: the page still shows the metrics
+        except (
+            Exception
+        ) as exc:  # the registry is another service: the page still shows the metrics
             out[role] = PlotSet(version, None, [], error=f"{type(exc).__name__}: {str(exc)[:200]}")
     return out
 
@@ -58,7 +63,9 @@ def plot_file(settings: Settings, role: str, version: str, name: str) -> Path | 
     """A local copy of ``plots/<role>/<name>`` of the version's run; None when the run logged no such plot."""
     client = _client(settings)
     run_id = _run_id(client, version)
-    if name not in {Path(a.path).name for a in client.list_artifacts(run_id, _folder(role)) if not a.is_dir}:
+    if name not in {
+        Path(a.path).name for a in client.list_artifacts(run_id, _folder(role)) if not a.is_dir
+    }:
         return None
     cached = settings.home / "workbench" / "plots" / run_id / role / name
     if not cached.exists():

@@ -22,7 +22,15 @@ from triage.decisions.keys import TooManyFailures
 from triage.web import ServiceDep, SessionDep, client_address
 from triage.workbench import csrf, plots, views
 from triage.workbench.auth import case_viewed
-from triage.workbench.auth import COOKIE, AnalystSession, CookieSigner, SignInRefused, sign_in, sign_out, signer_of
+from triage.workbench.auth import (
+    COOKIE,
+    AnalystSession,
+    CookieSigner,
+    SignInRefused,
+    sign_in,
+    sign_out,
+    signer_of,
+)
 from triage.workbench.history import mask_digits
 from triage.workbench.i18n import LANG_COOKIE, LANGS, Translator, pick_lang
 
@@ -31,7 +39,8 @@ TEMPLATES = Jinja2Templates(directory=HERE / "templates")
 TEMPLATES.env.filters.update(
     local=lambda moment: pd.Timestamp(moment).tz_convert(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
     pct=lambda p: f"{p:.0%}" if p >= 0.1 else f"{p:.1%}",
-    masked=mask_digits)
+    masked=mask_digits,
+)
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 #: Every form POST carries the browser's CSRF token (triage.workbench.csrf).
@@ -46,11 +55,17 @@ def translator(request: Request) -> Translator:
 def render(request: Request, template: str, status: int = 200, **context) -> Response:
     """A page in the reader's language; ``?lang=`` is remembered in a cookie."""
     t = translator(request)
-    response = TEMPLATES.TemplateResponse(request, template, {"t": t, "csrf_token": csrf.form_token(request),
-                                                              **context}, status_code=status)
+    response = TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {"t": t, "csrf_token": csrf.form_token(request), **context},
+        status_code=status,
+    )
     csrf.keep_seed(request, response)
     if request.query_params.get("lang") in LANGS:
-        response.set_cookie(LANG_COOKIE, t.lang, max_age=365 * 86400, path="/ui", httponly=True, samesite="lax")
+        response.set_cookie(
+            LANG_COOKIE, t.lang, max_age=365 * 86400, path="/ui", httponly=True, samesite="lax"
+        )
     return response
 
 
@@ -60,23 +75,37 @@ def login_page(request: Request) -> Response:
 
 
 @router.post("/login", dependencies=CSRF)
-def login(request: Request, session: SessionDep, state: ServiceDep,
-          api_key: Annotated[str, Form(max_length=500)] = "") -> Response:
+def login(
+    request: Request,
+    session: SessionDep,
+    state: ServiceDep,
+    api_key: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
     """Check the key once, then keep only a signed session cookie (HTTP-only, SameSite)."""
     try:
         session_id = sign_in(session, state.verifier, api_key, client_address(request))
     except SignInRefused as refused:
-        return render(request, "login.html", status=401 if refused.reason == "key_invalid" else 403,
-                      error=refused.reason)
+        return render(
+            request,
+            "login.html",
+            status=401 if refused.reason == "key_invalid" else 403,
+            error=refused.reason,
+        )
     except TooManyFailures as exc:
         response = render(request, "login.html", status=429, error="too_many_failures")
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     session.commit()
     response = RedirectResponse("/ui/", status_code=303)
-    response.set_cookie(COOKIE, signer_of(request).sign(session_id), path="/ui", httponly=True, samesite="lax",
-                        secure=request.url.scheme == "https",
-                        max_age=int(timedelta(hours=state.settings.workbench_session_hours).total_seconds()))
+    response.set_cookie(
+        COOKIE,
+        signer_of(request).sign(session_id),
+        path="/ui",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        max_age=int(timedelta(hours=state.settings.workbench_session_hours).total_seconds()),
+    )
     return response
 
 
@@ -91,17 +120,34 @@ def logout(request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/")
-def queue_page(request: Request, key: AnalystSession, session: SessionDep, state: ServiceDep,
-               query: Annotated[views.QueueQuery, Query()]) -> Response:
+def queue_page(
+    request: Request,
+    key: AnalystSession,
+    session: SessionDep,
+    state: ServiceDep,
+    query: Annotated[views.QueueQuery, Query()],
+) -> Response:
     view = views.queue_view(session, query, team_capacity(state.settings.domain_file))
-    return render(request, "queue.html", key=key, query=query, view=view,
-                  bands=views.BANDS, teams=sorted(state.scorer.teams),
-                  dispute_types=DISPUTE_TYPES)
+    return render(
+        request,
+        "queue.html",
+        key=key,
+        query=query,
+        view=view,
+        bands=views.BANDS,
+        teams=sorted(state.scorer.teams),
+        dispute_types=DISPUTE_TYPES,
+    )
 
 
 #: What the case page confirms after a form was stored (``?saved=``), as a key of the workbench's messages.
-SAVED = {"true": "review_saved", "pending": "review_pending_saved", "confirmed": "review_confirmed",
-         "rejected": "review_rejected", "visit": "visit_saved"}
+SAVED = {
+    "true": "review_saved",
+    "pending": "review_pending_saved",
+    "confirmed": "review_confirmed",
+    "rejected": "review_rejected",
+    "visit": "visit_saved",
+}
 
 
 def followup_cfg(state) -> dict:
@@ -121,7 +167,11 @@ def _refusal_signer(request: Request) -> CookieSigner:
 
 def _sealed(request: Request, content: dict) -> str:
     """``content`` signed (base64url JSON holds no dot, which the signer's format uses)."""
-    packed = base64.urlsafe_b64encode(json.dumps(content, ensure_ascii=False).encode()).decode().rstrip("=")
+    packed = (
+        base64.urlsafe_b64encode(json.dumps(content, ensure_ascii=False).encode())
+        .decode()
+        .rstrip("=")
+    )
     return _refusal_signer(request).sign(packed)
 
 
@@ -135,18 +185,32 @@ def _unsealed(request: Request) -> dict | None:
         return None
 
 
-def case_response(request: Request, score_id: str, key, session, state, status: int = 200, **context) -> Response:
+def case_response(
+    request: Request, score_id: str, key, session, state, status: int = 200, **context
+) -> Response:
     """The case page (or 404); after a refused form, ``context`` carries the error and what was typed."""
-    view = views.case_view(session, state.engine, score_id, translator(request), followup_cfg(state))
+    view = views.case_view(
+        session, state.engine, score_id, translator(request), followup_cfg(state)
+    )
     if view is None:
         return render(request, "not_found.html", status=404, key=key)
-    return render(request, "case.html", status=status, key=key, view=view, teams=sorted(state.scorer.teams),
-                  horizon_days=state.settings.horizon_days, outcomes=followup_cfg(state)["outcomes"],
-                  page_path=f"/ui/cases/{score_id}", **context)
+    return render(
+        request,
+        "case.html",
+        status=status,
+        key=key,
+        view=view,
+        teams=sorted(state.scorer.teams),
+        horizon_days=state.settings.horizon_days,
+        outcomes=followup_cfg(state)["outcomes"],
+        page_path=f"/ui/cases/{score_id}",
+        **context,
+    )
 
 
-def refused(request: Request, score_id: str, rejected: views.ReviewRejected, where: str, session,
-            **form) -> Response:
+def refused(
+    request: Request, score_id: str, rejected: views.ReviewRejected, where: str, session, **form
+) -> Response:
     """Back to the case page (post, redirect, get: the address bar shows the case, and reloading it is safe),
     the refusal and what was typed carried there in a short-lived signed cookie of that page only."""
     session.rollback()
@@ -155,20 +219,41 @@ def refused(request: Request, score_id: str, rejected: views.ReviewRejected, whe
     if len(value) > REFUSED_BYTES:
         value = _sealed(request, content | {"form": {k: v for k, v in form.items() if k != "note"}})
     response = RedirectResponse(f"/ui/cases/{score_id}", status_code=303)
-    response.set_cookie(REFUSED, value, max_age=REFUSED_SECONDS, path=f"/ui/cases/{score_id}", httponly=True,
-                        samesite="lax", secure=request.url.scheme == "https")
+    response.set_cookie(
+        REFUSED,
+        value,
+        max_age=REFUSED_SECONDS,
+        path=f"/ui/cases/{score_id}",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
     return response
 
 
 @router.get("/cases/{score_id}", dependencies=[Depends(case_viewed)])
-def case_page(request: Request, score_id: str, key: AnalystSession, session: SessionDep, state: ServiceDep,
-              saved: Literal[tuple(SAVED)] | None = None) -> Response:  # type: ignore[valid-type]
+def case_page(
+    request: Request,
+    score_id: str,
+    key: AnalystSession,
+    session: SessionDep,
+    state: ServiceDep,
+    saved: Literal[tuple(SAVED)] | None = None,
+) -> Response:  # type: ignore[valid-type]
     """The case; after a refused form, its message at the top and the form as it was typed (shown once)."""
     came_back = _unsealed(request)
-    context = {} if came_back is None else {
-        "error": translator(request)(came_back["message"], **came_back["fields"]), "error_for": came_back["for"],
-        "form": came_back["form"]}
-    response = case_response(request, score_id, key, session, state, saved=SAVED.get(saved), **context)
+    context = (
+        {}
+        if came_back is None
+        else {
+            "error": translator(request)(came_back["message"], **came_back["fields"]),
+            "error_for": came_back["for"],
+            "form": came_back["form"],
+        }
+    )
+    response = case_response(
+        request, score_id, key, session, state, saved=SAVED.get(saved), **context
+    )
     if REFUSED in request.cookies:
         response.delete_cookie(REFUSED, path=f"/ui/cases/{score_id}")
     return response
@@ -181,28 +266,62 @@ def form_address(score_id: str) -> Response:
 
 
 @router.post("/cases/{score_id}/review", dependencies=CSRF)
-def review(request: Request, score_id: str, key: AnalystSession, session: SessionDep, state: ServiceDep,
-           verdict: Annotated[str, Form()] = "agree", teams: Annotated[list[str], Form()] = [],  # noqa: B006
-           priority: Annotated[str, Form(max_length=32)] = "",
-           note: Annotated[str, Form(max_length=10_000)] = "") -> Response:
+def review(
+    request: Request,
+    score_id: str,
+    key: AnalystSession,
+    session: SessionDep,
+    state: ServiceDep,
+    verdict: Annotated[str, Form()] = "agree",
+    teams: Annotated[list[str], Form()] = [],  # noqa: B006
+    priority: Annotated[str, Form(max_length=32)] = "",
+    note: Annotated[str, Form(max_length=10_000)] = "",
+) -> Response:
     """Store the verdict as ``POST /v1/scores/{id}/review`` does, then show the case again."""
     try:
-        stored = views.submit_review(session, score_id, verdict, teams, priority, note, key.id, state.scorer.teams,
-                                     state.scorer.routing)
+        stored = views.submit_review(
+            session,
+            score_id,
+            verdict,
+            teams,
+            priority,
+            note,
+            key.id,
+            state.scorer.teams,
+            state.scorer.routing,
+        )
     except views.ReviewRejected as rejected:
-        return refused(request, score_id, rejected, "review", session, verdict=verdict, teams=teams,
-                       priority=priority, note=note)
+        return refused(
+            request,
+            score_id,
+            rejected,
+            "review",
+            session,
+            verdict=verdict,
+            teams=teams,
+            priority=priority,
+            note=note,
+        )
     if stored is None:
         return render(request, "not_found.html", status=404, key=key)
     session.commit()
-    return RedirectResponse(f"/ui/cases/{score_id}?saved={'pending' if stored.status == 'pending' else 'true'}",
-                            status_code=303)
+    return RedirectResponse(
+        f"/ui/cases/{score_id}?saved={'pending' if stored.status == 'pending' else 'true'}",
+        status_code=303,
+    )
 
 
 @router.post("/cases/{score_id}/reviews/{review_id}", dependencies=CSRF)
-def settle(request: Request, score_id: str, review_id: int, key: AnalystSession, session: SessionDep,
-           state: ServiceDep, action: Annotated[Literal["confirm", "reject"], Form()],
-           note: Annotated[str, Form(max_length=10_000)] = "") -> Response:
+def settle(
+    request: Request,
+    score_id: str,
+    review_id: int,
+    key: AnalystSession,
+    session: SessionDep,
+    state: ServiceDep,
+    action: Annotated[Literal["confirm", "reject"], Form()],
+    note: Annotated[str, Form(max_length=10_000)] = "",
+) -> Response:
     """Four eyes: confirm or reject another analyst's pending override, as the API does."""
     try:
         settled = views.settle_review(session, score_id, review_id, action, note, key.id)
@@ -215,15 +334,34 @@ def settle(request: Request, score_id: str, review_id: int, key: AnalystSession,
 
 
 @router.post("/cases/{score_id}/followups/{followup_id}", dependencies=CSRF)
-def visit(request: Request, score_id: str, followup_id: int, key: AnalystSession, session: SessionDep,
-          state: ServiceDep, outcome: Annotated[str, Form(max_length=32)] = "",
-          note: Annotated[str, Form(max_length=10_000)] = "", rescore: Annotated[bool, Form()] = False) -> Response:
+def visit(
+    request: Request,
+    score_id: str,
+    followup_id: int,
+    key: AnalystSession,
+    session: SessionDep,
+    state: ServiceDep,
+    outcome: Annotated[str, Form(max_length=32)] = "",
+    note: Annotated[str, Form(max_length=10_000)] = "",
+    rescore: Annotated[bool, Form()] = False,
+) -> Response:
     """Record a follow-up visit as ``POST /v1/followups/{id}`` does; a re-score opens the new decision."""
     try:
-        done = views.record_visit(session, followup_id, outcome, note, rescore, key.id, followup_cfg(state),
-                                  state.scorer, state.champions)
+        done = views.record_visit(
+            session,
+            followup_id,
+            outcome,
+            note,
+            rescore,
+            key.id,
+            followup_cfg(state),
+            state.scorer,
+            state.champions,
+        )
     except views.ReviewRejected as rejected:
-        return refused(request, score_id, rejected, f"visit-{followup_id}", session, outcome=outcome, note=note)
+        return refused(
+            request, score_id, rejected, f"visit-{followup_id}", session, outcome=outcome, note=note
+        )
     if done is None:
         return render(request, "not_found.html", status=404, key=key)
     session.commit()
@@ -236,14 +374,27 @@ def models_page(request: Request, key: AnalystSession, state: ServiceDep) -> Res
     try:
         champions = state.champions.current
     except NoChampions as exc:
-        return render(request, "models.html", key=key, champions=None, problem=str(exc),
-                      mlflow_ui=str(state.settings.mlflow_ui_url))
-    return render(request, "models.html", key=key, champions=champions,
-                  plot_sets=plots.plot_sets(state.settings, champions.versions),
-                  metric_tables={role: views.metric_table(role, champions.metrics.get(role, {}))
-                                 for role in champions.versions},
-                  monitoring=views.monitoring_overview(state.settings),
-                  mlflow_ui=str(state.settings.mlflow_ui_url))
+        return render(
+            request,
+            "models.html",
+            key=key,
+            champions=None,
+            problem=str(exc),
+            mlflow_ui=str(state.settings.mlflow_ui_url),
+        )
+    return render(
+        request,
+        "models.html",
+        key=key,
+        champions=champions,
+        plot_sets=plots.plot_sets(state.settings, champions.versions),
+        metric_tables={
+            role: views.metric_table(role, champions.metrics.get(role, {}))
+            for role in champions.versions
+        },
+        monitoring=views.monitoring_overview(state.settings),
+        mlflow_ui=str(state.settings.mlflow_ui_url),
+    )
 
 
 @router.get("/models/{role}/plots/{name}")
@@ -253,4 +404,6 @@ def plot(role: str, name: str, key: AnalystSession, state: ServiceDep) -> Respon
     path = plots.plot_file(state.settings, role, version, name) if version else None
     if path is None:
         return Response(status_code=404)
-    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+    return FileResponse(
+        path, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"}
+    )

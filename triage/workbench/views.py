@@ -25,8 +25,20 @@ from triage.routing import RoutingRules
 from triage.decisions import capacity, followups, queue, reviews, stored
 from triage.decisions.champions import ChampionStore
 from triage.decisions.timeline import timeline as decision_timeline
-from triage.decisions.types import (SHANGHAI, Band, ConfirmIn, DisputeType, FollowupOut, QueueItem, ReviewIn, ReviewOut,
-                                    StoredScore, TimelineEntry, VisitIn, VisitOut)
+from triage.decisions.types import (
+    SHANGHAI,
+    Band,
+    ConfirmIn,
+    DisputeType,
+    FollowupOut,
+    QueueItem,
+    ReviewIn,
+    ReviewOut,
+    StoredScore,
+    TimelineEntry,
+    VisitIn,
+    VisitOut,
+)
 from triage.workbench.chart import Waterfall, waterfall
 from triage.workbench.history import Event, timeline
 from triage.workbench.i18n import VOCABULARY, Translator
@@ -36,9 +48,13 @@ PAGE_SIZE = 20
 #: Share of the response time left below which a case counts as due soon.
 DUE_SOON_SHARE = 0.25
 #: The service's warnings by their opening words, so that a page can name each kind in its own language.
-WARNING_KINDS = (("outside the training population", "population"), ("no recorded history", "no_history"),
-                 ("unknown household", "unknown_household"),
-                 ("unknown counterparty household", "unknown_counterparty"), ("unknown person", "unknown_person"))
+WARNING_KINDS = (
+    ("outside the training population", "population"),
+    ("no recorded history", "no_history"),
+    ("unknown household", "unknown_household"),
+    ("unknown counterparty household", "unknown_counterparty"),
+    ("unknown person", "unknown_person"),
+)
 
 
 def _blank_is_none(value):
@@ -64,18 +80,35 @@ class QueueQuery(BaseModel):
     due: Literal["today"] | None = None
     page: int = Field(1, ge=1, le=100_000)
 
-    _blank = field_validator("team", "dispute_type", "reviewed", "scored_from", "scored_to", "band_rise",
-                             "due", mode="before")(_blank_is_none)
+    _blank = field_validator(
+        "team",
+        "dispute_type",
+        "reviewed",
+        "scored_from",
+        "scored_to",
+        "band_rise",
+        "due",
+        mode="before",
+    )(_blank_is_none)
 
     def where(self) -> queue.QueueFilter:
         """The filter of ``queue.queue_page``; dates are whole days in Asia/Shanghai."""
         start = datetime.combine(self.scored_from, time(), SHANGHAI) if self.scored_from else None
-        end = (datetime.combine(self.scored_to + timedelta(days=1), time(), SHANGHAI) - timedelta(microseconds=1)
-               if self.scored_to else None)
+        end = (
+            datetime.combine(self.scored_to + timedelta(days=1), time(), SHANGHAI)
+            - timedelta(microseconds=1)
+            if self.scored_to
+            else None
+        )
         return queue.QueueFilter(
-            band=list(self.band) or None, team=self.team, dispute_type=[self.dispute_type] if self.dispute_type else None,
-            reviewed=None if self.reviewed is None else self.reviewed == "yes", created_from=start, created_to=end,
-            band_rise=True if self.band_rise else None)
+            band=list(self.band) or None,
+            team=self.team,
+            dispute_type=[self.dispute_type] if self.dispute_type else None,
+            reviewed=None if self.reviewed is None else self.reviewed == "yes",
+            created_from=start,
+            created_to=end,
+            band_rise=True if self.band_rise else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -98,8 +131,15 @@ FEATURE_CODE = re.compile(r" \([a-z][a-z0-9]*_[a-z0-9_]+\)")
 def warnings_of(response: dict) -> list[CaseWarning]:
     """A stored response's warnings, each with its kind (how little the estimate rests on), the features
     named by their labels only."""
-    return [CaseWarning(kind=next((kind for opening, kind in WARNING_KINDS if text.startswith(opening)), "other"),
-                        text=FEATURE_CODE.sub("", text)) for text in response.get("warnings", [])]
+    return [
+        CaseWarning(
+            kind=next(
+                (kind for opening, kind in WARNING_KINDS if text.startswith(opening)), "other"
+            ),
+            text=FEATURE_CODE.sub("", text),
+        )
+        for text in response.get("warnings", [])
+    ]
 
 
 @dataclass(frozen=True)
@@ -135,28 +175,60 @@ def deadline(created_at: datetime, hours: float, reviewed: bool, now: datetime) 
     return Deadline(hours=hours, elapsed_hours=elapsed, state=state)
 
 
-def queue_view(session: Session, query: QueueQuery, capacities: dict[str, int],
-               now: datetime | None = None) -> QueueView:
+def queue_view(
+    session: Session, query: QueueQuery, capacities: dict[str, int], now: datetime | None = None
+) -> QueueView:
     """One page of the queue, highest risk first, with the count per band under the other filters and
     each team's cases due today against its capacity."""
     now = now or datetime.now(timezone.utc)
     ranking = capacity.rank_due(session, list(capacities), now.astimezone(SHANGHAI).date())
     where = query.where()
-    if query.due:   # the cases the capacity table counts as due today, of the team when one is chosen
-        where = replace(where, score_ids=sorted({row[0] for code, rows in ranking.owed.items()
-                                                 if query.team in (None, code) for row, _ in rows}))
+    if (
+        query.due
+    ):  # the cases the capacity table counts as due today, of the team when one is chosen
+        where = replace(
+            where,
+            score_ids=sorted(
+                {
+                    row[0]
+                    for code, rows in ranking.owed.items()
+                    if query.team in (None, code)
+                    for row, _ in rows
+                }
+            ),
+        )
     page = queue.queue_page(session, where, PAGE_SIZE, (query.page - 1) * PAGE_SIZE)
-    counts = {band: queue.queue_page(session, replace(where, band=[band]), 1, 0).total for band in BANDS}
+    counts = {
+        band: queue.queue_page(session, replace(where, band=[band]), 1, 0).total for band in BANDS
+    }
     beyond = ranking.beyond_capacity(capacities)
     rows = []
     for item in page.items:
-        decision = session.get(Decision, item.score_id)  # already in the session from the queue query
-        rows.append(QueueRow(item=item, review_teams=decision.reviews[-1].teams if decision.reviews else [],
-                             deadline=deadline(item.created_at, decision.response["route"]["respond_within_hours"],
-                                               any(r.status != "pending" for r in decision.reviews), now),
-                             warnings=warnings_of(decision.response), beyond_capacity=beyond.get(item.score_id, [])))
-    return QueueView(rows=rows, total=page.total, page=query.page, pages=max(math.ceil(page.total / PAGE_SIZE), 1),
-                     band_counts=counts, teams=capacity.teams_queue(ranking, capacities, cases_per_team=0, now=now))
+        decision = session.get(
+            Decision, item.score_id
+        )  # already in the session from the queue query
+        rows.append(
+            QueueRow(
+                item=item,
+                review_teams=decision.reviews[-1].teams if decision.reviews else [],
+                deadline=deadline(
+                    item.created_at,
+                    decision.response["route"]["respond_within_hours"],
+                    any(r.status != "pending" for r in decision.reviews),
+                    now,
+                ),
+                warnings=warnings_of(decision.response),
+                beyond_capacity=beyond.get(item.score_id, []),
+            )
+        )
+    return QueueView(
+        rows=rows,
+        total=page.total,
+        page=query.page,
+        pages=max(math.ceil(page.total / PAGE_SIZE), 1),
+        band_counts=counts,
+        teams=capacity.teams_queue(ranking, capacities, cases_per_team=0, now=now),
+    )
 
 
 @dataclass(frozen=True)
@@ -167,13 +239,19 @@ class CaseView:
     events_total: int
     deadline: Deadline
     warnings: list[CaseWarning]
-    timeline: list[TimelineEntry]         # the case's decisions, reviews and visits, oldest first
-    latest_score_id: str                  # the case's newest decision (this one, unless re-scored since)
+    timeline: list[TimelineEntry]  # the case's decisions, reviews and visits, oldest first
+    latest_score_id: str  # the case's newest decision (this one, unless re-scored since)
     followups: list[FollowupOut]
 
 
-def case_view(session: Session, engine: Engine, score_id: str, t: Translator, followup_cfg: dict,
-              now: datetime | None = None) -> CaseView | None:
+def case_view(
+    session: Session,
+    engine: Engine,
+    score_id: str,
+    t: Translator,
+    followup_cfg: dict,
+    now: datetime | None = None,
+) -> CaseView | None:
     """A stored decision with its chart, the households' history as of the score, and the case's own
     timeline of decisions, reviews and follow-up visits; None when unknown."""
     score = stored.get(session, score_id, top=None)
@@ -181,17 +259,33 @@ def case_view(session: Session, engine: Engine, score_id: str, t: Translator, fo
         return None
     now = now or datetime.now(timezone.utc)
     case = score.request["case"]
-    events, total = timeline(engine, case["household_id"], case.get("counterparty_household_id"),
-                             score.case_id, score.as_of)
+    events, total = timeline(
+        engine,
+        case["household_id"],
+        case.get("counterparty_household_id"),
+        score.case_id,
+        score.as_of,
+    )
     entries = decision_timeline(session, score.case_id, followup_cfg, now).entries
     decided = [e.decision for e in entries if e.type == "decision"]
-    return CaseView(score=score, chart=waterfall(score.escalation.model_dump(), t), events=events,
-                    events_total=total,
-                    deadline=deadline(score.created_at, score.route.respond_within_hours,
-                                      any(r.status != "pending" for r in score.reviews), now),
-                    warnings=warnings_of({"warnings": score.warnings}), timeline=entries,
-                    latest_score_id=decided[-1].score_id,
-                    followups=sorted((e.followup for e in entries if e.type == "followup"), key=lambda f: f.due_at))
+    return CaseView(
+        score=score,
+        chart=waterfall(score.escalation.model_dump(), t),
+        events=events,
+        events_total=total,
+        deadline=deadline(
+            score.created_at,
+            score.route.respond_within_hours,
+            any(r.status != "pending" for r in score.reviews),
+            now,
+        ),
+        warnings=warnings_of({"warnings": score.warnings}),
+        timeline=entries,
+        latest_score_id=decided[-1].score_id,
+        followups=sorted(
+            (e.followup for e in entries if e.type == "followup"), key=lambda f: f.due_at
+        ),
+    )
 
 
 class ReviewRejected(ValueError):
@@ -203,12 +297,23 @@ class ReviewRejected(ValueError):
 
 
 def _invalid(exc: Exception) -> ReviewRejected:
-    detail = "; ".join(e["msg"] for e in exc.errors()) if isinstance(exc, ValidationError) else str(exc)
+    detail = (
+        "; ".join(e["msg"] for e in exc.errors()) if isinstance(exc, ValidationError) else str(exc)
+    )
     return ReviewRejected("review_invalid", detail=detail)
 
 
-def submit_review(session: Session, score_id: str, verdict: str, teams: list[str], priority: str, note: str,
-                  reviewer_key_id: str, known_teams: set[str], routing: RoutingRules) -> ReviewOut | None:
+def submit_review(
+    session: Session,
+    score_id: str,
+    verdict: str,
+    teams: list[str],
+    priority: str,
+    note: str,
+    reviewer_key_id: str,
+    known_teams: set[str],
+    routing: RoutingRules,
+) -> ReviewOut | None:
     """Store the analyst's verdict as the API does (an override that drops what a safeguard rule
     requires waits for a second analyst); the form's own checks come first, in the page's words."""
     note = note.strip()
@@ -218,30 +323,50 @@ def submit_review(session: Session, score_id: str, verdict: str, teams: list[str
         raise ReviewRejected("note_required")
     try:
         override = verdict == "override"
-        body = ReviewIn(verdict=verdict, teams=teams if override else None,
-                        priority=(priority or None) if override else None, note=note or None)
+        body = ReviewIn(
+            verdict=verdict,
+            teams=teams if override else None,
+            priority=(priority or None) if override else None,
+            note=note or None,
+        )
         return reviews.review(session, score_id, body, reviewer_key_id, known_teams, routing)
     except (ValidationError, reviews.UnknownTeams) as exc:
         raise _invalid(exc) from exc
 
 
-def settle_review(session: Session, score_id: str, review_id: int, action: str, note: str,
-                  key_id: str) -> ReviewOut | None:
+def settle_review(
+    session: Session, score_id: str, review_id: int, action: str, note: str, key_id: str
+) -> ReviewOut | None:
     """Four eyes: a second analyst confirms or rejects a pending override, as the API does; a rejection says why."""
     note = note.strip()
     if action == "reject" and not note:
         raise ReviewRejected("reject_note_required")
     try:
-        return reviews.settle(session, score_id, review_id, ConfirmIn(note=note or None), key_id,
-                                confirm=action == "confirm")
+        return reviews.settle(
+            session,
+            score_id,
+            review_id,
+            ConfirmIn(note=note or None),
+            key_id,
+            confirm=action == "confirm",
+        )
     except reviews.SameAnalyst as exc:
         raise ReviewRejected("same_analyst") from exc
     except (ValidationError, reviews.NotPending) as exc:
         raise _invalid(exc) from exc
 
 
-def record_visit(session: Session, followup_id: int, outcome: str, note: str, rescore: bool, key_id: str,
-                 cfg: dict, scorer, champions: ChampionStore) -> VisitOut | None:
+def record_visit(
+    session: Session,
+    followup_id: int,
+    outcome: str,
+    note: str,
+    rescore: bool,
+    key_id: str,
+    cfg: dict,
+    scorer,
+    champions: ChampionStore,
+) -> VisitOut | None:
     """A follow-up visit recorded as ``POST /v1/followups/{id}`` records it (re-scoring when asked or of concern)."""
     note = note.strip()
     if not outcome:
@@ -249,8 +374,15 @@ def record_visit(session: Session, followup_id: int, outcome: str, note: str, re
     if not note:
         raise ReviewRejected("visit_note_required")
     try:
-        return followups.visit(session, followup_id, VisitIn(note=note, outcome=outcome, rescore=rescore), key_id,
-                               cfg, scorer, champions)
+        return followups.visit(
+            session,
+            followup_id,
+            VisitIn(note=note, outcome=outcome, rescore=rescore),
+            key_id,
+            cfg,
+            scorer,
+            champions,
+        )
     except (ValidationError, followups.UnknownOutcome, followups.AlreadyVisited) as exc:
         raise _invalid(exc) from exc
 
@@ -264,8 +396,8 @@ COUNTS = ("rows", "positives")
 @dataclass(frozen=True)
 class MetricRow:
     metric: str
-    values: dict[str, str]           # by source, formatted
-    folds: str | None                # the model's lowest–highest over the backtest periods
+    values: dict[str, str]  # by source, formatted
+    folds: str | None  # the model's lowest–highest over the backtest periods
 
 
 @dataclass(frozen=True)
@@ -299,11 +431,19 @@ def metric_table(role: str, metrics: dict[str, float]) -> MetricTable:
         elif source == "model":
             metric, _, stat = rest.rpartition("_")
             folds.setdefault(metric, {})[stat] = value
-    sources = ["model"] + [s for s in reversed(METRIC_SOURCES) if any(s in v for v in pooled.values())]
-    rows = [MetricRow(metric, {s: _figure(metric, v) for s, v in values.items()},
-                      f"{_figure(metric, folds[metric]['min'])} – {_figure(metric, folds[metric]['max'])}"
-                      if {"min", "max"} <= folds.get(metric, {}).keys() else None)
-            for metric, values in sorted(pooled.items(), key=lambda item: _metric_order(item[0]))]
+    sources = ["model"] + [
+        s for s in reversed(METRIC_SOURCES) if any(s in v for v in pooled.values())
+    ]
+    rows = [
+        MetricRow(
+            metric,
+            {s: _figure(metric, v) for s, v in values.items()},
+            f"{_figure(metric, folds[metric]['min'])} – {_figure(metric, folds[metric]['max'])}"
+            if {"min", "max"} <= folds.get(metric, {}).keys()
+            else None,
+        )
+        for metric, values in sorted(pooled.items(), key=lambda item: _metric_order(item[0]))
+    ]
     return MetricTable(sources=sources, rows=rows)
 
 
@@ -312,7 +452,10 @@ def monitoring_overview(settings) -> dict:
     from triage.monitoring import latest_fairness_table, latest_monitoring_summary
 
     try:
-        return {"summary": latest_monitoring_summary(settings), "fairness": latest_fairness_table(settings) or [],
-                "error": None}
+        return {
+            "summary": latest_monitoring_summary(settings),
+            "fairness": latest_fairness_table(settings) or [],
+            "error": None,
+        }
     except Exception as exc:  # MLflow unreachable: the page still shows the models
         return {"summary": None, "fairness": [], "error": f"{type(exc).__name__}: {exc}"}

@@ -16,16 +16,21 @@ target_metadata = all_models_metadata()
 
 def _run(connection) -> None:
     # SQLite cannot ALTER most things in place: batch mode lets later revisions copy-and-move.
-    context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
 
 if context.is_offline_mode():
     # `alembic upgrade head --sql`: the DDL for a DBA to review instead of running it.
-    context.configure(url=get_settings().db_url, target_metadata=target_metadata,
-                      literal_binds=True)
+    context.configure(
+        url=get_settings().db_url, target_metadata=target_metadata, literal_binds=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 elif (shared_connection := context.config.attributes.get("connection")) is not None:

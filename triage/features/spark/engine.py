@@ -22,12 +22,19 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType, DoubleType, StructField, StructType
 
 from triage.contract import TIMEZONE
-from triage.features.registry import FEATURE_CONFIG, HISTORY_OPS, KEYED_BY, TIME_AND_ID, Feature, features_of
+from triage.features.registry import (
+    FEATURE_CONFIG,
+    HISTORY_OPS,
+    KEYED_BY,
+    TIME_AND_ID,
+    Feature,
+    features_of,
+)
 from triage.features.text import carries_threat
 
 DAY_US = 86_400 * 10**6
-ROW = "_row"          # the query's position in its input: results come back in input order
-AS_OF = "_as_of"      # the query's as_of in UTC microseconds
+ROW = "_row"  # the query's position in its input: results come back in input order
+AS_OF = "_as_of"  # the query's as_of in UTC microseconds
 TIME, ID = "_t", "_id"
 
 _MEMBER_OPS = ("member_any", "member_latest_max")
@@ -35,8 +42,9 @@ _MEMBER_OPS = ("member_any", "member_latest_max")
 
 def _ranked(column: str, ranks: dict[str, int]) -> Column:
     """Ordinal code of an enum column (``features.yaml`` ``ranks``), null when absent."""
-    return F.element_at(F.create_map(*[F.lit(x) for pair in ranks.items() for x in pair]),
-                        F.col(column)).cast("double")
+    return F.element_at(
+        F.create_map(*[F.lit(x) for pair in ranks.items() for x in pair]), F.col(column)
+    ).cast("double")
 
 
 def _null_for_nan(column: str) -> Column:
@@ -45,7 +53,9 @@ def _null_for_nan(column: str) -> Column:
 
 def _timed(frame: DataFrame, source: str) -> DataFrame:
     time_column, id_column = TIME_AND_ID[source]
-    return frame.withColumn(TIME, F.unix_micros(F.col(time_column))).withColumn(ID, F.col(id_column))
+    return frame.withColumn(TIME, F.unix_micros(F.col(time_column))).withColumn(
+        ID, F.col(id_column)
+    )
 
 
 def with_call_signals(calls: DataFrame, text_model=None) -> DataFrame:
@@ -54,38 +64,54 @@ def with_call_signals(calls: DataFrame, text_model=None) -> DataFrame:
     The text itself is dropped once read: it is most of the calls' bytes and no feature needs it.
     """
     kept = [field for field in calls.schema.fields if field.name != "text"]
-    schema = StructType([*kept, StructField("threat", BooleanType()), StructField("text_score", DoubleType())])
+    schema = StructType(
+        [*kept, StructField("threat", BooleanType()), StructField("text_score", DoubleType())]
+    )
 
     def signals(batches):
         for batch in batches:
             text = batch.pop("text")
             batch["threat"] = carries_threat(text).to_numpy()
-            batch["text_score"] = (text_model.score(text) if text_model is not None
-                                   else np.full(len(batch), np.nan))
+            batch["text_score"] = (
+                text_model.score(text) if text_model is not None else np.full(len(batch), np.nan)
+            )
             yield batch
 
     # Materialised once: both sides of a case (and both models' frames) read the same scores.
-    return calls.mapInPandas(signals, schema).withColumn("text_score", _null_for_nan("text_score")).localCheckpoint()
+    return (
+        calls.mapInPandas(signals, schema)
+        .withColumn("text_score", _null_for_nan("text_score"))
+        .localCheckpoint()
+    )
 
 
 def with_description_signals(queries: DataFrame, text_model=None) -> DataFrame:
     """Queries plus the lexicon flag and text score of their ``description`` (null when missing)."""
-    schema = StructType([*queries.schema.fields, StructField("_description_threat", DoubleType()),
-                         StructField("_description_text_score", DoubleType())])
+    schema = StructType(
+        [
+            *queries.schema.fields,
+            StructField("_description_threat", DoubleType()),
+            StructField("_description_text_score", DoubleType()),
+        ]
+    )
 
     def signals(batches):
         for batch in batches:
             text = batch["description"]
             present = text.notna().to_numpy()
-            batch["_description_threat"] = np.where(present, carries_threat(text).to_numpy(dtype=np.float64),
-                                                    np.nan)
-            batch["_description_text_score"] = (text_model.score(text) if text_model is not None
-                                                else np.full(len(batch), np.nan))
+            batch["_description_threat"] = np.where(
+                present, carries_threat(text).to_numpy(dtype=np.float64), np.nan
+            )
+            batch["_description_text_score"] = (
+                text_model.score(text) if text_model is not None else np.full(len(batch), np.nan)
+            )
             yield batch
 
-    return (queries.mapInPandas(signals, schema)
-            .withColumn("_description_threat", _null_for_nan("_description_threat"))
-            .withColumn("_description_text_score", _null_for_nan("_description_text_score")))
+    return (
+        queries.mapInPandas(signals, schema)
+        .withColumn("_description_threat", _null_for_nan("_description_threat"))
+        .withColumn("_description_text_score", _null_for_nan("_description_text_score"))
+    )
 
 
 class SparkHistory:
@@ -100,31 +126,60 @@ class SparkHistory:
         ranks = FEATURE_CONFIG["ranks"]
         self.text_model = text_model
         self.households = tables["households"].select(
-            "household_id", "registered_at", "size", "low_income", "area_type")
+            "household_id", "registered_at", "size", "low_income", "area_type"
+        )
         self.persons = tables["persons"].select(
-            "person_id", "household_id", "sex", "birth_year", "employment", "returned_migrant",
-            "alcohol_problem", "prior_conviction", "mental_health_registry")
-        calls = tables["hotline_calls"].where(F.col("household_id").isNotNull()).select(
-            "call_id", "received_at", "channel", "household_id", "text")
+            "person_id",
+            "household_id",
+            "sex",
+            "birth_year",
+            "employment",
+            "returned_migrant",
+            "alcohol_problem",
+            "prior_conviction",
+            "mental_health_registry",
+        )
+        calls = (
+            tables["hotline_calls"]
+            .where(F.col("household_id").isNotNull())
+            .select("call_id", "received_at", "channel", "household_id", "text")
+        )
         cases = tables["cases"]
         involvement = cases.select("case_id", "opened_at", "household_id").unionByName(
-            cases.where(F.col("counterparty_household_id").isNotNull())
-                 .select("case_id", "opened_at", F.col("counterparty_household_id").alias("household_id")))
-        mediations = (tables["mediation_events"].select("event_id", "case_id", "at", "level", "outcome")
-                      .withColumn("level_rank", _ranked("level", ranks["level"])))
-        assessments = (tables["psych_assessments"].select("assessment_id", "person_id", "at", "tier")
-                       .withColumn("tier_rank", _ranked("tier", ranks["tier"])))
+            cases.where(F.col("counterparty_household_id").isNotNull()).select(
+                "case_id", "opened_at", F.col("counterparty_household_id").alias("household_id")
+            )
+        )
+        mediations = (
+            tables["mediation_events"]
+            .select("event_id", "case_id", "at", "level", "outcome")
+            .withColumn("level_rank", _ranked("level", ranks["level"]))
+        )
+        assessments = (
+            tables["psych_assessments"]
+            .select("assessment_id", "person_id", "at", "tier")
+            .withColumn("tier_rank", _ranked("tier", ranks["tier"]))
+        )
         self._sources = {
-            ("hotline_calls", "household_id"): _timed(with_call_signals(calls, text_model), "hotline_calls"),
+            ("hotline_calls", "household_id"): _timed(
+                with_call_signals(calls, text_model), "hotline_calls"
+            ),
             ("incidents", "household_id"): _timed(
-                tables["incidents"].select("incident_id", "occurred_at", "household_id", "offence"), "incidents"),
+                tables["incidents"].select("incident_id", "occurred_at", "household_id", "offence"),
+                "incidents",
+            ),
             ("cases", "household_id"): _timed(involvement, "cases"),
             ("mediation_events", "household_id"): _timed(
-                mediations.join(involvement.select("case_id", "household_id"), on="case_id"), "mediation_events"),
+                mediations.join(involvement.select("case_id", "household_id"), on="case_id"),
+                "mediation_events",
+            ),
             ("mediation_events", "case_id"): _timed(mediations, "mediation_events"),
             ("screenings", "person_id"): _timed(
-                tables["screenings"].select("screening_id", "person_id", "at", "instrument", "score", "item9"),
-                "screenings"),
+                tables["screenings"].select(
+                    "screening_id", "person_id", "at", "instrument", "score", "item9"
+                ),
+                "screenings",
+            ),
             ("psych_assessments", "person_id"): _timed(assessments, "psych_assessments"),
         }
 
@@ -145,7 +200,9 @@ def _row_condition(feature: Feature) -> Column:
         condition &= F.col(column).isin(list(allowed))
     if feature.exclude:
         source_column = feature.exclude[1]
-        condition &= ~F.coalesce(F.col(source_column) == F.col(_excluded_column(feature)), F.lit(False))
+        condition &= ~F.coalesce(
+            F.col(source_column) == F.col(_excluded_column(feature)), F.lit(False)
+        )
     return F.coalesce(condition, F.lit(False))
 
 
@@ -155,7 +212,11 @@ def _value(feature: Feature) -> Column:
 
 def _latest_struct(feature: Feature) -> Column:
     """The latest counted row (time, then id: the pandas engine's order) with its value."""
-    return F.max(F.when(_row_condition(feature), F.struct(F.col(TIME), F.col(ID), _value(feature).alias("v"))))
+    return F.max(
+        F.when(
+            _row_condition(feature), F.struct(F.col(TIME), F.col(ID), _value(feature).alias("v"))
+        )
+    )
 
 
 def _aggregate(feature: Feature) -> Column:
@@ -182,29 +243,45 @@ def _lower_bound(features: list[Feature]) -> Column:
 
 def _queries_by_key(queries: DataFrame, query_key: str, features: list[Feature]) -> DataFrame:
     excluded = {f.exclude[0] for f in features if f.exclude}
-    return queries.select(ROW, AS_OF, F.col(query_key).alias("_key"),
-                          *[F.col(c).cast("string").alias(f"_query_{c}") for c in sorted(excluded)])
+    return queries.select(
+        ROW,
+        AS_OF,
+        F.col(query_key).alias("_key"),
+        *[F.col(c).cast("string").alias(f"_query_{c}") for c in sorted(excluded)],
+    )
 
 
-def _window_aggregates(features: list[Feature], queries: DataFrame, history: SparkHistory) -> DataFrame:
+def _window_aggregates(
+    features: list[Feature], queries: DataFrame, history: SparkHistory
+) -> DataFrame:
     """``count``/``max``/``mean``/``latest``/``latest_age_days`` of one (source, side): one range join."""
     first = features[0]
     key = KEYED_BY[first.side]
     rows = history.source(first.source, key).withColumnRenamed(key, "_key")
-    joined = (_queries_by_key(queries, first.query_key, features).join(rows, on="_key")
-              .where((F.col(TIME) <= F.col(AS_OF)) & _lower_bound(features)))
-    return joined.groupBy(ROW, AS_OF).agg(*[_aggregate(f).alias(f.name) for f in features]).drop(AS_OF)
+    joined = (
+        _queries_by_key(queries, first.query_key, features)
+        .join(rows, on="_key")
+        .where((F.col(TIME) <= F.col(AS_OF)) & _lower_bound(features))
+    )
+    return (
+        joined.groupBy(ROW, AS_OF).agg(*[_aggregate(f).alias(f.name) for f in features]).drop(AS_OF)
+    )
 
 
-def _member_latest_aggregates(features: list[Feature], queries: DataFrame, history: SparkHistory) -> DataFrame:
+def _member_latest_aggregates(
+    features: list[Feature], queries: DataFrame, history: SparkHistory
+) -> DataFrame:
     """Each member's latest value (per feature), then the highest over the household's members."""
     first = features[0]
-    members = (_queries_by_key(queries, first.query_key, features)
-               .join(history.persons.select(F.col("household_id").alias("_key"), "person_id"), on="_key"))
-    joined = (members.join(history.source(first.source, "person_id"), on="person_id")
-              .where((F.col(TIME) <= F.col(AS_OF)) & _lower_bound(features)))
+    members = _queries_by_key(queries, first.query_key, features).join(
+        history.persons.select(F.col("household_id").alias("_key"), "person_id"), on="_key"
+    )
+    joined = members.join(history.source(first.source, "person_id"), on="person_id").where(
+        (F.col(TIME) <= F.col(AS_OF)) & _lower_bound(features)
+    )
     per_member = joined.groupBy(ROW, "person_id").agg(
-        *[_latest_struct(f).getField("v").alias(f.name) for f in features])
+        *[_latest_struct(f).getField("v").alias(f.name) for f in features]
+    )
     return per_member.groupBy(ROW).agg(*[F.max(f.name).alias(f.name) for f in features])
 
 
@@ -212,19 +289,28 @@ def _member_flags(features: list[Feature], queries: DataFrame, history: SparkHis
     """1 if a member of the side's household has the flag, 0 if recorded and never true, else null."""
     first = features[0]
     flags = history.persons.groupBy(F.col("household_id").alias("_key")).agg(
-        *[F.max(F.col(f.value).cast("double")).alias(f.name) for f in features])
-    return queries.select(ROW, F.col(first.query_key).alias("_key")).join(flags, on="_key").drop("_key")
+        *[F.max(F.col(f.value).cast("double")).alias(f.name) for f in features]
+    )
+    return (
+        queries.select(ROW, F.col(first.query_key).alias("_key"))
+        .join(flags, on="_key")
+        .drop("_key")
+    )
 
 
 def _days_between(earlier: Column, later: Column) -> Column:
     return (F.unix_micros(later) - F.unix_micros(earlier)) / F.lit(float(DAY_US))
 
 
-def _household_attributes(features: list[Feature], queries: DataFrame, history: SparkHistory) -> DataFrame:
+def _household_attributes(
+    features: list[Feature], queries: DataFrame, history: SparkHistory
+) -> DataFrame:
     """Attributes of the side's household row, only once it was registered by ``as_of``."""
     first = features[0]
     rows = history.households.withColumnRenamed("household_id", "_key")
-    joined = queries.select(ROW, "as_of", F.col(first.query_key).alias("_key")).join(rows, on="_key")
+    joined = queries.select(ROW, "as_of", F.col(first.query_key).alias("_key")).join(
+        rows, on="_key"
+    )
     days = _days_between(F.col("registered_at"), F.col("as_of"))
     registered = F.coalesce(days >= 0, F.lit(False))
     columns = []
@@ -239,10 +325,14 @@ def _household_attributes(features: list[Feature], queries: DataFrame, history: 
     return joined.select(ROW, *columns)
 
 
-def _person_attributes(features: list[Feature], queries: DataFrame, history: SparkHistory) -> DataFrame:
+def _person_attributes(
+    features: list[Feature], queries: DataFrame, history: SparkHistory
+) -> DataFrame:
     first = features[0]
     rows = history.persons.drop("household_id").withColumnRenamed("person_id", "_key")
-    joined = queries.select(ROW, "as_of", F.col(first.query_key).alias("_key")).join(rows, on="_key")
+    joined = queries.select(ROW, "as_of", F.col(first.query_key).alias("_key")).join(
+        rows, on="_key"
+    )
     columns = []
     for f in features:
         if f.op == "age_years":
@@ -289,9 +379,13 @@ def _group_of(feature: Feature) -> tuple:
     return ("case_row", feature.source, feature.side)
 
 
-_BUILDERS = {"member_flags": _member_flags, "member_latest": _member_latest_aggregates,
-             "window": _window_aggregates, "households": _household_attributes,
-             "persons": _person_attributes}
+_BUILDERS = {
+    "member_flags": _member_flags,
+    "member_latest": _member_latest_aggregates,
+    "window": _window_aggregates,
+    "households": _household_attributes,
+    "persons": _person_attributes,
+}
 
 
 def _finished(feature: Feature, value: Column) -> Column:
@@ -305,8 +399,9 @@ def _finished(feature: Feature, value: Column) -> Column:
     return value.cast("double").alias(feature.name)
 
 
-def compute_features(entity_features: tuple[Feature, ...], queries: DataFrame, history: SparkHistory,
-                     id_column: str) -> DataFrame:
+def compute_features(
+    entity_features: tuple[Feature, ...], queries: DataFrame, history: SparkHistory, id_column: str
+) -> DataFrame:
     """``ROW``, ``id_column``, ``as_of`` and one column per feature, for each query row.
 
     ``queries`` carries ``ROW`` (unique), ``as_of`` (timestamp) and the key columns the
@@ -315,19 +410,24 @@ def compute_features(entity_features: tuple[Feature, ...], queries: DataFrame, h
     queries = queries.withColumn(AS_OF, F.unix_micros(F.col("as_of")))
     if any(f.op in ("lexicon", "text_score") for f in entity_features):
         queries = with_description_signals(queries, history.text_model)
-    queries = queries.localCheckpoint()     # every join below reads the queries: compute them once
+    queries = queries.localCheckpoint()  # every join below reads the queries: compute them once
     frame = queries
     ordered = sorted(entity_features, key=_group_of)
     for (builder, _, _), group in groupby(ordered, key=_group_of):
         if builder in _BUILDERS:
-            frame = frame.join(_BUILDERS[builder](list(group), queries, history), on=ROW, how="left")
-    columns = [_finished(f, F.col(f.name) if _group_of(f)[0] != "case_row" else _case_column(f))
-               for f in entity_features]
+            frame = frame.join(
+                _BUILDERS[builder](list(group), queries, history), on=ROW, how="left"
+            )
+    columns = [
+        _finished(f, F.col(f.name) if _group_of(f)[0] != "case_row" else _case_column(f))
+        for f in entity_features
+    ]
     return frame.select(ROW, F.col(id_column).cast("string").alias(id_column), "as_of", *columns)
 
 
-def build_case_features_spark(cases: DataFrame, tables: dict[str, DataFrame], *,
-                              text_model=None) -> DataFrame:
+def build_case_features_spark(
+    cases: DataFrame, tables: dict[str, DataFrame], *, text_model=None
+) -> DataFrame:
     """Spark twin of :func:`triage.features.build_case_features`: one row per ``cases`` row.
 
     ``cases``: the contract's case columns, ``as_of`` and ``ROW`` (the input order); ``tables``:
@@ -335,7 +435,9 @@ def build_case_features_spark(cases: DataFrame, tables: dict[str, DataFrame], *,
     """
     for column in ("counterparty_household_id", "amount_cny", "description"):
         if column not in cases.columns:
-            cases = cases.withColumn(column, F.lit(None).cast("double" if column == "amount_cny" else "string"))
+            cases = cases.withColumn(
+                column, F.lit(None).cast("double" if column == "amount_cny" else "string")
+            )
     return compute_features(features_of("case"), cases, SparkHistory(tables, text_model), "case_id")
 
 
@@ -355,12 +457,16 @@ def to_feature_frame(frame: DataFrame, entity: str = "case") -> pd.DataFrame:
     collected = frame.orderBy(ROW).toPandas()
     as_of = pd.to_datetime(collected["as_of"])
     as_of = as_of.dt.tz_localize("UTC") if as_of.dt.tz is None else as_of.dt.tz_convert("UTC")
-    columns = {id_column: collected[id_column].astype("string"), "as_of": as_of.astype("datetime64[ns, UTC]")}
+    columns = {
+        id_column: collected[id_column].astype("string"),
+        "as_of": as_of.astype("datetime64[ns, UTC]"),
+    }
     for feature in features_of(entity):
         values = collected[feature.name]
         if feature.kind == "categorical":
-            columns[feature.name] = pd.Categorical(values.astype("string").to_numpy(na_value=None),
-                                                   categories=list(feature.categories))
+            columns[feature.name] = pd.Categorical(
+                values.astype("string").to_numpy(na_value=None), categories=list(feature.categories)
+            )
         else:
             columns[feature.name] = pd.to_numeric(values).astype("float64").to_numpy()
     return pd.DataFrame(columns)

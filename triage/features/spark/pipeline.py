@@ -20,7 +20,10 @@ from pyspark.sql.types import DoubleType, LongType, StructField, StructType
 
 from triage.features.build import CASE_COLUMNS_OPTIONAL, CASE_COLUMNS_REQUIRED, as_utc
 from triage.features.spark.engine import (
-    ROW, build_case_features_spark, build_person_features_spark, to_feature_frame,
+    ROW,
+    build_case_features_spark,
+    build_person_features_spark,
+    to_feature_frame,
 )
 from triage.features.spark.session import spark_session
 from triage.features.spark.tables import read_typed_tables, stage_frame, stage_typed_tables
@@ -54,7 +57,9 @@ def release_memory() -> None:
 
 
 def _read_staged(spark: SparkSession, folder: Path) -> tuple[DataFrame, dict[str, DataFrame]]:
-    return spark.read.parquet(str(Path(folder) / "queries.parquet")), read_typed_tables(spark, Path(folder) / "tables")
+    return spark.read.parquet(str(Path(folder) / "queries.parquet")), read_typed_tables(
+        spark, Path(folder) / "tables"
+    )
 
 
 @contextmanager
@@ -68,14 +73,21 @@ def _case_queries(points: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in CASE_COLUMNS_REQUIRED if c not in points.columns]
     if missing:
         raise ValueError(f"cases lack columns {missing}")
-    queries = points.reset_index(drop=True)[[c for c in (*CASE_COLUMNS_REQUIRED, *CASE_COLUMNS_OPTIONAL)
-                                             if c in points.columns]].copy()
+    queries = points.reset_index(drop=True)[
+        [c for c in (*CASE_COLUMNS_REQUIRED, *CASE_COLUMNS_OPTIONAL) if c in points.columns]
+    ].copy()
     queries["as_of"] = as_utc(queries["as_of"])
     if queries["as_of"].isna().any():
         raise ValueError("every row needs an as_of time")
     queries["opened_at"] = as_utc(queries["opened_at"])
-    for column in ("case_id", "household_id", "counterparty_household_id", "dispute_type", "source",
-                   "description"):                     # typed even when a column is all empty
+    for column in (
+        "case_id",
+        "household_id",
+        "counterparty_household_id",
+        "dispute_type",
+        "source",
+        "description",
+    ):  # typed even when a column is all empty
         if column in queries.columns:
             queries[column] = queries[column].astype("string")
     for column in ("amount_cny", "parties_count"):
@@ -85,28 +97,43 @@ def _case_queries(points: pd.DataFrame) -> pd.DataFrame:
     return queries
 
 
-def case_features(points: pd.DataFrame, tables: dict[str, pd.DataFrame], *, text_model=None,
-                  spark: SparkSession | None = None, staging_dir: Path | None = None) -> pd.DataFrame:
+def case_features(
+    points: pd.DataFrame,
+    tables: dict[str, pd.DataFrame],
+    *,
+    text_model=None,
+    spark: SparkSession | None = None,
+    staging_dir: Path | None = None,
+) -> pd.DataFrame:
     """Same call and result as :func:`triage.features.build_case_features`, computed by Spark."""
     with _staged(points, tables, staging_dir) as folder:
         return staged_case_features(folder, text_model=text_model, spark=spark)
 
 
-def staged_case_features(folder: Path, *, text_model=None, spark: SparkSession | None = None) -> pd.DataFrame:
+def staged_case_features(
+    folder: Path, *, text_model=None, spark: SparkSession | None = None
+) -> pd.DataFrame:
     """:func:`case_features` of inputs staged by :func:`stage_case_inputs`."""
     queries, spark_tables = _read_staged(spark or spark_session(), folder)
-    return to_feature_frame(build_case_features_spark(queries, spark_tables, text_model=text_model), "case")
+    return to_feature_frame(
+        build_case_features_spark(queries, spark_tables, text_model=text_model), "case"
+    )
 
 
-def person_features(points: pd.DataFrame, tables: dict[str, pd.DataFrame], *,
-                    spark: SparkSession | None = None, staging_dir: Path | None = None) -> pd.DataFrame:
+def person_features(
+    points: pd.DataFrame,
+    tables: dict[str, pd.DataFrame],
+    *,
+    spark: SparkSession | None = None,
+    staging_dir: Path | None = None,
+) -> pd.DataFrame:
     """Same call and result as :func:`triage.features.build_person_features`, computed by Spark."""
     if not {"person_id", "as_of"} <= set(points.columns):
         raise ValueError("points need person_id and as_of")
     columns = [c for c in ("person_id", "as_of", "exclude_assessment_id") if c in points.columns]
     queries = points.reset_index(drop=True)[columns].copy()
     queries["as_of"] = as_utc(queries["as_of"])
-    if "exclude_assessment_id" in queries.columns:       # an all-empty column still has a type
+    if "exclude_assessment_id" in queries.columns:  # an all-empty column still has a type
         queries["exclude_assessment_id"] = queries["exclude_assessment_id"].astype("string")
     queries[ROW] = np.arange(len(queries), dtype=np.int64)
     spark = spark or spark_session()
@@ -124,24 +151,38 @@ def probabilities(features: DataFrame, model) -> DataFrame:
     scored with :meth:`EscalationModel.predict_proba`, exactly as the pandas path does.
     """
     names = list(model.feature_names_)
-    schema = StructType([StructField(ROW, LongType()), StructField("escalation_probability", DoubleType())])
+    schema = StructType(
+        [StructField(ROW, LongType()), StructField("escalation_probability", DoubleType())]
+    )
 
     def predict(batches):
         for batch in batches:
-            yield pd.DataFrame({ROW: batch[ROW].to_numpy(dtype=np.int64),
-                                "escalation_probability": model.predict_proba(batch[names])[:, 1]})
+            yield pd.DataFrame(
+                {
+                    ROW: batch[ROW].to_numpy(dtype=np.int64),
+                    "escalation_probability": model.predict_proba(batch[names])[:, 1],
+                }
+            )
 
     return features.select(ROW, *names).mapInPandas(predict, schema)
 
 
-def case_probabilities(points: pd.DataFrame, tables: dict[str, pd.DataFrame], model, *,
-                       spark: SparkSession | None = None, staging_dir: Path | None = None) -> np.ndarray:
+def case_probabilities(
+    points: pd.DataFrame,
+    tables: dict[str, pd.DataFrame],
+    model,
+    *,
+    spark: SparkSession | None = None,
+    staging_dir: Path | None = None,
+) -> np.ndarray:
     """Calibrated escalation probability per ``points`` row (in order): features and model on Spark."""
     with _staged(points, tables, staging_dir) as folder:
         return staged_case_probabilities(folder, model, spark=spark)
 
 
-def staged_case_probabilities(folder: Path, model, *, spark: SparkSession | None = None) -> np.ndarray:
+def staged_case_probabilities(
+    folder: Path, model, *, spark: SparkSession | None = None
+) -> np.ndarray:
     """:func:`case_probabilities` of inputs staged by :func:`stage_case_inputs`."""
     queries, spark_tables = _read_staged(spark or spark_session(), folder)
     features = build_case_features_spark(queries, spark_tables, text_model=model.text_model_)
@@ -149,8 +190,13 @@ def staged_case_probabilities(folder: Path, model, *, spark: SparkSession | None
     return scored["escalation_probability"].to_numpy(dtype=np.float64)
 
 
-def training_frame(tables: dict[str, pd.DataFrame], *, engine: str = "pandas", text_model=None,
-                   spark: SparkSession | None = None) -> pd.DataFrame:
+def training_frame(
+    tables: dict[str, pd.DataFrame],
+    *,
+    engine: str = "pandas",
+    text_model=None,
+    spark: SparkSession | None = None,
+) -> pd.DataFrame:
     """Every case as of its opening, oldest first, with its features: the frame training reads."""
     from triage.features import build_case_features
     from triage.features.points import case_points
@@ -163,9 +209,12 @@ def training_frame(tables: dict[str, pd.DataFrame], *, engine: str = "pandas", t
     return build_case_features(points, tables, text_model=text_model)
 
 
-
-def spark_training_frame(tables: dict[str, pd.DataFrame], *, spark: SparkSession | None = None,
-                         staging_dir: Path | None = None) -> pd.DataFrame:
+def spark_training_frame(
+    tables: dict[str, pd.DataFrame],
+    *,
+    spark: SparkSession | None = None,
+    staging_dir: Path | None = None,
+) -> pd.DataFrame:
     """:func:`training_frame` on Spark that empties ``tables`` once staged, so that the JVM
     does not sit beside a pandas copy of the history (the CLI's case: nothing else reads them)."""
     from triage.features.points import case_points

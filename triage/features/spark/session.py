@@ -9,8 +9,12 @@ import warnings
 from pyspark.sql import SparkSession
 
 
-def spark_session(master: str | None = None, *, shuffle_partitions: int | None = None,
-                  driver_memory: str | None = None) -> SparkSession:
+def spark_session(
+    master: str | None = None,
+    *,
+    shuffle_partitions: int | None = None,
+    driver_memory: str | None = None,
+) -> SparkSession:
     """The process's SparkSession, created on first call (later calls return the same one).
 
     Every argument defaults to its ``TRIAGE_SPARK_*`` setting: ``master`` (``local[*]``),
@@ -28,14 +32,20 @@ def spark_session(master: str | None = None, *, shuffle_partitions: int | None =
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     # PySpark 4 warns on every pandas conversion under pandas 3; the conversions used here are tested.
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
-    spark = (SparkSession.builder.master(master).appName("triage")
-             .config("spark.driver.memory", driver_memory or settings.spark_driver_memory)
-             .config("spark.sql.shuffle.partitions", str(shuffle_partitions or settings.spark_shuffle_partitions))
-             .config("spark.sql.session.timeZone", "UTC")
-             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-             .config("spark.ui.enabled", "false")
-             .config("spark.ui.showConsoleProgress", "false")
-             .config("spark.executorEnv.PYTHONWARNINGS", "ignore::FutureWarning")
-             .getOrCreate())
+    spark = (
+        SparkSession.builder.master(master)
+        .appName("triage")
+        .config("spark.driver.memory", driver_memory or settings.spark_driver_memory)
+        .config(
+            "spark.sql.shuffle.partitions",
+            str(shuffle_partitions or settings.spark_shuffle_partitions),
+        )
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.executorEnv.PYTHONWARNINGS", "ignore::FutureWarning")
+        .getOrCreate()
+    )
     spark.sparkContext.setLogLevel("ERROR")
     return spark

@@ -27,8 +27,9 @@ def stage_typed_tables(tables: dict[str, pd.DataFrame], folder: Path) -> Path:
 
 def stage_frame(frame: pd.DataFrame, path: Path) -> Path:
     """One typed frame as Parquet; timestamps in microseconds (Spark's unit), refusing to truncate."""
-    frame.reset_index(drop=True).to_parquet(path, index=False, coerce_timestamps="us",
-                                            allow_truncated_timestamps=False)
+    frame.reset_index(drop=True).to_parquet(
+        path, index=False, coerce_timestamps="us", allow_truncated_timestamps=False
+    )
     return path
 
 

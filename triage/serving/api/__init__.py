@@ -17,7 +17,12 @@ from triage.serving.problems import ProblemDetails, install_problem_handlers, pr
 
 #: Errors of the domain rules and the HTTP status each is answered with (problem+json, its message as detail).
 REFUSALS: dict[type[Exception], int] = {
-    UnknownTeams: 422, NoteRequired: 422, SameAnalyst: 403, NotPending: 409, UnknownOutcome: 422, AlreadyVisited: 409,
+    UnknownTeams: 422,
+    NoteRequired: 422,
+    SameAnalyst: 403,
+    NotPending: 409,
+    UnknownOutcome: 422,
+    AlreadyVisited: 409,
     IdempotencyConflict: 409,
 }
 
@@ -32,7 +37,9 @@ def mount_api(app: FastAPI) -> None:
 
     @app.exception_handler(NoChampions)
     async def _no_models(request, exc: NoChampions):
-        return problem_response(request, 503, f"no champion models are loaded: {exc}", headers={"Retry-After": "30"})
+        return problem_response(
+            request, 503, f"no champion models are loaded: {exc}", headers={"Retry-After": "30"}
+        )
 
     for module in (scoring, decisions, timeline, followups, teams, ingest, admin, ops):
         app.include_router(module.router)
@@ -46,8 +53,9 @@ def _document_problems(app: FastAPI) -> None:
     def openapi():
         if app.openapi_schema is None:
             schema = build()
-            schema.setdefault("components", {}).setdefault("schemas", {})["ProblemDetails"] = \
+            schema.setdefault("components", {}).setdefault("schemas", {})["ProblemDetails"] = (
                 ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
+            )
             app.openapi_schema = schema
         return app.openapi_schema
 

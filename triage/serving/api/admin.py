@@ -19,9 +19,14 @@ router = APIRouter(prefix="/v1", tags=["operations"])
 
 
 def _models_out(champions) -> ModelsOut:
-    return ModelsOut(worker=os.getpid(), loaded_at=champions.loaded_at, models={
-        role: ModelInfo(version=version, metrics=champions.metrics.get(role, {}))
-        for role, version in champions.versions.items()})
+    return ModelsOut(
+        worker=os.getpid(),
+        loaded_at=champions.loaded_at,
+        models={
+            role: ModelInfo(version=version, metrics=champions.metrics.get(role, {}))
+            for role, version in champions.versions.items()
+        },
+    )
 
 
 @router.get("/models", response_model=ModelsOut, responses=problem_responses(401, 403, 503))
@@ -30,7 +35,9 @@ def models(key: AnalystKey, champions: ChampionsDep) -> ModelsOut:
     return _models_out(champions)
 
 
-@router.post("/models/reload", response_model=ModelsOut, responses=problem_responses(401, 403, 502, 503))
+@router.post(
+    "/models/reload", response_model=ModelsOut, responses=problem_responses(401, 403, 502, 503)
+)
 async def reload_models(key: AdminKey, session: SessionDep, state: StateDep) -> ModelsOut:
     """Load the champions the registry's alias points at now and swap them in atomically; requests in
     flight finish on the old pair. When loading fails the old pair keeps serving (502)."""
@@ -40,8 +47,11 @@ async def reload_models(key: AdminKey, session: SessionDep, state: StateDep) -> 
     except Exception as exc:
         audit.record(session, "models.reload_failed", key.id, error=type(exc).__name__)
         await run_in_threadpool(session.commit)
-        raise Problem(502, f"loading the champion models failed ({type(exc).__name__}); "
-                           "the models in use are unchanged") from exc
+        raise Problem(
+            502,
+            f"loading the champion models failed ({type(exc).__name__}); "
+            "the models in use are unchanged",
+        ) from exc
     state.metrics.set_models(fresh.versions)
     audit.record(session, "models.reload", key.id, before=before, after=fresh.versions)
     await run_in_threadpool(session.commit)
@@ -57,12 +67,24 @@ class KeyCreated(KeyOut):
     key: str = Field(description="the API key itself, shown this once only")
 
 
-@router.post("/keys", response_model=KeyCreated, status_code=201, responses=problem_responses(400, 401, 403, 422, 503))
+@router.post(
+    "/keys",
+    response_model=KeyCreated,
+    status_code=201,
+    responses=problem_responses(400, 401, 403, 422, 503),
+)
 def create_key(body: KeyCreate, key: AdminKey, session: SessionDep) -> KeyCreated:
     """Create an API key; the response is the only place its plain text appears."""
     row, plain = keys.create_key(session, body.role, body.name, actor_key_id=key.id)
     session.commit()
-    return KeyCreated(id=row.id, name=row.name, role=row.role, created_at=row.created_at, revoked_at=None, key=plain)
+    return KeyCreated(
+        id=row.id,
+        name=row.name,
+        role=row.role,
+        created_at=row.created_at,
+        revoked_at=None,
+        key=plain,
+    )
 
 
 @router.get("/keys", response_model=list[KeyOut], responses=problem_responses(401, 403, 503))
@@ -70,7 +92,9 @@ def list_keys(key: AdminKey, session: SessionDep) -> list[KeyOut]:
     return [KeyOut.model_validate(k, from_attributes=True) for k in keys.list_keys(session)]
 
 
-@router.post("/keys/{key_id}/revoke", response_model=KeyOut, responses=problem_responses(401, 403, 404, 503))
+@router.post(
+    "/keys/{key_id}/revoke", response_model=KeyOut, responses=problem_responses(401, 403, 404, 503)
+)
 def revoke_key(key_id: str, key: AdminKey, session: SessionDep) -> KeyOut:
     """Revoke a key: it is refused from the next request on."""
     row = keys.revoke_key(session, key_id, actor_key_id=key.id)
@@ -89,8 +113,17 @@ class AuditOut(BaseModel):
     detail: dict
 
 
-@router.get("/audit", response_model=list[AuditOut], responses=problem_responses(401, 403, 422, 503))
-def audit_log(key: AdminKey, session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-              offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[AuditOut]:
+@router.get(
+    "/audit", response_model=list[AuditOut], responses=problem_responses(401, 403, 422, 503)
+)
+def audit_log(
+    key: AdminKey,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> list[AuditOut]:
     """Who reviewed, overrode, ingested, reloaded or managed keys, newest first."""
-    return [AuditOut.model_validate(e, from_attributes=True) for e in audit.entries(session, limit, offset)]
+    return [
+        AuditOut.model_validate(e, from_attributes=True)
+        for e in audit.entries(session, limit, offset)
+    ]

@@ -19,31 +19,55 @@ State = Literal[followups.STATES]  # type: ignore[valid-type]
 
 
 @router.get("", response_model=FollowupPage, responses=problem_responses(401, 403, 422, 503))
-def list_followups(key: AnalystKey, session: SessionDep, state: StateDep,
-                   missed: Annotated[bool | None, Query(description="only missed visits (true: same as "
-                                                                    "state=missed)")] = None,
-                   visit_state: Annotated[list[State] | None, Query(alias="state", description="any of these states")
-                                          ] = None,
-                   case_id: Annotated[str | None, Query(max_length=64)] = None,
-                   household_id: Annotated[str | None, Query(max_length=64)] = None,
-                   limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                   offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> FollowupPage:
+def list_followups(
+    key: AnalystKey,
+    session: SessionDep,
+    state: StateDep,
+    missed: Annotated[
+        bool | None, Query(description="only missed visits (true: same as state=missed)")
+    ] = None,
+    visit_state: Annotated[
+        list[State] | None, Query(alias="state", description="any of these states")
+    ] = None,
+    case_id: Annotated[str | None, Query(max_length=64)] = None,
+    household_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> FollowupPage:
     """Visits in the order they fall due. `missed=true`: not done `followups.grace_days` after falling due;
     `missed=false`: every visit that is not missed."""
     states = list(visit_state or [])
     if missed is not None:
-        states = ["missed"] if missed else [s for s in (states or followups.STATES) if s != "missed"]
-    where = followups.FollowupFilter(states=states or None, case_id=case_id, household_id=household_id)
-    return followups.listing(session, where, limit, offset, load_domain(state.settings.domain_file)["followups"])
+        states = (
+            ["missed"] if missed else [s for s in (states or followups.STATES) if s != "missed"]
+        )
+    where = followups.FollowupFilter(
+        states=states or None, case_id=case_id, household_id=household_id
+    )
+    return followups.listing(
+        session, where, limit, offset, load_domain(state.settings.domain_file)["followups"]
+    )
 
 
-@router.post("/{followup_id}", response_model=VisitOut,
-             responses=problem_responses(400, 401, 403, 404, 409, 422, 503))
-def record_visit(followup_id: RowId, body: VisitIn, key: AnalystKey, session: SessionDep, state: StateDep) -> VisitOut:
+@router.post(
+    "/{followup_id}",
+    response_model=VisitOut,
+    responses=problem_responses(400, 401, 403, 404, 409, 422, 503),
+)
+def record_visit(
+    followup_id: RowId, body: VisitIn, key: AnalystKey, session: SessionDep, state: StateDep
+) -> VisitOut:
     """Record what a visit found. `rescore: true`, or an outcome of `followups.rescore_outcomes` (concern),
     re-scores the case as of the visit (a new decision with trigger `followup`). A visit is recorded once (409)."""
-    done = followups.visit(session, followup_id, body, key.id, load_domain(state.settings.domain_file)["followups"],
-                           state.scorer, state.champions)
+    done = followups.visit(
+        session,
+        followup_id,
+        body,
+        key.id,
+        load_domain(state.settings.domain_file)["followups"],
+        state.scorer,
+        state.champions,
+    )
     if done is None:
         raise Problem(404, f"no follow-up visit {followup_id}")
     session.commit()

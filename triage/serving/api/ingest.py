@@ -19,8 +19,14 @@ router = APIRouter(prefix="/v1/ingest", tags=["ingest"])
 TableName = Literal[TABLE_ORDER]  # type: ignore[valid-type]
 
 
-@router.post("/{table}", response_model=IngestResult, responses=problem_responses(400, 401, 403, 413, 422, 503))
-def ingest(table: TableName, body: IngestRequest, key: ScorerKey, session: SessionDep, state: StateDep) -> IngestResult:
+@router.post(
+    "/{table}",
+    response_model=IngestResult,
+    responses=problem_responses(400, 401, 403, 413, 422, 503),
+)
+def ingest(
+    table: TableName, body: IngestRequest, key: ScorerKey, session: SessionDep, state: StateDep
+) -> IngestResult:
     """Validate rows with the data contract of `triage validate`; store the valid ones (an upsert by key, so
     sending the same rows again changes nothing) and return the invalid ones with the rule they broke.
 
@@ -30,12 +36,28 @@ def ingest(table: TableName, body: IngestRequest, key: ScorerKey, session: Sessi
     if len(body.rows) > state.settings.max_ingest_rows:
         raise Problem(413, f"an ingest call holds at most {state.settings.max_ingest_rows} rows")
     try:
-        result = ingest_rows(state.settings.db_url, state.engine, table, body.rows, session=session,
-                             scorer=state.scorer, champions=state.champions, key_id=key.id)
+        result = ingest_rows(
+            state.settings.db_url,
+            state.engine,
+            table,
+            body.rows,
+            session=session,
+            scorer=state.scorer,
+            champions=state.champions,
+            key_id=key.id,
+        )
     except BadIngest as exc:
         raise Problem(422, str(exc)) from exc
-    record(session, "ingest", key.id, target=table, received=result.received, stored=result.stored,
-           quarantined=len(result.quarantined), rescored=len(result.rescored))
+    record(
+        session,
+        "ingest",
+        key.id,
+        target=table,
+        received=result.received,
+        stored=result.stored,
+        quarantined=len(result.quarantined),
+        rescored=len(result.rescored),
+    )
     session.commit()
     state.metrics.count_scores([r.band for r in result.rescored])
     return result

@@ -20,7 +20,9 @@ class Ready(BaseModel):
     ready: bool
     database: str
     models: str
-    routing: str = Field(description="'ok', or why the rules file is broken and the last good rules serve")
+    routing: str = Field(
+        description="'ok', or why the rules file is broken and the last good rules serve"
+    )
 
 
 @router.get("/healthz", response_model=Health)
@@ -37,8 +39,13 @@ def readyz(key: ScorerKey, state: StateDep) -> Ready:
     models_ok, models = check_models(state.champions)
     routing_ok, routing = check_routing(state.scorer.routing_file)
     if not (db_ok and models_ok and routing_ok):
-        raise Problem(503, f"not ready: database {database}; models {models}; routing {routing}",
-                      database=database, models=models, routing=routing)
+        raise Problem(
+            503,
+            f"not ready: database {database}; models {models}; routing {routing}",
+            database=database,
+            models=models,
+            routing=routing,
+        )
     return Ready(ready=True, database=database, models=models, routing=routing)
 
 

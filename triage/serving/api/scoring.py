@@ -21,10 +21,17 @@ from triage.web import SessionDep
 router = APIRouter(prefix="/v1/cases", tags=["scoring"])
 ERRORS = problem_responses(400, 401, 403, 409, 413, 422, 503)  # 400: a body that is not JSON at all
 
-IdempotencyKey = Annotated[str | None, Header(
-    alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$",
-    description="Any printable ASCII text of your choice, unique per call. Sent again with the same body, the "
-                "decisions the first call stored are returned and nothing new is stored; with another body, 409.")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Any printable ASCII text of your choice, unique per call. Sent again with the same body, the "
+        "decisions the first call stored are returned and nothing new is stored; with another body, 409.",
+    ),
+]
 
 
 def _seen_by(key, response: dict, top: int | None) -> dict:
@@ -38,49 +45,101 @@ def _rendered(content: dict) -> Response:
     return Response(to_json(content), media_type="application/json")
 
 
-def _idempotent(session, state: ServiceState, champions, requests: list[ScoreRequest], key_id: str,
-                idempotency_key: str, body: dict) -> list[dict]:
-    responses, new = score_once(session, state.scorer, champions, requests, key_id, idempotency_key,
-                                body_digest(body))
+def _idempotent(
+    session,
+    state: ServiceState,
+    champions,
+    requests: list[ScoreRequest],
+    key_id: str,
+    idempotency_key: str,
+    body: dict,
+) -> list[dict]:
+    responses, new = score_once(
+        session, state.scorer, champions, requests, key_id, idempotency_key, body_digest(body)
+    )
     if new:
         state.metrics.count_scores([r["escalation"]["band"] for r in responses])
     return responses
 
 
-PROBABILITY_NOTE = ("`escalation.probability` is the calibrated probability of 民转刑 escalation; "
-                    "`base_value + Σ contributions = margin` holds in log-odds, and because calibration is "
-                    "fitted after the trees the probability need not equal sigmoid(margin).")
+PROBABILITY_NOTE = (
+    "`escalation.probability` is the calibrated probability of 民转刑 escalation; "
+    "`base_value + Σ contributions = margin` holds in log-odds, and because calibration is "
+    "fitted after the trees the probability need not equal sigmoid(margin)."
+)
 
 
-@router.post("/score", response_model=ScoreResponse, responses=ERRORS,
-             description="Score one case as of `as_of` (default now). The decision is stored before the "
-                         "response is sent. Concurrent requests to one worker are scored together "
-                         "(dynamic batching); each gets its own decision. " + PROBABILITY_NOTE)
-async def score_case(body: ScoreRequest, key: ScorerKey, state: StateDep, champions: ChampionsDep,
-                     top: TopDep, idempotency_key: IdempotencyKey = None) -> Response:
+@router.post(
+    "/score",
+    response_model=ScoreResponse,
+    responses=ERRORS,
+    description="Score one case as of `as_of` (default now). The decision is stored before the "
+    "response is sent. Concurrent requests to one worker are scored together "
+    "(dynamic batching); each gets its own decision. " + PROBABILITY_NOTE,
+)
+async def score_case(
+    body: ScoreRequest,
+    key: ScorerKey,
+    state: StateDep,
+    champions: ChampionsDep,
+    top: TopDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     if idempotency_key is not None:
+
         def once() -> dict:
             with state.sessions() as session:
-                return _idempotent(session, state, champions, [body], key.id, idempotency_key,
-                                   body.model_dump(mode="json", exclude_unset=True))[0]
+                return _idempotent(
+                    session,
+                    state,
+                    champions,
+                    [body],
+                    key.id,
+                    idempotency_key,
+                    body.model_dump(mode="json", exclude_unset=True),
+                )[0]
+
         return _rendered(_seen_by(key, await run_in_threadpool(once), top))
     scored = await state.lane.score(body, champions, key.id)
     state.metrics.count_scores([scored.response["escalation"]["band"]])
     return _rendered(_seen_by(key, scored.response, top))
 
 
-@router.post("/batch-score", response_model=BatchScoreResponse, responses=ERRORS,
-             description="Score up to `max_batch_cases` (1,000) cases in one call, all stored before the "
-                         "response; more cases give 413. " + PROBABILITY_NOTE)
-def batch_score(body: BatchScoreRequest, key: ScorerKey, session: SessionDep, state: StateDep,
-                champions: ChampionsDep, top: TopDep, idempotency_key: IdempotencyKey = None) -> Response:
+@router.post(
+    "/batch-score",
+    response_model=BatchScoreResponse,
+    responses=ERRORS,
+    description="Score up to `max_batch_cases` (1,000) cases in one call, all stored before the "
+    "response; more cases give 413. " + PROBABILITY_NOTE,
+)
+def batch_score(
+    body: BatchScoreRequest,
+    key: ScorerKey,
+    session: SessionDep,
+    state: StateDep,
+    champions: ChampionsDep,
+    top: TopDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     if len(body.cases) > state.settings.max_batch_cases:
-        raise Problem(413, f"a batch holds at most {state.settings.max_batch_cases} cases; got {len(body.cases)}")
+        raise Problem(
+            413,
+            f"a batch holds at most {state.settings.max_batch_cases} cases; got {len(body.cases)}",
+        )
     if idempotency_key is not None:
-        responses = _idempotent(session, state, champions, body.cases, key.id, idempotency_key,
-                                body.model_dump(mode="json", exclude_unset=True))
+        responses = _idempotent(
+            session,
+            state,
+            champions,
+            body.cases,
+            key.id,
+            idempotency_key,
+            body.model_dump(mode="json", exclude_unset=True),
+        )
     else:
         scored = score_and_store(session, state.scorer, champions, body.cases, key.id)
         state.metrics.count_scores([s.response["escalation"]["band"] for s in scored])
         responses = [s.response for s in scored]
-    return _rendered({"count": len(responses), "results": [_seen_by(key, r, top) for r in responses]})
+    return _rendered(
+        {"count": len(responses), "results": [_seen_by(key, r, top) for r in responses]}
+    )

@@ -16,9 +16,17 @@ from triage.web import SessionDep
 router = APIRouter(prefix="/v1/cases", tags=["decisions"])
 
 
-@router.get("/{case_id}/timeline", response_model=Timeline, responses=problem_responses(401, 403, 404, 422, 503))
-def case_timeline(case_id: Annotated[str, Path(max_length=64)], key: AnalystKey, session: SessionDep,
-                  state: StateDep) -> Timeline:
+@router.get(
+    "/{case_id}/timeline",
+    response_model=Timeline,
+    responses=problem_responses(401, 403, 404, 422, 503),
+)
+def case_timeline(
+    case_id: Annotated[str, Path(max_length=64)],
+    key: AnalystKey,
+    session: SessionDep,
+    state: StateDep,
+) -> Timeline:
     """Every decision on the case (the first score, re-scores on new events and after visits, with what changed),
     every review (with its four-eyes state) and every follow-up visit, oldest first."""
     found = timeline(session, case_id, load_domain(state.settings.domain_file)["followups"])

@@ -8,6 +8,7 @@ Revision ID: 0001
 Revises:
 Create Date: 2025-07-01
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -65,8 +66,11 @@ def upgrade() -> None:
         _text("name"),
         _text("id_number"),
         _text("phone"),
-        sa.ForeignKeyConstraint(["household_id"], ["households.household_id"],
-                                name=op.f("fk_persons_household_id_households")),
+        sa.ForeignKeyConstraint(
+            ["household_id"],
+            ["households.household_id"],
+            name=op.f("fk_persons_household_id_households"),
+        ),
         sa.PrimaryKeyConstraint("person_id", name=op.f("pk_persons")),
     )
     op.create_index("ix_persons_household_id", "persons", ["household_id"])
@@ -80,16 +84,24 @@ def upgrade() -> None:
         _id("person_id", nullable=True),
         _code("category"),
         _text("text"),
-        sa.ForeignKeyConstraint(["household_id"], ["households.household_id"],
-                                name=op.f("fk_hotline_calls_household_id_households")),
-        sa.ForeignKeyConstraint(["person_id"], ["persons.person_id"],
-                                name=op.f("fk_hotline_calls_person_id_persons")),
+        sa.ForeignKeyConstraint(
+            ["household_id"],
+            ["households.household_id"],
+            name=op.f("fk_hotline_calls_household_id_households"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["person_id"], ["persons.person_id"], name=op.f("fk_hotline_calls_person_id_persons")
+        ),
         sa.PrimaryKeyConstraint("call_id", name=op.f("pk_hotline_calls")),
     )
-    op.create_index("ix_hotline_calls_household_id_received_at", "hotline_calls",
-                    ["household_id", "received_at"])
-    op.create_index("ix_hotline_calls_person_id_received_at", "hotline_calls",
-                    ["person_id", "received_at"])
+    op.create_index(
+        "ix_hotline_calls_household_id_received_at",
+        "hotline_calls",
+        ["household_id", "received_at"],
+    )
+    op.create_index(
+        "ix_hotline_calls_person_id_received_at", "hotline_calls", ["person_id", "received_at"]
+    )
 
     op.create_table(
         "cases",
@@ -104,15 +116,24 @@ def upgrade() -> None:
         _text("description"),
         _code("status"),
         _time("closed_at", nullable=True),
-        sa.ForeignKeyConstraint(["household_id"], ["households.household_id"],
-                                name=op.f("fk_cases_household_id_households")),
-        sa.ForeignKeyConstraint(["counterparty_household_id"], ["households.household_id"],
-                                name=op.f("fk_cases_counterparty_household_id_households")),
+        sa.ForeignKeyConstraint(
+            ["household_id"],
+            ["households.household_id"],
+            name=op.f("fk_cases_household_id_households"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["counterparty_household_id"],
+            ["households.household_id"],
+            name=op.f("fk_cases_counterparty_household_id_households"),
+        ),
         sa.PrimaryKeyConstraint("case_id", name=op.f("pk_cases")),
     )
     op.create_index("ix_cases_household_id_opened_at", "cases", ["household_id", "opened_at"])
-    op.create_index("ix_cases_counterparty_household_id_opened_at", "cases",
-                    ["counterparty_household_id", "opened_at"])
+    op.create_index(
+        "ix_cases_counterparty_household_id_opened_at",
+        "cases",
+        ["counterparty_household_id", "opened_at"],
+    )
 
     op.create_table(
         "mediation_events",
@@ -122,8 +143,9 @@ def upgrade() -> None:
         _code("level"),
         _code("outcome"),
         _text("note"),
-        sa.ForeignKeyConstraint(["case_id"], ["cases.case_id"],
-                                name=op.f("fk_mediation_events_case_id_cases")),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.case_id"], name=op.f("fk_mediation_events_case_id_cases")
+        ),
         sa.PrimaryKeyConstraint("event_id", name=op.f("pk_mediation_events")),
     )
     op.create_index("ix_mediation_events_case_id_at", "mediation_events", ["case_id", "at"])
@@ -136,8 +158,9 @@ def upgrade() -> None:
         _code("instrument"),
         sa.Column("score", sa.Integer(), nullable=False),
         sa.Column("item9", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(["person_id"], ["persons.person_id"],
-                                name=op.f("fk_screenings_person_id_persons")),
+        sa.ForeignKeyConstraint(
+            ["person_id"], ["persons.person_id"], name=op.f("fk_screenings_person_id_persons")
+        ),
         sa.PrimaryKeyConstraint("screening_id", name=op.f("pk_screenings")),
     )
     op.create_index("ix_screenings_person_id_at", "screenings", ["person_id", "at"])
@@ -148,8 +171,11 @@ def upgrade() -> None:
         _id("person_id"),
         _time("at"),
         _code("tier"),
-        sa.ForeignKeyConstraint(["person_id"], ["persons.person_id"],
-                                name=op.f("fk_psych_assessments_person_id_persons")),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["persons.person_id"],
+            name=op.f("fk_psych_assessments_person_id_persons"),
+        ),
         sa.PrimaryKeyConstraint("assessment_id", name=op.f("pk_psych_assessments")),
     )
     op.create_index("ix_psych_assessments_person_id_at", "psych_assessments", ["person_id", "at"])
@@ -162,22 +188,36 @@ def upgrade() -> None:
         _id("person_id", nullable=True),
         _code("offence"),
         _id("case_id", nullable=True),
-        sa.ForeignKeyConstraint(["household_id"], ["households.household_id"],
-                                name=op.f("fk_incidents_household_id_households")),
-        sa.ForeignKeyConstraint(["person_id"], ["persons.person_id"],
-                                name=op.f("fk_incidents_person_id_persons")),
-        sa.ForeignKeyConstraint(["case_id"], ["cases.case_id"],
-                                name=op.f("fk_incidents_case_id_cases")),
+        sa.ForeignKeyConstraint(
+            ["household_id"],
+            ["households.household_id"],
+            name=op.f("fk_incidents_household_id_households"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["person_id"], ["persons.person_id"], name=op.f("fk_incidents_person_id_persons")
+        ),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.case_id"], name=op.f("fk_incidents_case_id_cases")
+        ),
         sa.PrimaryKeyConstraint("incident_id", name=op.f("pk_incidents")),
     )
-    op.create_index("ix_incidents_household_id_occurred_at", "incidents",
-                    ["household_id", "occurred_at"])
+    op.create_index(
+        "ix_incidents_household_id_occurred_at", "incidents", ["household_id", "occurred_at"]
+    )
     op.create_index("ix_incidents_person_id_occurred_at", "incidents", ["person_id", "occurred_at"])
     op.create_index("ix_incidents_case_id", "incidents", ["case_id"])
 
 
 def downgrade() -> None:
     # Dropping a table drops its indexes; children before parents.
-    for table in ("incidents", "psych_assessments", "screenings", "mediation_events", "cases",
-                  "hotline_calls", "persons", "households"):
+    for table in (
+        "incidents",
+        "psych_assessments",
+        "screenings",
+        "mediation_events",
+        "cases",
+        "hotline_calls",
+        "persons",
+        "households",
+    ):
         op.drop_table(table)

@@ -6,6 +6,7 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2025-07-01
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -52,7 +53,9 @@ def upgrade() -> None:
         sa.Column("response", sa.JSON(), nullable=False),
         sa.Column("features", sa.JSON(), nullable=False),
         sa.Column("key_id", sa.String(length=32), nullable=True),
-        sa.ForeignKeyConstraint(["key_id"], ["api_keys.id"], name=op.f("fk_decisions_key_id_api_keys")),
+        sa.ForeignKeyConstraint(
+            ["key_id"], ["api_keys.id"], name=op.f("fk_decisions_key_id_api_keys")
+        ),
         sa.PrimaryKeyConstraint("score_id", name=op.f("pk_decisions")),
     )
     op.create_index(op.f("ix_decisions_case_id"), "decisions", ["case_id"])
@@ -68,9 +71,12 @@ def upgrade() -> None:
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("reviewer_key_id", sa.String(length=32), nullable=False),
         _time("created_at"),
-        sa.ForeignKeyConstraint(["score_id"], ["decisions.score_id"], name=op.f("fk_reviews_score_id_decisions")),
-        sa.ForeignKeyConstraint(["reviewer_key_id"], ["api_keys.id"],
-                                name=op.f("fk_reviews_reviewer_key_id_api_keys")),
+        sa.ForeignKeyConstraint(
+            ["score_id"], ["decisions.score_id"], name=op.f("fk_reviews_score_id_decisions")
+        ),
+        sa.ForeignKeyConstraint(
+            ["reviewer_key_id"], ["api_keys.id"], name=op.f("fk_reviews_reviewer_key_id_api_keys")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reviews")),
     )
     op.create_index(op.f("ix_reviews_score_id"), "reviews", ["score_id"])
@@ -92,8 +98,12 @@ def downgrade() -> None:
     op.drop_table("audit_log")
     op.drop_index(op.f("ix_reviews_score_id"), table_name="reviews")
     op.drop_table("reviews")
-    for name in ("ix_decisions_probability", "ix_decisions_created_at", "ix_decisions_household_id",
-                 "ix_decisions_case_id"):
+    for name in (
+        "ix_decisions_probability",
+        "ix_decisions_created_at",
+        "ix_decisions_household_id",
+        "ix_decisions_case_id",
+    ):
         op.drop_index(name, table_name="decisions")
     op.drop_table("decisions")
     op.drop_table("api_keys")

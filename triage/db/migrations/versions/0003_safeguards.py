@@ -8,6 +8,7 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-24
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -28,13 +29,19 @@ def _time(name: str, nullable: bool = False) -> sa.Column:
 def upgrade() -> None:
     # Plain ADD COLUMNs (no table copy): SQLite with foreign_keys=ON cannot drop and rebuild a
     # referenced table, so the two new back-references are plain indexed ids, kept by the service.
-    op.add_column("decisions", sa.Column("trigger", sa.String(length=64), server_default="request",
-                                         nullable=False))
+    op.add_column(
+        "decisions",
+        sa.Column("trigger", sa.String(length=64), server_default="request", nullable=False),
+    )
     op.add_column("decisions", sa.Column("previous_score_id", sa.String(length=36), nullable=True))
-    op.add_column("decisions", sa.Column("band_rise", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column(
+        "decisions", sa.Column("band_rise", sa.Boolean(), server_default=sa.false(), nullable=False)
+    )
     op.add_column("decisions", sa.Column("changes", sa.JSON(), server_default="[]", nullable=False))
     op.create_index(op.f("ix_decisions_previous_score_id"), "decisions", ["previous_score_id"])
-    op.add_column("reviews", sa.Column("status", sa.String(length=32), server_default="final", nullable=False))
+    op.add_column(
+        "reviews", sa.Column("status", sa.String(length=32), server_default="final", nullable=False)
+    )
     op.add_column("reviews", sa.Column("confirmed_by_key_id", sa.String(length=32), nullable=True))
     op.add_column("reviews", _time("confirmed_at", nullable=True))
     op.add_column("reviews", sa.Column("confirm_note", sa.Text(), nullable=True))
@@ -53,11 +60,17 @@ def upgrade() -> None:
         sa.Column("visitor_key_id", sa.String(length=32), nullable=True),
         sa.Column("rescore_score_id", sa.String(length=36), nullable=True),
         _time("created_at"),
-        sa.ForeignKeyConstraint(["score_id"], ["decisions.score_id"], name=op.f("fk_followups_score_id_decisions")),
-        sa.ForeignKeyConstraint(["visitor_key_id"], ["api_keys.id"],
-                                name=op.f("fk_followups_visitor_key_id_api_keys")),
-        sa.ForeignKeyConstraint(["rescore_score_id"], ["decisions.score_id"],
-                                name=op.f("fk_followups_rescore_score_id_decisions")),
+        sa.ForeignKeyConstraint(
+            ["score_id"], ["decisions.score_id"], name=op.f("fk_followups_score_id_decisions")
+        ),
+        sa.ForeignKeyConstraint(
+            ["visitor_key_id"], ["api_keys.id"], name=op.f("fk_followups_visitor_key_id_api_keys")
+        ),
+        sa.ForeignKeyConstraint(
+            ["rescore_score_id"],
+            ["decisions.score_id"],
+            name=op.f("fk_followups_rescore_score_id_decisions"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_followups")),
     )
     op.create_index("ix_followups_case_id_kind", "followups", ["case_id", "kind"], unique=True)

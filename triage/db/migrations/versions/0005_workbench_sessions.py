@@ -4,6 +4,7 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-06
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -24,7 +25,9 @@ def upgrade() -> None:
         sa.Column("key_id", sa.String(length=32), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["key_id"], ["api_keys.id"], name=op.f("fk_workbench_sessions_key_id_api_keys")),
+        sa.ForeignKeyConstraint(
+            ["key_id"], ["api_keys.id"], name=op.f("fk_workbench_sessions_key_id_api_keys")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_workbench_sessions")),
     )
     op.create_index(op.f("ix_workbench_sessions_key_id"), "workbench_sessions", ["key_id"])
