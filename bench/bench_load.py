@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import sys
 import tempfile
 import time
@@ -47,6 +48,9 @@ def main() -> None:
     )
     parser.add_argument("--max-in-flight", type=int, default=32)
     args = parser.parse_args()
+    os.environ.setdefault(
+        "TRIAGE_WORKBENCH_SECRET", secrets.token_hex(32)
+    )  # the service refuses to start without
 
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
     url = args.db or f"sqlite:///{work / 'triage.db'}"

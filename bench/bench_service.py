@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import socket
 import statistics
@@ -282,6 +283,8 @@ def main() -> None:
         "TRIAGE_HOME": str(home),
         "TRIAGE_LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
+        "TRIAGE_WORKBENCH_SECRET": os.environ.get("TRIAGE_WORKBENCH_SECRET")
+        or secrets.token_hex(32),
     }
     env.pop("TRIAGE_DATABASE_URL", None)
     if not args.stages and shutil.which("wrk") is None:
