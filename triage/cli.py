@@ -248,18 +248,20 @@ def features(
 
     Text-score columns stay empty: the text model is fitted by training on its own split.
     """
-    from triage.features.spark.pipeline import ENGINES, training_frame
     from triage.output import write_frame
 
-    if engine not in ENGINES:
-        raise typer.BadParameter(f"--engine must be one of {', '.join(ENGINES)}")
+    if engine not in ("pandas", "spark"):
+        raise typer.BadParameter("--engine must be one of pandas, spark")
     tables = _validated(dataset).valid
-    if engine == "spark":
+    if engine == "spark":  # PySpark is an optional extra: imported only when asked for
         from triage.features.spark import spark_training_frame
 
         frame = spark_training_frame(tables)
     else:
-        frame = training_frame(tables)
+        from triage.features import build_case_features
+        from triage.features.points import case_points
+
+        frame = build_case_features(case_points(tables), tables)
     write_frame(frame, out)
     typer.echo(
         json.dumps(

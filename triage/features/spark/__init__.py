@@ -10,7 +10,6 @@ from triage.features.spark.engine import (
     to_feature_frame,
 )
 from triage.features.spark.pipeline import (
-    ENGINES,
     case_features,
     case_probabilities,
     person_features,
@@ -21,13 +20,11 @@ from triage.features.spark.pipeline import (
     stage_case_inputs,
     staged_case_features,
     staged_case_probabilities,
-    training_frame,
 )
 from triage.features.spark.session import spark_session
 from triage.features.spark.tables import read_typed_tables, stage_typed_tables
 
 __all__ = [
-    "ENGINES",
     "build_case_features_spark",
     "build_person_features_spark",
     "case_features",
@@ -44,5 +41,4 @@ __all__ = [
     "staged_case_features",
     "staged_case_probabilities",
     "to_feature_frame",
-    "training_frame",
 ]

@@ -28,8 +28,6 @@ from triage.features.spark.engine import (
 from triage.features.spark.session import spark_session
 from triage.features.spark.tables import read_typed_tables, stage_frame, stage_typed_tables
 
-ENGINES = ("pandas", "spark")
-
 
 def stage_case_inputs(points: pd.DataFrame, tables: dict[str, pd.DataFrame], folder: Path) -> Path:
     """The typed tables and the case queries as Parquet in ``folder``, Spark's only input.
@@ -190,33 +188,17 @@ def staged_case_probabilities(
     return scored["escalation_probability"].to_numpy(dtype=np.float64)
 
 
-def training_frame(
-    tables: dict[str, pd.DataFrame],
-    *,
-    engine: str = "pandas",
-    text_model=None,
-    spark: SparkSession | None = None,
-) -> pd.DataFrame:
-    """Every case as of its opening, oldest first, with its features: the frame training reads."""
-    from triage.features import build_case_features
-    from triage.features.points import case_points
-
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
-    points = case_points(tables)
-    if engine == "spark":
-        return case_features(points, tables, text_model=text_model, spark=spark)
-    return build_case_features(points, tables, text_model=text_model)
-
-
 def spark_training_frame(
     tables: dict[str, pd.DataFrame],
     *,
     spark: SparkSession | None = None,
     staging_dir: Path | None = None,
 ) -> pd.DataFrame:
-    """:func:`training_frame` on Spark that empties ``tables`` once staged, so that the JVM
-    does not sit beside a pandas copy of the history (the CLI's case: nothing else reads them)."""
+    """Every case as of its opening, oldest first, with its features, computed on Spark.
+
+    Empties ``tables`` once staged, so that the JVM does not sit beside a pandas copy of the
+    history (the CLI's case: nothing else reads them).
+    """
     from triage.features.points import case_points
 
     with tempfile.TemporaryDirectory(prefix="triage-spark-", dir=staging_dir) as folder:
