@@ -7,6 +7,7 @@ import re
 from datetime import date, timedelta
 
 from matplotlib.figure import Figure
+from mlflow import MlflowClient
 
 from tests.serving.conftest import auth
 from tests.workbench.conftest import (
@@ -544,3 +545,22 @@ def test_missed_follow_up_visits_show_in_the_queue_and_a_visit_of_concern_re_sco
     ] == ["done", "missed", "missed"]
     assert re.search(r'data-score-id="' + rescored + r'">.*?回访后重新评分', page, re.S)
     assert "回访逾期 2 次" in row_of(client.get("/ui/").text, rescored)
+
+
+def test_the_models_page_links_each_champion_s_model_card(stored, client, settings):
+    signed_in(client, stored.keys["analyst"])
+    register_plots(settings, client.app.state.service.champions.current.versions)
+    mlflow_client = MlflowClient(settings.mlflow_tracking_uri)
+    version = mlflow_client.get_model_version("triage-escalation", "1")
+    mlflow_client.log_text(
+        version.run_id, "# Model card: triage-escalation version 1\n", "model_card/escalation.md"
+    )
+    assert client.get("/ui/models/escalation/card").status_code == 404  # no card tagged yet
+    mlflow_client.set_model_version_tag(
+        "triage-escalation", "1", "model_card", "model_card/escalation.md"
+    )
+    assert 'href="/ui/models/escalation/card"' in client.get("/ui/models").text
+    card = client.get("/ui/models/escalation/card")
+    assert card.status_code == 200 and card.headers["content-type"].startswith("text/markdown")
+    assert card.text.startswith("# Model card: triage-escalation version 1")
+    assert "Model card" in client.get("/ui/models?lang=en").text

@@ -278,6 +278,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "calibration": ("校准偏差", "Calibration gap"),
     "loaded_at": ("加载时间", "Loaded"),
     "metrics": ("评估指标", "Evaluation metrics"),
+    "model_card": (
+        "模型卡(用途、数据、样本外表现、分组误差与局限)",
+        "Model card (use, data, out-of-time figures, errors by group, limits)",
+    ),
     "metric": ("指标", "Metric"),
     "value": ("值", "Value"),
     "plots": ("评估图", "Evaluation plots"),

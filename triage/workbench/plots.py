@@ -1,4 +1,4 @@
-"""The evaluation plots of the champion versions, fetched from MLflow and kept in a local cache.
+"""The evaluation plots and model cards of the champion versions, fetched from MLflow (plots cached).
 
 Both models are trained in one run, which logs each model's PNGs under ``plots/<role>/``; the model
 version names that run.  Only names MLflow itself lists are served, so a request cannot walk out of
@@ -73,3 +73,16 @@ def plot_file(settings: Settings, role: str, version: str, name: str) -> Path | 
         with tempfile.TemporaryDirectory(dir=cached.parent) as tmp:  # same disk: the move is atomic
             Path(client.download_artifacts(run_id, f"{_folder(role)}/{name}", tmp)).replace(cached)
     return cached
+
+
+def model_card(settings: Settings, version: str) -> str | None:
+    """The Markdown model card ``triage train`` logged for the version (its ``model_card`` tag), or None."""
+    client = _client(settings)
+    name, _, number = version.rpartition("/")
+    path = client.get_model_version(name, number).tags.get("model_card")
+    if path is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        return Path(client.download_artifacts(_run_id(client, version), path, tmp)).read_text(
+            encoding="utf-8"
+        )

@@ -397,6 +397,16 @@ def models_page(request: Request, key: AnalystSession, state: ServiceDep) -> Res
     )
 
 
+@router.get("/models/{role}/card")
+def model_card(role: str, key: AnalystSession, state: ServiceDep) -> Response:
+    """The champion version's model card, as ``triage train`` wrote it (Markdown)."""
+    version = state.champions.current.versions.get(role)
+    card = plots.model_card(state.settings, version) if version else None
+    if card is None:
+        return Response(status_code=404)
+    return Response(card, media_type="text/markdown; charset=utf-8")
+
+
 @router.get("/models/{role}/plots/{name}")
 def plot(role: str, name: str, key: AnalystSession, state: ServiceDep) -> Response:
     """One PNG logged by the champion's training run, served from the local cache."""
