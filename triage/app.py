@@ -90,9 +90,8 @@ def create_app(settings: Settings | None = None, champions: Champions | None = N
         if not store.ready:
             try:
                 await run_in_threadpool(store.reload)
-            except (
-                Exception
-            ) as exc:  # nothing promoted yet, or MLflow unreachable: start, but not ready
+            # nothing promoted yet, or MLflow unreachable: start, but not ready
+            except Exception as exc:
                 log.warning("no champion models loaded at start: %s", type(exc).__name__)
         if store.ready:
             metrics.set_models(store.current.versions)

@@ -62,9 +62,8 @@ class ChampionStore:
             try:
                 fresh = self._loader()
                 _check_kinds(fresh)
-            except (
-                Exception
-            ) as exc:  # the registry or an artifact failed: keep serving the old pair
+            # the registry or an artifact failed: keep serving the old pair
+            except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning(
                     "champion reload failed, keeping %s: %s",

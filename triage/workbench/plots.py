@@ -52,9 +52,8 @@ def plot_sets(settings: Settings, versions: dict[str, str]) -> dict[str, PlotSet
                 if not a.is_dir and a.path.endswith(".png")
             )
             out[role] = PlotSet(version, run_id, names)
-        except (
-            Exception
-        ) as exc:  # the registry is another service: the page still shows the metrics
+        # the registry is another service: the page still shows the metrics
+        except Exception as exc:
             out[role] = PlotSet(version, None, [], error=f"{type(exc).__name__}: {str(exc)[:200]}")
     return out
 
