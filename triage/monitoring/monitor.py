@@ -133,6 +133,7 @@ def assess(
                 "check": "feature_drift",
                 "message": f"{len(drifted)} feature(s) drifted: "
                 + ", ".join(f"{f} (PSI {counted[f]['psi']:.2f})" for f in drifted[:8]),
+                "features": drifted[:8],
             }
         )
     for column, d in population.items():

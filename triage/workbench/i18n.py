@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from triage.features import feature_labels
+
 LANGS = ("zh", "en")
 LANG_COOKIE = "triage_lang"
 
@@ -525,6 +527,11 @@ class Translator:
             return self("unknown")
         words = VOCABULARY[kind].get(code)
         return words[self._i] if words else code
+
+    def feature(self, name: str) -> str:
+        """A feature's label in the page's language (its code only when the registry has none)."""
+        labels = feature_labels().get(name)
+        return labels[self.lang] if labels else name
 
     def teams_list(self, codes) -> str:
         """Teams named and listed in the page's language: 、 between them in Chinese, a comma in English."""
