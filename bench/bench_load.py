@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from machine import describe  # noqa: E402
 
-from tests.reliability.conftest import city_in  # noqa: E402
+from tests.support.served_city import city_in  # noqa: E402
 from tests.reliability.load import hold_rate, stored_decisions  # noqa: E402
 from triage.db import migrate  # noqa: E402
 

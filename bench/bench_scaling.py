@@ -128,8 +128,8 @@ def run_step(step: str, engine: str, city: Path) -> dict:
             frame.to_parquet(staging / f"{name}.parquet", index=False)
         return {"seconds": seconds, "rows": len(tables["cases"])}
 
-    from triage.config import load_domain
     from triage.features.points import case_points
+    from triage.settings import Settings
 
     tables = _typed_tables(city)
     points = case_points(tables)
@@ -143,7 +143,7 @@ def run_step(step: str, engine: str, city: Path) -> dict:
     elif step == "train":
         from triage.training.fit import fit_escalation
 
-        fit = fit_escalation(tables, horizon_days=180, domain=load_domain(), oracle=None)
+        fit = fit_escalation(tables, horizon_days=180, domain=Settings().domain, oracle=None)
         with open(city / "_model.pkl", "wb") as fh:
             pickle.dump(fit.model, fh)
         rows = len(points)
@@ -156,13 +156,12 @@ def run_step(step: str, engine: str, city: Path) -> dict:
 
 def _score(points, tables, city: Path, engine: str):
     from triage.batch_scoring import score_cases
-    from triage.config import load_domain
     from triage.routing import current_routing
     from triage.settings import Settings
 
     with open(city / "_model.pkl", "rb") as fh:
         model = pickle.load(fh)
-    routing = current_routing(Settings().routing_file, set(load_domain()["teams"]))
+    routing = current_routing(Settings().routing_file, set(Settings().domain.teams))
     return score_cases(points, tables, model, routing, engine=engine)
 
 

@@ -20,8 +20,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.support.service import train_champions
 from triage.db import engine_for, migrate
 from triage.db.base import all_models_metadata
+from triage.models.registry import Champions
 from triage.settings import get_settings
 
 #: Every app the tests build, in-process or in a uvicorn child, signs workbench sessions with this
@@ -29,6 +31,12 @@ from triage.settings import get_settings
 os.environ.setdefault("TRIAGE_WORKBENCH_SECRET", "tests-only-workbench-secret-" + "0" * 32)
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="session")
+def champions() -> Champions:
+    """Both models fitted in a second on a random city (``train_champions``), shared by the session."""
+    return train_champions()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from tests.serving.conftest import champions  # noqa: F401
 from triage import demo
 from triage.cli import app
 from triage.db import engine_for

@@ -16,7 +16,6 @@ import io
 import logging
 import sqlite3
 import zipfile
-from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -25,10 +24,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import inspect, select, text
 from typer.testing import CliRunner
 
+from tests.support.cities import generated_city
 from triage.cli import app as cli
 from triage.db import engine_for
 from triage.settings import get_settings
-from triage.synth import generate_city
 
 pytestmark = pytest.mark.slow
 
@@ -122,9 +121,7 @@ def test_pii_markers_stay_in_the_persons_table(tmp_path, monkeypatch, capfd):
     outputs: list[str] = []
     bodies: list[str] = []
     try:
-        generate_city(
-            city, households=1_500, seed=11, start=date(2022, 1, 1), end=date(2025, 6, 30)
-        )
+        generated_city(city, "small", seed=11)
         n_persons = _mark_persons(city)
 
         runner = CliRunner()

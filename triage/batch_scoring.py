@@ -11,13 +11,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from triage.config import load_domain
 from triage.data_contracts import validate_dataset
 from triage.features import build_case_features
 from triage.features.facts import route_facts
 from triage.features.history import History
-from triage.output import write_frame
 from triage.models.registry import configure_mlflow, load_native
+from triage.output import write_frame
 from triage.routing import RouteInput, RoutingRules, current_routing
 from triage.settings import Settings
 
@@ -132,9 +131,7 @@ def score_dataset(
     model = load_native(
         model_uri or f"models:/{settings.escalation_model_name}@{settings.champion_alias}"
     )
-    routing = current_routing(
-        settings.routing_file, set(load_domain(settings.domain_file)["teams"])
-    )
+    routing = current_routing(settings.routing_file, set(settings.domain.teams))
     points = scoring_points(tables["cases"], as_of)
     scores = score_cases(points, tables, model, routing, engine=engine)
     write_frame(scores, out)

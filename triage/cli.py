@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from triage.contract import TIMEZONE
 from triage.settings import get_settings
 
 app = typer.Typer(
@@ -291,7 +292,7 @@ def score(
 
     moment = pd.Timestamp(as_of) if as_of else None
     if moment is not None and moment.tzinfo is None:
-        moment = moment.tz_localize("Asia/Shanghai")
+        moment = moment.tz_localize(TIMEZONE)
     if engine not in ("pandas", "spark"):
         raise typer.BadParameter("--engine must be pandas or spark")
     with _one_line_errors():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 ColumnType = Literal["id", "timestamp", "bool", "int", "decimal", "enum", "text"]
 
@@ -38,7 +39,12 @@ CALL_CATEGORIES = DISPUTE_TYPES + ("public_order",)
 MEDIATION_LEVELS = ("village", "township", "county", "court")
 MEDIATION_OUTCOMES = ("agreement", "no_agreement", "party_absent", "referred")
 INSTRUMENTS = ("phq9", "gad7")
+#: 绿黄红, lowest first.
 TIERS = ("green", "yellow", "red")
+Tier = Literal[TIERS]  # type: ignore[valid-type]
+#: Escalation bands, lowest first (the share of cases at or above each is in ``domain.yaml``).
+BANDS = ("low", "medium", "high", "critical")
+Band = Literal[BANDS]  # type: ignore[valid-type]
 OFFENCES = (
     "threat",
     "assault",
@@ -56,6 +62,8 @@ EMPLOYMENT = ("employed", "unemployed", "migrant_worker", "farmer", "student", "
 MAX_ID_LENGTH = 64
 MAX_TEXT_LENGTH = 4000
 TIMEZONE = "Asia/Shanghai"
+#: The centres' local time: a moment without an offset is in it, and days are counted in it.
+LOCAL_ZONE = ZoneInfo(TIMEZONE)
 #: The years a timestamp may fall in: pandas' nanosecond timestamps end in 1677 and 2262, and a
 #: stored event must stay a moment that a case can be scored as of.
 FIRST_YEAR, LAST_YEAR = 1900, 2200

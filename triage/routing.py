@@ -22,13 +22,13 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from triage.contract import DISPUTE_TYPES, TIERS
+from triage.contract import BANDS, DISPUTE_TYPES, TIERS, Band
 
 log = logging.getLogger(__name__)
 
-Band = Literal["low", "medium", "high", "critical"]
-Priority = Literal["low", "medium", "high", "critical"]
-PRIORITY_RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+#: A route's urgency, on the same scale as the bands.
+Priority = Band
+PRIORITY_RANK: dict[str, int] = {band: rank for rank, band in enumerate(BANDS)}
 
 #: Facts a rule may test, with what they count (computed by ``triage.features.facts``).
 FACTS: dict[str, str] = {

@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from triage.config import Domain, load_domain
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -110,6 +112,11 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute_home(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @property
+    def domain(self) -> Domain:
+        """``domain_file`` as typed constants (read and checked once per file)."""
+        return load_domain(self.domain_file)
 
     @property
     def db_url(self) -> str:

@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, event, given, settings
 from sqlalchemy import text
 
-from tests.serving.conftest import TEST_HASHER, train_champions
+from tests.support.service import train_champions
+from tests.support.keys import TEST_HASHER
 from triage.contract import RULES, TABLES
 from triage.app import create_app
 from triage.decisions.keys import create_key

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from typer.testing import CliRunner
 
-from tests.data_contracts.conftest import TINY_CITY, rows_as_csv
+from tests.support.exchange_rows import TINY_CITY, rows_as_csv
 from triage.cli import app as cli
 from triage.contract import TABLES
 from triage.data_contracts import DatasetUnreadable, validate_dataset

@@ -6,14 +6,14 @@ from datetime import date
 
 import pandas as pd
 
+from tests.support.cities import generated_city
 from triage.data_contracts import validate_dataset
-from triage.synth import generate_city
 
 
 def test_validation_quarantines_exactly_the_rows_the_generator_broke(tmp_path):
-    generate_city(
+    generated_city(
         tmp_path / "city",
-        households=300,
+        "tiny",
         seed=3,
         start=date(2023, 1, 1),
         end=date(2024, 6, 30),

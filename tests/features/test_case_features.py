@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tests.factories import City, new_case, utc
-from tests.features.conftest import assert_arrays_hold_the_frame
+from tests.support.feature_checks import assert_arrays_hold_the_frame
 from triage.features import build_case_features, case_feature_arrays, feature_names
 
 

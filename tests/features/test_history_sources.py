@@ -12,10 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.support.domain import SHIPPED_DOMAIN
 from triage.db import load_frames, read_tables
 from triage.db.history import read_history
 from triage.features import build_case_features, build_person_features, rule_tiers
 from triage.features.history import History
+
+TIER_RULE = SHIPPED_DOMAIN.tier_rule
 
 
 class LengthModel:
@@ -83,7 +86,8 @@ def test_column_arrays_from_the_database_give_the_features_of_typed_frames(
         build_person_features(_points(as_of), from_frames),
     )
     pd.testing.assert_series_equal(
-        rule_tiers(_points(as_of), from_columns), rule_tiers(_points(as_of), from_frames)
+        rule_tiers(_points(as_of), from_columns, TIER_RULE),
+        rule_tiers(_points(as_of), from_frames, TIER_RULE),
     )
     assert expected.loc[0, "case_description_text_score"] == pytest.approx(
         len("他扬言要砍人") / 100

@@ -9,9 +9,14 @@ import pandas as pd
 import pytest
 
 from tests.factories import City, utc
-from tests.features.conftest import assert_arrays_hold_the_frame
+from tests.support.feature_checks import assert_arrays_hold_the_frame
+from tests.support.domain import SHIPPED_DOMAIN, domain_with
+from triage.config import load_domain
+from triage.config.domain import AnyOf
 from triage.features import build_person_features, feature_names, person_feature_arrays, rule_tiers
-from triage.features.history import local_years
+from triage.features.queries import local_years
+
+TIER_RULE = SHIPPED_DOMAIN.tier_rule
 
 
 def person_features(city: City, person_id: str, as_of, exclude=None) -> pd.Series:
@@ -85,7 +90,7 @@ def test_rule_tier_follows_domain_cut_offs(screenings, tier):
     for instrument, score, item9 in screenings:
         city.screening("P1", "2024-03-01", instrument=instrument, score=score, item9=item9)
     points = pd.DataFrame({"person_id": ["P1"], "as_of": [utc("2024-03-02")]})
-    assert rule_tiers(points, city.tables()).tolist() == [tier]
+    assert rule_tiers(points, city.tables(), TIER_RULE).tolist() == [tier]
 
 
 def test_rule_tier_needs_a_screening_no_older_than_90_days():
@@ -97,15 +102,28 @@ def test_rule_tier_needs_a_screening_no_older_than_90_days():
         },
         index=[10, 11, 12],
     )
-    tiers = rule_tiers(points, city.tables())
+    tiers = rule_tiers(points, city.tables(), TIER_RULE)
     assert tiers.index.tolist() == [10, 11, 12]
     assert tiers[10] == "red" and pd.isna(tiers[11]) and pd.isna(tiers[12])
+
+
+def test_rule_tier_uses_the_rule_it_is_given_not_the_shipped_one():
+    city = City().household("H1").person("P1").screening("P1", "2024-03-01", score=12, item9=0)
+    points = pd.DataFrame({"person_id": ["P1"], "as_of": [utc("2024-03-02")]})
+    stricter = TIER_RULE.model_copy(update={"yellow": AnyOf(any=[{"phq9_at_least": 15}])})
+    assert rule_tiers(points, city.tables(), TIER_RULE).tolist() == ["yellow"]
+    assert rule_tiers(points, city.tables(), stricter).tolist() == ["green"]
+
+
+def test_a_domain_file_is_checked_when_read(tmp_path):
+    with pytest.raises(ValueError, match="band_top_shares"):
+        load_domain(domain_with(tmp_path, escalation={"band_top_shares": {"critical": 0.05}}))
 
 
 def test_rule_tier_ignores_screenings_after_as_of():
     city = City().household("H1").person("P1").screening("P1", "2024-03-05", score=25, item9=3)
     points = pd.DataFrame({"person_id": ["P1"], "as_of": [utc("2024-03-01")]})
-    assert pd.isna(rule_tiers(points, city.tables())[0])
+    assert pd.isna(rule_tiers(points, city.tables(), TIER_RULE)[0])
 
 
 def test_arrays_hold_the_frame_values(quarrel_city):

@@ -8,10 +8,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.factories import random_tables, utc
+from tests.support.domain import SHIPPED_DOMAIN
 from triage.contract import CASE_STATUSES, TABLES
 from triage.features import build_case_features, build_person_features, rule_tiers
 
 START = utc("2022-01-01")
+
+TIER_RULE = SHIPPED_DOMAIN.tier_rule
 
 
 def known_by(tables: dict[str, pd.DataFrame], t: pd.Timestamp) -> dict[str, pd.DataFrame]:
@@ -83,4 +86,6 @@ def test_person_features_and_rule_tiers_as_of_t_ignore_every_row_after_t(city):
     pd.testing.assert_frame_equal(
         build_person_features(points, tables), build_person_features(points, truncated)
     )
-    pd.testing.assert_series_equal(rule_tiers(points, tables), rule_tiers(points, truncated))
+    pd.testing.assert_series_equal(
+        rule_tiers(points, tables, TIER_RULE), rule_tiers(points, truncated, TIER_RULE)
+    )

@@ -15,17 +15,17 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from tests.support.cities import generated_city
+from tests.support.domain import SHIPPED_DOMAIN
 from triage import batch_scoring
 from triage.batch_scoring import score_cases
 from triage.cli import app
-from triage.config import load_domain
 from triage.data_contracts import validate_dataset
 from triage.features import build_case_features, build_person_features, categorical_features
+from triage.features.points import assessment_points, case_points
 from triage.features.spark import case_features, person_features
 from triage.routing import current_routing
 from triage.settings import Settings
-from triage.synth import generate_city
-from triage.features.points import assessment_points, case_points
 from triage.training.fit import fit_escalation
 
 pytestmark = pytest.mark.spark
@@ -53,7 +53,7 @@ def assert_same_frame(expected: pd.DataFrame, got: pd.DataFrame) -> None:
 @pytest.fixture(scope="module")
 def city(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("spark-city") / "city"
-    generate_city(out, households=2000, seed=11, start=date(2022, 1, 1), end=date(2024, 12, 31))
+    generated_city(out, "small", seed=11, end=date(2024, 12, 31))
     return out
 
 
@@ -64,7 +64,7 @@ def tables(city) -> dict[str, pd.DataFrame]:
 
 @pytest.fixture(scope="module")
 def escalation_model(tables):
-    domain = load_domain()
+    domain = SHIPPED_DOMAIN
     return fit_escalation(tables, horizon_days=180, domain=domain, oracle=None).model
 
 
@@ -89,7 +89,7 @@ def test_person_frames_are_equal(spark, tables):
 
 
 def test_scores_are_equal(spark, tables, escalation_model, monkeypatch):
-    routing = current_routing(Settings().routing_file, set(load_domain()["teams"]))
+    routing = current_routing(Settings().routing_file, set(SHIPPED_DOMAIN.teams))
     points = case_points(tables)
     on_pandas = score_cases(points, tables, escalation_model, routing, engine="pandas")
     monkeypatch.setattr(batch_scoring, "CHUNK_CASES", 700)  # chunks change nothing either

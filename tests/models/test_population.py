@@ -4,11 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from triage.config import load_domain
+from tests.support.domain import SHIPPED_DOMAIN
 from triage.models.population import PopulationProfile, population_warnings
 
 LABELS = {"threat_calls": {"zh": "威胁来电", "en": "threat calls"}}
-CFG = {**load_domain()["population"], "history_features": ["threat_calls", "prior_cases"]}
+CFG = SHIPPED_DOMAIN.population.model_copy(
+    update={"history_features": ["threat_calls", "prior_cases"]}
+)
 
 
 @pytest.fixture(scope="module")

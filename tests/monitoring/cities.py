@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -11,14 +10,12 @@ import pandas as pd
 import pytest
 
 import triage.synth as synth
+from tests.support.cities import generated_city
 from triage.synth.params import load_synth_params
-
-HOUSEHOLDS = 3_000
-START, END = date(2022, 1, 1), date(2025, 6, 30)
 
 
 def city(out: Path, seed: int) -> Path:
-    synth.generate_city(out, households=HOUSEHOLDS, seed=seed, start=START, end=END)
+    generated_city(out, "medium", seed=seed)
     return out
 
 
@@ -37,7 +34,7 @@ def drifted_city(out: Path, seed: int) -> Path:
     )
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(synth, "load_synth_params", lambda: params)
-        synth.generate_city(out, households=HOUSEHOLDS, seed=seed, start=START, end=END)
+        generated_city(out, "medium", seed=seed)
     return out
 
 
@@ -47,7 +44,7 @@ def older_smaller_export(out: Path, seed: int) -> Path:
 
     (A merely smaller city is not enough: on a few dozen test escalations the AUC difference is noise.)
     """
-    synth.generate_city(out, households=HOUSEHOLDS // 2, seed=seed, start=START, end=END)
+    generated_city(out, "small", seed=seed)
     incidents = pd.read_csv(out / "incidents.csv", dtype=str, keep_default_na=False)
     incidents["household_id"] = np.random.default_rng(seed).permutation(
         incidents["household_id"].to_numpy()

@@ -14,7 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.monitoring.cities import city, drifted_city, older_smaller_export
-from tests.serving.conftest import TEST_HASHER, auth, case_request
+from tests.support.service import auth, case_request
+from tests.support.keys import TEST_HASHER
 from triage.training.retrain import retrain
 from triage.app import create_app
 from triage.decisions.keys import create_key

@@ -7,8 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from tests.support.domain import SHIPPED_DOMAIN
 from triage.cli import app
-from triage.config import load_domain
 from triage.monitoring import latest_fairness_table, latest_monitoring_summary
 
 
@@ -33,7 +33,7 @@ def test_a_fresh_sample_of_the_training_distribution_is_ok(
     assert not [
         f
         for f, d in summary["feature_drift"].items()
-        if d["level"] != "ok" and f not in load_domain()["monitoring"]["trending_features"]
+        if d["level"] != "ok" and f not in SHIPPED_DOMAIN.monitoring.trending_features
     ]
     assert summary["outcomes"]["labelled_cases"] > 300 and summary["outcomes"]["by_month"]
     assert summary["fairness"]["gate"]["passed"]

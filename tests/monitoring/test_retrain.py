@@ -8,12 +8,12 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.factories import random_tables
-from triage.config import load_domain
+from tests.support.domain import SHIPPED_DOMAIN
+from triage.evaluation.metrics import tier_metrics
 from triage.features import build_person_features, feature_names
 from triage.models import TierModel
-from triage.training.retrain import retrain
 from triage.training.gates import retrain_gate
-from triage.evaluation.metrics import tier_metrics
+from triage.training.retrain import retrain
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,7 @@ def test_retraining_twice_on_the_same_data_promotes_at_most_once(
 def test_a_model_that_only_ties_the_champion_is_not_promoted(tier_fits):
     """The margin rule itself, on real tier models: a tie refuses, a clear gain promotes."""
     better, weaker = tier_fits
-    gates = load_domain()["gates"]
+    gates = SHIPPED_DOMAIN.gates
 
     def judged(candidate: float, champion: float) -> tuple[bool, str]:
         return retrain_gate(

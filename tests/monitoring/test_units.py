@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from triage.config import load_domain
-from triage.monitoring.drift import categorical_drift, drift_level, numeric_drift
+from tests.support.domain import SHIPPED_DOMAIN
 from triage.evaluation.fairness import fairness_audit, fairness_gate
 from triage.evaluation.groups import case_groups
+from triage.monitoring.drift import categorical_drift, drift_level, numeric_drift
 
-CFG = load_domain()["monitoring"]
-FAIR = load_domain()["gates"]["fairness"]
+CFG = SHIPPED_DOMAIN.monitoring
+FAIR = SHIPPED_DOMAIN.gates.fairness
 
 
 def test_psi_is_near_zero_for_the_same_distribution_and_large_for_a_shift():

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import httpx
 from sqlalchemy import text
 
-from tests.serving.conftest import case_request
+from tests.support.service import case_request
 from triage.db import engine_for
 
 #: Requests of each kind per 20 (score, batch-score, ingest, queue).

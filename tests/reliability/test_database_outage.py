@@ -21,8 +21,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
-from tests.reliability.conftest import city_in
-from tests.serving.conftest import case_request
+from tests.support.served_city import city_in
+from tests.support.service import case_request
 from triage.db import engine_for, migrate
 from triage.app import create_app
 from triage.settings import Settings

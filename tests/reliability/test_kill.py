@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.reliability.load import PARTIES
-from tests.serving.conftest import case_request
+from tests.support.service import case_request
 from triage.db import engine_for
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,8 @@ import pytest
 from mlflow import MlflowClient
 from fastapi.testclient import TestClient
 
-from tests.serving.conftest import TEST_HASHER, auth, case_request
+from tests.support.service import auth, case_request
+from tests.support.keys import TEST_HASHER
 from tests.support.registry import register
 from triage.app import create_app
 from triage.decisions.keys import create_key

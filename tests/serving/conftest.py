@@ -8,94 +8,19 @@ injecting them into ``create_app``.
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 from collections.abc import Iterator
-from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
-import yaml
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
-from tests.factories import City, random_tables
+from tests.support.keys import make_keys
+from tests.support.service import small_city
 from tests.support.workbench import BrowserClient
-from triage.config import load_domain
+from triage.app import create_app
 from triage.db import migrate
 from triage.db.load import load_frames
-from triage.features import build_case_features, build_person_features, feature_names
-from triage.models import EscalationModel, TierModel
 from triage.models.registry import Champions
-from triage.app import create_app
-from triage.decisions.keys import create_key
 from triage.settings import Settings
-from triage.training.fit import learn_population
-
-#: Still argon2id, with parameters cheap enough to make keys for every test.
-TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-
-
-def train_champions(seed: int = 0, version: int = 1) -> Champions:
-    """Both models fitted on point-in-time features of a random 300-household city."""
-    rng = np.random.default_rng(seed)
-    tables = random_tables(300, seed=seed)
-    cases = tables["cases"].sort_values("opened_at").assign(as_of=lambda f: f["opened_at"])
-    X = build_case_features(cases, tables)[feature_names("case")]
-    risk = (
-        X["hh_violent_incidents_365d"].fillna(0)
-        + X["hh_threat_calls_365d"].fillna(0)
-        + rng.normal(0, 0.7, len(X))
-    )
-    escalation = EscalationModel(
-        n_estimators=40, early_stopping_rounds=10, min_child_samples=5, random_state=seed
-    ).fit(X, (risk > risk.quantile(0.8)).astype(int))
-    points = tables["persons"][["person_id"]].assign(as_of=pd.Timestamp("2024-12-31", tz="UTC"))
-    P = build_person_features(points, tables)[feature_names("person")]
-    severity = P["phq9_max"].fillna(
-        pd.Series(rng.integers(0, 28, len(P)), index=P.index, dtype=float)
-    )
-    tier = TierModel(n_estimators=20, min_child_samples=5, random_state=seed).fit(
-        P, np.select([severity >= 20, severity >= 10], ["red", "yellow"], "green")
-    )
-    return Champions(
-        escalation=escalation,
-        tier=tier,
-        versions={"escalation": f"triage-escalation/{version}", "tier": f"triage-tier/{version}"},
-        metrics={"escalation": {"escalation_auc": 0.71}, "tier": {"tier_macro_f1": 0.6}},
-    )
-
-
-@pytest.fixture(scope="session")
-def champions() -> Champions:
-    return train_champions()
-
-
-def small_city() -> City:
-    """Households with the histories the routing rules and warnings look for (as of mid-2025)."""
-    return (
-        City()
-        .household("H-1")
-        .person("P-1-1", alcohol_problem=True)
-        .person("P-1-2", sex="male")
-        .household("H-2")
-        .person("P-2-1")
-        .household("H-3")
-        .person("P-3-1", mental_health_registry=True)
-        .household("H-4")
-        .person("P-4-1")
-        .call("H-1", "2025-05-20T10:00:00", text="对方持刀威胁要砍人", channel="110")
-        .incident("H-3", "2024-09-01", offence="threat")
-        .incident("H-3", "2025-01-15", offence="property_damage")
-        .incident("H-3", "2025-04-02", offence="assault")
-        .case("C-0", "H-1", "2025-01-05", counterparty="H-2", dispute_type="marriage_family")
-        .mediation("C-0", "2025-01-10", outcome="no_agreement")
-        .mediation("C-0", "2025-02-10", outcome="no_agreement", level="township")
-        .mediation("C-0", "2025-03-10", outcome="party_absent", level="county")
-        .screening("P-4-1", "2025-05-01", score=22, item9=2)
-        .screening("P-2-1", "2024-06-01", score=3, item9=0)
-    )
 
 
 @pytest.fixture
@@ -130,75 +55,4 @@ def client(settings: Settings, champions: Champions) -> Iterator[TestClient]:
 @pytest.fixture
 def keys(client: TestClient) -> dict[str, str]:
     """One plain-text API key per role (and the key ids under ``"<role>_id"``)."""
-    state = client.app.state.service
-    out = {}
-    with state.sessions() as session:
-        for role in ("scorer", "analyst", "admin"):
-            row, plain = create_key(session, role, f"test {role}", hasher=TEST_HASHER)
-            out[role], out[f"{role}_id"] = plain, row.id
-        session.commit()
-    return out
-
-
-def auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-def case_request(
-    case_id: str = "C-1",
-    household: str = "H-1",
-    *,
-    counterparty: str | None = "H-2",
-    dispute_type: str = "marriage_family",
-    persons=("P-1-1",),
-    as_of: str | None = "2025-06-01T10:00:00+08:00",
-    **case,
-) -> dict:
-    """A score request body as docs/interfaces.md shows it."""
-    body = {
-        "case": {
-            "case_id": case_id,
-            "opened_at": "2025-06-01T09:30:00+08:00",
-            "household_id": household,
-            "counterparty_household_id": counterparty,
-            "dispute_type": dispute_type,
-            "source": "grid_patrol",
-            "amount_cny": 20000,
-            "parties_count": 2,
-            "description": "夫妻因财产分割争吵",
-            **case,
-        },
-        "persons": list(persons),
-    }
-    if as_of is not None:
-        body["as_of"] = as_of
-    return body
-
-
-SHIPPED_DOMAIN = yaml.safe_load(Settings().domain_file.read_text(encoding="utf-8"))
-
-
-def domain_with_capacity(folder: Path, capacity: dict) -> Path:
-    """``domain.yaml`` as shipped (``SHIPPED_DOMAIN``) with another ``capacity`` section, written to ``folder``."""
-    path = folder / "domain.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {**SHIPPED_DOMAIN, "capacity": capacity}, allow_unicode=True, sort_keys=False
-        ),
-        encoding="utf-8",
-    )
-    return path
-
-
-def without_medical_in_population(champions: Champions) -> Champions:
-    """The champions with the population profile of their training city minus its medical disputes, so that
-    a medical case is scored with an out-of-population warning."""
-    tables = random_tables(300, seed=0)
-    cases = tables["cases"].sort_values("opened_at").assign(as_of=lambda f: f["opened_at"])
-    X = build_case_features(cases, tables)[feature_names("case")]
-    trained = (X["case_dispute_type"] != "medical").to_numpy()
-    escalation = copy.deepcopy(champions.escalation)
-    escalation.population_ = learn_population(
-        X[trained], cases[trained], tables, load_domain()
-    ).to_dict()
-    return dataclasses.replace(champions, escalation=escalation)
+    return make_keys(client.app.state.service.settings.db_url)

@@ -1,7 +1,7 @@
 """The app a real uvicorn process serves in ``test_uvicorn.py``: settings from the environment,
 champions trained in-process (there is no MLflow registry in the test)."""
 
-from tests.serving.conftest import train_champions
+from tests.support.service import train_champions
 from triage.app import create_app
 from triage.settings import Settings
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.serving.conftest import auth, case_request
+from tests.support.service import auth, case_request
 
 #: (method, path, body, the least role allowed[, what an allowed call answers — 404 where the path names
 #: nothing that exists: the key got past the role check]).  ``/healthz`` is open and tested apart.

@@ -1,7 +1,7 @@
 """What a scorer key reads back, and the access log: every read of a stored decision and every
 workbench case view is audited with who, when and which decision, and nothing personal."""
 
-from tests.serving.conftest import auth, case_request
+from tests.support.service import auth, case_request
 from triage.decisions.stored import sensitive_features
 
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from tests.serving.conftest import auth, case_request
+from tests.support.service import auth, case_request
 from triage.decisions.stored import for_scorer
 
 

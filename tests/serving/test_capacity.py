@@ -9,13 +9,14 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.serving.conftest import SHIPPED_DOMAIN, auth, case_request, domain_with_capacity
-from triage.decisions.capacity import team_capacity
-from triage.decisions.types import SHANGHAI
+from tests.support.service import auth, case_request
+from tests.support.domain import SHIPPED_DOMAIN, domain_with_capacity
+from triage.config import load_domain
+from triage.contract import LOCAL_ZONE
 from triage.settings import Settings
 
 POLICE_CAPACITY = 3
-SHIPPED = SHIPPED_DOMAIN["capacity"]
+SHIPPED = SHIPPED_DOMAIN.capacity
 
 
 @pytest.fixture
@@ -46,7 +47,7 @@ def flood(client, keys) -> dict[str, dict]:
 
 
 def shanghai_day(days_from_today: int) -> str:
-    return str((datetime.now(SHANGHAI) + timedelta(days=days_from_today)).date())
+    return str((datetime.now(LOCAL_ZONE) + timedelta(days=days_from_today)).date())
 
 
 def teams_queue(client, keys, **params) -> dict[str, dict]:
@@ -111,8 +112,8 @@ def test_a_case_is_due_by_the_end_of_the_day_its_response_time_runs_out(client, 
 
 def test_every_team_is_listed_with_its_capacity_those_over_it_first(client, keys, flood):
     loads = teams_queue(client, keys, day=shanghai_day(7))
-    assert {team: load["capacity"] for team, load in loads.items()} == team_capacity(
-        client.app.state.service.settings.domain_file
+    assert {team: load["capacity"] for team, load in loads.items()} == (
+        client.app.state.service.settings.domain.capacity
     )
     order = [(-load["over_capacity"], -load["due"]) for load in loads.values()]
     assert order == sorted(order) and loads["police_station"]["over_capacity"] > 0
@@ -196,7 +197,7 @@ def test_a_scorer_may_not_read_the_team_queue(client, keys):
 
 
 def test_the_shipped_capacity_names_every_team():
-    assert set(team_capacity(Settings().domain_file)) == set(SHIPPED_DOMAIN["teams"])
+    assert set(Settings().domain.capacity) == set(SHIPPED_DOMAIN.teams)
 
 
 @pytest.mark.parametrize(
@@ -211,4 +212,4 @@ def test_the_shipped_capacity_names_every_team():
 )
 def test_capacity_must_name_every_team_once_with_a_whole_number(tmp_path, capacity):
     with pytest.raises(ValueError, match="capacity"):
-        team_capacity(domain_with_capacity(tmp_path, capacity))
+        load_domain(domain_with_capacity(tmp_path, capacity))

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.serving.conftest import auth, case_request
+from tests.support.service import auth, case_request
 
 FAR_DATES = ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00", "2201-01-01T00:00:00+08:00"]
 

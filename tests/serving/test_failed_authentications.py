@@ -3,7 +3,7 @@ past the limit the answer is a 429 with Retry-After, and argon2 is not run at al
 
 import pytest
 
-from tests.serving.conftest import auth
+from tests.support.service import auth
 from triage.decisions import keys as key_store
 
 

@@ -3,7 +3,7 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.serving.conftest import auth
+from tests.support.service import auth
 from triage.app import create_app
 
 

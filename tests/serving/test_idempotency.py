@@ -2,7 +2,7 @@
 
 from sqlalchemy import func, select
 
-from tests.serving.conftest import auth, case_request
+from tests.support.service import auth, case_request
 from triage.db.service_models import Decision
 
 

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from tests.serving.conftest import auth, case_request
+from tests.support.service import auth, case_request
 from tests.support.refusing import persons_refused
 from triage.db.history import read_tables
 

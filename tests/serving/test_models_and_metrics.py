@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from tests.serving.conftest import auth, case_request
+from tests.support.service import auth, case_request
 
 
 @pytest.fixture

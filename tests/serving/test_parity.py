@@ -14,11 +14,12 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.serving.conftest import TEST_HASHER, auth
+from tests.support.service import auth
+from tests.support.keys import TEST_HASHER
+from tests.support.domain import SHIPPED_DOMAIN
 from tests.support.second_city import write_second_city
 from triage.app import create_app
 from triage.batch_scoring import score_cases, scoring_points
-from triage.config import load_domain
 from triage.data_contracts import validate_dataset
 from triage.db import migrate
 from triage.db.load import load_frames
@@ -64,7 +65,7 @@ def city(request, tmp_path_factory):
         folder, households=1500, seed=21, start=date(2022, 1, 1), end=date(2024, 12, 31)
     )
     tables = validate_dataset(folder).valid
-    domain = load_domain()
+    domain = SHIPPED_DOMAIN
     champions = Champions(
         escalation=fit_escalation(tables, horizon_days=180, domain=domain, oracle=None).model,
         tier=fit_tier(tables, domain=domain, oracle=None).model,
@@ -85,7 +86,7 @@ def test_the_service_and_the_batch_give_every_case_the_same_probability(city, tm
         points,
         tables,
         champions.escalation,
-        current_routing(settings.routing_file, set(load_domain()["teams"])),
+        current_routing(settings.routing_file, set(SHIPPED_DOMAIN.teams)),
     )
     members = tables["persons"].groupby("household_id")["person_id"].apply(list).to_dict()
     bodies = [

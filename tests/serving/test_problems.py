@@ -3,7 +3,7 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.serving.conftest import auth, case_request
+from tests.support.service import auth, case_request
 from triage.app import create_app
 from triage.settings import Settings
 

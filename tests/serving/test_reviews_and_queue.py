@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.serving.conftest import auth, case_request
+from tests.support.service import auth, case_request
 
 
 @pytest.fixture

@@ -7,14 +7,14 @@ import yaml
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from tests.serving.conftest import auth, case_request
+from tests.support.service import auth, case_request
+from tests.support.domain import SHIPPED_DOMAIN
 from triage.app import create_app
-from triage.config import load_domain
 from triage.routing import RouteInput, load_routing
 from triage.settings import Settings
 
 RULES_FILE = Settings().routing_file
-TEAMS = set(load_domain(Settings().domain_file)["teams"])
+TEAMS = set(SHIPPED_DOMAIN.teams)
 QUIET = {"band": "low", "dispute_type": "other"}  # fires band_low only
 
 #: For each rule of routing.yaml, a case that fires it (on top of the quiet baseline).

@@ -3,7 +3,7 @@ missed ones show in the queue, and a visit's note can re-score the case."""
 
 import pytest
 
-from tests.serving.conftest import auth, case_request
+from tests.support.service import auth, case_request, ingest
 
 AGREEMENT = {
     "event_id": "E-8",
@@ -12,12 +12,6 @@ AGREEMENT = {
     "level": "village",
     "outcome": "agreement",
 }
-
-
-def ingest(client, keys, table, rows) -> dict:
-    response = client.post(f"/v1/ingest/{table}", json={"rows": rows}, headers=auth(keys["scorer"]))
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def followups(client, keys, **params) -> dict:

@@ -3,7 +3,8 @@ waits for a second analyst (four eyes), and only then changes the route staff ac
 
 import pytest
 
-from tests.serving.conftest import TEST_HASHER, auth, case_request
+from tests.support.service import auth, case_request
+from tests.support.keys import TEST_HASHER
 from triage.decisions.keys import create_key
 
 

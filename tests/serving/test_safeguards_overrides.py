@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from tests.serving.conftest import TEST_HASHER, auth, case_request, small_city
+from tests.support.service import auth, case_request, small_city
+from tests.support.keys import TEST_HASHER
 from triage.cli import app as cli
 from triage.decisions.keys import create_key
 from triage.training.overrides import override_agreement, read_overrides

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.serving.conftest import auth, case_request, without_medical_in_population
+from tests.support.service import auth, case_request, score, without_medical_in_population
 
 OUTSIDE = "outside the training population"
 
@@ -11,12 +11,6 @@ OUTSIDE = "outside the training population"
 def champions(champions):
     """The service's test champions, their population without medical disputes."""
     return without_medical_in_population(champions)
-
-
-def score(client, keys, body) -> dict:
-    response = client.post("/v1/cases/score", json=body, headers=auth(keys["scorer"]))
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def test_a_case_like_the_training_cases_carries_no_population_warning(client, keys):

@@ -6,7 +6,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from tests.serving.conftest import auth, case_request, small_city
+from tests.support.analyst_cases import C0_AGREEMENT, C0_REQUEST
+from tests.support.service import auth, case_request, ingest, score, small_city
 from triage.cli import app as cli
 
 H2_CASE = case_request("C-20", "H-2", counterparty=None, dispute_type="neighbor", persons=["P-2-1"])
@@ -64,18 +65,6 @@ CHANGE_LINE = {
 }
 
 
-def score(client, keys, body) -> dict:
-    response = client.post("/v1/cases/score", json=body, headers=auth(keys["scorer"]))
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def ingest(client, keys, table, rows) -> dict:
-    response = client.post(f"/v1/ingest/{table}", json={"rows": rows}, headers=auth(keys["scorer"]))
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def queue(client, keys, **params) -> list[dict]:
     response = client.get("/v1/queue", params=params, headers=auth(keys["analyst"]))
     assert response.status_code == 200, response.text
@@ -100,20 +89,8 @@ def test_each_kind_of_new_row_rescores_the_households_open_case(client, keys, ta
 
 
 def test_a_failed_mediation_rescores_and_an_agreement_does_not(client, keys):
-    score(
-        client,
-        keys,
-        case_request(
-            "C-0", "H-1", as_of="2025-05-01T10:00:00+08:00", opened_at="2025-01-05T09:00:00"
-        ),
-    )
-    agreement = {
-        "event_id": "E-8",
-        "case_id": "C-0",
-        "at": "2025-05-10T10:00:00+08:00",
-        "level": "village",
-        "outcome": "agreement",
-    }
+    score(client, keys, C0_REQUEST)
+    agreement = C0_AGREEMENT
     failure = {
         **agreement,
         "event_id": "E-9",

@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.serving.conftest import TEST_HASHER
+from tests.support.keys import TEST_HASHER
 from triage.app import create_app
 from triage.decisions.keys import create_key
 from triage.settings import Settings
@@ -113,7 +113,7 @@ def test_invalid_requests_get_documented_answers(served, role):
 @pytest.mark.parametrize("moment", ["0307-04-25T11:24:38", "2999-01-01T00:00:00+08:00"])
 def test_a_moment_pandas_cannot_hold_is_a_422_not_a_500(served, moment):
     """Found by the run above: opened_at / as_of in year 307 crashed feature building."""
-    from tests.serving.conftest import case_request
+    from tests.support.service import case_request
 
     app, keys = served
     with TestClient(app, raise_server_exceptions=False) as client:

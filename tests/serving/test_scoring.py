@@ -10,7 +10,8 @@ import pytest
 
 from fastapi.testclient import TestClient
 
-from tests.serving.conftest import TEST_HASHER, auth, case_request
+from tests.support.service import auth, case_request
+from tests.support.keys import TEST_HASHER
 from triage.app import create_app
 from triage.db.history import read_tables
 from triage.decisions.keys import create_key

@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from tests.servers import running_uvicorn
-from tests.serving.conftest import TEST_HASHER, case_request, small_city
+from tests.support.service import case_request, small_city
+from tests.support.keys import TEST_HASHER
 from triage.db import engine_for, migrate
 from triage.db.load import load_frames
 from triage.decisions.keys import create_key

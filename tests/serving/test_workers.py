@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from tests.servers import ROOT, free_port
-from tests.serving.conftest import TEST_HASHER, auth, case_request
+from tests.support.service import auth, case_request
+from tests.support.keys import TEST_HASHER
 from tests.support.registry import register
 from triage.db import engine_for, migrate
 from triage.decisions.keys import create_key

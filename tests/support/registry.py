@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 
 import mlflow
 
-from tests.serving.conftest import train_champions
+from tests.support.service import train_champions
 from triage.models.pyfunc import EscalationPyfunc, TierPyfunc
 from triage.models.registry import configure_mlflow
 from triage.settings import Settings

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tests.support.domain import SHIPPED_DOMAIN
 from tests.support.reference_pipeline import fit_reference, reference_features
-from triage.config import load_domain
 from triage.contract import TABLES, TIERS
 from triage.data_contracts import validate_dataset
 from triage.evaluation.labels import dataset_end, escalation_labels
@@ -18,6 +18,8 @@ from triage.features import build_case_features, build_person_features, rule_tie
 from triage.features.points import assessment_points, case_points
 from triage.training.examples import oracle_probabilities, read_oracle
 from triage.training.fit import fit_escalation, fit_tier
+
+TIER_RULE = SHIPPED_DOMAIN.tier_rule
 
 
 def export_until(tables: dict[str, pd.DataFrame], end: pd.Timestamp) -> dict[str, pd.DataFrame]:
@@ -40,7 +42,7 @@ def judge_unseen_months(
     end = pd.Timestamp(export_end, tz="UTC")
     window_end = end + pd.DateOffset(months=months)
     export = export_until(full, end)
-    domain = load_domain()
+    domain = SHIPPED_DOMAIN
     escalation = fit_escalation(
         export, horizon_days=horizon_days, domain=domain, oracle=read_oracle(city, "cases")
     )
@@ -98,7 +100,7 @@ def _judge_tier(full, export, end, window_end, domain, city: Path) -> dict:
         "refit": tier.refit,
         "backtest": tier.backtest,
     }
-    rule = rule_tiers(future, full)
+    rule = rule_tiers(future, full, TIER_RULE)
     covered = rule.notna().to_numpy()
     if covered.any():
         one_hot = np.eye(len(TIERS))[pd.Categorical(rule[covered], categories=TIERS).codes]

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from tests.support.cities import generated_city
 from tests.synth.contract_reading import read_tables
-from triage.synth import generate_city
-
-START, END = date(2022, 1, 1), date(2025, 6, 30)
-SMALL_CITY = dict(households=1_500, seed=11, start=START, end=END)
 
 
 @pytest.fixture(scope="session")
 def city(tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("city")
-    return out, generate_city(out, **SMALL_CITY)
+    return out, generated_city(out, "small", seed=11)
 
 
 @pytest.fixture(scope="session")
@@ -29,4 +25,4 @@ def city_tables(city) -> dict[str, pd.DataFrame]:
 @pytest.fixture(scope="session")
 def city_with_bad_rows(tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("bad_city")
-    return out, generate_city(out, **SMALL_CITY, bad_row_share=0.01)
+    return out, generated_city(out, "small", seed=11, bad_row_share=0.01)

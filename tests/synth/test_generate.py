@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from tests.synth.conftest import END, SMALL_CITY, START
+from tests.support.cities import END, START, generated_city
 from tests.synth.contract_reading import (
     escalation_labels,
     first_broken_rule,
@@ -17,7 +17,6 @@ from tests.synth.contract_reading import (
     threat_share,
 )
 from triage.contract import PII_COLUMNS, TABLE_ORDER, TABLES
-from triage.synth import generate_city
 
 #: What a reader of the seeds would look for; the generator uses more phrasings than these.
 THREAT_WORDS = [
@@ -45,9 +44,8 @@ THREAT_WORDS = [
 
 
 def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path):
-    small = dict(SMALL_CITY, households=200)
     for folder, seed in (("a", 5), ("b", 5), ("c", 6)):
-        generate_city(tmp_path / folder, **dict(small, seed=seed), bad_row_share=0.02)
+        generated_city(tmp_path / folder, "tiny", seed=seed, bad_row_share=0.02)
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.csv"))
     assert len(files) == len(TABLE_ORDER) + 3  # tables, two oracle files, the bad-row list
     for name in files:
@@ -185,7 +183,7 @@ def test_mediation_climbs_the_ladder_village_first(city_tables):
 def test_parquet_output_carries_native_types(tmp_path):
     import pyarrow.parquet as pq
 
-    generate_city(tmp_path, **dict(SMALL_CITY, households=200), fmt="parquet")
+    generated_city(tmp_path, "tiny", seed=11, fmt="parquet")
     schema = pq.read_schema(tmp_path / "cases.parquet")
     assert str(schema.field("parties_count").type) == "int64"
     assert str(schema.field("opened_at").type).startswith("timestamp")

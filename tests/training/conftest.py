@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import pytest
 
-from triage.config import load_domain
+from tests.support.cities import generated_city
+from tests.support.domain import SHIPPED_DOMAIN
 from triage.settings import Settings, get_settings
-from triage.synth import generate_city
 from triage.training.examples import read_oracle
 from triage.training.fit import EscalationFit, fit_escalation
 
@@ -21,14 +20,14 @@ def city_20k(tmp_path_factory) -> Path:
     The model-oracle gap varies with the seed: 0.019 on seed 7, 0.038 on seed 11 (see README).
     """
     out = tmp_path_factory.mktemp("city20k") / "city"
-    generate_city(out, households=20_000, seed=7, start=date(2022, 1, 1), end=date(2025, 6, 30))
+    generated_city(out, "large", seed=7)
     return out
 
 
 @pytest.fixture(scope="session")
 def small_city(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("city3k") / "city"
-    generate_city(out, households=3_000, seed=5, start=date(2022, 1, 1), end=date(2025, 6, 30))
+    generated_city(out, "medium", seed=5)
     return out
 
 
@@ -38,7 +37,7 @@ def escalation_fit(city_20k) -> EscalationFit:
 
     tables = validate_dataset(city_20k).valid
     return fit_escalation(
-        tables, horizon_days=180, domain=load_domain(), oracle=read_oracle(city_20k, "cases")
+        tables, horizon_days=180, domain=SHIPPED_DOMAIN, oracle=read_oracle(city_20k, "cases")
     )
 
 

@@ -9,18 +9,18 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from tests.support.second_city import write_second_city
+from tests.support.cities import SIZES, generated_city
 from triage.contract import MAX_ID_LENGTH, TABLE_ORDER, TABLES
 from triage.data_contracts import validate_dataset
 from triage.evaluation.labels import dataset_end, escalation_labels
 
-ARGS = dict(households=1_500, seed=3, start=date(2021, 7, 1), end=date(2024, 1, 1))
+ARGS = dict(seed=3, start=date(2021, 7, 1), end=date(2024, 1, 1), writer="second")
 
 
 @pytest.fixture(scope="module")
 def city(tmp_path_factory):
     out = tmp_path_factory.mktemp("second") / "city"
-    return out, write_second_city(out, **ARGS)
+    return out, generated_city(out, "small", **ARGS)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_cases_mix_sources_and_counterparties(validated):
     cases = validated.valid["cases"]
     assert {"police_referral", "court_referral"} <= set(cases["source"])
     assert 0.2 < cases["counterparty_household_id"].isna().mean() < 0.9
-    per_household_year = len(cases) / ARGS["households"] / 2.5
+    per_household_year = len(cases) / SIZES["small"] / 2.5
     assert 0.2 <= per_household_year <= 0.4
 
 
@@ -93,7 +93,7 @@ def test_assessment_oracle_is_complete(city, validated):
 def test_same_seed_same_bytes(city, tmp_path):
     out, _ = city
     again = tmp_path / "again"
-    write_second_city(again, **ARGS)
+    generated_city(again, "small", **ARGS)
     files = sorted(p.relative_to(out) for p in out.rglob("*.csv"))
     assert files == sorted(p.relative_to(again) for p in again.rglob("*.csv"))
     assert all((out / f).read_bytes() == (again / f).read_bytes() for f in files)

@@ -7,11 +7,10 @@ trained on the same labelled cases, never above the generator's own probability.
 
 from __future__ import annotations
 
-from datetime import date
 
 import pytest
 
-from tests.support.second_city import write_second_city
+from tests.support.cities import generated_city
 from tests.support.unseen import judge_unseen_months
 
 pytestmark = pytest.mark.slow
@@ -22,7 +21,7 @@ EXPORT_END = "2024-02-29"
 @pytest.fixture(scope="module")
 def second_city_20k(tmp_path_factory):
     out = tmp_path_factory.mktemp("second20k") / "city"
-    write_second_city(out, households=20_000, seed=7, start=date(2022, 1, 1), end=date(2025, 6, 30))
+    generated_city(out, "large", seed=7, writer="second")
     return out
 
 

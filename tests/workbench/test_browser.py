@@ -11,15 +11,9 @@ import re
 import httpx
 import pytest
 
-from tests.serving.conftest import auth
-from tests.workbench.conftest import (
-    CASES,
-    CODES,
-    THREAT_CALLS,
-    ingest,
-    mediated_case,
-    raw_identifiers,
-)
+from tests.support.service import auth
+from tests.support.analyst_cases import CASES, CODES, THREAT_CALLS, mediated_case, raw_identifiers
+from tests.support.service import ingest
 
 pytestmark = pytest.mark.browser
 

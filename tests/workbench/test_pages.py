@@ -9,16 +9,10 @@ from datetime import date, timedelta
 from matplotlib.figure import Figure
 from mlflow import MlflowClient
 
-from tests.serving.conftest import auth
-from tests.workbench.conftest import (
-    CASES,
-    CODES,
-    THREAT_CALLS,
-    ingest,
-    make_keys,
-    mediated_case,
-    raw_identifiers,
-)
+from tests.support.service import auth
+from tests.support.analyst_cases import CASES, CODES, THREAT_CALLS, mediated_case, raw_identifiers
+from tests.support.service import ingest
+from tests.support.keys import make_keys
 from triage.decisions import keys as key_store
 from triage.workbench import views
 from triage.workbench.auth import COOKIE

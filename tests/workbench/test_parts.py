@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from tests.workbench.conftest import city_db
+from tests.support.analyst_cases import city_db
 from triage.app import create_app
 from triage.db import engine_for
 from triage.evaluation.metrics import binary_metrics, tier_metrics
@@ -16,10 +16,11 @@ from triage.settings import Settings
 from triage.workbench.auth import CookieSigner, SecretMissing, session_secret
 from triage.workbench.chart import theme_of, waterfall
 from triage.workbench.history import mask_digits, timeline
+from triage.config.domain import Bilingual
 from triage.workbench.i18n import MESSAGES, VOCABULARY, Translator, pick_lang
 from triage.workbench.views import QueueQuery, deadline, metric_table, warnings_of
 
-ZH = Translator("zh", {"police_station": {"zh": "派出所", "en": "Police station"}})
+ZH = Translator("zh", {"police_station": Bilingual(zh="派出所", en="Police station")})
 
 
 def factor(name: str, value, contribution: float) -> dict:

@@ -35,7 +35,7 @@ from sqlalchemy import (
 from triage.contract import TABLE_ORDER, TABLES, TYPED_DTYPES, empty_typed_frame
 from triage.db.engine import engine_for
 from triage.db.models import EXCHANGE_MODELS
-from triage.features.history import Columns
+from triage.features.columns import Columns
 
 
 def read_tables(
@@ -69,7 +69,7 @@ def read_history(
     person_ids: Collection[str] = (),
     as_of: pd.Timestamp | None = None,
 ) -> dict[str, Columns]:
-    """The rows ``read_tables`` selects, as column arrays (``triage.features.history.Columns``).
+    """The rows ``read_tables`` selects, as column arrays (``triage.features.columns.Columns``).
 
     Timestamps are int64 UTC nanoseconds, ids, codes and text objects (None when missing),
     numbers and booleans float64 (NaN when missing).  PII columns are left out altogether.

@@ -14,16 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from functools import lru_cache
-from pathlib import Path
 
 from pydantic import BaseModel, Field
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, aliased
 
-from triage.config import load_domain
+from triage.contract import LOCAL_ZONE
 from triage.db.service_models import Decision, Review
-from triage.decisions.types import SHANGHAI, Band
+from triage.decisions.types import Band
 from triage.routing import PRIORITY_RANK
 
 #: Review states that settle a decision (after a rejection two analysts have looked and the route stands);
@@ -62,29 +60,12 @@ class TeamsQueue(BaseModel):
     teams: list[TeamLoad] = Field(description="teams over capacity first, then by cases due")
 
 
-@lru_cache(maxsize=4)
-def team_capacity(domain_file: Path) -> dict[str, int]:
-    """``capacity`` of ``domain.yaml``: a whole number ≥ 0 for every team, and for no unknown team."""
-    domain = load_domain(domain_file)
-    capacity, teams = domain.get("capacity") or {}, set(domain["teams"])
-    if set(capacity) != teams:
-        raise ValueError(
-            f"capacity must list every team once: missing {sorted(teams - set(capacity))}, "
-            f"unknown {sorted(set(capacity) - teams)}"
-        )
-    if not all(
-        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in capacity.values()
-    ):
-        raise ValueError("each team's capacity is a whole number of cases per day, 0 or more")
-    return dict(capacity)
-
-
 def end_of_day(day: date) -> datetime:
-    return datetime.combine(day + timedelta(days=1), time(), SHANGHAI)
+    return datetime.combine(day + timedelta(days=1), time(), LOCAL_ZONE)
 
 
 def today() -> date:
-    return datetime.now(SHANGHAI).date()
+    return datetime.now(LOCAL_ZONE).date()
 
 
 def _open_latest_decisions(session: Session, before: datetime) -> list[tuple]:

@@ -16,11 +16,13 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from triage.config.domain import Followups
+from triage.contract import LOCAL_ZONE
 from triage.db.service_models import Followup
 from triage.decisions.audit import record
 from triage.decisions.champions import ChampionStore
 from triage.decisions.rescoring import Mediated, Target, latest_decisions, rescore
-from triage.decisions.types import SHANGHAI, FollowupOut, FollowupPage, VisitIn, VisitOut
+from triage.decisions.types import FollowupOut, FollowupPage, VisitIn, VisitOut
 
 STATES = ("upcoming", "due", "missed", "done")
 
@@ -33,7 +35,7 @@ class AlreadyVisited(ValueError):
     """A visit is recorded once."""
 
 
-def plan(session: Session, mediated: Iterable[Mediated], cfg: dict) -> int:
+def plan(session: Session, mediated: Iterable[Mediated], cfg: Followups) -> int:
     """Visits for each mediated case the service has a decision on (once per case and interval)."""
     first: dict[str, datetime] = {}
     for m in mediated:
@@ -48,7 +50,7 @@ def plan(session: Session, mediated: Iterable[Mediated], cfg: dict) -> int:
     )
     now, added = datetime.now(timezone.utc), 0
     for case_id, decision in sorted(tracked.items()):
-        for days in cfg["intervals_days"]:
+        for days in cfg.intervals_days:
             kind = f"{days}d"
             if (case_id, kind) in planned:
                 continue
@@ -109,11 +111,11 @@ def listing(
     where: FollowupFilter,
     limit: int,
     offset: int,
-    cfg: dict,
+    cfg: Followups,
     now: datetime | None = None,
 ) -> FollowupPage:
     """Visits in the order they fall due, filtered by state, case or household."""
-    now, grace = now or datetime.now(timezone.utc), timedelta(days=cfg["grace_days"])
+    now, grace = now or datetime.now(timezone.utc), timedelta(days=cfg.grace_days)
     conditions = []
     if where.case_id:
         conditions.append(Followup.case_id == where.case_id)
@@ -146,7 +148,7 @@ def visit(
     followup_id: int,
     body: VisitIn,
     key_id: str,
-    cfg: dict,
+    cfg: Followups,
     scorer,
     champions: ChampionStore,
 ) -> VisitOut | None:
@@ -157,9 +159,9 @@ def visit(
     followup = session.get(Followup, followup_id)
     if followup is None:
         return None
-    if body.outcome not in cfg["outcomes"]:
+    if body.outcome not in cfg.outcomes:
         raise UnknownOutcome(
-            f"unknown outcome {body.outcome!r}; outcomes are {', '.join(cfg['outcomes'])}"
+            f"unknown outcome {body.outcome!r}; outcomes are {', '.join(cfg.outcomes)}"
         )
     if followup.done_at is not None:
         raise AlreadyVisited(f"visit {followup_id} was recorded at {followup.done_at.isoformat()}")
@@ -167,9 +169,9 @@ def visit(
     followup.done_at = (body.visited_at or now).astimezone(timezone.utc)
     followup.note, followup.outcome, followup.visitor_key_id = body.note, body.outcome, key_id
     rescored = None
-    if body.rescore or body.outcome in cfg["rescore_outcomes"]:
+    if body.rescore or body.outcome in cfg.rescore_outcomes:
         decision = latest_decisions(session, cases=[followup.case_id])[followup.case_id]
-        when = followup.done_at.astimezone(SHANGHAI).strftime("%Y-%m-%d")
+        when = followup.done_at.astimezone(LOCAL_ZONE).strftime("%Y-%m-%d")
         target = Target(
             decision,
             max(followup.done_at, decision.as_of),
@@ -188,5 +190,5 @@ def visit(
         rescore_score_id=followup.rescore_score_id,
     )
     session.flush()
-    grace = timedelta(days=cfg["grace_days"])
+    grace = timedelta(days=cfg.grace_days)
     return VisitOut(**followup_out(followup, now, grace).model_dump(), rescored=rescored)

@@ -20,8 +20,6 @@ import pandas as pd
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from triage.config import load_domain
-
 from triage.contract import TABLES
 from triage.data_contracts import DatasetUnreadable, validate_frames
 from triage.db.engine import engine_for
@@ -199,9 +197,9 @@ def after_load(
     Returns the additions to :class:`IngestResult` (``rescored``, ``rescoring_skipped``,
     ``followups_planned``); nothing is committed.
     """
-    domain = load_domain(scorer.settings.domain_file)
-    events, mediated = events_of(engine, fresh, domain["rescoring"])
-    followed: dict = {"followups_planned": plan(session, mediated, domain["followups"])}
+    domain = scorer.domain
+    events, mediated = events_of(engine, fresh, domain.rescoring)
+    followed: dict = {"followups_planned": plan(session, mediated, domain.followups)}
     targets = targets_for(session, events)
     if targets and load_champions_if_needed and champions is not None and not champions.ready:
         with suppress(

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, aliased
 
-from triage.config import load_domain
+from triage.config.domain import Followups
 from triage.db.service_models import Decision, Followup, Review
 from triage.decisions.reviews import effective_route
 from triage.decisions.types import QueueItem, QueuePage
@@ -27,7 +27,9 @@ class QueueFilter:
     score_ids: list[str] | None = None  # only these decisions
 
 
-def queue_page(session: Session, where: QueueFilter, limit: int, offset: int) -> QueuePage:
+def queue_page(
+    session: Session, where: QueueFilter, limit: int, offset: int, followup_rules: Followups
+) -> QueuePage:
     """Stored decisions, highest probability first (newest first among equals), filtered and paged."""
     has_review = exists().where(Review.score_id == Decision.score_id)
     conditions = []
@@ -71,7 +73,7 @@ def queue_page(session: Session, where: QueueFilter, limit: int, offset: int) ->
             .group_by(Decision.case_id)
         ).all()
     )
-    missed = missed_followups(session, cases)
+    missed = missed_followups(session, cases, followup_rules.grace_days)
     return QueuePage(
         total=total,
         limit=limit,
@@ -110,14 +112,12 @@ def _utc(moment: datetime) -> datetime:
 
 
 def missed_followups(
-    session: Session, case_ids: list[str], now: datetime | None = None
+    session: Session, case_ids: list[str], grace_days: int, now: datetime | None = None
 ) -> dict[str, int]:
-    """Follow-up visits of these cases not done ``followups.grace_days`` after they fell due."""
+    """Follow-up visits of these cases not done ``grace_days`` after they fell due."""
     if not case_ids:
         return {}
-    cutoff = (now or datetime.now(timezone.utc)) - timedelta(
-        days=load_domain()["followups"]["grace_days"]
-    )
+    cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=grace_days)
     return dict(
         session.execute(
             select(Followup.case_id, func.count())

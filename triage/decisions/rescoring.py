@@ -33,16 +33,15 @@ import pandas as pd
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from triage.config import load_domain
-from triage.contract import TABLES
+from triage.config.domain import Rescoring
+from triage.contract import BANDS, LOCAL_ZONE, TABLES
 from triage.db.models import EXCHANGE_MODELS
 from triage.db.service_models import Decision
 from triage.decisions import stored
 from triage.decisions.audit import record
-from triage.decisions.types import SHANGHAI, Rescored, ScoreRequest
+from triage.decisions.types import Rescored, ScoreRequest
 from triage.models.registry import Champions
 
-BANDS = ("low", "medium", "high", "critical")
 #: The tables whose new rows re-score a household's open cases.
 EVENT_TABLES = ("hotline_calls", "incidents", "mediation_events", "screenings", "psych_assessments")
 _IN_CHUNK = 500  # ids per IN (...) look-up
@@ -108,7 +107,7 @@ def _lookup(engine: Engine, table: str, key: str, value: str, ids: Iterable[str]
 
 
 def _when(at: pd.Timestamp) -> str:
-    return at.tz_convert(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    return at.tz_convert(LOCAL_ZONE).strftime("%Y-%m-%d %H:%M")
 
 
 def _present(value) -> bool:
@@ -116,7 +115,7 @@ def _present(value) -> bool:
 
 
 def events_of(
-    engine: Engine, fresh: Mapping[str, pd.DataFrame], cfg: dict
+    engine: Engine, fresh: Mapping[str, pd.DataFrame], cfg: Rescoring
 ) -> tuple[list[Event], list[Mediated]]:
     """The events among freshly stored rows (households resolved through the database) and the
     cases they show mediated."""
@@ -183,10 +182,10 @@ def events_of(
             engine, "cases", "case_id", "household_id", mediations["case_id"].astype(str)
         )
         for row in mediations.to_dict("records"):
-            if row["outcome"] in cfg["mediated_outcomes"]:
+            if row["outcome"] in cfg.mediated_outcomes:
                 mediated.append(Mediated(str(row["case_id"]), row["at"].to_pydatetime()))
             elif (
-                row["outcome"] in cfg["mediation_failures"]
+                row["outcome"] in cfg.mediation_failures
                 and str(row["case_id"]) in household_of_case
             ):
                 events.append(
@@ -300,7 +299,7 @@ def rescore(
     """Score each target again and store the new decisions with their history (not committed)."""
     if not targets:
         return []
-    cap = load_domain(scorer.settings.domain_file)["rescoring"]["max_listed_records"]
+    cap = scorer.domain.rescoring.max_listed_records
     out: list[Rescored] = []
     batch = scorer.settings.max_batch_cases
     for start in range(0, len(targets), batch):

@@ -16,7 +16,6 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from triage.config import load_domain
 from triage.db.history import read_history
 from triage.decisions import stored
 from triage.decisions.stored import ScoredCase
@@ -28,7 +27,8 @@ from triage.features import (
     rule_tier_values,
 )
 from triage.features.facts import route_fact_records
-from triage.features.history import Columns, History
+from triage.features.columns import Columns
+from triage.features.history import History
 from triage.models.population import population_warnings
 from triage.models.registry import Champions
 from triage.routing import RouteInput, RoutingFile, RoutingRules
@@ -91,7 +91,8 @@ class Scorer:
     def __init__(self, settings: Settings, engine: Engine):
         self.settings, self.engine = settings, engine
         self.labels = feature_labels()
-        self.teams = set(load_domain(settings.domain_file)["teams"])
+        self.domain = settings.domain
+        self.teams = set(self.domain.teams)
         self.routing_file = RoutingFile(settings.routing_file, self.teams)
 
     @property
@@ -218,7 +219,7 @@ class Scorer:
         predicted = model.decide(
             probabilities
         )  # red first (TierModel.decide), not the most probable tier
-        by_rule = rule_tier_values(points, history)
+        by_rule = rule_tier_values(points, history, self.domain.tier_rule)
         by_model = np.flatnonzero(
             [tier is None for tier in by_rule]
         )  # only model tiers are explained

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from triage.config.domain import Followups
 from triage.db.service_models import Decision, Followup
 from triage.decisions.followups import followup_out
 from triage.decisions.reviews import review_out
@@ -14,7 +15,7 @@ from triage.decisions.types import Timeline, TimelineDecision, TimelineEntry
 
 
 def timeline(
-    session: Session, case_id: str, cfg: dict, now: datetime | None = None
+    session: Session, case_id: str, cfg: Followups, now: datetime | None = None
 ) -> Timeline | None:
     """None when the case has no stored decision.  A review sits at its confirmation (or rejection)
     when it had one, a visit at when it was done, or else when it falls due."""
@@ -25,7 +26,7 @@ def timeline(
     ).all()
     if not decisions:
         return None
-    now, grace = now or datetime.now(timezone.utc), timedelta(days=cfg["grace_days"])
+    now, grace = now or datetime.now(timezone.utc), timedelta(days=cfg.grace_days)
     entries = []
     for d in decisions:
         route = d.response["route"]

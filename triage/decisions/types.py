@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
@@ -27,19 +26,18 @@ from triage.contract import (
     DISPUTE_TYPES,
     FIRST_YEAR,
     LAST_YEAR,
+    LOCAL_ZONE,
     MAX_ID_LENGTH,
     MAX_TEXT_LENGTH,
-    TIERS,
-    TIMEZONE,
+    Band,
+    Tier,
 )
 from triage.routing import Priority, Route
-
-SHANGHAI = ZoneInfo(TIMEZONE)
 
 
 def aware(value: datetime) -> datetime:
     """A timestamp with its offset; without one it means Asia/Shanghai (docs/data-format.md)."""
-    return value.replace(tzinfo=SHANGHAI) if value.tzinfo is None else value
+    return value.replace(tzinfo=LOCAL_ZONE) if value.tzinfo is None else value
 
 
 def scorable(value: datetime) -> datetime:
@@ -58,8 +56,6 @@ ScoringMoment = Annotated[
     AfterValidator(scorable),
     Field(description="ISO 8601, years 1900..2200; without an offset it means Asia/Shanghai"),
 ]
-Band = Literal["low", "medium", "high", "critical"]
-Tier = Literal[TIERS]  # type: ignore[valid-type]
 DisputeType = Literal[DISPUTE_TYPES]  # type: ignore[valid-type]
 
 

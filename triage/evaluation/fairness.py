@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame, count
 
+from triage.config.domain import FairnessGate
 from triage.evaluation.groups import ATTRIBUTES
 
 #: Metrics whose between-group gaps are reported (and may be gated), in report order.
@@ -60,14 +61,14 @@ def _group_stats(
         }
 
 
-def _gaps(stats: dict, cfg: dict) -> dict[str, float]:
+def _gaps(stats: dict, cfg: FairnessGate) -> dict[str, float]:
     """Largest between-group difference per metric, over groups with enough cases (and outcomes)."""
-    big = stats["n"] >= cfg["min_group_cases"]
+    big = stats["n"] >= cfg.min_group_cases
     eligible = {
         "selection_rate": big,
         "calibration": big,
-        "tpr": big & (stats["positives"] >= cfg["min_group_outcomes"]),
-        "fpr": big & (stats["negatives"] >= cfg["min_group_outcomes"]),
+        "tpr": big & (stats["positives"] >= cfg.min_group_outcomes),
+        "fpr": big & (stats["negatives"] >= cfg.min_group_outcomes),
     }
     out = {}
     for metric in METRICS:
@@ -77,7 +78,7 @@ def _gaps(stats: dict, cfg: dict) -> dict[str, float]:
 
 
 def fairness_audit(
-    y, p, groups: pd.DataFrame, *, threshold: float, cfg: dict, seed: int = 0
+    y, p, groups: pd.DataFrame, *, threshold: float, cfg: FairnessGate, seed: int = 0
 ) -> dict:
     """Per-group metrics (Fairlearn ``MetricFrame``) and bootstrap CIs of the gaps, per attribute.
 
@@ -87,13 +88,13 @@ def fairness_audit(
     y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
     selected = (p >= threshold).astype(float)
     rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(y), size=(cfg["bootstrap"], len(y)))
-    alpha = (1.0 - cfg["confidence"]) / 2
+    draws = rng.integers(0, len(y), size=(cfg.bootstrap, len(y)))
+    alpha = (1.0 - cfg.confidence) / 2
     out: dict = {
         "threshold": float(threshold),
         "cases": int(len(y)),
         "positives": int(y.sum()),
-        "confidence": cfg["confidence"],
+        "confidence": cfg.confidence,
         "attributes": {},
     }
     for attribute in ATTRIBUTES:
@@ -130,11 +131,11 @@ def fairness_audit(
     return out
 
 
-def fairness_gate(audit: dict, cfg: dict) -> tuple[bool, str]:
+def fairness_gate(audit: dict, cfg: FairnessGate) -> tuple[bool, str]:
     """Refuse when a gated gap is credibly above its maximum (its CI lower bound exceeds it)."""
     breaches = []
-    for attribute in cfg["gated_attributes"]:
-        for metric, maximum in cfg["max_gap"].items():
+    for attribute in cfg.gated_attributes:
+        for metric, maximum in cfg.max_gap.items():
             gap = audit["attributes"][attribute]["gaps"][metric]
             if gap["ci_low"] > maximum:
                 breaches.append(
@@ -144,7 +145,7 @@ def fairness_gate(audit: dict, cfg: dict) -> tuple[bool, str]:
     if breaches:
         return False, "unfair: " + "; ".join(breaches)
     return True, "fair: no gated gap credibly above its maximum (" + ", ".join(
-        f"{m} {v}" for m, v in cfg["max_gap"].items()
+        f"{m} {v}" for m, v in cfg.max_gap.items()
     ) + ")"
 
 

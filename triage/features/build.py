@@ -15,18 +15,11 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from triage.config import load_domain
+from triage.config.domain import TierRule
 from triage.contract import TIMEZONE
-from triage.features.history import (
-    NAT_NS,
-    Columns,
-    History,
-    Queries,
-    as_float,
-    as_objects,
-    compute,
-    take,
-)
+from triage.features.columns import NAT_NS, Columns, as_float, as_objects, take
+from triage.features.history import History
+from triage.features.queries import Queries, compute
 from triage.features.registry import Feature, features_of
 from triage.features.windows import UTC_NS, last_position, to_ns
 
@@ -273,7 +266,9 @@ def _latest_recent(queries: Queries, instrument: str, max_age_days: int, column:
     return take(rows.floats(column), last_position(lo, hi))
 
 
-def rule_tiers(points: pd.DataFrame, tables: dict[str, pd.DataFrame] | History) -> pd.Series:
+def rule_tiers(
+    points: pd.DataFrame, tables: dict[str, pd.DataFrame] | History, rule: TierRule
+) -> pd.Series:
     """The 绿黄红 tier of the PHQ-9/GAD-7 rule (docs/data-format.md "The labels"; ``domain.yaml``
     ``tier_rule``) per point.
 
@@ -281,16 +276,17 @@ def rule_tiers(points: pd.DataFrame, tables: dict[str, pd.DataFrame] | History) 
     person has no such screening (the model serves them).  Indexed like ``points``.
     """
     return pd.Series(
-        rule_tier_values(points, tables), index=points.index, dtype="string", name="rule_tier"
+        rule_tier_values(points, tables, rule), index=points.index, dtype="string", name="rule_tier"
     )
 
 
-def rule_tier_values(points: Points, tables: dict[str, pd.DataFrame] | History) -> np.ndarray:
+def rule_tier_values(
+    points: Points, tables: dict[str, pd.DataFrame] | History, rule: TierRule
+) -> np.ndarray:
     """:func:`rule_tiers` as an object array, None where no screening is recent enough."""
-    rule = load_domain()["tier_rule"]
     history = _history(tables)
     queries = Queries(_person_queries(points, history), history)
-    days = rule["max_age_days"]
+    days = rule.max_age_days
     metrics = {
         "phq9": _latest_recent(queries, "phq9", days, "score"),
         "item9": _latest_recent(queries, "phq9", days, "item9"),
@@ -299,7 +295,7 @@ def rule_tier_values(points: Points, tables: dict[str, pd.DataFrame] | History) 
 
     def meets(tier: str) -> np.ndarray:
         hit = np.zeros(len(queries), dtype=bool)
-        for condition in rule[tier]["any"]:
+        for condition in getattr(rule, tier).any:
             holds = np.ones(len(queries), dtype=bool)
             for key, threshold in condition.items():
                 holds &= metrics[key.removesuffix("_at_least")] >= threshold  # NaN → False

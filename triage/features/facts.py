@@ -15,7 +15,8 @@ import pandas as pd
 
 from triage.contract import ESCALATION_OFFENCES
 from triage.features import normalise, point_columns
-from triage.features.history import Columns, History, Rows, as_float, take
+from triage.features.columns import Columns, as_float, take
+from triage.features.history import History, Rows
 from triage.features.windows import window_max, window_positions
 from triage.routing import FACTS
 

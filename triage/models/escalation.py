@@ -9,9 +9,8 @@ from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
+from triage.contract import BANDS
 from triage.models.matrix import FeatureSchema
-
-BANDS = ("low", "medium", "high", "critical")
 
 
 class EscalationModel(ClassifierMixin, BaseEstimator):
@@ -181,11 +180,9 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
         return self.schema_.matrix(_as_frame(X, self.feature_names_)) if matrix is None else matrix
 
     def bands(self, p: np.ndarray) -> np.ndarray:
-        t = self.band_thresholds_
+        upper = BANDS[:0:-1]  # the highest band first: a case takes the first it reaches
         return np.select(
-            [p >= t["critical"], p >= t["high"], p >= t["medium"]],
-            ["critical", "high", "medium"],
-            default="low",
+            [p >= self.band_thresholds_[band] for band in upper], upper, default=BANDS[0]
         )
 
     def _margin(self, matrix: np.ndarray) -> np.ndarray:
@@ -203,10 +200,7 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
 
     def _band_thresholds(self, p_calibration: np.ndarray) -> dict[str, float]:
         shares = self.band_top_shares or {"critical": 0.05, "high": 0.15, "medium": 0.40}
-        return {
-            band: float(np.quantile(p_calibration, 1.0 - shares[band]))
-            for band in ("medium", "high", "critical")
-        }
+        return {band: float(np.quantile(p_calibration, 1.0 - shares[band])) for band in BANDS[1:]}
 
 
 def _as_frame(X, names=None) -> pd.DataFrame:

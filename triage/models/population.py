@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from triage.config.domain import Population
+
 
 @dataclass(frozen=True)
 class PopulationProfile:
@@ -31,9 +33,11 @@ class PopulationProfile:
     max_listed_features: int
 
     @classmethod
-    def learn(cls, X: pd.DataFrame, districts: Sequence[str], cfg: dict) -> "PopulationProfile":
+    def learn(
+        cls, X: pd.DataFrame, districts: Sequence[str], cfg: Population
+    ) -> "PopulationProfile":
         """The profile of training frame ``X`` (features) whose cases' households lie in ``districts``."""
-        low, high = cfg["range_quantiles"]
+        low, high = cfg.range_quantiles
         categories, ranges = {}, {}
         for name in X.columns:
             column = X[name]
@@ -43,7 +47,7 @@ class PopulationProfile:
                 categories[name] = sorted(str(v) for v in column.dropna().unique())
                 continue
             values = pd.to_numeric(column, errors="coerce").astype("float64").dropna().to_numpy()
-            if len(values) and name not in cfg["unchecked_features"]:
+            if len(values) and name not in cfg.unchecked_features:
                 q_low, q_high = np.quantile(values, [low, high])
                 ranges[name] = [
                     float(q_low),
@@ -55,9 +59,9 @@ class PopulationProfile:
             categories=categories,
             ranges=ranges,
             districts=sorted({str(d) for d in districts if d is not None and not pd.isna(d)}),
-            range_slack=float(cfg["range_slack"]),
-            history_features=[f for f in cfg["history_features"] if f in X.columns],
-            max_listed_features=int(cfg["max_listed_features"]),
+            range_slack=float(cfg.range_slack),
+            history_features=[f for f in cfg.history_features if f in X.columns],
+            max_listed_features=int(cfg.max_listed_features),
         )
 
     def to_dict(self) -> dict:

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from triage.config.domain import Monitoring
+
 MISSING = "(missing)"
 
 
@@ -83,29 +85,29 @@ def categorical_drift(ref: pd.Series, cur: pd.Series, *, floor: float) -> dict:
     }
 
 
-def drift_level(result: dict, cfg: dict) -> str:
+def drift_level(result: dict, cfg: Monitoring) -> str:
     """ok / warn / alert for one column: PSI above a bound *and* a significant test (or unseen categories)."""
-    if sum(result.get("unseen_categories", {}).values()) >= cfg["unseen_category_share_alert"]:
+    if sum(result.get("unseen_categories", {}).values()) >= cfg.unseen_category_share_alert:
         return "alert"
-    significant = result["p_value"] < cfg["alpha"]
-    if significant and result["psi"] >= cfg["psi_alert"]:
+    significant = result["p_value"] < cfg.alpha
+    if significant and result["psi"] >= cfg.psi_alert:
         return "alert"
-    if significant and result["psi"] >= cfg["psi_warn"]:
+    if significant and result["psi"] >= cfg.psi_warn:
         return "warn"
     return "ok"
 
 
 def frame_drift(
-    reference: pd.DataFrame, current: pd.DataFrame, categorical: set[str], cfg: dict
+    reference: pd.DataFrame, current: pd.DataFrame, categorical: set[str], cfg: Monitoring
 ) -> dict:
     """Drift of every column both frames share, keyed by column, each with its ``level``."""
     out = {}
     for column in (c for c in reference.columns if c in current.columns):
         result = (
-            categorical_drift(reference[column], current[column], floor=cfg["psi_floor"])
+            categorical_drift(reference[column], current[column], floor=cfg.psi_floor)
             if column in categorical
             else numeric_drift(
-                reference[column], current[column], bins=cfg["psi_bins"], floor=cfg["psi_floor"]
+                reference[column], current[column], bins=cfg.psi_bins, floor=cfg.psi_floor
             )
         )
         out[column] = result | {"level": drift_level(result, cfg)}

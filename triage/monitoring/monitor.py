@@ -27,19 +27,20 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from triage.config import load_domain
+from triage.config.domain import Monitoring
+from triage.contract import TIMEZONE
 from triage.data_contracts import validate_dataset
+from triage.evaluation.fairness import fairness_audit, fairness_gate, fairness_table
+from triage.evaluation.groups import case_groups
+from triage.evaluation.labels import dataset_end, escalation_labels
+from triage.evaluation.metrics import expected_calibration_error
+from triage.evaluation.reference import POPULATION_COLUMNS, load_reference, quarantine_shares
 from triage.features import build_case_features
 from triage.features.points import case_points
 from triage.models.registry import champion_version, configure_mlflow, load_native
 from triage.monitoring import report
 from triage.monitoring.drift import frame_drift, numeric_drift
-from triage.evaluation.fairness import fairness_audit, fairness_gate, fairness_table
-from triage.evaluation.groups import case_groups
-from triage.evaluation.reference import POPULATION_COLUMNS, load_reference, quarantine_shares
 from triage.settings import Settings
-from triage.evaluation.labels import dataset_end, escalation_labels
-from triage.evaluation.metrics import expected_calibration_error
 
 log = logging.getLogger(__name__)
 LEVELS = ("ok", "warn", "alert")
@@ -61,7 +62,7 @@ def outcomes_by_month(
     opened_at: pd.Series, y: np.ndarray, p: np.ndarray, min_cases: int
 ) -> list[dict]:
     """AUC and calibration of labelled cases per month of opening (AUC only where it can be judged)."""
-    months = opened_at.dt.tz_convert("Asia/Shanghai").dt.strftime("%Y-%m").to_numpy()
+    months = opened_at.dt.tz_convert(TIMEZONE).dt.strftime("%Y-%m").to_numpy()
     rows = []
     for month in sorted(set(months)):
         m = months == month
@@ -101,7 +102,7 @@ def assess(
     quality: dict,
     outcomes: dict,
     fairness: dict | None,
-    cfg: dict,
+    cfg: Monitoring,
 ) -> tuple[str, list[dict]]:
     """The overall status and its reasons (each reason: level, check, message)."""
     reasons = []
@@ -119,12 +120,12 @@ def assess(
     counted = {
         f: d
         for f, d in drift.items()
-        if d["level"] != "ok" and f not in cfg["trending_features"] and f not in flagged
+        if d["level"] != "ok" and f not in cfg.trending_features and f not in flagged
     }
-    if len(counted) >= cfg["warn_features"]:
+    if len(counted) >= cfg.warn_features:
         strong = (
             any(d["level"] == "alert" for d in counted.values())
-            or len(counted) >= cfg["alert_features"]
+            or len(counted) >= cfg.alert_features
         )
         drifted = sorted(counted, key=lambda f: -counted[f]["psi"])
         reasons.append(
@@ -145,20 +146,20 @@ def assess(
                     "message": f"{column} mix shifted (PSI {d['psi']:.2f})",
                 }
             )
-    if score["psi"] >= cfg["score_psi_warn"] and score["p_value"] < cfg["alpha"]:
+    if score["psi"] >= cfg.score_psi_warn and score["p_value"] < cfg.alpha:
         reasons.append(
             {
-                "level": "alert" if score["psi"] >= cfg["score_psi_alert"] else "warn",
+                "level": "alert" if score["psi"] >= cfg.score_psi_alert else "warn",
                 "check": "score_drift",
                 "message": f"score distribution shifted (PSI {score['psi']:.2f}, "
                 f"mean {score['reference_mean']:.3f} → {score['current_mean']:.3f})",
             }
         )
     for table, change in quality.items():
-        if change["rise"] >= cfg["quarantine_share_warn"]:
+        if change["rise"] >= cfg.quarantine_share_warn:
             reasons.append(
                 {
-                    "level": "alert" if change["rise"] >= cfg["quarantine_share_alert"] else "warn",
+                    "level": "alert" if change["rise"] >= cfg.quarantine_share_alert else "warn",
                     "check": "data_quality",
                     "message": f"{table}: quarantined share "
                     f"{change['reference']:.1%} → {change['current']:.1%}",
@@ -166,16 +167,16 @@ def assess(
             )
     if outcomes.get("roc_auc") is not None:
         drop = outcomes["reference_roc_auc"] - outcomes["roc_auc"]
-        if drop >= cfg["auc_drop_warn"] and drop > cfg["auc_drop_z"] * outcomes["roc_auc_se"]:
+        if drop >= cfg.auc_drop_warn and drop > cfg.auc_drop_z * outcomes["roc_auc_se"]:
             reasons.append(
                 {
-                    "level": "alert" if drop >= cfg["auc_drop_alert"] else "warn",
+                    "level": "alert" if drop >= cfg.auc_drop_alert else "warn",
                     "check": "performance",
                     "message": f"AUC on labelled recent cases {outcomes['roc_auc']:.3f} vs "
                     f"{outcomes['reference_roc_auc']:.3f} at training",
                 }
             )
-        if abs(outcomes["calibration_gap"]) >= cfg["calibration_gap_warn"]:
+        if abs(outcomes["calibration_gap"]) >= cfg.calibration_gap_warn:
             reasons.append(
                 {
                     "level": "warn",
@@ -209,12 +210,12 @@ def _champion_reference(settings: Settings):
 
 def run_monitor(dataset: Path, *, settings: Settings, out: Path | None = None) -> dict:
     """Compare ``dataset``'s recent cases with the champion's reference; write and log the report."""
-    domain = load_domain(settings.domain_file)
-    cfg = domain["monitoring"]
+    domain = settings.domain
+    cfg = domain.monitoring
     version, model, reference, facts = _champion_reference(settings)
     validation = validate_dataset(dataset)
     tables = validation.valid
-    points = recent_cases(tables, cfg["recent_months"])
+    points = recent_cases(tables, cfg.recent_months)
     X = build_case_features(points, tables, text_model=model.text_model_)[model.feature_names_]
     p = model.predict_proba(X)[:, 1]
     groups = case_groups(points, tables)
@@ -227,9 +228,7 @@ def run_monitor(dataset: Path, *, settings: Settings, out: Path | None = None) -
         set(POPULATION_COLUMNS),
         cfg,
     )
-    score = numeric_drift(
-        reference["score"], pd.Series(p), bins=cfg["psi_bins"], floor=cfg["psi_floor"]
-    )
+    score = numeric_drift(reference["score"], pd.Series(p), bins=cfg.psi_bins, floor=cfg.psi_floor)
     now_shares = quarantine_shares(validation.summary)
     quality = {
         t: {
@@ -255,7 +254,7 @@ def run_monitor(dataset: Path, *, settings: Settings, out: Path | None = None) -
         "roc_auc": None,
     }
     fairness = None
-    if known.sum() >= cfg["min_month_cases"] and 0 < y.sum() < known.sum():
+    if known.sum() >= cfg.min_month_cases and 0 < y.sum() < known.sum():
         auc = float(roc_auc_score(y, p_known))
         outcomes |= {
             "roc_auc": auc,
@@ -264,7 +263,7 @@ def run_monitor(dataset: Path, *, settings: Settings, out: Path | None = None) -
             "calibration_gap": float(p_known.mean() - y.mean()),
             "positives": int(y.sum()),
             "by_month": outcomes_by_month(
-                points.loc[known, "opened_at"], y, p_known, cfg["min_month_cases"]
+                points.loc[known, "opened_at"], y, p_known, cfg.min_month_cases
             ),
         }
         audit = fairness_audit(
@@ -272,9 +271,9 @@ def run_monitor(dataset: Path, *, settings: Settings, out: Path | None = None) -
             p_known,
             groups[known].reset_index(drop=True),
             threshold=model.band_thresholds_["high"],
-            cfg=domain["gates"]["fairness"],
+            cfg=domain.gates.fairness,
         )
-        passed, reason = fairness_gate(audit, domain["gates"]["fairness"])
+        passed, reason = fairness_gate(audit, domain.gates.fairness)
         fairness = {"audit": audit, "gate": {"passed": passed, "reason": reason}}
 
     status, reasons = assess(drift, population, score, quality, outcomes, fairness, cfg)
@@ -287,7 +286,7 @@ def run_monitor(dataset: Path, *, settings: Settings, out: Path | None = None) -
         "champion": f"{settings.escalation_model_name}/{version.version}",
         "champion_run_id": version.run_id,
         "window": {
-            "months": cfg["recent_months"],
+            "months": cfg.recent_months,
             "cases": len(points),
             "from": points["opened_at"].min().isoformat(),
             "to": points["opened_at"].max().isoformat(),

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from triage.config.domain import ChecklistItem
+
 
 def read_oracle(dataset: Path, name: str) -> pd.DataFrame | None:
     """The generator's true probabilities (``_oracle/<name>.csv``), when the dataset has them."""
@@ -27,10 +29,10 @@ def oracle_probabilities(
     return None if values.isna().any().any() else values.to_numpy(dtype=float)
 
 
-def checklist_score(X: pd.DataFrame, checklist: list[dict]) -> np.ndarray:
+def checklist_score(X: pd.DataFrame, checklist: list[ChecklistItem]) -> np.ndarray:
     """The floor: how many warning signs of a paper checklist a case shows (missing counts as absent)."""
     ticks = [
-        (pd.to_numeric(X[item["feature"]], errors="coerce").fillna(-np.inf) >= item["at_least"])
+        (pd.to_numeric(X[item.feature], errors="coerce").fillna(-np.inf) >= item.at_least)
         for item in checklist
     ]
     return np.sum(ticks, axis=0).astype(float)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from triage.config import Domain
 from triage.contract import TIERS
 from triage.evaluation.labels import dataset_end, escalation_labels
 from triage.evaluation.metrics import binary_metrics, summarise_folds, tier_confusion, tier_metrics
@@ -60,16 +61,16 @@ class TierFit:
     confusion: dict  # the backtest's tiers, true × predicted
 
 
-def escalation_recipe(domain: dict, **params) -> EscalationModel:
+def escalation_recipe(domain: Domain, **params) -> EscalationModel:
     return EscalationModel(
-        calibration_share=domain["evaluation"]["calibration_share"],
-        band_top_shares=domain["escalation"]["band_top_shares"],
+        calibration_share=domain.evaluation.calibration_share,
+        band_top_shares=domain.escalation.band_top_shares,
         **params,
     )
 
 
 def fit_escalation(
-    tables, *, horizon_days: int, domain: dict, oracle: pd.DataFrame | None
+    tables, *, horizon_days: int, domain: Domain, oracle: pd.DataFrame | None
 ) -> EscalationFit:
     points = case_points(tables)
     data_end = dataset_end(tables)
@@ -81,8 +82,8 @@ def fit_escalation(
     folds = rolling_origin_splits(
         points["opened_at"],
         labelled,
-        folds=domain["evaluation"]["backtest_folds"],
-        test_months=domain["evaluation"]["test_months"],
+        folds=domain.evaluation.backtest_folds,
+        test_months=domain.evaluation.test_months,
         label_delay_days=horizon_days,
     )
     tested = [_escalation_fold(split, points, y, tables, domain) for split in folds]
@@ -95,7 +96,7 @@ def fit_escalation(
     margins = np.concatenate([t["margin"] for t in tested])
     p_oracle = oracle_probabilities(oracle, test_points["case_id"], ["p_escalation"])
     p_oracle = None if p_oracle is None else p_oracle[:, 0]
-    sources = {"model": p_test, "checklist": checklist_score(X_test, domain["checklist"])}
+    sources = {"model": p_test, "checklist": checklist_score(X_test, domain.checklist)}
     if p_oracle is not None:
         sources["oracle"] = p_oracle
     metrics = {
@@ -139,7 +140,7 @@ def fit_escalation(
 
 
 def _escalation_fold(
-    split: TimeSplit, points: pd.DataFrame, y: np.ndarray, tables, domain: dict
+    split: TimeSplit, points: pd.DataFrame, y: np.ndarray, tables, domain: Domain
 ) -> dict:
     """Train on what was labelled by the cut (text model included), test on the fold's window."""
     text_model = CallTextModel().fit(tables, cutoff=split.cut)
@@ -177,13 +178,13 @@ def training_window(times: pd.Series, *, labelled: int) -> dict:
 
 
 def learn_population(
-    X_train: pd.DataFrame, train_points: pd.DataFrame, tables, domain: dict
+    X_train: pd.DataFrame, train_points: pd.DataFrame, tables, domain: Domain
 ) -> PopulationProfile:
     """The training population the service compares each scored case with (out-of-population warnings)."""
     households = tables["households"].set_index("household_id")["district"]
     districts = train_points["household_id"].map(households)
     return PopulationProfile.learn(
-        X_train, districts.dropna().astype(str).unique(), domain["population"]
+        X_train, districts.dropna().astype(str).unique(), domain.population
     )
 
 
@@ -230,27 +231,27 @@ def champion_figures(
     }
 
 
-def tier_recipe(domain: dict) -> TierModel:
-    return TierModel(red_recall_target=domain["tier_model"]["red_recall_target"])
+def tier_recipe(domain: Domain) -> TierModel:
+    return TierModel(red_recall_target=domain.tier_model.red_recall_target)
 
 
-def fit_tier_recipe(X: pd.DataFrame, y: np.ndarray, domain: dict) -> TierModel:
+def fit_tier_recipe(X: pd.DataFrame, y: np.ndarray, domain: Domain) -> TierModel:
     """Trees on every row, thresholds from a first fit's probabilities of the latest quarter (held out)."""
-    held_out = max(int(round(len(y) * domain["evaluation"]["calibration_share"])), 1)
+    held_out = max(int(round(len(y) * domain.evaluation.calibration_share)), 1)
     first = tier_recipe(domain).fit(X.iloc[:-held_out].reset_index(drop=True), y[:-held_out])
     return tier_recipe(domain).fit(
         X, y, held_out_proba=first.predict_proba(X.iloc[-held_out:]), held_out_y=y[-held_out:]
     )
 
 
-def fit_tier(tables, *, domain: dict, oracle: pd.DataFrame | None) -> TierFit:
+def fit_tier(tables, *, domain: Domain, oracle: pd.DataFrame | None) -> TierFit:
     """Backtest of the tier recipe over assessment times, then the refit on every assessment."""
     points = assessment_points(tables)
     folds = rolling_origin_splits(
         points["as_of"],
         pd.Series(True, index=points.index),
-        folds=domain["evaluation"]["backtest_folds"],
-        test_months=domain["evaluation"]["test_months"],
+        folds=domain.evaluation.backtest_folds,
+        test_months=domain.evaluation.test_months,
     )
     X = build_person_features(points.drop(columns="tier"), tables).drop(
         columns=["person_id", "as_of"], errors="ignore"
@@ -274,7 +275,7 @@ def fit_tier(tables, *, domain: dict, oracle: pd.DataFrame | None) -> TierFit:
     decided = np.concatenate([t[2] for t in tested])
     X_test, y_test = X.iloc[test_rows].reset_index(drop=True), y[test_rows]
     metrics = {"model": tier_metrics(y_test, proba, decided)}
-    rule = rule_tiers(points.iloc[test_rows].reset_index(drop=True), tables)
+    rule = rule_tiers(points.iloc[test_rows].reset_index(drop=True), tables, domain.tier_rule)
     covered = rule.notna().to_numpy()
     if covered.any():
         rule_index = pd.Categorical(rule[covered], categories=TIERS).codes

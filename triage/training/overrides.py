@@ -19,12 +19,12 @@ from sqlalchemy import inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from triage.contract import BANDS
 from triage.db.engine import engine_for
 from triage.db.service_models import Decision, Review
 from triage.features import build_case_features
 from triage.routing import PRIORITY_RANK
 
-BANDS = ("low", "medium", "high", "critical")
 COLUMNS = [
     "review_id",
     "score_id",

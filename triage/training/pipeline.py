@@ -9,7 +9,7 @@ from pathlib import Path
 
 import mlflow
 
-from triage.config import load_domain
+from triage.config import Domain
 from triage.contract import TIERS
 from triage.data_contracts import validate_dataset
 from triage.evaluation.fairness import fairness_gate
@@ -52,7 +52,7 @@ def _promotion(
     promote: str,
     same_data: bool,
     tables,
-    domain: dict,
+    domain: Domain,
 ) -> tuple[bool, str]:
     """The gate ``promote`` asks for, on figures of the candidate and the champion over the same cases."""
     if promote == "never":
@@ -65,10 +65,10 @@ def _promotion(
         old = tier_champion_figures(fit, champion, registered) if champion is not None else None
     if promote == "retrain":
         return gates.retrain_gate(
-            role, fit.metrics["model"], old, same_data=same_data, gates=domain["gates"]
+            role, fit.metrics["model"], old, same_data=same_data, gates=domain.gates
         )
     gate = gates.escalation_gate if role == "escalation" else gates.tier_gate
-    return gate(fit.metrics["model"], old, domain["gates"][role])
+    return gate(fit.metrics["model"], old, getattr(domain.gates, role))
 
 
 def train(
@@ -80,7 +80,7 @@ def train(
     The fairness gate applies to the escalation model under ``auto`` and ``retrain``.
     """
     horizon_days = horizon_days or settings.horizon_days
-    domain = load_domain(settings.domain_file)
+    domain = settings.domain
     validation = validate_dataset(dataset)
     tables = validation.valid
     escalation = fit_escalation(
@@ -169,7 +169,7 @@ def train(
         write_plots(escalation, tier, domain, folder)
         mlflow.log_artifacts(str(folder), "plots")
         fairness = audit_escalation_fairness(escalation, tables, domain)
-        fair = fairness_gate(fairness, domain["gates"]["fairness"])
+        fair = fairness_gate(fairness, domain.gates.fairness)
         log_fairness(fairness, fair)
         log_monitoring_reference(escalation, tables, validation.summary, domain)
         overrides = log_override_agreement(escalation.model, tables, settings)
@@ -259,7 +259,7 @@ def evaluate(
     configure_mlflow(settings)
     model = load_native(model_uri)
     tables = validate_dataset(dataset).valid
-    domain = load_domain(settings.domain_file)
+    domain = settings.domain
     if isinstance(model, EscalationModel):
         points = case_points(tables)
         labels = escalation_labels(
@@ -274,7 +274,7 @@ def evaluate(
         out = {
             "model": binary_metrics(y, model.predict_proba(X)[:, 1]),
             "checklist": binary_metrics(
-                y, checklist_score(X, domain["checklist"]), is_probability=False
+                y, checklist_score(X, domain.checklist), is_probability=False
             ),
         }
         p_oracle = oracle_probabilities(

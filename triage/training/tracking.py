@@ -13,6 +13,7 @@ import pandas as pd
 from mlflow.models import infer_signature
 from sqlalchemy.exc import SQLAlchemyError
 
+from triage.config import Domain
 from triage.contract import TIERS
 from triage.evaluation.fairness import fairness_audit
 from triage.evaluation.groups import case_groups
@@ -76,14 +77,14 @@ def git_commit() -> str:
         return "unknown"
 
 
-def audit_escalation_fairness(fit: EscalationFit, tables, domain: dict) -> dict:
+def audit_escalation_fairness(fit: EscalationFit, tables, domain: Domain) -> dict:
     """Fairness audit of the backtest's cases; groups come from the tables, never from the features."""
     return fairness_audit(
         fit.y_test,
         fit.p_test,
         case_groups(fit.test_points, tables),
         threshold=fit.model.band_thresholds_["high"],
-        cfg=domain["gates"]["fairness"],
+        cfg=domain.gates.fairness,
     )
 
 
@@ -107,7 +108,7 @@ def log_fairness(audit: dict, decision: tuple[bool, str]) -> None:
 
 
 def log_monitoring_reference(
-    fit: EscalationFit, tables, validation_summary: dict, domain: dict
+    fit: EscalationFit, tables, validation_summary: dict, domain: Domain
 ) -> None:
     """What `triage monitor` compares later data with (see triage/evaluation/reference.py): the backtest's
     cases as the served model sees them (its text model, its scores), beside the backtest's figures."""
@@ -118,7 +119,7 @@ def log_monitoring_reference(
         X,
         fit.model.predict_proba(X)[:, 1],
         case_groups(fit.test_points, tables),
-        rows=domain["monitoring"]["reference_rows"],
+        rows=domain.monitoring.reference_rows,
     )
     log_reference(
         frame,
@@ -159,7 +160,7 @@ def log_override_agreement(model: EscalationModel, tables, settings: Settings) -
     return report
 
 
-def write_plots(escalation: EscalationFit, tier: TierFit, domain: dict, folder: Path) -> None:
+def write_plots(escalation: EscalationFit, tier: TierFit, domain: Domain, folder: Path) -> None:
     """Each model's plots of its backtest under a folder of its own (``escalation/``, ``tier/``).
 
     Escalation: calibration, lift and SHAP summary.  Tier: the confusion matrix, a calibration curve per
@@ -173,7 +174,7 @@ def write_plots(escalation: EscalationFit, tier: TierFit, domain: dict, folder: 
     plots.calibration_curve(escalation.y_test, curves, own / "calibration_curve.png")
     plots.lift_chart(
         escalation.y_test,
-        curves | {"checklist": checklist_score(escalation.X_test, domain["checklist"])},
+        curves | {"checklist": checklist_score(escalation.X_test, domain.checklist)},
         own / "lift_chart.png",
     )
     contributions, _ = escalation.model.explain(escalation.X_test)

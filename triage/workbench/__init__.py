@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from triage.config import load_domain
 from triage.workbench.auth import COOKIE, CookieSigner, SignInRequired, session_secret
 from triage.workbench.router import HERE, router
 
@@ -21,7 +20,7 @@ def mount_workbench(app: FastAPI) -> None:
     app.state.workbench_signer = CookieSigner(
         session_secret(settings), settings.workbench_session_hours * 3600
     )
-    app.state.workbench_teams = load_domain(settings.domain_file)["teams"]
+    app.state.workbench_teams = settings.domain.teams
     app.include_router(router)
     app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="workbench-static")
 

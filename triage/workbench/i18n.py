@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from triage.config.domain import Bilingual
 from triage.features import feature_labels
 
 LANGS = ("zh", "en")
@@ -512,7 +513,7 @@ class Translator:
     """What templates call: ``t("key")``, ``t.term("band", "high")``, ``t.team(code)``, ``t.value(v)``."""
 
     lang: str
-    teams: dict[str, dict[str, str]]
+    teams: dict[str, Bilingual]
 
     @property
     def _i(self) -> int:
@@ -539,7 +540,7 @@ class Translator:
 
     def team(self, code: str) -> str:
         names = self.teams.get(code)
-        return names[self.lang] if names else code
+        return getattr(names, self.lang) if names else code
 
     def duration(self, hours: float) -> str:
         """A span of time in the unit a person would use: minutes, hours, or days."""

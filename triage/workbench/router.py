@@ -13,20 +13,17 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from triage.config import load_domain
-from triage.contract import DISPUTE_TYPES
-from triage.decisions.capacity import team_capacity
+from triage.contract import DISPUTE_TYPES, LOCAL_ZONE
 from triage.decisions.champions import NoChampions
-from triage.decisions.types import SHANGHAI
 from triage.decisions.keys import TooManyFailures
 from triage.web import ServiceDep, SessionDep, client_address
 from triage.workbench import csrf, plots, views
-from triage.workbench.auth import case_viewed
 from triage.workbench.auth import (
     COOKIE,
     AnalystSession,
     CookieSigner,
     SignInRefused,
+    case_viewed,
     sign_in,
     sign_out,
     signer_of,
@@ -37,7 +34,7 @@ from triage.workbench.i18n import LANG_COOKIE, LANGS, Translator, pick_lang
 HERE = Path(__file__).resolve().parent
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")
 TEMPLATES.env.filters.update(
-    local=lambda moment: pd.Timestamp(moment).tz_convert(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
+    local=lambda moment: pd.Timestamp(moment).tz_convert(LOCAL_ZONE).strftime("%Y-%m-%d %H:%M"),
     pct=lambda p: f"{p:.0%}" if p >= 0.1 else f"{p:.1%}",
     masked=mask_digits,
 )
@@ -127,14 +124,14 @@ def queue_page(
     state: ServiceDep,
     query: Annotated[views.QueueQuery, Query()],
 ) -> Response:
-    view = views.queue_view(session, query, team_capacity(state.settings.domain_file))
+    view = views.queue_view(session, query, state.settings.domain)
     return render(
         request,
         "queue.html",
         key=key,
         query=query,
         view=view,
-        bands=views.BANDS,
+        bands=views.BANDS_DOWN,
         teams=sorted(state.scorer.teams),
         dispute_types=DISPUTE_TYPES,
     )
@@ -148,10 +145,6 @@ SAVED = {
     "rejected": "review_rejected",
     "visit": "visit_saved",
 }
-
-
-def followup_cfg(state) -> dict:
-    return load_domain(state.settings.domain_file)["followups"]
 
 
 #: The cookie that carries a refused form back to its case page, and how long it waits for it.
@@ -190,7 +183,7 @@ def case_response(
 ) -> Response:
     """The case page (or 404); after a refused form, ``context`` carries the error and what was typed."""
     view = views.case_view(
-        session, state.engine, score_id, translator(request), followup_cfg(state)
+        session, state.engine, score_id, translator(request), state.settings.domain.followups
     )
     if view is None:
         return render(request, "not_found.html", status=404, key=key)
@@ -202,7 +195,7 @@ def case_response(
         view=view,
         teams=sorted(state.scorer.teams),
         horizon_days=state.settings.horizon_days,
-        outcomes=followup_cfg(state)["outcomes"],
+        outcomes=state.settings.domain.followups.outcomes,
         page_path=f"/ui/cases/{score_id}",
         **context,
     )
@@ -354,7 +347,7 @@ def visit(
             note,
             rescore,
             key.id,
-            followup_cfg(state),
+            state.settings.domain.followups,
             state.scorer,
             state.champions,
         )

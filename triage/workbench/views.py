@@ -19,14 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from triage.contract import FIRST_YEAR, LAST_YEAR
+from triage.config.domain import Domain, Followups
+from triage.contract import BANDS, FIRST_YEAR, LAST_YEAR, LOCAL_ZONE
 from triage.db.service_models import Decision
-from triage.routing import RoutingRules
 from triage.decisions import capacity, followups, queue, reviews, stored
 from triage.decisions.champions import ChampionStore
 from triage.decisions.timeline import timeline as decision_timeline
 from triage.decisions.types import (
-    SHANGHAI,
     Band,
     ConfirmIn,
     DisputeType,
@@ -39,11 +38,13 @@ from triage.decisions.types import (
     VisitIn,
     VisitOut,
 )
+from triage.routing import RoutingRules
 from triage.workbench.chart import Waterfall, waterfall
 from triage.workbench.history import Event, timeline
 from triage.workbench.i18n import VOCABULARY, Translator
 
-BANDS: tuple[str, ...] = ("critical", "high", "medium", "low")
+#: The queue's band filters, most urgent first.
+BANDS_DOWN: tuple[str, ...] = tuple(reversed(BANDS))
 PAGE_SIZE = 20
 #: Share of the response time left below which a case counts as due soon.
 DUE_SOON_SHARE = 0.25
@@ -93,9 +94,9 @@ class QueueQuery(BaseModel):
 
     def where(self) -> queue.QueueFilter:
         """The filter of ``queue.queue_page``; dates are whole days in Asia/Shanghai."""
-        start = datetime.combine(self.scored_from, time(), SHANGHAI) if self.scored_from else None
+        start = datetime.combine(self.scored_from, time(), LOCAL_ZONE) if self.scored_from else None
         end = (
-            datetime.combine(self.scored_to + timedelta(days=1), time(), SHANGHAI)
+            datetime.combine(self.scored_to + timedelta(days=1), time(), LOCAL_ZONE)
             - timedelta(microseconds=1)
             if self.scored_to
             else None
@@ -176,12 +177,12 @@ def deadline(created_at: datetime, hours: float, reviewed: bool, now: datetime) 
 
 
 def queue_view(
-    session: Session, query: QueueQuery, capacities: dict[str, int], now: datetime | None = None
+    session: Session, query: QueueQuery, domain: Domain, now: datetime | None = None
 ) -> QueueView:
     """One page of the queue, highest risk first, with the count per band under the other filters and
     each team's cases due today against its capacity."""
-    now = now or datetime.now(timezone.utc)
-    ranking = capacity.rank_due(session, list(capacities), now.astimezone(SHANGHAI).date())
+    now, capacities = now or datetime.now(timezone.utc), domain.capacity
+    ranking = capacity.rank_due(session, list(capacities), now.astimezone(LOCAL_ZONE).date())
     where = query.where()
     if (
         query.due
@@ -197,9 +198,12 @@ def queue_view(
                 }
             ),
         )
-    page = queue.queue_page(session, where, PAGE_SIZE, (query.page - 1) * PAGE_SIZE)
+    page = queue.queue_page(
+        session, where, PAGE_SIZE, (query.page - 1) * PAGE_SIZE, domain.followups
+    )
     counts = {
-        band: queue.queue_page(session, replace(where, band=[band]), 1, 0).total for band in BANDS
+        band: queue.queue_page(session, replace(where, band=[band]), 1, 0, domain.followups).total
+        for band in BANDS_DOWN
     }
     beyond = ranking.beyond_capacity(capacities)
     rows = []
@@ -249,7 +253,7 @@ def case_view(
     engine: Engine,
     score_id: str,
     t: Translator,
-    followup_cfg: dict,
+    followup_rules: Followups,
     now: datetime | None = None,
 ) -> CaseView | None:
     """A stored decision with its chart, the households' history as of the score, and the case's own
@@ -266,7 +270,7 @@ def case_view(
         score.case_id,
         score.as_of,
     )
-    entries = decision_timeline(session, score.case_id, followup_cfg, now).entries
+    entries = decision_timeline(session, score.case_id, followup_rules, now).entries
     decided = [e.decision for e in entries if e.type == "decision"]
     return CaseView(
         score=score,

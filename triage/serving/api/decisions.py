@@ -104,6 +104,7 @@ def reject_review(
 def queue(
     key: AnalystKey,
     session: SessionDep,
+    state: StateDep,
     band: Annotated[list[Band] | None, Query(description="any of these bands")] = None,
     team: Annotated[str | None, Query(max_length=64, description="routed to this team")] = None,
     reviewed: Annotated[
@@ -142,4 +143,4 @@ def queue(
         band_rise=band_rise,
         current=current,
     )
-    return queue_page(session, where, limit, offset)
+    return queue_page(session, where, limit, offset, state.settings.domain.followups)

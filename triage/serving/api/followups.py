@@ -6,7 +6,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from triage.config import load_domain
 from triage.decisions import followups
 from triage.decisions.types import FollowupPage, VisitIn, VisitOut
 from triage.serving.deps import AnalystKey, StateDep
@@ -44,9 +43,7 @@ def list_followups(
     where = followups.FollowupFilter(
         states=states or None, case_id=case_id, household_id=household_id
     )
-    return followups.listing(
-        session, where, limit, offset, load_domain(state.settings.domain_file)["followups"]
-    )
+    return followups.listing(session, where, limit, offset, state.settings.domain.followups)
 
 
 @router.post(
@@ -64,7 +61,7 @@ def record_visit(
         followup_id,
         body,
         key.id,
-        load_domain(state.settings.domain_file)["followups"],
+        state.settings.domain.followups,
         state.scorer,
         state.champions,
     )

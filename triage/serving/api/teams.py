@@ -38,7 +38,7 @@ def teams_queue(
     """Each team's open cases due by the end of the day (overdue included), most urgent first — the
     route's priority, then the probability — and how many lie beyond the team's daily capacity
     (`domain.yaml: capacity`): those are the least urgent ones, so a flood cannot bury a critical case."""
-    capacities = capacity.team_capacity(state.settings.domain_file)
+    capacities = state.settings.domain.capacity
     if team is not None and team not in capacities:
         raise Problem(404, f"no team {team}")
     ranking = capacity.rank_due(

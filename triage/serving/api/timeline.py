@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from triage.config import load_domain
 from triage.decisions.timeline import timeline
 from triage.decisions.types import Timeline
 from triage.serving.deps import AnalystKey, StateDep
@@ -29,7 +28,7 @@ def case_timeline(
 ) -> Timeline:
     """Every decision on the case (the first score, re-scores on new events and after visits, with what changed),
     every review (with its four-eyes state) and every follow-up visit, oldest first."""
-    found = timeline(session, case_id, load_domain(state.settings.domain_file)["followups"])
+    found = timeline(session, case_id, state.settings.domain.followups)
     if found is None:
         raise Problem(404, f"no stored decision for case {case_id}")
     return found

@@ -1,0 +1,181 @@
+"""``domain.yaml`` as typed constants: read and checked once per file, then passed in.
+
+Each section is a model of its own so a function takes only the part it needs (the follow-up
+rules, the fairness gate, ...) and a mistyped or missing key fails when the file is read, not in
+the middle of a request.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
+
+from triage.contract import BANDS, Band
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Bilingual(_Section):
+    zh: str
+    en: str
+
+
+class Escalation(_Section):
+    #: Share of calibration cases at or above each band above the lowest (critical = top 5 %).
+    band_top_shares: dict[Band, float]
+
+    @model_validator(mode="after")
+    def _every_upper_band(self) -> Escalation:
+        if set(self.band_top_shares) != set(BANDS[1:]):
+            raise ValueError(f"band_top_shares needs exactly the bands {list(BANDS[1:])}")
+        return self
+
+
+ScreeningCondition = dict[Literal["phq9_at_least", "item9_at_least", "gad7_at_least"], int]
+
+
+class AnyOf(_Section):
+    any: list[ScreeningCondition]
+
+
+class TierRule(_Section):
+    max_age_days: PositiveInt
+    red: AnyOf
+    yellow: AnyOf
+    #: Each instrument's severity names by score range (for people reading the rule).
+    bands: dict[str, list[tuple[int, int, str]]]
+
+
+class Evaluation(_Section):
+    backtest_folds: PositiveInt
+    test_months: PositiveInt
+    calibration_share: float = Field(gt=0, lt=1)
+
+
+class TierModel(_Section):
+    red_recall_target: float = Field(ge=0, le=1)
+
+
+class EscalationGate(_Section):
+    max_auc_drop: float
+    max_ece: float
+
+
+class TierGate(_Section):
+    max_macro_f1_drop: float
+
+
+class FairnessGate(_Section):
+    gated_attributes: list[str]
+    max_gap: dict[Literal["calibration", "tpr"], float]
+    min_group_cases: PositiveInt
+    min_group_outcomes: PositiveInt
+    bootstrap: PositiveInt
+    confidence: float = Field(gt=0, lt=1)
+
+
+class RetrainGate(_Section):
+    min_auc_gain: float
+    min_macro_f1_gain: float
+
+
+class Gates(_Section):
+    escalation: EscalationGate
+    tier: TierGate
+    fairness: FairnessGate
+    retrain: RetrainGate
+
+
+class ChecklistItem(_Section):
+    feature: str
+    at_least: float
+
+
+class Monitoring(_Section):
+    reference_rows: PositiveInt
+    recent_months: PositiveInt
+    psi_bins: PositiveInt
+    psi_floor: float
+    psi_warn: float
+    psi_alert: float
+    alpha: float
+    unseen_category_share_alert: float
+    trending_features: list[str]
+    warn_features: PositiveInt
+    alert_features: PositiveInt
+    score_psi_warn: float
+    score_psi_alert: float
+    quarantine_share_warn: float
+    quarantine_share_alert: float
+    min_month_cases: PositiveInt
+    auc_drop_warn: float
+    auc_drop_alert: float
+    auc_drop_z: float
+    calibration_gap_warn: float
+
+
+class Population(_Section):
+    range_quantiles: tuple[float, float]
+    range_slack: float
+    max_listed_features: PositiveInt
+    history_features: list[str]
+    unchecked_features: list[str]
+
+
+class Rescoring(_Section):
+    mediation_failures: list[str]
+    mediated_outcomes: list[str]
+    max_listed_records: PositiveInt
+
+
+class Followups(_Section):
+    intervals_days: list[PositiveInt]
+    grace_days: NonNegativeInt
+    outcomes: dict[str, Bilingual]
+    rescore_outcomes: list[str]
+
+    @model_validator(mode="after")
+    def _known_rescore_outcomes(self) -> Followups:
+        unknown = set(self.rescore_outcomes) - set(self.outcomes)
+        if unknown:
+            raise ValueError(f"rescore_outcomes names unknown outcomes {sorted(unknown)}")
+        return self
+
+
+class Domain(_Section):
+    escalation: Escalation
+    tier_rule: TierRule
+    teams: dict[str, Bilingual]
+    #: Cases each team can take up in one day (the capacity-aware queue).
+    capacity: dict[str, NonNegativeInt]
+    evaluation: Evaluation
+    tier_model: TierModel
+    gates: Gates
+    checklist: list[ChecklistItem]
+    monitoring: Monitoring
+    population: Population
+    rescoring: Rescoring
+    followups: Followups
+
+    @model_validator(mode="after")
+    def _capacity_of_every_team(self) -> Domain:
+        teams, listed = set(self.teams), set(self.capacity)
+        if teams != listed:
+            raise ValueError(
+                f"capacity must list every team once: missing {sorted(teams - listed)}, "
+                f"unknown {sorted(listed - teams)}"
+            )
+        return self
+
+
+@lru_cache(maxsize=8)
+def load_domain(path: Path) -> Domain:
+    """The domain constants of ``path`` (``Settings.domain_file``), read and checked once."""
+    with open(path, encoding="utf-8") as fh:
+        return Domain.model_validate(yaml.safe_load(fh))
