@@ -92,11 +92,6 @@ def read_overrides(url: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS + ["request"])
 
 
-def export_overrides(url: str) -> pd.DataFrame:
-    """The overrides as a flat table for retraining evaluation (no request bodies)."""
-    return read_overrides(url).drop(columns="request")
-
-
 def override_agreement(model, tables: dict[str, pd.DataFrame], overrides: pd.DataFrame) -> dict:
     """How often ``model``'s band on overridden cases moved the analysts' way.
 
