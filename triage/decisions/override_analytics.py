@@ -195,9 +195,9 @@ class OverrideSummary(BaseModel):
 
 
 def agreement(group: str, facts: Iterable[ReviewFact]) -> Agreement:
+    facts = list(facts)
     directions = Counter(f.direction for f in facts)
-    reviews = sum(directions.values())
-    agreed = directions["agree"] + directions["same"]
+    reviews, agreed = len(facts), sum(f.agrees for f in facts)
     return Agreement(
         group=group,
         reviews=reviews,
