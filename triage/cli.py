@@ -6,7 +6,7 @@ import json
 import logging
 import warnings
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -358,32 +358,92 @@ def serve(
 
 
 overrides_app = typer.Typer(
-    help="Analysts' overrides of routes, for retraining evaluation.", no_args_is_help=True
+    help="Analysts' reviews and overrides of routes: agreement, alerts, and overrides proved right.",
+    no_args_is_help=True,
 )
 app.add_typer(overrides_app, name="overrides")
+EXPORT_FORMATS = {".csv": "csv", ".json": "json", ".parquet": "parquet"}
 
 
 @overrides_app.command("export")
 def overrides_export(
-    out: Annotated[Path, typer.Option(help="File to write: .csv or .parquet.")],
+    out: Annotated[
+        Optional[Path], typer.Option(help="File to write (.csv, .json, .parquet); default stdout.")
+    ] = None,
+    fmt: Annotated[
+        Optional[str],
+        typer.Option(
+            "--format", help="csv or json (default: by --out's suffix; csv on stdout); parquet too."
+        ),
+    ] = None,
     db: Annotated[Optional[str], typer.Option(help="SQLAlchemy URL (default: settings).")] = None,
 ) -> None:
-    """Write every override with its decision, direction (raise/lower/mixed) and note; no identities."""
-    from triage.output import write_frame
-    from triage.training.overrides import export_overrides
+    """Every review with its decision's band and route, its direction (agree, same, raise, lower, mixed)
+    and, once the horizon has passed, whether the case escalated and the override proved right; as JSON
+    with the summary (agreement by analyst, team, band and month, and the alerts).  No notes, no
+    households, no names, ID numbers or phones."""
+    import pandas as pd
+    from sqlalchemy import inspect
+    from sqlalchemy.orm import Session
 
-    frame = export_overrides(db or get_settings().db_url)
-    write_frame(frame, out)
-    typer.echo(
-        json.dumps(
-            {
-                "out": str(out),
-                "overrides": len(frame),
-                "by_direction": frame["direction"].value_counts().to_dict(),
-            },
-            ensure_ascii=False,
+    from triage.db.engine import database_exists, engine_for
+    from triage.decisions import override_analytics as analytics
+
+    chosen = fmt or (EXPORT_FORMATS.get(out.suffix) if out else "csv")
+    if chosen not in EXPORT_FORMATS.values():
+        raise _fail(
+            EXIT_OUTPUT,
+            f"--format must be csv or json, or --out end in {', '.join(EXPORT_FORMATS)}",
         )
-    )
+    if out is not None and out.suffix != {v: k for k, v in EXPORT_FORMATS.items()}[chosen]:
+        raise _fail(EXIT_OUTPUT, f"--out {out.name} does not end in .{chosen}")
+    settings = get_settings()
+    url = db or settings.db_url
+    with _one_line_errors():
+        facts, end = [], None
+        if database_exists(url) and inspect(engine_for(url)).has_table("reviews"):
+            with Session(engine_for(url)) as session:
+                facts, end = analytics.read_facts(session, settings.horizon_days)
+        limits = settings.domain.override_analytics
+        summary = analytics.summarise(
+            facts,
+            limits,
+            datetime.now(timezone.utc),
+            horizon_days=settings.horizon_days,
+            data_end=end,
+        )
+    records = analytics.export_rows(facts)
+    rows = pd.DataFrame(records, columns=analytics.EXPORT_COLUMNS)
+    if chosen == "json":
+        text = json.dumps(
+            {"summary": summary.model_dump(mode="json"), "reviews": records},
+            ensure_ascii=False,
+            indent=1,
+        )
+    else:
+        text = rows.to_csv(index=False, lineterminator="\n") if chosen == "csv" else None
+    if out is None:
+        if text is None:
+            raise _fail(EXIT_OUTPUT, "parquet needs --out")
+        typer.echo(text, nl=False)
+    else:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            if text is None:
+                rows.to_parquet(out, index=False)
+            else:
+                out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise _fail(
+                EXIT_OUTPUT, f"cannot write {out}: {exc.strerror or type(exc).__name__}"
+            ) from None
+    report = {
+        "out": str(out) if out else None,
+        "reviews": len(rows),
+        "by_direction": rows["direction"].value_counts().to_dict(),
+        "alerts": [alert.model_dump(mode="json") for alert in summary.alerts],
+    }
+    typer.echo(json.dumps(report, ensure_ascii=False), err=out is None)
 
 
 keys_app = typer.Typer(help="API keys of the scoring service.", no_args_is_help=True)

@@ -30,6 +30,18 @@ log = logging.getLogger(__name__)
 Priority = Band
 PRIORITY_RANK: dict[str, int] = {band: rank for rank, band in enumerate(BANDS)}
 
+
+def override_direction(
+    route_teams: list[str], route_priority: str, teams: list[str], priority: str | None
+) -> str:
+    """Which way an override moved a route: ``raise`` (teams added or priority raised, nothing taken
+    away), ``lower`` (teams dropped or priority lowered, nothing added), ``mixed`` or ``same``."""
+    added, removed = set(teams) - set(route_teams), set(route_teams) - set(teams)
+    step = PRIORITY_RANK[priority or route_priority] - PRIORITY_RANK[route_priority]
+    up, down = bool(added) or step > 0, bool(removed) or step < 0
+    return "mixed" if up and down else "raise" if up else "lower" if down else "same"
+
+
 #: Facts a rule may test, with what they count (computed by ``triage.features.facts``).
 FACTS: dict[str, str] = {
     "incidents_12m": "police incidents of the household or counterparty in the 365 days to as_of",

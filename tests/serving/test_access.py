@@ -35,6 +35,7 @@ ENDPOINTS = [
     ("GET", "/v1/queue", None, "analyst"),
     ("GET", "/v1/queue/teams", None, "analyst"),
     ("GET", "/v1/cases/{case_id}/timeline", None, "analyst"),
+    ("GET", "/v1/overrides/summary", None, "analyst"),
     ("POST", "/v1/scores/{score_id}/reviews/{review_id}/confirm", {"note": "ok"}, "analyst", {404}),
     ("POST", "/v1/scores/{score_id}/reviews/{review_id}/reject", {"note": "no"}, "analyst", {404}),
     ("GET", "/v1/followups", None, "analyst"),

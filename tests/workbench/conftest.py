@@ -24,6 +24,7 @@ from tests.support.analyst_cases import batch_body, city_db, score_ids
 from tests.support.domain import SHIPPED_DOMAIN, domain_with_capacity
 from tests.support.keys import make_keys
 from tests.support.service import auth, without_medical_in_population
+from tests.support.overrides import domain_with_thresholds
 from tests.support.workbench import BrowserClient
 from triage.app import create_app
 from triage.db import engine_for
@@ -42,6 +43,8 @@ CHROMIUM_ARGS = [
 ]
 
 
+#: Alerts of the override analytics from two reviews on, so that the browser can show one.
+OVERRIDE_THRESHOLDS = {"min_reviews": 2, "min_overrides": 2}
 #: Daily capacities small enough for the seven cases to overload the police and the task force.
 CAPACITY = {**SHIPPED_DOMAIN.capacity, "police_station": 1, "case_task_force": 1}
 #: How long ago the stored cases were scored: every case whose response time is 72 hours or less is due today.
@@ -130,7 +133,11 @@ def served(tmp_path_factory, profiled_champions) -> Iterator[Workbench]:
         "TRIAGE_HOME": str(folder / "home"),
         "TRIAGE_DATABASE_URL": url,
         "TRIAGE_TEST_CHAMPIONS": str(folder / "champions.pkl"),
-        "TRIAGE_DOMAIN_FILE": str(domain_with_capacity(folder, CAPACITY)),
+        "TRIAGE_DOMAIN_FILE": str(
+            domain_with_thresholds(
+                folder, domain_with_capacity(folder, CAPACITY), **OVERRIDE_THRESHOLDS
+            )
+        ),
     }
 
     def ready(base):

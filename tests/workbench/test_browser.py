@@ -169,6 +169,7 @@ def test_no_page_shows_a_raw_identifier(served, browser, lang, width, height):
         for path in (
             "/ui/",
             "/ui/models",
+            "/ui/overrides",
             *(f"/ui/cases/{served.score_ids[c]}" for c in ("C-101", "C-107")),
         ):
             page.goto(f"{served.base}{path}?lang={lang}")
@@ -448,3 +449,41 @@ def test_the_api_docs_render_their_operations_with_the_network_blocked(served, b
         assert elsewhere == []
     finally:
         context.close()
+
+
+def test_the_overrides_page_shows_agreement_and_alerts_as_the_api_does(served, page, screenshot):
+    """The admin agrees with two routes: with the served thresholds (two reviews), that is automation bias."""
+    with api(served) as client:
+        for case_id in ("C-105", "C-106"):
+            agreed = client.post(
+                f"/v1/scores/{served.score_ids[case_id]}/review",
+                json={"verdict": "agree"},
+                headers=auth(served.keys["admin"]),
+            )
+            assert agreed.status_code == 201
+        summary = client.get("/v1/overrides/summary", headers=auth(served.keys["analyst"])).json()
+    sign_in(page, served)
+    page.click("header nav a[href='/ui/overrides']")
+    page.wait_for_url(f"{served.base}/ui/overrides")
+    assert page.locator("header nav a.active").inner_text() == "改派分析"
+    alerts = page.locator("#override-alerts li.alert")
+    assert alerts.evaluate_all(
+        "items => items.map(i => [i.dataset.kind, i.dataset.analyst, i.dataset.direction])"
+    ) == [[a["kind"], a["analyst"] or "", a["direction"] or ""] for a in summary["alerts"]]
+    admin = page.locator(
+        f"#override-alerts li.alert[data-kind=automation_bias][data-analyst='{served.keys['admin_id']}']"
+    )
+    assert "100% 同意建议分派，高于 95%" in admin.inner_text()
+    rows = page.locator("#by-analyst tbody tr:not(.total)")
+    assert rows.evaluate_all(
+        "rs => rs.map(r => [r.dataset.group, +r.querySelector('.reviews').textContent,"
+        " +r.querySelector('.raised').textContent, +r.querySelector('.lowered').textContent])"
+    ) == [[r["group"], r["reviews"], r["raised"], r["lowered"]] for r in summary["by_analyst"]]
+    assert page.locator("#by-team tbody tr").count() == len(summary["by_team"])
+    assert raw_identifiers(page.inner_text("body"), "zh") == []
+    screenshot(page, "overrides")
+
+    page.goto(f"{served.base}/ui/overrides?lang=en")
+    assert "agreed with the suggested route, above 95%" in admin.inner_text()
+    assert page.locator("#outcomes tr[data-direction=raise] td").first.inner_text() == "Raised"
+    assert raw_identifiers(page.inner_text("body"), "en") == []

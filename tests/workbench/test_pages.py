@@ -37,7 +37,7 @@ def back_on_the_case(response) -> str:
 
 
 def test_pages_need_a_session_and_send_the_browser_to_sign_in(stored, client):
-    for path in ("/ui/", f"/ui/cases/{stored.score_ids['C-101']}", "/ui/models"):
+    for path in ("/ui/", f"/ui/cases/{stored.score_ids['C-101']}", "/ui/models", "/ui/overrides"):
         response = client.get(path, follow_redirects=False)
         assert response.status_code == 303 and response.headers["location"] == "/ui/login"
     # an API key in the Authorization header is not a workbench session
@@ -308,6 +308,7 @@ def test_no_page_shows_a_raw_identifier_in_either_language(stored, client, setti
     paths = [
         "/ui/",
         "/ui/models",
+        "/ui/overrides",
         *(f"/ui/cases/{score_id}" for score_id in stored.score_ids.values()),
     ]
     for lang in ("zh", "en"):

@@ -148,6 +148,22 @@ class Followups(_Section):
         return self
 
 
+class OverrideThresholds(_Section):
+    """When the override analytics raise an alert (automation bias, overrides all one way)."""
+
+    window_days: int = Field(
+        ge=1, le=3650, description="the alerts judge the reviews of these days"
+    )
+    max_agreement: float = Field(
+        gt=0, lt=1, description="agreement above this share → automation-bias alert"
+    )
+    one_way_share: float = Field(
+        gt=0.5, le=1, description="this share of overrides or more one way → one-way alert"
+    )
+    min_reviews: int = Field(ge=1, description="fewer reviews → no automation-bias alert")
+    min_overrides: int = Field(ge=1, description="fewer overrides → no one-way alert")
+
+
 class Domain(_Section):
     escalation: Escalation
     tier_rule: TierRule
@@ -162,6 +178,7 @@ class Domain(_Section):
     population: Population
     rescoring: Rescoring
     followups: Followups
+    override_analytics: OverrideThresholds
 
     @model_validator(mode="after")
     def _capacity_of_every_team(self) -> Domain:

@@ -49,6 +49,14 @@ def _json_text(value) -> str:
     return to_json(value).decode()
 
 
+def database_exists(url: str) -> bool:
+    """False only for a SQLite file that is not there (connecting would create it); True otherwise."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return Path(parsed.database).expanduser().exists()
+    return True
+
+
 def _unless_in(url, **defaults) -> dict:
     """Connection defaults the URL's query does not set itself."""
     return {name: value for name, value in defaults.items() if name not in url.query}

@@ -11,19 +11,16 @@ analysts' own words.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 from sqlalchemy import inspect, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from triage.contract import BANDS
-from triage.db.engine import engine_for
+from triage.db.engine import database_exists, engine_for
 from triage.db.service_models import Decision, Review
 from triage.features import build_case_features
-from triage.routing import PRIORITY_RANK
+from triage.routing import override_direction
 
 COLUMNS = [
     "review_id",
@@ -46,26 +43,15 @@ COLUMNS = [
 ]
 
 
-def direction(
-    route_teams: list[str], route_priority: str, teams: list[str], priority: str | None
-) -> str:
-    added, removed = set(teams) - set(route_teams), set(route_teams) - set(teams)
-    step = PRIORITY_RANK[priority or route_priority] - PRIORITY_RANK[route_priority]
-    up, down = bool(added) or step > 0, bool(removed) or step < 0
-    return "mixed" if up and down else "raise" if up else "lower" if down else "same"
-
-
-def _database_exists(url: str) -> bool:
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        return Path(parsed.database).expanduser().exists()
-    return True
+#: Kept under its old name: the rule lives with the routes (``triage.routing``), where the override
+#: analytics of ``triage.decisions`` read it too.
+direction = override_direction
 
 
 def read_overrides(url: str) -> pd.DataFrame:
     """Every override in the service database (any four-eyes status), oldest first; empty when none
     or when the database has no service tables yet."""
-    if not _database_exists(url) or not inspect(engine_for(url)).has_table("reviews"):
+    if not database_exists(url) or not inspect(engine_for(url)).has_table("reviews"):
         return pd.DataFrame(columns=COLUMNS + ["request"])
     rows = []
     query = (
@@ -104,11 +90,6 @@ def read_overrides(url: str) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows, columns=COLUMNS + ["request"])
-
-
-def export_overrides(url: str) -> pd.DataFrame:
-    """The overrides as a flat table for retraining evaluation (no request bodies)."""
-    return read_overrides(url).drop(columns="request")
 
 
 def override_agreement(model, tables: dict[str, pd.DataFrame], overrides: pd.DataFrame) -> dict:

@@ -20,6 +20,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "app_title": ("矛盾纠纷风险研判工作台", "Dispute risk workbench"),
     "nav_queue": ("研判队列", "Review queue"),
     "nav_models": ("模型", "Models"),
+    "nav_overrides": ("改派分析", "Overrides"),
     "sign_out": ("退出", "Sign out"),
     "sign_in": ("登录", "Sign in"),
     "sign_in_title": ("分析员登录", "Analyst sign-in"),
@@ -297,6 +298,82 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "no_models": ("尚未加载模型：{detail}", "No models are loaded: {detail}"),
     "role_escalation": ("转刑风险模型", "Escalation model"),
     "role_tier": ("心理分级模型", "Tier model"),
+    "overrides_title": ("研判与改派分析", "Reviews and overrides"),
+    "overrides_help": (
+        "分析员对建议分派的同意与改派情况。同意比例过高（西班牙 VioGén 系统中警员约 95% 维持了系统的自动评级）"
+        "说明建议可能未经逐案核实就被接受（自动化偏差）；改派几乎全部朝同一方向，说明建议分派可能系统性偏高或偏低。",
+        "How analysts agree with or override the suggested routes. Agreement that is too high (officers "
+        "kept the automatic level of Spain's VioGén system in about 95 % of cases) suggests routes are "
+        "accepted without being checked case by case (automation bias); overrides that nearly all go one "
+        "way suggest the routes are systematically too high or too low.",
+    ),
+    "override_alerts": ("警报", "Alerts"),
+    "no_override_alerts": ("近 {days} 天没有警报。", "No alerts in the last {days} days."),
+    "who_all": ("全体分析员", "All analysts"),
+    "who_analyst": ("分析员（密钥 {analyst}）", "Analyst with key {analyst}"),
+    "alert_automation_bias": (
+        "{who}近 {days} 天的 {n} 次研判中，{share} 同意建议分派，高于 {threshold}："
+        "请抽查这些研判是否逐案核实（自动化偏差）。",
+        "{who}: {share} of {n} reviews over the last {days} days agreed with the suggested route, "
+        "above {threshold}. Check that these reviews weigh each case (automation bias).",
+    ),
+    "alert_one_way_raise": (
+        "{who}近 {days} 天的 {n} 次改派中，{share} 提高了分派（增加单位或提高紧急程度）："
+        "建议分派可能系统性偏低，请复核分派规则和风险等级。",
+        "{who}: {share} of {n} overrides over the last {days} days raised the route (teams added or "
+        "priority raised). The suggested routes may be too low; review the routing rules and bands.",
+    ),
+    "alert_one_way_lower": (
+        "{who}近 {days} 天的 {n} 次改派中，{share} 降低了分派（减少单位或降低紧急程度）："
+        "建议分派可能系统性偏高，请复核分派规则和风险等级。",
+        "{who}: {share} of {n} overrides over the last {days} days lowered the route (teams dropped or "
+        "priority lowered). The suggested routes may be too high; review the routing rules and bands.",
+    ),
+    "window_figures": (
+        "近 {days} 天（{start} 至 {end}）：{n} 次研判，同意比例 {share}。",
+        "Last {days} days ({start} to {end}): {n} reviews, {share} agreed.",
+    ),
+    "thresholds_note": (
+        "阈值（domain.yaml）：至少 {min_reviews} 次研判且同意比例高于 {max_agreement} 时报警；"
+        "至少 {min_overrides} 次改派且其中 {one_way} 及以上同一方向时报警。"
+        "同意包括改派后单位和紧急程度均未变化的情形；待复核和已驳回的改派也计为改派。",
+        "Thresholds (domain.yaml): an alert when agreement is above {max_agreement} over at least "
+        "{min_reviews} reviews, or when {one_way} or more of at least {min_overrides} overrides go one "
+        "way. An override that changes neither teams nor priority counts as agreement; pending and "
+        "rejected overrides count as overrides.",
+    ),
+    "no_reviews_yet": ("尚无研判记录。", "No reviews yet."),
+    "all_reviews": ("全部研判", "All reviews"),
+    "by_analyst": ("按分析员", "By analyst"),
+    "by_team": ("按建议分派的单位", "By team in the suggested route"),
+    "by_band": ("按风险等级", "By risk band"),
+    "by_month": ("按月份", "By month"),
+    "analyst_key": ("分析员密钥", "Analyst key"),
+    "month": ("月份", "Month"),
+    "reviews_n": ("研判次数", "Reviews"),
+    "agreement": ("同意比例", "Agreed"),
+    "raised": ("提高", "Raised"),
+    "lowered": ("降低", "Lowered"),
+    "mixed": ("有增有减", "Mixed"),
+    "added": ("改派增加", "Added by overrides"),
+    "dropped": ("改派取消", "Dropped by overrides"),
+    "outcomes_title": ("改派方向是否被事后结果印证", "Did the overrides' direction prove right?"),
+    "outcomes_help": (
+        "只统计已有结果的案件（立案已满 {days} 天，数据截至 {end}）：提高分派而 {days} 天内发生了暴力刑事案件，"
+        "或降低分派而没有发生，即为印证。提高分派后加强处置、因而没有发生案件的，这里显示为未印证，"
+        "所以提高分派的印证比例是下限。",
+        "Only cases whose outcome is known ({days} days since opening have passed; the data end on "
+        "{end}): a raised route proved right when a violent offence followed within {days} days, a "
+        "lowered one when none did. A raise whose extra care prevented the offence shows here as not "
+        "proved right, so the share for raises is a floor.",
+    ),
+    "no_data_yet": ("尚无数据", "no data yet"),
+    "direction": ("改派方向", "Direction"),
+    "overrides_n": ("改派次数", "Overrides"),
+    "labelled": ("已有结果", "Outcome known"),
+    "escalated_n": ("发生暴力刑事案件", "Violent offence followed"),
+    "proved_right": ("方向被印证", "Proved right"),
+    "share_right": ("印证比例", "Share proved right"),
     "unknown": ("未知", "Unknown"),
     "yes": ("是", "Yes"),
     "no": ("否", "No"),
@@ -475,6 +552,10 @@ VOCABULARY: dict[str, dict[str, tuple[str, str]]] = {
         "pending": ("待第二人确认", "waiting for a second analyst"),
         "confirmed": ("已确认", "confirmed"),
         "rejected": ("已驳回", "rejected"),
+    },
+    "direction": {
+        "raise": ("提高分派", "Raised"),
+        "lower": ("降低分派", "Lowered"),
     },
     "followup_state": {
         "upcoming": ("未到期", "upcoming"),

@@ -362,6 +362,17 @@ def visit(
     return RedirectResponse(f"/ui/cases/{shown}?saved=visit", status_code=303)
 
 
+@router.get("/overrides")
+def overrides_page(
+    request: Request, key: AnalystSession, session: SessionDep, state: ServiceDep
+) -> Response:
+    """Agreement with the suggested route by analyst, team, band and month, the alerts, and the
+    overrides the labels proved right (``GET /v1/overrides/summary``)."""
+    return render(
+        request, "overrides.html", key=key, summary=views.overrides_view(session, state.settings)
+    )
+
+
 @router.get("/models")
 def models_page(request: Request, key: AnalystSession, state: ServiceDep) -> Response:
     try:

@@ -2,7 +2,8 @@
 
 The queue and the stored decisions come from :mod:`triage.decisions.queue` and
 :mod:`triage.decisions.stored` (the functions behind ``GET /v1/queue`` and ``GET /v1/scores/{id}``),
-the teams' load from :mod:`triage.decisions.capacity` (``GET /v1/queue/teams``), and a review is
+the teams' load from :mod:`triage.decisions.capacity` (``GET /v1/queue/teams``), the override
+analytics from :mod:`triage.decisions.override_analytics` (``GET /v1/overrides/summary``), and a review is
 stored with ``reviews.review`` exactly as ``POST /v1/scores/{id}/review`` stores it.  The router only
 parses the request and renders these views.
 """
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 from triage.config.domain import Domain, Followups
 from triage.contract import BANDS, FIRST_YEAR, LAST_YEAR, LOCAL_ZONE
 from triage.db.service_models import Decision
-from triage.decisions import capacity, followups, queue, reviews, stored
+from triage.decisions import capacity, followups, override_analytics, queue, reviews, stored
 from triage.decisions.champions import ChampionStore
 from triage.decisions.timeline import timeline as decision_timeline
 from triage.decisions.types import (
@@ -463,3 +464,12 @@ def monitoring_overview(settings) -> dict:
         }
     except Exception as exc:  # MLflow unreachable: the page still shows the models
         return {"summary": None, "fairness": [], "error": f"{type(exc).__name__}: {exc}"}
+
+
+def overrides_view(session: Session, settings) -> override_analytics.OverrideSummary:
+    """The overrides page: what ``GET /v1/overrides/summary`` answers, now."""
+    return override_analytics.override_summary(
+        session,
+        settings.domain.override_analytics,
+        settings.horizon_days,
+    )

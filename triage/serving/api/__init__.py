@@ -12,7 +12,17 @@ from triage.decisions.followups import AlreadyVisited, UnknownOutcome
 from triage.decisions.idempotency import IdempotencyConflict
 from triage.decisions.reviews import NoteRequired, NotPending, SameAnalyst, UnknownTeams
 from triage.routing import RoutingUnavailable
-from triage.serving.api import admin, decisions, followups, ingest, ops, scoring, teams, timeline
+from triage.serving.api import (
+    admin,
+    decisions,
+    followups,
+    ingest,
+    ops,
+    overrides,
+    scoring,
+    teams,
+    timeline,
+)
 from triage.serving.problems import ProblemDetails, install_problem_handlers, problem_response
 
 #: Errors of the domain rules and the HTTP status each is answered with (problem+json, its message as detail).
@@ -41,7 +51,7 @@ def mount_api(app: FastAPI) -> None:
             request, 503, f"no champion models are loaded: {exc}", headers={"Retry-After": "30"}
         )
 
-    for module in (scoring, decisions, timeline, followups, teams, ingest, admin, ops):
+    for module in (scoring, decisions, timeline, followups, teams, overrides, ingest, admin, ops):
         app.include_router(module.router)
     _document_problems(app)
 
