@@ -58,11 +58,14 @@ def _one_line_errors():
     from mlflow.exceptions import MlflowException
     from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+    from triage.config.domain import DomainFileInvalid
     from triage.data_contracts import DatasetUnreadable
     from triage.db.engine import describe_error
 
     try:
         yield
+    except DomainFileInvalid as exc:
+        raise _fail(EXIT_CONFIG, str(exc)) from None
     except DatasetUnreadable as exc:
         raise _fail(EXIT_DATASET, str(exc)) from None
     except DBAPIError as exc:
@@ -481,6 +484,64 @@ def keys_revoke(
         typer.echo(f"no API key {key_id}", err=True)
         raise typer.Exit(1)
     typer.echo(f"revoked {row.id}")
+
+
+retention_app = typer.Typer(
+    help="Retention of personal and sensitive data (domain.yaml `retention`).",
+    no_args_is_help=True,
+)
+app.add_typer(retention_app, name="retention")
+
+
+def _moment(value: str | None):
+    """``--as-of`` as a UTC moment (without an offset it means Asia/Shanghai); now when absent."""
+    from datetime import datetime, timezone
+
+    from triage.decisions.types import aware
+
+    if value is None:
+        return datetime.now(timezone.utc)
+    try:
+        return aware(datetime.fromisoformat(value)).astimezone(timezone.utc)
+    except ValueError:
+        raise typer.BadParameter(
+            "an ISO 8601 date or time, e.g. 2025-06-01 or 2025-06-01T09:00+08:00",
+            param_hint="--as-of",
+        ) from None
+
+
+@retention_app.command("apply")
+def retention_apply(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what is past its period; change nothing.")
+    ] = False,
+    as_of: Annotated[
+        Optional[str],
+        typer.Option(help="Measure the periods up to this moment (default: now); ISO 8601."),
+    ] = None,
+    db: Annotated[Optional[str], typer.Option(help="SQLAlchemy URL (default: settings).")] = None,
+) -> None:
+    """Mask or remove what is past its retention period, and say what, one line per rule (counts only).
+
+    Each application is written to the audit trail; a dry run changes nothing.
+    """
+    from triage.decisions.retention import run_retention
+
+    moment = _moment(as_of)
+    settings = get_settings()
+    with _one_line_errors():
+        policy = settings.domain.retention
+        outcomes = run_retention(db or settings.db_url, policy, moment, dry_run=dry_run)
+    if policy.placeholders:
+        typer.echo(
+            "warning: the retention periods are the placeholders shipped in domain.yaml; "
+            "a centre sets its own (docs/domain.md, Retention)",
+            err=True,
+        )
+    done = "dry run, nothing changed" if dry_run else "applied and audited"
+    typer.echo(f"retention as of {moment:%Y-%m-%d %H:%M} UTC: {done}")
+    for outcome in outcomes:
+        typer.echo(outcome.line(dry_run))
 
 
 @app.command()

@@ -12,9 +12,17 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
 
-from triage.contract import BANDS, Band
+from triage.contract import BANDS, TABLES, Band
 
 
 class _Section(BaseModel):
@@ -164,6 +172,61 @@ class OverrideThresholds(_Section):
     min_overrides: int = Field(ge=1, description="fewer overrides → no one-way alert")
 
 
+#: The rule of ``retention`` that masks stored decisions' raw values (not an exchange table).
+DECISIONS = "decisions"
+
+
+def _referenced_tables() -> frozenset[str]:
+    return frozenset(
+        c.references.split(".")[0] for t in TABLES.values() for c in t.columns if c.references
+    )
+
+
+class RetentionRule(_Section):
+    """One rule: past ``days`` from a row's own time, ``delete`` it or ``mask`` its ``columns``."""
+
+    table: str
+    data: str = Field(pattern=r"^[a-z][a-z_]*$", description="the kind of data, e.g. health")
+    action: Literal["delete", "mask"]
+    columns: list[str] = []
+    days: int = Field(gt=0, description="the period, from the row's own time")
+
+    @model_validator(mode="after")
+    def _runs_on_its_table(self) -> "RetentionRule":
+        if self.table == DECISIONS:
+            if self.action != "mask" or self.columns:
+                raise ValueError("decisions: action mask and no columns (the raw values are fixed)")
+            return self
+        if self.table not in TABLES:
+            raise ValueError(f"unknown table {self.table!r}")
+        spec = TABLES[self.table]
+        if self.action == "delete":
+            if self.columns:
+                raise ValueError(f"{self.table}: a delete names no columns")
+            if self.table in _referenced_tables():
+                raise ValueError(f"{self.table}: other tables refer to its rows; mask its columns")
+            if spec.time_column is None:
+                raise ValueError(f"{self.table} has no time column to count a period from")
+            return self
+        if not self.columns:
+            raise ValueError(f"{self.table}: a mask names its columns")
+        for name in self.columns:
+            if name not in spec.column_names:
+                raise ValueError(f"{self.table} has no column {name!r}")
+            if not spec.column(name).nullable:
+                raise ValueError(f"{self.table}.{name} may not be empty, so it cannot be masked")
+        return self
+
+
+class RetentionPolicy(_Section):
+    """``retention``: periods per table and kind of data (docs/domain.md "Retention")."""
+
+    placeholders: bool = Field(
+        True, description="the periods are the shipped placeholders, not a centre's own"
+    )
+    rules: list[RetentionRule] = Field(min_length=1)
+
+
 class Domain(_Section):
     escalation: Escalation
     tier_rule: TierRule
@@ -179,6 +242,7 @@ class Domain(_Section):
     rescoring: Rescoring
     followups: Followups
     override_analytics: OverrideThresholds
+    retention: RetentionPolicy
 
     @model_validator(mode="after")
     def _capacity_of_every_team(self) -> Domain:
@@ -191,8 +255,18 @@ class Domain(_Section):
         return self
 
 
+class DomainFileInvalid(ValueError):
+    """``domain.yaml`` does not describe constants the service can run on; says where, in one line."""
+
+
 @lru_cache(maxsize=8)
 def load_domain(path: Path) -> Domain:
     """The domain constants of ``path`` (``Settings.domain_file``), read and checked once."""
     with open(path, encoding="utf-8") as fh:
-        return Domain.model_validate(yaml.safe_load(fh))
+        plain = yaml.safe_load(fh)
+    try:
+        return Domain.model_validate(plain)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the file"
+        raise DomainFileInvalid(f"{Path(path).name} {where}: {first['msg']}") from None

@@ -120,7 +120,8 @@ class Factor(BaseModel):
     withheld: bool = Field(
         False,
         description="the value is not shown to this key's role (a scorer key does not "
-        "read police, screening or person-register values back)",
+        "read police, screening or person-register values back), or was removed past its "
+        "retention period (raw_values_removed_at)",
     )
 
 
@@ -243,6 +244,12 @@ class DecisionHistory(BaseModel):
 
 class StoredScore(ScoreResponse, DecisionHistory):
     created_at: datetime
+    raw_values_removed_at: datetime | None = Field(
+        None,
+        description="when the decision's raw sensitive values (police, screening, assessment and "
+        "person-register values, the case description) were removed past their retention period; "
+        "route, reasons, bands and contributions are kept (null while the values are kept)",
+    )
     request: dict[str, Any]
     reviews: list[ReviewOut]
     effective_route: EffectiveRoute | None = None

@@ -98,7 +98,9 @@ def waterfall(escalation: dict, t: Translator, top: int = 8) -> Waterfall:
     rows = [
         (
             f[f"label_{t.lang}"],
-            t.value(f["value"], KINDS.get(f["feature"])),
+            t("value_removed")
+            if f.get("withheld")
+            else t.value(f["value"], KINDS.get(f["feature"])),
             f["contribution"],
             False,
         )

@@ -230,6 +230,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "follow-up visit, oldest first.",
     ),
     "this_decision": ("当前查看", "This decision"),
+    "values_removed": (
+        "本决定的原始敏感值（警情、测评、评估与人员登记的数值，案情描述）已于 {at} 按保留期限删除；"
+        "风险等级、路由、理由与各因素的贡献保留不变。",
+        "This decision's raw sensitive values (police, screening, assessment and person-register values, "
+        "the case description) were removed on {at} under the retention policy; its band, route, "
+        "reasons and each factor's contribution are kept.",
+    ),
+    "value_removed": ("已删除", "removed"),
     "newer_decision": (
         "本案已有更新的评分，本页显示的是较早的一次。",
         "This case has a newer score; this page shows an earlier one.",
