@@ -53,7 +53,7 @@ def assert_same_frame(expected: pd.DataFrame, got: pd.DataFrame) -> None:
 @pytest.fixture(scope="module")
 def city(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("spark-city") / "city"
-    generated_city(out, "small", seed=11, end=date(2024, 12, 31))
+    generated_city(out, "small", seed=11, start=date(2021, 1, 1), end=date(2024, 12, 31))
     return out
 
 
