@@ -105,8 +105,10 @@ class Consequences:
     def __call__(
         self, connection: Connection, table: str, rows: pd.DataFrame, before: pd.DataFrame
     ) -> None:
+        if not self._any_decision(connection):
+            return
         fresh = news_in(table, rows, before)
-        if fresh.empty or not self._any_decision(connection):
+        if fresh.empty:
             return
         events, mediated = events_of(connection, {table: fresh}, self.domain["rescoring"])
         if not events and not mediated:

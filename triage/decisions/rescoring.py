@@ -20,6 +20,9 @@ Which cases are re-scored: the **open cases of the household** of each new row, 
 decision's ``as_of``: a late-arriving row is seen together with everything seen before.
 Only rows new to the database count (an ingest or load repeated changes nothing), and free
 text (call summaries, notes) never goes into the ``changes`` lines.
+
+The re-scores new rows call for are not done in the rows' transaction but queued in it, in the
+outbox of :mod:`triage.decisions.outbox`, and done by its drain.
 """
 
 from __future__ import annotations
