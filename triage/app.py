@@ -22,6 +22,7 @@ from triage.db import engine_for, migrate
 from triage.db.engine import WalCheckpointer
 from triage.decisions.champions import ChampionStore
 from triage.decisions.keys import FailureLimit, KeyVerifier
+from triage.decisions.outbox import OutboxWorker
 from triage.decisions.scoring import Scorer
 from triage.models.registry import Champions, load_champions
 from triage.serving.api import mount_api
@@ -64,6 +65,9 @@ def create_app(settings: Settings | None = None, champions: Champions | None = N
         ),
     )
     sessions, scorer = sessionmaker(engine, expire_on_commit=False), Scorer(settings, engine)
+    # re-scores left pending (a crash, no champion at the time) are drained whenever champions load
+    outbox = OutboxWorker(engine, scorer, store)
+    store.on_loaded.append(lambda _champions: outbox.kick())
     state = ServiceState(
         settings=settings,
         engine=engine,
@@ -73,6 +77,7 @@ def create_app(settings: Settings | None = None, champions: Champions | None = N
         metrics=metrics,
         scorer=scorer,
         lane=ScoringLane(sessions, scorer, settings.lane_max_cases, settings.lane_linger_ms / 1000),
+        outbox=outbox,
     )
 
     checkpointer = WalCheckpointer(engine)
@@ -95,10 +100,13 @@ def create_app(settings: Settings | None = None, champions: Champions | None = N
                 log.warning("no champion models loaded at start: %s", type(exc).__name__)
         if store.ready:
             metrics.set_models(store.current.versions)
+        if state.migrated:
+            outbox.kick()  # what an earlier process left pending
         # the models, MLflow and the libraries are loaded for good: keep their objects out of the
         # collector's full passes, which otherwise stall a request now and then (p99 spikes)
         gc.freeze()
         yield
+        outbox.stop()
         state.lane.close()
         checkpointer.stop()
 

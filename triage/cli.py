@@ -185,9 +185,11 @@ def load(
 
     Rows new to the database re-score the open cases the service follows and plan follow-up visits
     for cases they show mediated, as ``POST /v1/ingest`` does (with the champion models, when promoted).
+    Each chunk of rows commits on its own with the re-scores it calls for, so scores are not held up
+    for the whole load; a load cut short is finished by running it again.
     """
-    from triage.db import load_frames, migrate
-    from triage.decisions.ingest import follow_load, news_of
+    from triage.db import migrate
+    from triage.decisions.ingest import load_dataset
 
     result = _validated(dataset)
     settings = get_settings()
@@ -195,9 +197,9 @@ def load(
     settings.ensure_home()
     with _one_line_errors():
         migrate(url)
-        fresh = news_of(url, result.valid)
-        counts = load_frames(url, result.valid)
-        followed = follow_load(settings.model_copy(update={"database_url": url}), fresh)
+        counts, followed = load_dataset(
+            settings.model_copy(update={"database_url": url}), result.valid
+        )
     typer.echo(
         json.dumps(
             {"validation": result.one_line_summary(), "loaded": counts, **followed},

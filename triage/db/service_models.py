@@ -183,3 +183,27 @@ class WorkbenchSession(Base):
     key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class PendingRescore(Base):
+    """A re-score owed to an open case: the outbox of new rows (docs/reliability.md, "The outbox").
+
+    Written in the transaction that stores the rows calling for it (and the ingest's audit entry), and
+    deleted in the transaction that stores the new decision, so that a crash in between loses nothing
+    and repeats nothing.  One row per case: news arriving while the case waits is merged into its row.
+    """
+
+    __tablename__ = "pending_rescores"
+
+    case_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    queued_at: Mapped[datetime] = mapped_column(
+        UtcDateTime, index=True, doc="when queued, or when news last merged into it"
+    )
+    as_of: Mapped[datetime] = mapped_column(UtcDateTime, doc="the latest new row's time")
+    trigger: Mapped[str] = mapped_column(String(64), doc="'event:<table>' of the latest new row")
+    changes: Mapped[list] = mapped_column(
+        JSON, doc="what is new, one short line per row (never free text)"
+    )
+    key_id: Mapped[str | None] = mapped_column(
+        ForeignKey("api_keys.id"), nullable=True, doc="the key whose ingest queued it"
+    )

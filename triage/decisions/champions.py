@@ -43,6 +43,8 @@ class ChampionStore:
         self._reload_lock = threading.Lock()
         self.last_error: str | None = None
         self.marker = marker
+        #: Called with the new pair after each load (a reload, or following another worker's).
+        self.on_loaded: list[Callable[[Champions], None]] = []
         self._seen = self._stamp()
 
     @property
@@ -74,7 +76,8 @@ class ChampionStore:
             self._current, self.last_error = fresh, None
             log.info("champions in use: %s", fresh.versions)
             self._announce(fresh.versions)
-            return fresh
+        self._loaded(fresh)
+        return fresh
 
     def stale(self) -> bool:
         """Whether another worker reloaded since this one last looked (cheap: one ``stat``)."""
@@ -107,6 +110,11 @@ class ChampionStore:
                 return
             self._current, self.last_error = fresh, None
             log.info("champions in use after another worker's reload: %s", fresh.versions)
+        self._loaded(fresh)
+
+    def _loaded(self, champions: Champions) -> None:
+        for listener in self.on_loaded:
+            listener(champions)
 
     def _stamp(self) -> int | None:
         try:

@@ -8,7 +8,10 @@ as position, key, rule and detail only: the row as given may hold PII and is not
 Rows new to the database then act on the cases the service follows: new calls, incidents,
 failed mediations and screenings re-score their households' open cases
 (:mod:`triage.decisions.rescoring`), and cases shown mediated get their follow-up visits
-(:mod:`triage.decisions.followups`).  The same happens after ``triage load`` (:func:`follow_load`).
+(:mod:`triage.decisions.followups`).  The rows, their follow-up visits, the re-scores they owe
+(the outbox, :mod:`triage.decisions.outbox`) and the ingest's audit entry commit in one
+transaction; the re-scores are then drained.  ``triage load`` does the same chunk by chunk
+(:func:`load_dataset`).
 """
 
 from __future__ import annotations
@@ -17,22 +20,33 @@ from collections.abc import Mapping
 from contextlib import suppress
 
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from triage.config import Domain
 from triage.contract import TABLES
 from triage.data_contracts import DatasetUnreadable, validate_frames
 from triage.db.engine import engine_for
-from triage.db.load import load_frames
+from triage.db.load import DEFAULT_CHUNK_ROWS, load_frames, writing
 from triage.db.models import EXCHANGE_MODELS
 from triage.db.service_models import Decision
+from triage.decisions.audit import record
 from triage.decisions.champions import ChampionStore
 from triage.decisions.followups import plan
-from triage.decisions.rescoring import events_of, rescore, targets_for, unseen_rows
+from triage.decisions.outbox import drain, pending_count, queue
+from triage.decisions.rescoring import events_of, news_in, targets_for
 from triage.decisions.scoring import Scorer
 from triage.decisions.types import IngestResult, QuarantinedRow
 from triage.models.registry import load_champions
 from triage.settings import Settings
+
+
+def pause_point(moment: str, table: str) -> None:
+    """Where a test may pause or kill an ingest or a load: ``"writing"`` (an ingest validated, before
+    its write transaction), ``"chunk"`` (a chunk of ``triage load`` written, before its commit) and
+    ``"committed"`` (rows and the work they cause committed, nothing re-scored yet; ``table`` is
+    ``"load"`` for ``triage load``).  Does nothing in service."""
 
 
 class BadIngest(ValueError):
@@ -69,21 +83,65 @@ def _no_utf8(value) -> bool:
     return False
 
 
+class Consequences:
+    """What new rows cause, written in their own transaction (``after_chunk`` of
+    :func:`~triage.db.load.load_frames`): follow-up visits for the cases they show mediated and a
+    pending re-score (:func:`~triage.decisions.outbox.queue`) for each open case of the
+    households concerned.  News is told from the rows stored before, read under the writers' lock,
+    so the same rows sent twice, even at once, count as news once."""
+
+    def __init__(self, domain: Domain, key_id: str | None):
+        self.domain, self.key_id = domain, key_id
+        self.queued: set[str] = set()
+        self.followups_planned = 0
+        self._decisions = False
+
+    def _any_decision(self, connection: Connection) -> bool:
+        """Nothing can be re-scored or followed while the service holds no decision (a first load)."""
+        if not self._decisions:
+            self._decisions = connection.scalar(select(Decision.score_id).limit(1)) is not None
+        return self._decisions
+
+    def __call__(
+        self, connection: Connection, table: str, rows: pd.DataFrame, before: pd.DataFrame
+    ) -> None:
+        if not self._any_decision(connection):
+            return
+        fresh = news_in(table, rows, before)
+        if fresh.empty:
+            return
+        events, mediated = events_of(connection, {table: fresh}, self.domain.rescoring)
+        if not events and not mediated:
+            return
+        with Session(bind=connection) as session:  # joins the chunk's transaction
+            self.followups_planned += plan(session, mediated, self.domain.followups)
+            self.queued |= queue(session, targets_for(session, events), self.key_id)
+            session.flush()
+
+
+def _skipped(champions: ChampionStore | None, waiting: int) -> str:
+    why = f" ({champions.last_error})" if champions is not None and champions.last_error else ""
+    return (
+        f"{waiting} open cases wait for re-scoring: no champion models are loaded{why}; "
+        "they are re-scored once champions are loaded"
+    )
+
+
 def ingest_rows(
     url: str,
     engine: Engine,
     table: str,
     rows: list[Mapping],
     *,
-    session: Session | None = None,
-    scorer=None,
-    champions: ChampionStore | None = None,
+    scorer: Scorer,
+    champions: ChampionStore | None,
     key_id: str | None = None,
 ) -> IngestResult:
     """Validate ``rows`` of ``table`` and upsert the valid ones; raises :class:`BadIngest`.
 
-    With a ``session`` (and the service's scorer and champions) the new rows also re-score open
-    cases and plan follow-ups, in that session (the caller commits).
+    One transaction holds the rows, their follow-up visits, their pending re-scores and the audit
+    entry; the re-scores are then drained (``rescored``), unless no champion is loaded
+    (``rescoring_skipped``: they wait in the outbox).
     """
     if table not in TABLES:
         raise BadIngest(f"unknown table {table!r}; tables are {', '.join(TABLES)}")
@@ -97,12 +155,6 @@ def ingest_rows(
     except DatasetUnreadable as exc:
         raise BadIngest(str(exc)) from exc
     valid, quarantine = result.valid[table], result.quarantine[table]
-    fresh = unseen_rows(engine, table, valid)
-    stored = (
-        load_frames(url, {table: valid})[table]
-        if len(valid)
-        else {"inserted": 0, "updated": 0, "unchanged": 0}
-    )
     key = TABLES[table].key
     quarantined = [
         QuarantinedRow(
@@ -124,93 +176,87 @@ def ingest_rows(
         )
         for i in sorted(unwritable)
     ]
+    consequences = Consequences(scorer.domain, key_id)
+    pause_point("writing", table)
+    with writing(engine) as connection:
+        stored = (
+            load_frames(url, {table: valid}, connection=connection, after_chunk=consequences)[table]
+            if len(valid)
+            else {"inserted": 0, "updated": 0, "unchanged": 0}
+        )
+        with Session(bind=connection) as session:
+            record(
+                session,
+                "ingest",
+                key_id,
+                target=table,
+                received=len(rows),
+                stored=stored,
+                quarantined=len(quarantined),
+                queued=len(consequences.queued),
+            )
+            session.flush()
+    pause_point("committed", table)
     outcome = IngestResult(
         table=table,
         received=len(rows),
         stored=stored,
         quarantined=sorted(quarantined, key=lambda q: q.row),
+        followups_planned=consequences.followups_planned,
     )
-    if session is None or fresh.empty:
+    if not consequences.queued:
         return outcome
-    followed = after_load(session, engine, {table: fresh}, scorer, champions, key_id)
-    return outcome.model_copy(update=followed)
-
-
-def news_of(url: str, frames: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """The rows of a load the database does not hold yet, for :func:`follow_load` (call before loading).
-
-    Skipped (``{}``) while the service has no decision at all: then nothing can be re-scored or followed.
-    """
-    engine = engine_for(url)
-    with engine.connect() as connection:
-        if connection.scalar(select(Decision.score_id).limit(1)) is None:
-            return {}
-    return {
-        table: rows
-        for table, frame in frames.items()
-        if len(rows := unseen_rows(engine, table, frame))
-    }
-
-
-def follow_load(settings: Settings, fresh: Mapping[str, pd.DataFrame]) -> dict:
-    """``triage load``'s re-scores and visits (:func:`after_load`), committed; the champions are loaded
-    from the registry only when some open case needs re-scoring."""
-    if not fresh:
-        return {"rescored": 0, "followups_planned": 0}
-    engine = engine_for(settings.db_url)
-    champions = ChampionStore(lambda: load_champions(settings))
-    with Session(engine) as session:
-        followed = after_load(
-            session,
-            engine,
-            fresh,
-            Scorer(settings, engine),
-            champions,
-            None,
-            load_champions_if_needed=True,
+    if champions is None or not champions.ready:
+        return outcome.model_copy(
+            update={"rescoring_skipped": _skipped(champions, len(consequences.queued))}
         )
-        session.commit()
-    return {
-        "rescored": len(followed.get("rescored", [])),
-        "followups_planned": followed["followups_planned"],
-        **(
-            {"rescoring_skipped": followed["rescoring_skipped"]}
-            if "rescoring_skipped" in followed
-            else {}
-        ),
-    }
+    try:
+        rescored = drain(engine, scorer, champions, cases=consequences.queued)
+    except SQLAlchemyError as exc:  # stored, and pending: the next drain re-scores them
+        return outcome.model_copy(
+            update={
+                "rescoring_skipped": f"{len(consequences.queued)} open cases wait for "
+                f"re-scoring: the database failed ({type(exc).__name__})"
+            }
+        )
+    return outcome.model_copy(update={"rescored": rescored})
 
 
-def after_load(
-    session: Session,
-    engine: Engine,
-    fresh: Mapping[str, pd.DataFrame],
-    scorer,
-    champions: ChampionStore | None,
-    key_id: str | None,
+def load_dataset(
+    settings: Settings,
+    frames: Mapping[str, pd.DataFrame],
     *,
-    load_champions_if_needed: bool = False,
-) -> dict:
-    """Re-score the open cases the new rows concern and plan visits for cases they show mediated.
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> tuple[dict, dict]:
+    """``triage load``: upsert ``frames`` one chunk per transaction, each with what its news cause
+    (:class:`Consequences`), then drain every pending re-score with the champions from the registry.
 
-    ``fresh``: the rows each table did not hold before (:func:`~triage.decisions.rescoring.unseen_rows`).
-    Returns the additions to :class:`IngestResult` (``rescored``, ``rescoring_skipped``,
-    ``followups_planned``); nothing is committed.
+    Returns the counts of :func:`~triage.db.load.load_frames` and ``{"rescored",
+    "followups_planned"}`` (with ``rescoring_skipped`` when no champion could be loaded).
     """
-    domain = scorer.domain
-    events, mediated = events_of(engine, fresh, domain.rescoring)
-    followed: dict = {"followups_planned": plan(session, mediated, domain.followups)}
-    targets = targets_for(session, events)
-    if targets and load_champions_if_needed and champions is not None and not champions.ready:
-        with suppress(
-            Exception
-        ):  # nothing promoted yet, or the registry is unreachable: say so below
-            champions.reload()
-    if targets and (champions is None or not champions.ready):
-        why = f" ({champions.last_error})" if champions is not None and champions.last_error else ""
-        followed["rescoring_skipped"] = (
-            f"{len(targets)} open cases not re-scored: no champion models are loaded{why}"
-        )
-    elif targets:
-        followed["rescored"] = rescore(session, scorer, champions.current, targets, key_id)
-    return followed
+    consequences = Consequences(settings.domain, None)
+
+    def after_chunk(connection, table, rows, before) -> None:
+        consequences(connection, table, rows, before)
+        pause_point("chunk", table)
+
+    counts = load_frames(
+        settings.db_url,
+        frames,
+        chunk_rows=chunk_rows,
+        commit_each_chunk=True,
+        after_chunk=after_chunk,
+    )
+    pause_point("committed", "load")
+    followed = {"rescored": 0, "followups_planned": consequences.followups_planned}
+    engine = engine_for(settings.db_url)
+    waiting = pending_count(engine)
+    if not waiting:
+        return counts, followed
+    champions = ChampionStore(lambda: load_champions(settings))
+    with suppress(Exception):  # nothing promoted yet, or the registry is unreachable: say so
+        champions.reload()
+    if not champions.ready:
+        return counts, {**followed, "rescoring_skipped": _skipped(champions, waiting)}
+    followed["rescored"] = len(drain(engine, Scorer(settings, engine), champions))
+    return counts, followed

@@ -20,6 +20,9 @@ Which cases are re-scored: the **open cases of the household** of each new row, 
 decision's ``as_of``: a late-arriving row is seen together with everything seen before.
 Only rows new to the database count (an ingest or load repeated changes nothing), and free
 text (call summaries, notes) never goes into the ``changes`` lines.
+
+The re-scores new rows call for are not done in the rows' transaction but queued in it, in the
+outbox of :mod:`triage.decisions.outbox`, and done by its drain.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from triage.config.domain import Rescoring
@@ -39,6 +42,7 @@ from triage.db.models import EXCHANGE_MODELS
 from triage.db.service_models import Decision
 from triage.decisions import stored
 from triage.decisions.audit import record
+from triage.decisions.stored import ScoredCase
 from triage.decisions.types import Rescored, ScoreRequest
 from triage.models.registry import Champions
 
@@ -65,44 +69,41 @@ class Mediated:
     at: datetime
 
 
-def _chunks(values: list, size: int = _IN_CHUNK) -> Iterable[list]:
+def in_chunks(values: list, size: int = _IN_CHUNK) -> Iterable[list]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
 
 
-def unseen_rows(engine: Engine, table: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows of ``frame`` that are news to the database (call before loading them): rows of an
-    event table whose key it does not hold, cases it does not hold or holds with another status."""
-    if frame.empty or table not in EVENT_TABLES + ("cases",):
-        return frame.iloc[0:0]
+def news_in(table: str, rows: pd.DataFrame, before: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``rows`` that are news, given the rows ``before`` stored under the same keys (read
+    in the transaction that writes them): rows of an event table whose key was not stored, cases
+    not stored or stored with another status."""
+    if rows.empty or table not in EVENT_TABLES + ("cases",):
+        return rows.iloc[0:0]
     key = TABLES[table].key
-    model = EXCHANGE_MODELS[table].__table__
-    columns = [model.c[key]] + ([model.c.status] if table == "cases" else [])
-    stored: dict[str, str | None] = {}
-    with engine.connect() as connection:
-        for chunk in _chunks(sorted(set(frame[key].astype(str)))):
-            stored.update(
-                (row[0], row[-1])
-                for row in connection.execute(select(*columns).where(model.c[key].in_(chunk)))
-            )
-    keys = frame[key].astype(str)
+    keys = rows[key].astype(str)
+    stored = dict(
+        zip(
+            before[key].astype(str),
+            before["status"].astype(str) if table == "cases" else [None] * len(before),
+        )
+    )
     news = ~keys.isin(stored)
     if table == "cases":
-        news |= keys.map(stored).ne(frame["status"].astype(str)) & keys.isin(stored)
-    return frame[news.to_numpy()]
+        news |= keys.isin(stored) & keys.map(stored).ne(rows["status"].astype(str))
+    return rows[news.to_numpy()]
 
 
-def _lookup(engine: Engine, table: str, key: str, value: str, ids: Iterable[str]) -> dict[str, str]:
+def _lookup(
+    bind: Connection, table: str, key: str, value: str, ids: Iterable[str]
+) -> dict[str, str]:
     """``{key: value}`` of stored rows of ``table`` (e.g. person → household)."""
     model = EXCHANGE_MODELS[table].__table__
     out: dict[str, str] = {}
-    with engine.connect() as connection:
-        for chunk in _chunks(sorted(set(ids))):
-            out.update(
-                connection.execute(
-                    select(model.c[key], model.c[value]).where(model.c[key].in_(chunk))
-                ).all()
-            )
+    for chunk in in_chunks(sorted(set(ids))):
+        out.update(
+            bind.execute(select(model.c[key], model.c[value]).where(model.c[key].in_(chunk))).all()
+        )
     return out
 
 
@@ -115,10 +116,10 @@ def _present(value) -> bool:
 
 
 def events_of(
-    engine: Engine, fresh: Mapping[str, pd.DataFrame], cfg: Rescoring
+    bind: Connection, fresh: Mapping[str, pd.DataFrame], cfg: Rescoring
 ) -> tuple[list[Event], list[Mediated]]:
-    """The events among freshly stored rows (households resolved through the database) and the
-    cases they show mediated."""
+    """The events among freshly stored rows (households resolved through the database, in the
+    transaction that stores them) and the cases they show mediated."""
     events: list[Event] = []
     mediated: list[Mediated] = []
     persons = [
@@ -127,7 +128,7 @@ def events_of(
         if t in fresh
         for p in fresh[t]["person_id"].dropna()
     ]
-    household_of_person = _lookup(engine, "persons", "person_id", "household_id", persons)
+    household_of_person = _lookup(bind, "persons", "person_id", "household_id", persons)
     for row in fresh.get("hotline_calls", pd.DataFrame()).to_dict("records"):
         household = (
             row["household_id"]
@@ -179,7 +180,7 @@ def events_of(
     mediations = fresh.get("mediation_events", pd.DataFrame())
     if len(mediations):
         household_of_case = _lookup(
-            engine, "cases", "case_id", "household_id", mediations["case_id"].astype(str)
+            bind, "cases", "case_id", "household_id", mediations["case_id"].astype(str)
         )
         for row in mediations.to_dict("records"):
             if row["outcome"] in cfg.mediated_outcomes:
@@ -218,7 +219,7 @@ def latest_decisions(
         (Decision.household_id, sorted(set(households))),
         (Decision.case_id, sorted(set(cases))),
     ):
-        for chunk in _chunks(ids):
+        for chunk in in_chunks(ids):
             for decision in session.scalars(select(Decision).where(column.in_(chunk))):
                 held = latest.get(decision.case_id)
                 if held is None or (decision.created_at, decision.score_id) > (
@@ -233,7 +234,7 @@ def open_at(session: Session, case_ids: Iterable[str], moments: Mapping[str, dat
     """The cases of ``case_ids`` open at their moment (see the module docstring)."""
     cases = EXCHANGE_MODELS["cases"].__table__
     closed = set()
-    for chunk in _chunks(sorted(set(case_ids))):
+    for chunk in in_chunks(sorted(set(case_ids))):
         for case_id, status, closed_at in session.execute(
             select(cases.c.case_id, cases.c.status, cases.c.closed_at).where(
                 cases.c.case_id.in_(chunk)
@@ -293,57 +294,81 @@ def _what_changed(previous: dict, current: dict, lines: list[str], cap: int) -> 
     return changes
 
 
+def score_targets(scorer, champions: Champions, targets: list[Target]) -> list[ScoredCase]:
+    """Score each target again as of its moment (no database write), in batches of the service's size."""
+    scored: list[ScoredCase] = []
+    batch = scorer.settings.max_batch_cases
+    for start in range(0, len(targets), batch):
+        scored += scorer.score(
+            [
+                ScoreRequest.model_validate({**t.decision.request, "as_of": t.as_of.isoformat()})
+                for t in targets[start : start + batch]
+            ],
+            champions,
+        )
+    return scored
+
+
+def max_listed(scorer) -> int:
+    return scorer.domain.rescoring.max_listed_records
+
+
+def store_rescores(
+    session: Session,
+    targets: list[Target],
+    scored: list[ScoredCase],
+    key_id: str | None,
+    cap: int,
+) -> list[Rescored]:
+    """Store the new decisions of ``targets`` with their history and audit entries (not committed);
+    ``cap``: change lines listed before "… and N more"."""
+    if not targets:
+        return []
+    stored.store(session, scored, key_id)
+    out: list[Rescored] = []
+    for target, new in zip(targets, scored):
+        previous, current = target.decision.response, new.response
+        rise = BANDS.index(current["escalation"]["band"]) > BANDS.index(
+            previous["escalation"]["band"]
+        )
+        row = session.get(Decision, current["score_id"])
+        row.trigger, row.previous_score_id, row.band_rise = (
+            target.trigger,
+            target.decision.score_id,
+            rise,
+        )
+        row.changes = _what_changed(previous, current, target.lines, cap)
+        record(
+            session,
+            "rescore",
+            key_id,
+            target=row.score_id,
+            case_id=row.case_id,
+            previous_score_id=row.previous_score_id,
+            trigger=row.trigger,
+            band=row.band,
+            band_rise=rise,
+        )
+        out.append(
+            Rescored(
+                case_id=row.case_id,
+                score_id=row.score_id,
+                previous_score_id=row.previous_score_id,
+                as_of=row.as_of,
+                band=row.band,
+                previous_band=previous["escalation"]["band"],
+                band_rise=rise,
+                changes=row.changes,
+            )
+        )
+    session.flush()
+    return out
+
+
 def rescore(
     session: Session, scorer, champions: Champions, targets: list[Target], key_id: str | None
 ) -> list[Rescored]:
     """Score each target again and store the new decisions with their history (not committed)."""
-    if not targets:
-        return []
-    cap = scorer.domain.rescoring.max_listed_records
-    out: list[Rescored] = []
-    batch = scorer.settings.max_batch_cases
-    for start in range(0, len(targets), batch):
-        chunk = targets[start : start + batch]
-        requests = [
-            ScoreRequest.model_validate({**t.decision.request, "as_of": t.as_of.isoformat()})
-            for t in chunk
-        ]
-        scored = scorer.score(requests, champions)
-        stored.store(session, scored, key_id)
-        for target, new in zip(chunk, scored):
-            previous, current = target.decision.response, new.response
-            rise = BANDS.index(current["escalation"]["band"]) > BANDS.index(
-                previous["escalation"]["band"]
-            )
-            row = session.get(Decision, current["score_id"])
-            row.trigger, row.previous_score_id, row.band_rise = (
-                target.trigger,
-                target.decision.score_id,
-                rise,
-            )
-            row.changes = _what_changed(previous, current, target.lines, cap)
-            record(
-                session,
-                "rescore",
-                key_id,
-                target=row.score_id,
-                case_id=row.case_id,
-                previous_score_id=row.previous_score_id,
-                trigger=row.trigger,
-                band=row.band,
-                band_rise=rise,
-            )
-            out.append(
-                Rescored(
-                    case_id=row.case_id,
-                    score_id=row.score_id,
-                    previous_score_id=row.previous_score_id,
-                    as_of=row.as_of,
-                    band=row.band,
-                    previous_band=previous["escalation"]["band"],
-                    band_rise=rise,
-                    changes=row.changes,
-                )
-            )
-    session.flush()
-    return out
+    return store_rescores(
+        session, targets, score_targets(scorer, champions, targets), key_id, max_listed(scorer)
+    )

@@ -18,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from triage.db.service_models import ApiKey
 from triage.decisions.keys import TooManyFailures, allows
+from triage.decisions.outbox import OutboxWorker
 from triage.models.registry import Champions
 from triage.serving.batching import ScoringLane
 from triage.serving.metrics import ServiceMetrics
@@ -27,11 +28,12 @@ from triage.web import Service, client_address, get_service
 
 @dataclass
 class ServiceState(Service):
-    """The service as the HTTP API holds it: with its metrics, its scoring lane and whether the
-    database is migrated (``/readyz``)."""
+    """The service as the HTTP API holds it: with its metrics, its scoring lane, the worker that drains
+    pending re-scores and whether the database is migrated (``/readyz``)."""
 
     metrics: ServiceMetrics
     lane: ScoringLane
+    outbox: OutboxWorker
     migrated: bool = False
 
 
