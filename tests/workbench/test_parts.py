@@ -17,6 +17,7 @@ from triage.workbench.auth import CookieSigner, SecretMissing, session_secret
 from triage.workbench.chart import theme_of, waterfall
 from triage.workbench.history import mask_digits, timeline
 from triage.config.domain import Bilingual
+from triage.workbench.router import TEMPLATES
 from triage.workbench.i18n import MESSAGES, VOCABULARY, Translator, pick_lang
 from triage.workbench.views import QueueQuery, deadline, metric_table, warnings_of
 
@@ -242,3 +243,8 @@ def test_each_warning_of_the_service_is_named_by_its_kind():
         "other",
     ]
     assert all(ZH(f"warning_{w.kind}") for w in warnings_of({"warnings": texts}))
+
+
+def test_shares_read_as_people_write_them():
+    pct = TEMPLATES.env.filters["pct"]
+    assert [pct(p) for p in (0, 0.004, 0.032, 0.5, 1)] == ["0%", "0.4%", "3.2%", "50%", "100%"]

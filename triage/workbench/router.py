@@ -35,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")
 TEMPLATES.env.filters.update(
     local=lambda moment: pd.Timestamp(moment).tz_convert(LOCAL_ZONE).strftime("%Y-%m-%d %H:%M"),
-    pct=lambda p: f"{p:.0%}" if p >= 0.1 else f"{p:.1%}",
+    pct=lambda p: f"{p:.0%}" if p >= 0.1 or p == 0 else f"{p:.1%}",  # a small share keeps a decimal
     masked=mask_digits,
 )
 
