@@ -39,22 +39,14 @@ from pathlib import Path
 import httpx
 import pandas as pd
 
+from triage.decisions.types import CaseIn
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TRIAGE = [sys.executable, "-m", "triage.cli"]
-CASE_COLUMNS = [
-    "case_id",
-    "opened_at",
-    "household_id",
-    "counterparty_household_id",
-    "dispute_type",
-    "source",
-    "amount_cny",
-    "parties_count",
-    "description",
-]
+CASE_COLUMNS = list(CaseIn.model_fields)
 
 
 def _run(args: list[str], env: dict) -> str:

@@ -142,7 +142,7 @@ def score_demo_queue(settings: Settings, city: Path, key_id: str) -> tuple[int, 
     from triage.db import engine_for
     from triage.db.service_models import Decision
     from triage.decisions.scoring import Scorer, score_and_store
-    from triage.decisions.types import ScoreRequest
+    from triage.decisions.types import CaseIn, ScoreRequest
     from triage.models.registry import load_champions
 
     cases = pd.read_csv(city / "cases.csv", dtype=str, keep_default_na=False).tail(DEMO_QUEUE_CASES)
@@ -161,20 +161,7 @@ def score_demo_queue(settings: Settings, city: Path, key_id: str) -> tuple[int, 
     requests = [
         ScoreRequest.model_validate(
             {
-                "case": {
-                    k: (row[k] or None)
-                    for k in (
-                        "case_id",
-                        "opened_at",
-                        "household_id",
-                        "counterparty_household_id",
-                        "dispute_type",
-                        "source",
-                        "amount_cny",
-                        "parties_count",
-                        "description",
-                    )
-                },
+                "case": {k: (row[k] or None) for k in CaseIn.model_fields},
                 "as_of": row["opened_at"],
                 "persons": members.get(row["household_id"], [])[:3],
             }

@@ -21,7 +21,7 @@ from triage.features.text_scores import TEXT_SCORES
 from triage.features.windows import EventIndex, window_positions
 
 #: The columns each source keeps (everything else, including status/closed_at/PII, is dropped).
-_KEEP = {
+SOURCE_COLUMNS = {
     "households": ["household_id", "registered_at", "size", "low_income", "area_type"],
     "persons": [
         "person_id",
@@ -47,10 +47,10 @@ _ID_KINDS = ("household_id", "case_id", "person_id", "assessment_id")
 def _table(tables: Mapping[str, pd.DataFrame | Columns], name: str) -> Columns:
     table = tables.get(name)
     if table is None:
-        return empty_columns(name, _KEEP[name])
+        return empty_columns(name, SOURCE_COLUMNS[name])
     if isinstance(table, pd.DataFrame):
-        return columns_of(name, table, _KEEP[name])
-    return {column: table[column] for column in _KEEP[name]}
+        return columns_of(name, table, SOURCE_COLUMNS[name])
+    return {column: table[column] for column in SOURCE_COLUMNS[name]}
 
 
 def _rows(columns: Columns, positions: np.ndarray) -> Columns:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from triage.contract import CASE_STATUSES, OFFENCES, TABLE_ORDER
+from triage.contract import CASE_STATUSES, OFFENCES, TABLE_ORDER, TABLES
 from triage.synth.badrows import inject_bad_rows
 from triage.synth.dynamics import simulate_states
 from triage.synth.escalation import escalation_labels, simulate_escalation
@@ -176,22 +176,7 @@ def _household_columns(pop: Population, clock: Clock) -> dict:
 
 
 def _person_columns(pop: Population) -> dict:
-    order = (
-        "person_id",
-        "household_id",
-        "sex",
-        "birth_year",
-        "employment",
-        "returned_migrant",
-        "alcohol_problem",
-        "prior_conviction",
-        "mental_health_registry",
-        "ethnicity",
-        "name",
-        "id_number",
-        "phone",
-    )
-    return {name: pop.persons[name] for name in order}
+    return {name: pop.persons[name] for name in TABLES["persons"].column_names}
 
 
 def _concat_records(*parts: PoliceRecords) -> PoliceRecords:

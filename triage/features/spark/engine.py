@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType, DoubleType, StructField, StructType
 
 from triage.contract import TIMEZONE
+from triage.features.history import SOURCE_COLUMNS
 from triage.features.registry import (
     FEATURE_CONFIG,
     HISTORY_OPS,
@@ -125,20 +126,8 @@ class SparkHistory:
     def __init__(self, tables: dict[str, DataFrame], text_model=None):
         ranks = FEATURE_CONFIG["ranks"]
         self.text_model = text_model
-        self.households = tables["households"].select(
-            "household_id", "registered_at", "size", "low_income", "area_type"
-        )
-        self.persons = tables["persons"].select(
-            "person_id",
-            "household_id",
-            "sex",
-            "birth_year",
-            "employment",
-            "returned_migrant",
-            "alcohol_problem",
-            "prior_conviction",
-            "mental_health_registry",
-        )
+        self.households = tables["households"].select(*SOURCE_COLUMNS["households"])
+        self.persons = tables["persons"].select(*SOURCE_COLUMNS["persons"])
         calls = (
             tables["hotline_calls"]
             .where(F.col("household_id").isNotNull())
