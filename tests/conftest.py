@@ -7,19 +7,14 @@ take ``db_url`` run once per backend; ``pytest -m "not postgres"`` runs the SQLi
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
+from tests.support.postgres import PostgresDatabases, PostgresUnavailable, throwaway_postgres
 from tests.support.service import train_champions
 from triage.db import engine_for, migrate
 from triage.db.base import all_models_metadata
@@ -49,95 +44,25 @@ def tmp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     get_settings.cache_clear()
 
 
-def _postgres_bin_dir() -> Path | None:
-    """The newest ``/usr/lib/postgresql/<version>/bin`` holding ``initdb`` (Debian's layout)."""
-    candidates = [
-        Path(d) for d in glob.glob("/usr/lib/postgresql/*/bin") if (Path(d) / "initdb").exists()
-    ]
-    return max(candidates, key=lambda d: float(d.parent.name), default=None)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """``postgresql+psycopg://postgres@127.0.0.1:PORT``: a private server for this test session."""
-    bin_dir = _postgres_bin_dir()
-    if bin_dir is None:
-        pytest.skip(
-            "no PostgreSQL server binaries under /usr/lib/postgresql/*/bin; "
-            "run scripts/install-system-deps.sh (make test does)"
-        )
-    root = Path(tempfile.mkdtemp(prefix="triage-pg-"))
-    as_server_user: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root: the cluster belongs to `postgres`
-        shutil.chown(root, "postgres", "postgres")
-        as_server_user = ["runuser", "-u", "postgres", "--"]
-    data_dir, log_file, port = root / "data", root / "server.log", _free_port()
-
-    def pg(*args: str | Path) -> None:
-        subprocess.run([*as_server_user, *map(str, args)], check=True, capture_output=True)
-
-    pg(
-        bin_dir / "initdb",
-        "-D",
-        data_dir,
-        "-A",
-        "trust",
-        "-U",
-        "postgres",
-        "-E",
-        "UTF8",
-        "--locale=C",
-        "--no-sync",
-    )
-    options = (
-        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-        "-c synchronous_commit=off -c full_page_writes=off"
-    )
     try:
-        pg(bin_dir / "pg_ctl", "-D", data_dir, "-o", options, "-l", log_file, "-w", "start")
-    except subprocess.CalledProcessError:
-        pytest.fail(f"PostgreSQL did not start:\n{log_file.read_text(errors='replace')}")
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
-    finally:
-        pg(bin_dir / "pg_ctl", "-D", data_dir, "-m", "immediate", "-w", "stop")
-        shutil.rmtree(root, ignore_errors=True)
-
-
-class _PostgresDatabases:
-    """Creates and drops databases on the session's server."""
-
-    def __init__(self, server: str) -> None:
-        self.server = server
-        self.admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
-
-    def create(self, prefix: str) -> str:
-        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-        with self.admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        return f"{self.server}/{name}"
-
-    def drop(self, url: str) -> None:
-        engine_for(url).dispose()
-        with self.admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+        with throwaway_postgres() as server:
+            yield server
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="session")
-def postgres_databases(postgres_server: str) -> Iterator[_PostgresDatabases]:
-    databases = _PostgresDatabases(postgres_server)
+def postgres_databases(postgres_server: str) -> Iterator[PostgresDatabases]:
+    databases = PostgresDatabases(postgres_server)
     yield databases
     databases.admin.dispose()
 
 
 @pytest.fixture(scope="session")
-def migrated_postgres_url(postgres_databases: _PostgresDatabases) -> str:
+def migrated_postgres_url(postgres_databases: PostgresDatabases) -> str:
     """One migrated PostgreSQL database for the session; ``db_url`` empties it before each test."""
     url = postgres_databases.create("triage")
     migrate(url)
@@ -164,7 +89,7 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    databases: _PostgresDatabases = request.getfixturevalue("postgres_databases")
+    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
     url = databases.create("empty")
     yield url
     databases.drop(url)
