@@ -1,17 +1,25 @@
 """Migrations build the schema from nothing, on SQLite and PostgreSQL, and match the models."""
 
+import json
 from datetime import datetime, timezone
+
+import numpy as np
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
+from sqlalchemy.orm import Session
 
 from triage.contract import TABLE_ORDER
 from triage.db import engine_for, migrate
 from triage.db.base import all_models_metadata
 from triage.db.engine import alembic_config
+from triage.db.service_models import Decision
+from triage.decisions import stored
+from triage.decisions.scored import EscalationScore, Explanation, PersonTier, ScoredCase, answer
+from triage.features import feature_labels, feature_names
 
 EARLY = datetime(2025, 1, 1, tzinfo=timezone.utc)
 
@@ -85,3 +93,84 @@ def test_safeguards_revision_keeps_stored_decisions_and_reviews_and_downgrades(e
     assert "trigger" not in {c["name"] for c in inspector.get_columns("decisions")}
     with engine_for(empty_db_url).connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM reviews")).scalar_one() == 1
+
+
+def a_decision() -> tuple[dict, dict[str, list[str]]]:
+    """A labelled answer as revision 0006 stored it, and its models' feature lists."""
+    lists = {"escalation/1": feature_names("case")[:4], "tier/1": feature_names("person")[:3]}
+    scored = ScoredCase(
+        score_id="S-1",
+        case_id="C-1",
+        as_of=EARLY,
+        escalation=EscalationScore(
+            0.2,
+            "medium",
+            -2.5,
+            -1.25,
+            Explanation([3.0, None, 1.0, 0.0], np.array([0.5, -0.25, 1.0, 0.0])),
+        ),
+        persons=[
+            PersonTier(
+                "P-1",
+                "red",
+                "model",
+                {"green": 0.2, "yellow": 0.3, "red": 0.5},
+                Explanation([9.0, 2.0, None], np.array([0.1, 0.7, -0.2])),
+            ),
+            PersonTier("P-2", "green", "rule", {"green": 1.0, "yellow": 0.0, "red": 0.0}, None),
+        ],
+        route={
+            "teams": ["village_mediation"],
+            "priority": "medium",
+            "respond_within_hours": 72.0,
+            "reasons": ["默认"],
+            "reasons_en": ["default"],
+            "rules": ["default"],
+            "required_teams": [],
+            "required_priority": None,
+        },
+        models={"escalation": "escalation/1", "tier": "tier/1"},
+        warnings=[],
+    )
+    return answer(scored, lists, feature_labels()), lists
+
+
+def test_compact_decisions_revision_converts_stored_answers_and_reads_them_back_the_same(
+    empty_db_url,
+):
+    labelled, lists = a_decision()
+    features = dict(zip(lists["escalation/1"], [3.0, None, 1.0, 0.0]))
+    _to(empty_db_url, command.upgrade, "0006")
+    with engine_for(empty_db_url).begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO decisions (score_id, case_id, household_id, dispute_type, as_of, created_at,"
+                " probability, band, priority, teams, escalation_version, tier_version, request, response,"
+                " features) VALUES ('S-1', 'C-1', 'H-1', 'commercial', :t, :t, 0.2, 'medium', 'medium',"
+                " ';village_mediation;', 'escalation/1', 'tier/1', '{}', :response, :features)"
+            ),
+            {"t": EARLY, "response": json.dumps(labelled), "features": json.dumps(features)},
+        )
+
+    _to(empty_db_url, command.upgrade, "head")
+    with Session(engine_for(empty_db_url)) as session:
+        assert stored.feature_lists(session, set(lists)) == lists
+        read = stored.get(session, "S-1", top=None).model_dump(mode="json")
+        record = session.get(Decision, "S-1").response
+    assert {k: read[k] for k in labelled} == labelled
+    assert (
+        "factors" not in record["escalation"]
+        and len(json.dumps(record)) < len(json.dumps(labelled)) / 2
+    )
+
+    _to(empty_db_url, command.downgrade, "0006")
+    with engine_for(empty_db_url).connect() as connection:
+        response, features_back = connection.execute(
+            text("SELECT response, features FROM decisions")
+        ).one()
+    assert (as_json(response), as_json(features_back)) == (labelled, features)
+
+
+def as_json(value):
+    """A JSON column read with plain SQL: text on SQLite, already decoded on PostgreSQL."""
+    return json.loads(value) if isinstance(value, str) else value

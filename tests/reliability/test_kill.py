@@ -131,8 +131,7 @@ def test_a_batch_killed_midway_is_stored_whole_or_not_at_all(city, tmp_path):
 
     incomplete = count(
         city.url,
-        "SELECT count(*) FROM decisions WHERE request IS NULL OR response IS NULL "
-        "OR features IS NULL",
+        "SELECT count(*) FROM decisions WHERE request IS NULL OR response IS NULL",
     )
     assert incomplete == 0
     with engine_for(city.url).connect() as connection:

@@ -8,8 +8,7 @@ import httpx
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from tests.support.service import auth, case_request
-from triage.decisions.stored import for_scorer
+from tests.support.service import as_a_scorer_sees, auth, case_request
 
 
 class HeldFirstBatch:
@@ -88,7 +87,7 @@ def test_requests_arriving_during_a_batch_are_scored_together_and_each_stored(cl
         ).json()
         assert (
             stored["case_id"] == answer["case_id"]
-            and for_scorer(stored)["escalation"] == answer["escalation"]
+            and as_a_scorer_sees(stored)["escalation"] == answer["escalation"]
         )
 
 

@@ -3,15 +3,17 @@ contributions, loses its raw sensitive values, and still reads back through the 
 
 from datetime import datetime, timezone
 
+import numpy as np
 from sqlalchemy import select, update
 
 from tests.support.service import auth, case_request
 from tests.serving.test_safeguards_rescoring import EVENTS, H2_CASE, ingest, score
 from tests.support.retention import POLICY
 from triage.db import engine_for
-from triage.db.service_models import Decision
+from triage.db.service_models import Decision, ModelFeatureList
 from triage.config.domain import RetentionPolicy
 from triage.decisions.retention import masked_decision, raw_features, run_retention
+from triage.decisions.scored import EscalationScore, Explanation, ScoredCase
 
 DECISIONS_ONLY = RetentionPolicy.model_validate(
     {**POLICY, "rules": [r for r in POLICY["rules"] if r["table"] == "decisions"]}
@@ -92,9 +94,18 @@ def test_a_decision_past_its_period_keeps_route_reasons_and_contributions_and_lo
     assert any(f["feature"] in raw for f in before[first["score_id"]]["escalation"]["factors"])
     assert read(client, keys, newer["score_id"]) == before[newer["score_id"]]
     with engine_for(url).connect() as connection:
-        stored = dict(connection.execute(select(Decision.score_id, Decision.features)).all())
-    assert all(stored[s][name] is None for s in old for name in raw if name in stored[s])
-    assert any(v is not None for name, v in stored[newer["score_id"]].items() if name in raw)
+        records = dict(connection.execute(select(Decision.score_id, Decision.response)).all())
+        lists = dict(
+            connection.execute(select(ModelFeatureList.version, ModelFeatureList.names)).all()
+        )
+
+    def raw_values(score_id: str) -> list:
+        record = records[score_id]
+        names = lists[record["models"]["escalation"]]
+        return [v for n, v in zip(names, record["escalation"]["values"]) if n in raw]
+
+    assert all(v is None for s in old for v in raw_values(s))
+    assert any(v is not None for v in raw_values(newer["score_id"]))
 
     assert apply(url) == 0
     client.post("/ui/login", data={"api_key": keys["analyst"]})
@@ -105,15 +116,20 @@ def test_a_decision_past_its_period_keeps_route_reasons_and_contributions_and_lo
 
 
 def test_the_values_warnings_quote_are_removed_and_the_rest_of_the_warning_kept():
-    response = {
-        "escalation": {"factors": []},
-        "persons": [],
-        "warnings": [
+    record = ScoredCase(
+        score_id="S-1",
+        case_id="C-1",
+        as_of=LONG_AGO,
+        escalation=EscalationScore(0.1, "low", -2.0, -2.0, Explanation([], np.array([]))),
+        persons=[],
+        route={},
+        models={"escalation": "escalation/1", "tier": "tier/1"},
+        warnings=[
             "outside the training population: values far beyond the training range: "
             "暴力类警情次数 (hh_violent_incidents_365d) = 12 (training cases: 0–3); lean on your own judgement"
         ],
-    }
-    masked, *_ = masked_decision(response, {"case": {}}, {}, [], LONG_AGO)
+    ).record()
+    masked, *_ = masked_decision(record, {"case": {}}, [], LONG_AGO, {"escalation/1": []})
     assert masked["warnings"] == [
         "outside the training population: values far beyond the training range: "
         "暴力类警情次数 (hh_violent_incidents_365d) = … (training cases: 0–3); lean on your own judgement"

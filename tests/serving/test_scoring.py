@@ -10,12 +10,11 @@ import pytest
 
 from fastapi.testclient import TestClient
 
-from tests.support.service import auth, case_request
+from tests.support.service import as_a_scorer_sees, auth, case_request
 from tests.support.keys import TEST_HASHER
 from triage.app import create_app
 from triage.db.history import read_tables
 from triage.decisions.keys import create_key
-from triage.decisions.stored import for_scorer
 from triage.decisions.types import ScoreResponse
 from triage.features import build_case_features
 from triage.serving.schemas import BatchScoreResponse
@@ -169,7 +168,7 @@ def test_the_stored_decision_is_what_was_answered(client, keys):
     )
     assert stored.status_code == 200
     stored = stored.json()
-    as_the_scorer_saw_it = for_scorer(
+    as_the_scorer_saw_it = as_a_scorer_sees(
         stored
     )  # the same, with the values a scorer may not read withheld
     assert {k: as_the_scorer_saw_it[k] for k in answered} == answered
@@ -178,7 +177,8 @@ def test_the_stored_decision_is_what_was_answered(client, keys):
         f"/v1/scores/{answered['score_id']}", headers=auth(keys["analyst"])
     ).json()
     assert (
-        for_scorer(default_view)["escalation"]["factors"] == answered["escalation"]["factors"][:8]
+        as_a_scorer_sees(default_view)["escalation"]["factors"]
+        == answered["escalation"]["factors"][:8]
     )
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 from tests.factories import City, random_tables
 from tests.support.domain import SHIPPED_DOMAIN
+from triage.decisions.stored import sensitive_features
 from triage.features import build_case_features, build_person_features, feature_names
 from triage.models import EscalationModel, TierModel
 from triage.models.registry import Champions
@@ -133,3 +134,20 @@ def score(client, keys: dict[str, str], body: dict) -> dict:
     response = client.post("/v1/cases/score", json=body, headers=auth(keys["scorer"]))
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def as_a_scorer_sees(answer: dict) -> dict:
+    """An analyst's view of a decision as a scorer key is shown it: sensitive values withheld."""
+    sensitive = sensitive_features()
+
+    def shown(factors: list[dict]) -> list[dict]:
+        return [
+            {**f, "value": None, "withheld": True} if f["feature"] in sensitive else f
+            for f in factors
+        ]
+
+    return {
+        **answer,
+        "escalation": {**answer["escalation"], "factors": shown(answer["escalation"]["factors"])},
+        "persons": [{**p, "factors": shown(p["factors"])} for p in answer["persons"]],
+    }

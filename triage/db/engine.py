@@ -147,8 +147,7 @@ class WalCheckpointer:
     """Checkpoints a SQLite database's write-ahead log from a thread of its own, every ``seconds``.
 
     Left to SQLite, the commit that takes the log past 1,000 pages copies it into the database and
-    syncs it: with stored decisions of ~30 KB, one scoring batch in ~15 waited ~15 ms for that (the
-    service's p99).  A PASSIVE checkpoint waits for no reader or writer, and the sqlite3 module
+    syncs it: a scoring batch that happened to do so waited ~15 ms for it (once the service's p99).  A PASSIVE checkpoint waits for no reader or writer, and the sqlite3 module
     releases the GIL while it runs.  Does nothing for other databases.
     """
 

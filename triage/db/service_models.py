@@ -1,9 +1,10 @@
 """Tables the scoring service writes: decisions, reviews, follow-up visits, API keys and the audit log.
 
-A decision row is the whole record of one score (request, response, feature values, model
-versions) so that an analyst or an auditor can see later exactly what staff were told and
-why.  None of these tables holds PII: requests carry pseudonymous ids, and feature values are
-built without the PII columns.  ``teams`` is also kept as ``;a;b;`` text so that the queue can
+A decision row is the whole record of one score (request, scores, feature values and
+contributions, route, model versions) so that an analyst or an auditor can see later exactly
+what staff were told and why; its labels come back from ``model_feature_lists``.  None of these
+tables holds PII: requests carry pseudonymous ids, and feature values are built without the PII
+columns.  ``teams`` is also kept as ``;a;b;`` text so that the queue can
 filter by team with a plain parameterised ``LIKE`` on SQLite and PostgreSQL alike.
 
 A case keeps every decision ever made on it: a re-score (new event, follow-up visit) is a
@@ -52,8 +53,9 @@ class Decision(Base):
     escalation_version: Mapped[str] = mapped_column(String(200))
     tier_version: Mapped[str] = mapped_column(String(200))
     request: Mapped[dict] = mapped_column(JSON)
-    response: Mapped[dict] = mapped_column(JSON)
-    features: Mapped[dict] = mapped_column(JSON)
+    response: Mapped[dict] = mapped_column(
+        JSON, doc="the compact record of triage.decisions.scored.ScoredCase.record"
+    )
     key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True)
     trigger: Mapped[str] = mapped_column(
         String(64),
@@ -85,6 +87,16 @@ class Decision(Base):
     )
 
     __table_args__ = (Index("ix_decisions_probability", "probability"),)
+
+
+class ModelFeatureList(Base):
+    """A model version's feature names in its order: a decision stores its values and contributions
+    in this order, and its explanation gets names and labels back from here."""
+
+    __tablename__ = "model_feature_lists"
+
+    version: Mapped[str] = mapped_column(String(200), primary_key=True)
+    names: Mapped[list] = mapped_column(JSON)
 
 
 class Review(Base):

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from triage.db.service_models import Decision, IdempotentRequest
 from triage.decisions import stored
+from triage.decisions.scored import ScoredCase
 from triage.decisions.scoring import Scorer
 from triage.decisions.types import ScoreRequest
 from triage.models.registry import Champions
@@ -35,7 +36,7 @@ def body_digest(body: dict) -> str:
     ).hexdigest()
 
 
-def _replayed(session: Session, previous: IdempotentRequest, digest: str) -> list[dict]:
+def _replayed(session: Session, previous: IdempotentRequest, digest: str) -> list[ScoredCase]:
     if previous.body_sha256 != digest:
         raise IdempotencyConflict("this Idempotency-Key was used before with another body")
     rows = {
@@ -46,7 +47,7 @@ def _replayed(session: Session, previous: IdempotentRequest, digest: str) -> lis
             )
         )
     }
-    return [rows[score_id] for score_id in previous.score_ids]
+    return [ScoredCase.from_record(rows[score_id]) for score_id in previous.score_ids]
 
 
 def score_once(
@@ -57,20 +58,20 @@ def score_once(
     key_id: str,
     idempotency_key: str,
     digest: str,
-) -> tuple[list[dict], bool]:
-    """The responses for ``requests`` and whether they are new: scored and stored now, or those stored by
-    the first call with this key (a concurrent twin that committed first counts as that call)."""
+) -> tuple[list[ScoredCase], bool]:
+    """The decisions for ``requests`` and whether they are new: scored and stored now, or those stored
+    by the first call with this key (a concurrent twin that committed first counts as that call)."""
     previous = session.get(IdempotentRequest, (key_id, idempotency_key))
     if previous is not None:
         return _replayed(session, previous, digest), False
     scored = scorer.score(requests, champions)
-    stored.store(session, scored, key_id)
+    stored.store(session, scored, key_id, champions.feature_lists)
     session.add(
         IdempotentRequest(
             key_id=key_id,
             idempotency_key=idempotency_key,
             body_sha256=digest,
-            score_ids=[s.response["score_id"] for s in scored],
+            score_ids=[s.score_id for s in scored],
             created_at=datetime.now(timezone.utc),
         )
     )
@@ -82,4 +83,4 @@ def score_once(
         if previous is None:
             raise
         return _replayed(session, previous, digest), False
-    return [s.response for s in scored], True
+    return scored, True

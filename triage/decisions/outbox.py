@@ -178,6 +178,7 @@ def _drain_batch(
                 [scored[t.decision.case_id] for t in mine],
                 key_id,
                 max_listed(scorer),
+                pair.feature_lists,
             )
         session.commit()
     unclaimed = {(row.case_id, row.queued_at) for row in pending if row.case_id not in claimed}

@@ -42,7 +42,7 @@ from triage.db.models import EXCHANGE_MODELS
 from triage.db.service_models import Decision
 from triage.decisions import stored
 from triage.decisions.audit import record
-from triage.decisions.stored import ScoredCase
+from triage.decisions.scored import ScoredCase
 from triage.decisions.types import Rescored, ScoreRequest
 from triage.models.registry import Champions
 
@@ -277,18 +277,19 @@ def targets_for(session: Session, events: list[Event]) -> list[Target]:
     return [Target(latest[c], moments[c], triggers[c], lines[c]) for c in sorted(still_open)]
 
 
-def _what_changed(previous: dict, current: dict, lines: list[str], cap: int) -> list[str]:
+def _what_changed(previous: dict, current: ScoredCase, lines: list[str], cap: int) -> list[str]:
+    """``previous``: the stored record of the decision ``current`` re-scores."""
     changes = lines[:cap] + (
         [f"… and {len(lines) - cap} more new records"] if len(lines) > cap else []
     )
-    old, new = previous["escalation"], current["escalation"]
-    if old["band"] != new["band"]:
-        changes.append(f"band {old['band']} → {new['band']}")
-    changes.append(f"probability {old['probability']:.3f} → {new['probability']:.3f}")
+    old, new = previous["escalation"], current.escalation
+    if old["band"] != new.band:
+        changes.append(f"band {old['band']} → {new.band}")
+    changes.append(f"probability {old['probability']:.3f} → {new.probability:.3f}")
     before = set(previous["route"]["rules"])
     changes += [
         f"rule {rule} now applies: {reason}"
-        for rule, reason in zip(current["route"]["rules"], current["route"]["reasons_en"])
+        for rule, reason in zip(current.route["rules"], current.route["reasons_en"])
         if rule not in before and rule != "default"
     ]
     return changes
@@ -319,25 +320,24 @@ def store_rescores(
     scored: list[ScoredCase],
     key_id: str | None,
     cap: int,
+    feature_lists: dict[str, list[str]],
 ) -> list[Rescored]:
     """Store the new decisions of ``targets`` with their history and audit entries (not committed);
-    ``cap``: change lines listed before "… and N more"."""
+    ``cap``: change lines listed before "… and N more"; ``feature_lists``: the scoring models'."""
     if not targets:
         return []
-    stored.store(session, scored, key_id)
+    stored.store(session, scored, key_id, feature_lists)
     out: list[Rescored] = []
     for target, new in zip(targets, scored):
-        previous, current = target.decision.response, new.response
-        rise = BANDS.index(current["escalation"]["band"]) > BANDS.index(
-            previous["escalation"]["band"]
-        )
-        row = session.get(Decision, current["score_id"])
+        previous = target.decision.response
+        rise = BANDS.index(new.band) > BANDS.index(previous["escalation"]["band"])
+        row = session.get(Decision, new.score_id)
         row.trigger, row.previous_score_id, row.band_rise = (
             target.trigger,
             target.decision.score_id,
             rise,
         )
-        row.changes = _what_changed(previous, current, target.lines, cap)
+        row.changes = _what_changed(previous, new, target.lines, cap)
         record(
             session,
             "rescore",
@@ -370,5 +370,10 @@ def rescore(
 ) -> list[Rescored]:
     """Score each target again and store the new decisions with their history (not committed)."""
     return store_rescores(
-        session, targets, score_targets(scorer, champions, targets), key_id, max_listed(scorer)
+        session,
+        targets,
+        score_targets(scorer, champions, targets),
+        key_id,
+        max_listed(scorer),
+        champions.feature_lists,
     )

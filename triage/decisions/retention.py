@@ -14,8 +14,9 @@ more words:
   reasons, tiers and every contribution.  Past the period they lose their raw sensitive values: the
   values of features read from police incidents, screenings, assessments and the person registers
   (``withheld``, as a scorer key sees them), the case description, the figures their ``changes``
-  lines quote, and the values out-of-population warnings quote.  The response keeps its shape, so
-  the API and the workbench still show it; ``raw_values_removed_at`` says when.
+  lines quote, and the values out-of-population warnings quote.  The record keeps its shape and
+  lists the ``withheld`` features, so the API and the workbench still show it;
+  ``raw_values_removed_at`` says when.
 
 Nothing here is personal in what it reports: counts, tables, kinds and cut-offs.  Every application
 (not a dry run) is one entry of the audit trail, in the transaction that made the changes.
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from functools import cache
 
@@ -49,15 +50,14 @@ from triage.db.engine import engine_for
 from triage.db.models import EXCHANGE_MODELS
 from triage.db.service_models import Decision
 from triage.decisions.audit import record
-from triage.decisions.stored import SENSITIVE_SOURCES
+from triage.decisions.scored import REMOVED_AT, Explanation, ScoredCase
+from triage.decisions.stored import SENSITIVE_SOURCES, feature_lists
 from triage.features.registry import features_of
 
 #: The tables whose values are raw sensitive data in a stored decision: those a scorer key never reads
 #: back (police incidents, screenings, person registers) and the counsellors' assessments (health
 #: data, PIPL Art. 28).
 RAW_SOURCES = SENSITIVE_SOURCES | {"psych_assessments"}
-#: The key of a stored response that says when its raw values were removed (absent while kept).
-REMOVED_AT = "raw_values_removed_at"
 #: Decisions rewritten per statement.
 _CHUNK = 200
 
@@ -201,29 +201,42 @@ def _quoted_value() -> re.Pattern:
     return re.compile(rf"\(({names})\) (?:= [^\s;]+|'[^']*')")
 
 
-def _factors(factors: list[dict]) -> list[dict]:
-    raw = raw_features()
-    return [{**f, "value": None, "withheld": True} if f["feature"] in raw else f for f in factors]
+def _masked(explanation: Explanation | None, names: list[str], raw: frozenset[str]):
+    if explanation is None:
+        return None
+    values = [None if n in raw else v for n, v in zip(names, explanation.values)]
+    return Explanation(values, explanation.contributions)
 
 
 def masked_decision(
-    response: dict, request: dict, features: dict, changes: Iterable[str], at: datetime
-) -> tuple[dict, dict, dict, list[str]]:
-    """A stored decision's response, request, feature values and changes without raw sensitive values;
-    everything else (route, reasons, bands, tiers, contributions) as it was."""
+    record: dict,
+    request: dict,
+    changes: Iterable[str],
+    at: datetime,
+    lists: dict[str, list[str]],
+) -> tuple[dict, dict, list[str]]:
+    """A stored decision's record, request and changes without raw sensitive values; everything else
+    (route, reasons, bands, tiers, contributions) as it was.  ``lists``: its models' feature lists."""
     raw = raw_features()
-    escalation = response["escalation"]
-    masked_response = {
-        **response,
-        "escalation": {**escalation, "factors": _factors(escalation["factors"])},
-        "persons": [{**p, "factors": _factors(p.get("factors", []))} for p in response["persons"]],
-        "warnings": [_quoted_value().sub(r"(\1) = …", w) for w in response.get("warnings", [])],
-        REMOVED_AT: at.isoformat(),
-    }
+    scored = ScoredCase.from_record(record)
+    escalation_names = lists[scored.models["escalation"]]
+    tier_names = lists.get(scored.models["tier"], [])
+    masked = replace(
+        scored,
+        escalation=replace(
+            scored.escalation,
+            explanation=_masked(scored.escalation.explanation, escalation_names, raw),
+        ),
+        persons=[
+            replace(p, explanation=_masked(p.explanation, tier_names, raw)) for p in scored.persons
+        ],
+        warnings=[_quoted_value().sub(r"(\1) = …", w) for w in scored.warnings],
+        withheld=scored.withheld | (raw & {*escalation_names, *tier_names}),
+        raw_values_removed_at=at.isoformat(),
+    )
     masked_request = {**request, "case": {**request["case"], "description": None}}
-    masked_features = {k: (None if k in raw else v) for k, v in features.items()}
     masked_changes = [_QUOTING_CHANGE.sub(r"\1 (values removed)", line) for line in changes]
-    return masked_response, masked_request, masked_features, masked_changes
+    return masked.record(), masked_request, masked_changes
 
 
 def _decisions_due(cutoff: datetime) -> ColumnElement[bool]:
@@ -243,7 +256,6 @@ def _apply_to_decisions(session: Session, cutoff: datetime, dry_run: bool) -> in
         .values(
             response=bindparam("b_response"),
             request=bindparam("b_request"),
-            features=bindparam("b_features"),
             changes=bindparam("b_changes"),
         )
     )
@@ -253,21 +265,21 @@ def _apply_to_decisions(session: Session, cutoff: datetime, dry_run: bool) -> in
                 table.c.score_id,
                 table.c.response,
                 table.c.request,
-                table.c.features,
                 table.c.changes,
             ).where(table.c.score_id.in_(ids[start : start + _CHUNK]))
         ).all()
+        versions = {v for row in rows for v in row.response["models"].values()}
+        lists = feature_lists(session, versions)
         params = []
-        for score_id, response, request, features, changes in rows:
-            response, request, features, changes = masked_decision(
-                response, request, features or {}, changes or [], now
+        for score_id, response, request, changes in rows:
+            response, request, changes = masked_decision(
+                response, request, changes or [], now, lists
             )
             params.append(
                 dict(
                     b_score_id=score_id,
                     b_response=response,
                     b_request=request,
-                    b_features=features,
                     b_changes=changes,
                 )
             )

@@ -12,13 +12,12 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
-from pydantic_core import to_jsonable_python
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from triage.db.history import read_history
 from triage.decisions import stored
-from triage.decisions.stored import ScoredCase
+from triage.decisions.scored import EscalationScore, Explanation, PersonTier, ScoredCase
 from triage.decisions.types import ScoreRequest
 from triage.features import (
     case_feature_arrays,
@@ -100,27 +99,10 @@ class Scorer:
         """The rules in force: the file as it is now, or its last good version while it is broken."""
         return self.routing_file.current()
 
-    def _factors(self, names: list[str], values: tuple, contributions: np.ndarray) -> list[dict]:
-        """Every feature's factor, largest first, as plain data (~110 per case)."""
-        labels = self.labels
-        order = np.argsort(-np.abs(contributions), kind="stable").tolist()
-        contribution = contributions.tolist()
-        return [
-            {
-                "feature": names[j],
-                "label": labels[names[j]]["zh"],
-                "label_zh": labels[names[j]]["zh"],
-                "label_en": labels[names[j]]["en"],
-                "value": values[j],
-                "contribution": contribution[j],
-            }
-            for j in order
-        ]
-
     def score(
         self, requests: list[ScoreRequest], champions: Champions, now: datetime | None = None
     ) -> list[ScoredCase]:
-        """Score every request (each as of its own ``as_of``, default ``now``); full explanations."""
+        """Score every request (each as of its own ``as_of``, default ``now``), with explanations."""
         now = now or datetime.now(timezone.utc)
         routing = self.routing
         as_of = [(r.as_of or now).astimezone(timezone.utc) for r in requests]
@@ -155,46 +137,39 @@ class Scorer:
         )
         values = _plain_rows(features, model.feature_names_)
 
-        by_case: dict[int, list[dict]] = {}
+        by_case: dict[int, list[PersonTier]] = {}
         for row, person in persons:
             by_case.setdefault(row, []).append(person)
         margins = (base + contributions.sum(axis=1)).tolist()
         versions = dict(champions.versions)
         scored = []
         for i, request in enumerate(requests):
-            person_scores = by_case.get(i, [])
+            person_tiers = by_case.get(i, [])
             route = routing.route(
                 RouteInput(
                     band=str(bands[i]),
                     dispute_type=request.case.dispute_type,
-                    tiers=[p["tier"] for p in person_scores],
+                    tiers=[p.tier for p in person_tiers],
                     facts=facts[i],
                 )
             )
-            # plain JSON-ready data, not ScoreResponse models: validating our own ~140 objects per case
-            # cost more than its features (tests check that responses match the schema)
-            response = {
-                "score_id": str(uuid.uuid4()),
-                "case_id": request.case.case_id,
-                "as_of": to_jsonable_python(as_of[i]),
-                "escalation": {
-                    "probability": float(probability[i]),
-                    "band": str(bands[i]),
-                    "base_value": float(base[i]),
-                    "margin": margins[i],
-                    "factors": self._factors(model.feature_names_, values[i], contributions[i]),
-                },
-                "persons": person_scores,
-                "route": route.model_dump(mode="json"),
-                "models": versions,
-                "warnings": self._warnings(request, known_households, known_persons) + unusual[i],
-            }
             scored.append(
                 ScoredCase(
-                    request=request,
-                    response=response,
+                    score_id=str(uuid.uuid4()),
+                    case_id=request.case.case_id,
                     as_of=as_of[i],
-                    features=dict(zip(model.feature_names_, values[i])),
+                    escalation=EscalationScore(
+                        probability=float(probability[i]),
+                        band=str(bands[i]),
+                        base_value=float(base[i]),
+                        margin=margins[i],
+                        explanation=Explanation(list(values[i]), contributions[i]),
+                    ),
+                    persons=person_tiers,
+                    route=route.model_dump(mode="json"),
+                    models=versions,
+                    warnings=self._warnings(request, known_households, known_persons) + unusual[i],
+                    request=request,
                 )
             )
         return scored
@@ -206,7 +181,7 @@ class Scorer:
         as_of_ns: np.ndarray,
         history: History,
         champions: Champions,
-    ) -> list[tuple[int, dict]]:
+    ) -> list[tuple[int, PersonTier]]:
         """Each named person's tier (``person_ids``, named in case ``rows``): the screening rule where
         it applies, the tier model otherwise."""
         if len(person_ids) == 0:
@@ -236,15 +211,15 @@ class Scorer:
             out.append(
                 (
                     int(row),
-                    {
-                        "person_id": str(person_id),
-                        "tier": str(by_rule[k]) if from_rule else classes[predicted[k]],
-                        "tier_source": "rule" if from_rule else "model",
-                        "probabilities": dict(zip(classes, probabilities[k].tolist())),
-                        "factors": []
+                    PersonTier(
+                        person_id=str(person_id),
+                        tier=str(by_rule[k]) if from_rule else classes[predicted[k]],
+                        tier_source="rule" if from_rule else "model",
+                        probabilities=dict(zip(classes, probabilities[k].tolist())),
+                        explanation=None
                         if from_rule
-                        else self._factors(model.feature_names_, values[k], contributions[k]),
-                    },
+                        else Explanation(list(values[k]), contributions[k]),
+                    ),
                 )
             )
         return out
@@ -273,6 +248,6 @@ def score_and_store(
 ) -> list[ScoredCase]:
     """Score and commit the decisions; only then may the caller answer."""
     scored = scorer.score(requests, champions)
-    stored.store(session, scored, key_id)
+    stored.store(session, scored, key_id, champions.feature_lists)
     session.commit()
     return scored

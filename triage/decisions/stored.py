@@ -1,22 +1,25 @@
 """Stored decisions: every score is written here, in the caller's transaction, before its
 response leaves the service, and read back with its reviews.
 
-The stored response carries the complete explanation; the ``top`` of a view is applied when it
-is read, so the score call and a later ``GET`` show the same thing.
+A decision is stored as its compact record (``ScoredCase.record``) with its model versions'
+feature lists; reading it rebuilds the labelled answer (``scored.answer``), and the ``top`` of a
+view is applied then, so the score call and a later ``GET`` show the same thing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cache
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from triage.db.service_models import Decision
+from triage.db.service_models import Decision, ModelFeatureList
 from triage.decisions.reviews import effective_route, review_out
-from triage.decisions.types import ScoreRequest, StoredScore
+from triage.decisions.scored import ScoredCase, answer
+from triage.decisions.types import StoredScore
+from triage.features import feature_labels
 from triage.features.registry import features_of
 
 #: Exchange tables whose raw values only analysts read back: police incidents, screenings and the
@@ -24,48 +27,70 @@ from triage.features.registry import features_of
 #: factor's contribution, so it can show why, but it cannot use scoring to look a household up.
 SENSITIVE_SOURCES = frozenset({"incidents", "screenings", "persons"})
 
-
-@dataclass(frozen=True)
-class ScoredCase:
-    """What the scorer hands over for one case: the request, the full response (``ScoreResponse`` as
-    JSON-ready data, every factor), the moment it was scored as of and the feature values."""
-
-    request: ScoreRequest
-    response: dict
-    as_of: datetime
-    features: dict
+_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 def _wrap(teams: list[str]) -> str:
     return ";" + ";".join(teams) + ";"
 
 
-def store(session: Session, scored: list[ScoredCase], key_id: str | None) -> None:
+def remember_feature_lists(session: Session, feature_lists: dict[str, list[str]]) -> None:
+    """Keep each model version's feature list once (a version's list never changes)."""
+    dialect = session.get_bind().dialect.name
+    session.execute(
+        _INSERT[dialect](ModelFeatureList).on_conflict_do_nothing(),
+        [{"version": v, "names": names} for v, names in feature_lists.items()],
+    )
+
+
+def feature_lists(
+    session: Session, versions: set[str], known: dict[str, list[str]] | None = None
+) -> dict[str, list[str]]:
+    """The feature lists of ``versions``: those in ``known`` (the champions') as given, the others
+    as stored."""
+    known = known or {}
+    missing = versions - known.keys()
+    if not missing:
+        return known
+    rows = session.execute(
+        select(ModelFeatureList.version, ModelFeatureList.names).where(
+            ModelFeatureList.version.in_(missing)
+        )
+    )
+    return {**known, **dict(rows.tuples().all())}
+
+
+def store(
+    session: Session,
+    scored: list[ScoredCase],
+    key_id: str | None,
+    feature_lists_used: dict[str, list[str]],
+) -> None:
     """Insert one decision per case in the session's transaction; the caller commits before responding.
 
     One INSERT for the whole batch (``insert(Decision)`` with a list of rows): adding 1,000 ORM
     objects cost more than scoring them.  Columns not named here take their defaults.
     """
+    remember_feature_lists(session, feature_lists_used)
     now = datetime.now(timezone.utc)
     session.execute(
         insert(Decision),
         [
             dict(
-                score_id=s.response["score_id"],
-                case_id=s.response["case_id"],
+                score_id=s.score_id,
+                case_id=s.case_id,
                 household_id=s.request.case.household_id,
                 dispute_type=s.request.case.dispute_type,
                 as_of=s.as_of,
                 created_at=now,
-                probability=s.response["escalation"]["probability"],
-                band=s.response["escalation"]["band"],
-                priority=s.response["route"]["priority"],
-                teams=_wrap(s.response["route"]["teams"]),
-                escalation_version=s.response["models"]["escalation"],
-                tier_version=s.response["models"]["tier"],
+                probability=s.escalation.probability,
+                band=s.band,
+                priority=s.route["priority"],
+                teams=_wrap(s.route["teams"]),
+                escalation_version=s.models["escalation"],
+                tier_version=s.models["tier"],
                 request=s.request.model_dump(mode="json"),
-                response=s.response,
-                features=s.features,
+                response=s.record(),
                 key_id=key_id,
             )
             for s in scored
@@ -73,27 +98,36 @@ def store(session: Session, scored: list[ScoredCase], key_id: str | None) -> Non
     )
 
 
-def top_factors(response: dict, top: int | None) -> dict:
-    """The response with each factor list cut to its ``top`` largest (None keeps all)."""
-    if top is None:
-        return response
-    cut = {
-        **response,
-        "escalation": {
-            **response["escalation"],
-            "factors": response["escalation"]["factors"][:top],
-        },
-    }
-    cut["persons"] = [{**p, "factors": p["factors"][:top]} for p in response["persons"]]
-    return cut
+def answers(
+    scored: list[ScoredCase],
+    lists: dict[str, list[str]],
+    top: int | None = None,
+    for_scorer: bool = False,
+) -> list[dict]:
+    """The labelled answers of decisions, as a key of that role sees them; ``lists``: the feature
+    lists of their model versions (the champions' for a new score, :func:`feature_lists` for a
+    stored one)."""
+    hidden = sensitive_features() if for_scorer else frozenset()
+    labels = feature_labels()
+    return [answer(s, lists, labels, top, hidden) for s in scored]
+
+
+def read_back(
+    session: Session, records: list[dict], top: int | None, for_scorer: bool
+) -> list[dict]:
+    """The labelled answers of stored decision records."""
+    scored = [ScoredCase.from_record(r) for r in records]
+    lists = feature_lists(session, {v for s in scored for v in s.models.values()})
+    return answers(scored, lists, top, for_scorer)
 
 
 def get(session: Session, score_id: str, top: int | None) -> StoredScore | None:
     decision = session.get(Decision, score_id)
     if decision is None:
         return None
+    (shown,) = read_back(session, [decision.response], top, for_scorer=False)
     return StoredScore(
-        **top_factors(decision.response, top),
+        **shown,
         created_at=decision.created_at,
         request=decision.request,
         reviews=[review_out(r) for r in decision.reviews],
@@ -114,26 +148,3 @@ def sensitive_features() -> frozenset[str]:
         for f in features_of(entity)
         if f.source in SENSITIVE_SOURCES
     )
-
-
-def for_scorer(response: dict) -> dict:
-    """The answer as a scorer key sees it: the values of sensitive features withheld (``withheld``)."""
-    sensitive = sensitive_features()
-
-    def shown(factors: list[dict]) -> list[dict]:
-        return [
-            {**f, "value": None, "withheld": True}
-            if f["feature"] in sensitive
-            else {**f, "withheld": False}
-            for f in factors
-        ]
-
-    seen = {
-        **response,
-        "escalation": {
-            **response["escalation"],
-            "factors": shown(response["escalation"]["factors"]),
-        },
-    }
-    seen["persons"] = [{**p, "factors": shown(p["factors"])} for p in response["persons"]]
-    return seen

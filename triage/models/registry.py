@@ -49,6 +49,14 @@ class Champions:
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     loaded_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
+    @property
+    def feature_lists(self) -> dict[str, list[str]]:
+        """Each version's feature names in its order: how stored explanations are read back."""
+        return {
+            self.versions["escalation"]: list(self.escalation.feature_names_),
+            self.versions["tier"]: list(self.tier.feature_names_),
+        }
+
 
 def load_champions(settings: Settings) -> Champions:
     """Load both champions by alias; raises when either has not been promoted yet."""

@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 from triage.decisions.scoring import Scorer, score_and_store
-from triage.decisions.stored import ScoredCase
+from triage.decisions.scored import ScoredCase
 from triage.decisions.types import ScoreRequest
 from triage.models.registry import Champions
 

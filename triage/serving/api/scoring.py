@@ -11,7 +11,8 @@ from pydantic_core import to_json
 from triage.decisions.idempotency import body_digest, score_once
 from triage.decisions.scoring import score_and_store
 from triage.decisions.keys import allows
-from triage.decisions.stored import for_scorer, top_factors
+from triage.decisions.scored import ScoredCase
+from triage.decisions.stored import answers, feature_lists
 from triage.decisions.types import ScoreRequest, ScoreResponse
 from triage.serving.deps import ChampionsDep, ScorerKey, ServiceState, StateDep, TopDep
 from triage.serving.problems import Problem, problem_responses
@@ -34,10 +35,11 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _seen_by(key, response: dict, top: int | None) -> dict:
-    """The answer cut to ``top`` factors, with sensitive values withheld below the analyst role."""
-    cut = top_factors(response, top)
-    return cut if allows(key.role, "analyst") else for_scorer(cut)
+def _seen_by(
+    key, scored: list[ScoredCase], lists: dict[str, list[str]], top: int | None
+) -> list[dict]:
+    """The answers cut to ``top`` factors, with sensitive values withheld below the analyst role."""
+    return answers(scored, lists, top, for_scorer=not allows(key.role, "analyst"))
 
 
 def _rendered(content: dict) -> Response:
@@ -46,20 +48,24 @@ def _rendered(content: dict) -> Response:
 
 
 def _idempotent(
-    session,
     state: ServiceState,
     champions,
     requests: list[ScoreRequest],
-    key_id: str,
+    key,
     idempotency_key: str,
     body: dict,
+    top: int | None,
 ) -> list[dict]:
-    responses, new = score_once(
-        session, state.scorer, champions, requests, key_id, idempotency_key, body_digest(body)
-    )
+    """Score once per key and body; a retry gets the first call's decisions as they were stored."""
+    with state.sessions() as session:
+        scored, new = score_once(
+            session, state.scorer, champions, requests, key.id, idempotency_key, body_digest(body)
+        )
+        versions = {v for s in scored for v in s.models.values()}  # a replay: maybe older ones
+        lists = feature_lists(session, versions, champions.feature_lists)
     if new:
-        state.metrics.count_scores([r["escalation"]["band"] for r in responses])
-    return responses
+        state.metrics.count_scores([s.band for s in scored])
+    return _seen_by(key, scored, lists, top)
 
 
 PROBABILITY_NOTE = (
@@ -86,23 +92,14 @@ async def score_case(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     if idempotency_key is not None:
-
-        def once() -> dict:
-            with state.sessions() as session:
-                return _idempotent(
-                    session,
-                    state,
-                    champions,
-                    [body],
-                    key.id,
-                    idempotency_key,
-                    body.model_dump(mode="json", exclude_unset=True),
-                )[0]
-
-        return _rendered(_seen_by(key, await run_in_threadpool(once), top))
+        body_sent = body.model_dump(mode="json", exclude_unset=True)
+        (shown,) = await run_in_threadpool(
+            _idempotent, state, champions, [body], key, idempotency_key, body_sent, top
+        )
+        return _rendered(shown)
     scored = await state.lane.score(body, champions, key.id)
-    state.metrics.count_scores([scored.response["escalation"]["band"]])
-    return _rendered(_seen_by(key, scored.response, top))
+    state.metrics.count_scores([scored.band])
+    return _rendered(_seen_by(key, [scored], champions.feature_lists, top)[0])
 
 
 @router.post(
@@ -127,19 +124,10 @@ def batch_score(
             f"a batch holds at most {state.settings.max_batch_cases} cases; got {len(body.cases)}",
         )
     if idempotency_key is not None:
-        responses = _idempotent(
-            session,
-            state,
-            champions,
-            body.cases,
-            key.id,
-            idempotency_key,
-            body.model_dump(mode="json", exclude_unset=True),
-        )
+        body_sent = body.model_dump(mode="json", exclude_unset=True)
+        shown = _idempotent(state, champions, body.cases, key, idempotency_key, body_sent, top)
     else:
         scored = score_and_store(session, state.scorer, champions, body.cases, key.id)
-        state.metrics.count_scores([s.response["escalation"]["band"] for s in scored])
-        responses = [s.response for s in scored]
-    return _rendered(
-        {"count": len(responses), "results": [_seen_by(key, r, top) for r in responses]}
-    )
+        state.metrics.count_scores([s.band for s in scored])
+        shown = _seen_by(key, scored, champions.feature_lists, top)
+    return _rendered({"count": len(shown), "results": shown})

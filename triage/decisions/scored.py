@@ -1,0 +1,253 @@
+"""A scored case as a typed object, its compact stored record, and the labelled answer users read.
+
+The scorer returns :class:`ScoredCase`.  The decisions table keeps :meth:`ScoredCase.record`: the
+numbers in the model version's feature order and no labels (under 3 KB, where the labelled answer
+is about 30).  :func:`answer` turns either back into the ``ScoreResponse`` JSON, with the feature
+list of the version that scored it (``model_feature_lists``) and the registry's labels, so a stored
+decision is shown exactly as it was answered.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+from pydantic_core import to_jsonable_python
+
+from triage.decisions.types import ScoreRequest
+
+#: The record key set when retention removed the raw sensitive values (see ``retention.py``).
+REMOVED_AT = "raw_values_removed_at"
+
+
+def pack(contributions: np.ndarray) -> str:
+    """float32 contributions as base64 text: exact, and a sixth of their decimal JSON."""
+    return base64.b64encode(np.asarray(contributions, dtype="<f4").tobytes()).decode("ascii")
+
+
+def unpack(packed: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(packed), dtype="<f4")
+
+
+def _compact(value):
+    """A whole float as an int in the record (``0`` for ``0.0``); :func:`_restored` undoes it."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _restored(value):
+    return float(value) if type(value) is int else value
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One model's explanation of one case or person: the feature values (JSON values: None when
+    missing, str for categories) and SHAP contributions, both in the model version's feature order.
+
+    Contributions are kept as float32, seven significant digits, in the answer as in the record, so
+    a decision read back shows exactly what was answered; the margin they add up to stays float64.
+    """
+
+    values: list
+    contributions: np.ndarray
+
+    def __post_init__(self):
+        object.__setattr__(self, "contributions", np.asarray(self.contributions, np.float32))
+
+    def record(self) -> dict:
+        return {
+            "values": [_compact(v) for v in self.values],
+            "contributions": pack(self.contributions),
+        }
+
+    @classmethod
+    def from_record(cls, record: dict | None) -> Explanation | None:
+        if not record:
+            return None
+        return cls(
+            values=[_restored(v) for v in record["values"]],
+            contributions=unpack(record["contributions"]),
+        )
+
+
+@dataclass(frozen=True)
+class EscalationScore:
+    probability: float
+    band: str
+    base_value: float
+    margin: float
+    explanation: Explanation
+
+
+@dataclass(frozen=True)
+class PersonTier:
+    """A named person's tier: the screening rule's (no explanation) or the tier model's."""
+
+    person_id: str
+    tier: str
+    tier_source: str
+    probabilities: dict[str, float]
+    explanation: Explanation | None
+
+
+@dataclass(frozen=True)
+class ScoredCase:
+    """One decision: what was scored, the scores with their explanations, the route and the models."""
+
+    score_id: str
+    case_id: str
+    as_of: datetime
+    escalation: EscalationScore
+    persons: list[PersonTier]
+    route: dict
+    models: dict[str, str]
+    warnings: list[str]
+    request: ScoreRequest | None = None
+    withheld: frozenset[str] = field(default_factory=frozenset)
+    raw_values_removed_at: str | None = None
+
+    @property
+    def band(self) -> str:
+        return self.escalation.band
+
+    def record(self) -> dict:
+        """The decision as stored: everything needed to show and audit it again, without labels."""
+        escalation = self.escalation
+        out = {
+            "score_id": self.score_id,
+            "case_id": self.case_id,
+            "as_of": self.as_of.isoformat(),
+            "escalation": {
+                "probability": escalation.probability,
+                "band": escalation.band,
+                "base_value": escalation.base_value,
+                "margin": escalation.margin,
+                **escalation.explanation.record(),
+            },
+            "persons": [
+                {
+                    "person_id": p.person_id,
+                    "tier": p.tier,
+                    "tier_source": p.tier_source,
+                    "probabilities": p.probabilities,
+                    "explanation": p.explanation.record() if p.explanation else None,
+                }
+                for p in self.persons
+            ],
+            "route": self.route,
+            "models": self.models,
+            "warnings": self.warnings,
+        }
+        if self.withheld:
+            out["withheld"] = sorted(self.withheld)
+        if self.raw_values_removed_at:
+            out[REMOVED_AT] = self.raw_values_removed_at
+        return out
+
+    @classmethod
+    def from_record(cls, record: dict) -> ScoredCase:
+        escalation = record["escalation"]
+        return cls(
+            score_id=record["score_id"],
+            case_id=record["case_id"],
+            as_of=datetime.fromisoformat(record["as_of"]),
+            escalation=EscalationScore(
+                probability=escalation["probability"],
+                band=escalation["band"],
+                base_value=escalation["base_value"],
+                margin=escalation["margin"],
+                explanation=Explanation.from_record(escalation),
+            ),
+            persons=[
+                PersonTier(
+                    person_id=p["person_id"],
+                    tier=p["tier"],
+                    tier_source=p["tier_source"],
+                    probabilities=p["probabilities"],
+                    explanation=Explanation.from_record(p["explanation"]),
+                )
+                for p in record["persons"]
+            ],
+            route=record["route"],
+            models=record["models"],
+            warnings=record["warnings"],
+            withheld=frozenset(record.get("withheld", ())),
+            raw_values_removed_at=record.get(REMOVED_AT),
+        )
+
+
+def factors(
+    explanation: Explanation | None,
+    names: list[str],
+    labels: dict[str, dict[str, str]],
+    top: int | None,
+    hidden: frozenset[str],
+) -> list[dict]:
+    """The labelled factors, largest contribution first, cut to ``top`` (None: all); the values of
+    ``hidden`` features are withheld."""
+    if explanation is None:
+        return []
+    contributions = explanation.contributions
+    order = np.argsort(-np.abs(contributions), kind="stable")[:top].tolist()
+    out = []
+    for j in order:
+        name = names[j]
+        label = labels.get(name, {"zh": name, "en": name})
+        withheld = name in hidden
+        out.append(
+            {
+                "feature": name,
+                "label": label["zh"],
+                "label_zh": label["zh"],
+                "label_en": label["en"],
+                "value": None if withheld else explanation.values[j],
+                "contribution": float(contributions[j]),
+                "withheld": withheld,
+            }
+        )
+    return out
+
+
+def answer(
+    scored: ScoredCase,
+    feature_lists: dict[str, list[str]],
+    labels: dict[str, dict[str, str]],
+    top: int | None = None,
+    hidden: frozenset[str] = frozenset(),
+) -> dict:
+    """The ``ScoreResponse`` JSON of a decision: ``feature_lists`` maps each model version to its
+    feature names; ``hidden`` features (a scorer key's view) are withheld, as are those retention
+    removed."""
+    hidden = hidden | scored.withheld
+    escalation = scored.escalation
+    escalation_names = feature_lists[scored.models["escalation"]]
+    tier_names = feature_lists.get(scored.models["tier"], [])
+    out = {
+        "score_id": scored.score_id,
+        "case_id": scored.case_id,
+        "as_of": to_jsonable_python(scored.as_of),
+        "escalation": {
+            "probability": escalation.probability,
+            "band": escalation.band,
+            "base_value": escalation.base_value,
+            "margin": escalation.margin,
+            "factors": factors(escalation.explanation, escalation_names, labels, top, hidden),
+        },
+        "persons": [
+            {
+                "person_id": p.person_id,
+                "tier": p.tier,
+                "tier_source": p.tier_source,
+                "probabilities": p.probabilities,
+                "factors": factors(p.explanation, tier_names, labels, top, hidden),
+            }
+            for p in scored.persons
+        ],
+        "route": scored.route,
+        "models": scored.models,
+        "warnings": scored.warnings,
+    }
+    if scored.raw_values_removed_at:
+        out[REMOVED_AT] = scored.raw_values_removed_at
+    return out
