@@ -3,7 +3,6 @@
 import json
 from datetime import datetime, timezone
 
-import numpy as np
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -12,14 +11,15 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session
 
+from tests.support.decisions import ESCALATION_VALUES, FEATURE_LISTS, scored_case
 from triage.contract import TABLE_ORDER
 from triage.db import engine_for, migrate
 from triage.db.base import all_models_metadata
 from triage.db.engine import alembic_config
 from triage.db.service_models import Decision
 from triage.decisions import stored
-from triage.decisions.scored import EscalationScore, Explanation, PersonTier, ScoredCase, answer
-from triage.features import feature_labels, feature_names
+from triage.decisions.scored import answer
+from triage.features import feature_labels
 
 EARLY = datetime(2025, 1, 1, tzinfo=timezone.utc)
 
@@ -95,51 +95,12 @@ def test_safeguards_revision_keeps_stored_decisions_and_reviews_and_downgrades(e
         assert connection.execute(text("SELECT count(*) FROM reviews")).scalar_one() == 1
 
 
-def a_decision() -> tuple[dict, dict[str, list[str]]]:
-    """A labelled answer as revision 0006 stored it, and its models' feature lists."""
-    lists = {"escalation/1": feature_names("case")[:4], "tier/1": feature_names("person")[:3]}
-    scored = ScoredCase(
-        score_id="S-1",
-        case_id="C-1",
-        as_of=EARLY,
-        escalation=EscalationScore(
-            0.2,
-            "medium",
-            -2.5,
-            -1.25,
-            Explanation([3.0, None, 1.0, 0.0], np.array([0.5, -0.25, 1.0, 0.0])),
-        ),
-        persons=[
-            PersonTier(
-                "P-1",
-                "red",
-                "model",
-                {"green": 0.2, "yellow": 0.3, "red": 0.5},
-                Explanation([9.0, 2.0, None], np.array([0.1, 0.7, -0.2])),
-            ),
-            PersonTier("P-2", "green", "rule", {"green": 1.0, "yellow": 0.0, "red": 0.0}, None),
-        ],
-        route={
-            "teams": ["village_mediation"],
-            "priority": "medium",
-            "respond_within_hours": 72.0,
-            "reasons": ["默认"],
-            "reasons_en": ["default"],
-            "rules": ["default"],
-            "required_teams": [],
-            "required_priority": None,
-        },
-        models={"escalation": "escalation/1", "tier": "tier/1"},
-        warnings=[],
-    )
-    return answer(scored, lists, feature_labels()), lists
-
-
 def test_compact_decisions_revision_converts_stored_answers_and_reads_them_back_the_same(
     empty_db_url,
 ):
-    labelled, lists = a_decision()
-    features = dict(zip(lists["escalation/1"], [3.0, None, 1.0, 0.0]))
+    lists = FEATURE_LISTS
+    labelled = answer(scored_case(), lists, feature_labels())
+    features = dict(zip(lists["escalation/1"], ESCALATION_VALUES))
     _to(empty_db_url, command.upgrade, "0006")
     with engine_for(empty_db_url).begin() as connection:
         connection.execute(

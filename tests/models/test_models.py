@@ -173,22 +173,32 @@ def test_the_refit_learns_from_every_row_and_calibrates_on_given_held_out_margin
     assert abs(later.mean() - y[5000:].mean()) < 0.02
 
 
+def distressed_people(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """People whose tier follows a latent distress that their PHQ-9 reads with noise."""
+    rng = np.random.default_rng(seed)
+    distress = rng.normal(size=n)
+    X = pd.DataFrame({"phq9_latest": distress + rng.normal(0, 1.2, n), "noise": rng.normal(size=n)})
+    return X, np.where(distress > 1.6, "red", np.where(distress > 0.3, "yellow", "green"))
+
+
+def fitted_with_held_out(X, tier, first: int, held_out: int, **params) -> TierModel:
+    """A tier model on the first ``first + held_out`` rows, its thresholds and sets from a first
+    fit's probabilities of the last ``held_out`` of them, as training does."""
+    end = first + held_out
+    before = TierModel(n_estimators=60).fit(X.iloc[:first], tier[:first])
+    return TierModel(n_estimators=60, **params).fit(
+        X.iloc[:end],
+        tier[:end],
+        held_out_proba=before.predict_proba(X.iloc[first:end]),
+        held_out_y=tier[first:end],
+    )
+
+
 def test_tier_thresholds_put_red_first_on_held_out_people():
     """A red person is hard to tell from a yellow one: the most probable tier misses most reds; the
     thresholds learnt on held-out people catch at least the target share of them."""
-    rng = np.random.default_rng(8)
-    distress = rng.normal(size=9000)
-    X = pd.DataFrame(
-        {"phq9_latest": distress + rng.normal(0, 1.2, 9000), "noise": rng.normal(size=9000)}
-    )
-    tier = np.where(distress > 1.6, "red", np.where(distress > 0.3, "yellow", "green"))
-    first = TierModel(n_estimators=60).fit(X.iloc[:5000], tier[:5000])
-    model = TierModel(n_estimators=60, red_recall_target=0.6).fit(
-        X.iloc[:6000],
-        tier[:6000],
-        held_out_proba=first.predict_proba(X.iloc[5000:6000]),
-        held_out_y=tier[5000:6000],
-    )
+    X, tier = distressed_people(9000, seed=8)
+    model = fitted_with_held_out(X, tier, 5000, 1000, red_recall_target=0.6)
     later, truth = model.predict_proba(X.iloc[6000:]), tier[6000:] == "red"
     assert (later.argmax(axis=1)[truth] == 2).mean() < 0.4
     assert (model.decide(later)[truth] == 2).mean() >= 0.55
@@ -208,3 +218,25 @@ def test_the_threshold_search_scores_macro_f1_as_sklearn_does():
     assert _macro_f1(truth, predicted) == pytest.approx(
         f1_score(truth, predicted, average="macro", labels=[0, 1, 2], zero_division=0.0)
     )
+
+
+def test_conformal_tier_sets_hold_the_true_tier_as_often_as_promised_on_later_people():
+    X, tier = distressed_people(10_000, seed=9)
+    model = fitted_with_held_out(X, tier, 5000, 2000, set_confidence=0.9)
+    sets = model.prediction_sets(model.predict_proba(X.iloc[7000:]))
+    truth = pd.Categorical(tier[7000:], categories=model.classes_).codes
+    assert abs(sets[np.arange(len(truth)), truth].mean() - 0.9) <= 0.03
+    assert 1 < sets.sum(axis=1).mean() < 3  # informative: neither one tier always nor all three
+    assert TierModel(n_estimators=5).fit(X, tier).prediction_sets(np.full((1, 3), 1 / 3)) is None
+
+
+def test_the_escalation_interval_is_wider_where_few_held_out_cases_pin_the_probability(
+    fitted, cases
+):
+    X, _ = cases
+    p = fitted.predict_proba(X.iloc[5000:])[:, 1]
+    intervals = fitted.intervals(p)
+    width = intervals[:, 1] - intervals[:, 0]
+    assert intervals.shape == (len(p), 2) and np.all(width >= 0)
+    top = p >= np.quantile(p, 0.98)
+    assert np.median(width[top]) > 2 * np.median(width)

@@ -3,17 +3,16 @@ contributions, loses its raw sensitive values, and still reads back through the 
 
 from datetime import datetime, timezone
 
-import numpy as np
 from sqlalchemy import select, update
 
 from tests.support.service import auth, case_request
 from tests.serving.test_safeguards_rescoring import EVENTS, H2_CASE, ingest, score
+from tests.support.decisions import FEATURE_LISTS, scored_case
 from tests.support.retention import POLICY
 from triage.db import engine_for
 from triage.db.service_models import Decision, ModelFeatureList
 from triage.config.domain import RetentionPolicy
 from triage.decisions.retention import masked_decision, raw_features, run_retention
-from triage.decisions.scored import EscalationScore, Explanation, ScoredCase
 
 DECISIONS_ONLY = RetentionPolicy.model_validate(
     {**POLICY, "rules": [r for r in POLICY["rules"] if r["table"] == "decisions"]}
@@ -102,7 +101,7 @@ def test_a_decision_past_its_period_keeps_route_reasons_and_contributions_and_lo
     def raw_values(score_id: str) -> list:
         record = records[score_id]
         names = lists[record["models"]["escalation"]]
-        return [v for n, v in zip(names, record["escalation"]["values"]) if n in raw]
+        return [v for n, v in zip(names, record["escalation"]["explanation"]["values"]) if n in raw]
 
     assert all(v is None for s in old for v in raw_values(s))
     assert any(v is not None for v in raw_values(newer["score_id"]))
@@ -116,20 +115,13 @@ def test_a_decision_past_its_period_keeps_route_reasons_and_contributions_and_lo
 
 
 def test_the_values_warnings_quote_are_removed_and_the_rest_of_the_warning_kept():
-    record = ScoredCase(
-        score_id="S-1",
-        case_id="C-1",
-        as_of=LONG_AGO,
-        escalation=EscalationScore(0.1, "low", -2.0, -2.0, Explanation([], np.array([]))),
-        persons=[],
-        route={},
-        models={"escalation": "escalation/1", "tier": "tier/1"},
+    record = scored_case(
         warnings=[
             "outside the training population: values far beyond the training range: "
             "暴力类警情次数 (hh_violent_incidents_365d) = 12 (training cases: 0–3); lean on your own judgement"
-        ],
+        ]
     ).record()
-    masked, *_ = masked_decision(record, {"case": {}}, [], LONG_AGO, {"escalation/1": []})
+    masked, *_ = masked_decision(record, {"case": {}}, [], LONG_AGO, FEATURE_LISTS)
     assert masked["warnings"] == [
         "outside the training population: values far beyond the training range: "
         "暴力类警情次数 (hh_violent_incidents_365d) = … (training cases: 0–3); lean on your own judgement"

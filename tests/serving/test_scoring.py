@@ -39,6 +39,7 @@ def test_score_response_has_the_shape_of_interfaces_md(client, keys):
         "route",
         "models",
         "warnings",
+        "needs_judgement",
     }
     assert body["case_id"] == "C-1" and body["warnings"] == []
     assert body["as_of"].startswith("2025-06-01T02:00:00")  # 10:00 +08:00 in UTC

@@ -31,20 +31,39 @@ def train_champions(seed: int = 0, version: int = 1) -> Champions:
     escalation = EscalationModel(
         n_estimators=40, early_stopping_rounds=10, min_child_samples=5, random_state=seed
     ).fit(X, (risk > risk.quantile(0.8)).astype(int))
-    points = tables["persons"][["person_id"]].assign(as_of=pd.Timestamp("2024-12-31", tz="UTC"))
-    P = build_person_features(points, tables)[feature_names("person")]
-    severity = P["phq9_max"].fillna(
-        pd.Series(rng.integers(0, 28, len(P)), index=P.index, dtype=float)
-    )
-    tier = TierModel(n_estimators=20, min_child_samples=5, random_state=seed).fit(
-        P, np.select([severity >= 20, severity >= 10], ["red", "yellow"], "green")
-    )
+    P, tiers = _tier_examples(tables, rng)
+    tier = TierModel(n_estimators=20, min_child_samples=5, random_state=seed).fit(P, tiers)
     return Champions(
         escalation=escalation,
         tier=tier,
         versions={"escalation": f"triage-escalation/{version}", "tier": f"triage-tier/{version}"},
         metrics={"escalation": {"escalation_auc": 0.71}, "tier": {"tier_macro_f1": 0.6}},
     )
+
+
+def _tier_examples(tables, rng) -> tuple[pd.DataFrame, np.ndarray]:
+    """Person features at one moment and tiers that follow the PHQ-9 (random where none)."""
+    points = tables["persons"][["person_id"]].assign(as_of=pd.Timestamp("2024-12-31", tz="UTC"))
+    P = build_person_features(points, tables)[feature_names("person")]
+    severity = P["phq9_max"].fillna(
+        pd.Series(rng.integers(0, 28, len(P)), index=P.index, dtype=float)
+    )
+    return P, np.select([severity >= 20, severity >= 10], ["red", "yellow"], "green")
+
+
+def with_tier_sets(champions: Champions, seed: int = 0) -> Champions:
+    """The champions with a tier model fitted as training fits it: its last quarter of persons held
+    out, so that it has red-first thresholds and conformal tier sets."""
+    rng = np.random.default_rng(seed)
+    P, tiers = _tier_examples(random_tables(300, seed=seed), rng)
+    cut = len(tiers) * 3 // 4
+    first = TierModel(n_estimators=20, min_child_samples=5, random_state=seed).fit(
+        P.iloc[:cut], tiers[:cut]
+    )
+    tier = TierModel(n_estimators=20, min_child_samples=5, random_state=seed).fit(
+        P, tiers, held_out_proba=first.predict_proba(P.iloc[cut:]), held_out_y=tiers[cut:]
+    )
+    return dataclasses.replace(champions, tier=tier)
 
 
 def small_city() -> City:

@@ -57,6 +57,7 @@ def judge_unseen_months(
     future, y = points[later].reset_index(drop=True), labels[later].to_numpy(dtype=float)
     X = build_case_features(future, full, text_model=escalation.model.text_model_)
     scores = {"model": escalation.model.predict_proba(X.drop(columns=["case_id", "as_of"]))[:, 1]}
+    uncertainty = _escalation_intervals(escalation.model, scores["model"], y)
 
     export_points = case_points(export)
     export_labels = escalation_labels(
@@ -80,7 +81,42 @@ def judge_unseen_months(
     }
     figures["refit"] = escalation.refit
     figures["backtest"] = escalation.backtest
+    figures["intervals"] = uncertainty
     return figures | {"tier": _judge_tier(full, export, end, window_end, domain, city)}
+
+
+def _escalation_intervals(model, p: np.ndarray, y: np.ndarray) -> dict:
+    """How the Venn-ABERS intervals behave on later cases: their width, the share that reach
+    another band (needs judgement), and per band the escalation rate beside the mean interval."""
+    intervals = model.intervals(p)
+    bands = model.bands(p)
+    spans = (model.bands(intervals[:, 0]) != bands) | (model.bands(intervals[:, 1]) != bands)
+    return {
+        "median_width": float(np.median(intervals[:, 1] - intervals[:, 0])),
+        "share_spanning_bands": float(spans.mean()),
+        "by_band": {
+            band: {
+                "cases": int((bands == band).sum()),
+                "escalated": float(y[bands == band].mean()),
+                "mean_p0": float(intervals[bands == band, 0].mean()),
+                "mean_p1": float(intervals[bands == band, 1].mean()),
+            }
+            for band in np.unique(bands)
+        },
+    }
+
+
+def _tier_sets(model, proba: np.ndarray, y: np.ndarray) -> dict:
+    """Coverage of the conformal tier sets on later assessments, and how many hold one tier."""
+    sets = model.prediction_sets(proba)
+    codes = pd.Categorical(y, categories=TIERS).codes
+    sizes = sets.sum(axis=1)
+    return {
+        "coverage": float(sets[np.arange(len(y)), codes].mean()),
+        "nominal": model.set_confidence,
+        "share_single_tier": float((sizes == 1).mean()),
+        "mean_size": float(sizes.mean()),
+    }
 
 
 def _judge_tier(full, export, end, window_end, domain, city: Path) -> dict:
@@ -97,6 +133,7 @@ def _judge_tier(full, export, end, window_end, domain, city: Path) -> dict:
     out = {
         "model": tier_metrics(y, proba, decided),
         "confusion": tier_confusion(y, decided),
+        "sets": _tier_sets(tier.model, proba, y),
         "refit": tier.refit,
         "backtest": tier.backtest,
     }

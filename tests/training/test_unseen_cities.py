@@ -60,3 +60,8 @@ def test_tiers_catch_red_and_do_at_least_as_well_as_the_screening_rule_where_it_
     tier = judged["tier"]
     assert tier["model"]["red_recall"] >= 0.45
     assert tier["model_where_rule"]["macro_f1"] >= tier["rule"]["macro_f1"]
+
+
+def test_the_conformal_tier_sets_hold_the_counsellors_tier_as_often_as_promised(judged):
+    sets = judged["tier"]["sets"]
+    assert abs(sets["coverage"] - sets["nominal"]) <= 0.03, sets

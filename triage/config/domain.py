@@ -68,6 +68,7 @@ class Evaluation(_Section):
 
 class TierModel(_Section):
     red_recall_target: float = Field(ge=0, le=1)
+    set_confidence: float = Field(gt=0, lt=1)
 
 
 class EscalationGate(_Section):

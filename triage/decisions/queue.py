@@ -100,6 +100,7 @@ def queue_page(
                 effective_teams=effective_route(d).teams,
                 pending_review=any(r.status == "pending" for r in d.reviews),
                 missed_followups=missed.get(d.case_id, 0),
+                needs_judgement=d.response.get("needs_judgement", False),
             )
             for d in rows
         ],

@@ -289,7 +289,7 @@ def _what_changed(previous: dict, current: ScoredCase, lines: list[str], cap: in
     before = set(previous["route"]["rules"])
     changes += [
         f"rule {rule} now applies: {reason}"
-        for rule, reason in zip(current.route["rules"], current.route["reasons_en"])
+        for rule, reason in zip(current.route.rules, current.route.reasons_en)
         if rule not in before and rule != "default"
     ]
     return changes

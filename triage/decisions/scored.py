@@ -10,6 +10,7 @@ decision is shown exactly as it was answered.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -17,6 +18,7 @@ import numpy as np
 from pydantic_core import to_jsonable_python
 
 from triage.decisions.types import ScoreRequest
+from triage.routing import Route
 
 #: The record key set when retention removed the raw sensitive values (see ``retention.py``).
 REMOVED_AT = "raw_values_removed_at"
@@ -78,6 +80,7 @@ class EscalationScore:
     base_value: float
     margin: float
     explanation: Explanation
+    interval: list[float] | None = None  # Venn-ABERS [p0, p1]; None for a model without one
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class PersonTier:
     tier_source: str
     probabilities: dict[str, float]
     explanation: Explanation | None
+    tier_set: list[str] | None = None  # the model's conformal set; None for the rule's tier
 
 
 @dataclass(frozen=True)
@@ -100,9 +104,10 @@ class ScoredCase:
     as_of: datetime
     escalation: EscalationScore
     persons: list[PersonTier]
-    route: dict
+    route: Route
     models: dict[str, str]
     warnings: list[str]
+    needs_judgement: bool = False  # see triage.decisions.scoring.needs_judgement
     request: ScoreRequest | None = None
     withheld: frozenset[str] = field(default_factory=frozenset)
     raw_values_removed_at: str | None = None
@@ -111,19 +116,21 @@ class ScoredCase:
     def band(self) -> str:
         return self.escalation.band
 
-    def record(self) -> dict:
-        """The decision as stored: everything needed to show and audit it again, without labels."""
+    def as_json(self, explained: Callable[[Explanation | None, str], dict]) -> dict:
+        """The decision as JSON data; ``explained(explanation, model)`` gives the keys that show an
+        explanation (``model``: "escalation" or "tier")."""
         escalation = self.escalation
         out = {
             "score_id": self.score_id,
             "case_id": self.case_id,
-            "as_of": self.as_of.isoformat(),
+            "as_of": to_jsonable_python(self.as_of),
             "escalation": {
                 "probability": escalation.probability,
                 "band": escalation.band,
                 "base_value": escalation.base_value,
                 "margin": escalation.margin,
-                **escalation.explanation.record(),
+                "interval": escalation.interval,
+                **explained(escalation.explanation, "escalation"),
             },
             "persons": [
                 {
@@ -131,18 +138,25 @@ class ScoredCase:
                     "tier": p.tier,
                     "tier_source": p.tier_source,
                     "probabilities": p.probabilities,
-                    "explanation": p.explanation.record() if p.explanation else None,
+                    "tier_set": p.tier_set,
+                    **explained(p.explanation, "tier"),
                 }
                 for p in self.persons
             ],
-            "route": self.route,
+            "route": self.route.model_dump(mode="json"),
             "models": self.models,
             "warnings": self.warnings,
+            "needs_judgement": self.needs_judgement,
         }
-        if self.withheld:
-            out["withheld"] = sorted(self.withheld)
         if self.raw_values_removed_at:
             out[REMOVED_AT] = self.raw_values_removed_at
+        return out
+
+    def record(self) -> dict:
+        """The decision as stored: everything needed to show and audit it again, without labels."""
+        out = self.as_json(lambda e, _: {"explanation": e.record() if e else None})
+        if self.withheld:
+            out["withheld"] = sorted(self.withheld)
         return out
 
     @classmethod
@@ -153,28 +167,28 @@ class ScoredCase:
             case_id=record["case_id"],
             as_of=datetime.fromisoformat(record["as_of"]),
             escalation=EscalationScore(
-                probability=escalation["probability"],
-                band=escalation["band"],
-                base_value=escalation["base_value"],
-                margin=escalation["margin"],
-                explanation=Explanation.from_record(escalation),
+                **_taken(escalation, "probability", "band", "base_value", "margin", "interval"),
+                explanation=Explanation.from_record(escalation["explanation"]),
             ),
             persons=[
                 PersonTier(
-                    person_id=p["person_id"],
-                    tier=p["tier"],
-                    tier_source=p["tier_source"],
-                    probabilities=p["probabilities"],
+                    **_taken(p, "person_id", "tier", "tier_source", "probabilities", "tier_set"),
                     explanation=Explanation.from_record(p["explanation"]),
                 )
                 for p in record["persons"]
             ],
-            route=record["route"],
+            route=Route.model_validate(record["route"]),
             models=record["models"],
             warnings=record["warnings"],
+            needs_judgement=record.get("needs_judgement", False),
             withheld=frozenset(record.get("withheld", ())),
             raw_values_removed_at=record.get(REMOVED_AT),
         )
+
+
+def _taken(record: dict, *keys: str) -> dict:
+    """The record's values of ``keys`` (None for a key a record of an earlier version lacks)."""
+    return {key: record.get(key) for key in keys}
 
 
 def factors(
@@ -220,34 +234,7 @@ def answer(
     feature names; ``hidden`` features (a scorer key's view) are withheld, as are those retention
     removed."""
     hidden = hidden | scored.withheld
-    escalation = scored.escalation
-    escalation_names = feature_lists[scored.models["escalation"]]
-    tier_names = feature_lists.get(scored.models["tier"], [])
-    out = {
-        "score_id": scored.score_id,
-        "case_id": scored.case_id,
-        "as_of": to_jsonable_python(scored.as_of),
-        "escalation": {
-            "probability": escalation.probability,
-            "band": escalation.band,
-            "base_value": escalation.base_value,
-            "margin": escalation.margin,
-            "factors": factors(escalation.explanation, escalation_names, labels, top, hidden),
-        },
-        "persons": [
-            {
-                "person_id": p.person_id,
-                "tier": p.tier,
-                "tier_source": p.tier_source,
-                "probabilities": p.probabilities,
-                "factors": factors(p.explanation, tier_names, labels, top, hidden),
-            }
-            for p in scored.persons
-        ],
-        "route": scored.route,
-        "models": scored.models,
-        "warnings": scored.warnings,
-    }
-    if scored.raw_values_removed_at:
-        out[REMOVED_AT] = scored.raw_values_removed_at
-    return out
+    names = {model: feature_lists.get(scored.models[model], []) for model in scored.models}
+    return scored.as_json(
+        lambda e, model: {"factors": factors(e, names[model], labels, top, hidden)}
+    )

@@ -1,5 +1,8 @@
 """Scoring cases: history as of a moment → features → champion models → explanation → route.
 
+A case "needs judgement" when the model cannot tell: the interval of its probability reaches
+another band, or a named person's conformal tier set holds more than one tier (or none).
+
 No HTTP here.  The history comes from the service database through the same typed frames
 and the same feature code as training (``triage.features``), so a case scored over HTTP gets
 the probability ``triage score`` gives it for the same as-of time.  A batch is scored in one
@@ -128,6 +131,12 @@ class Scorer:
         matrix = model.schema_.matrix(features)
         probability, contributions, base = model.predict_and_explain(matrix)
         bands = model.bands(probability)
+        intervals = model.intervals(probability)
+        spans = (
+            np.zeros(len(probability), dtype=bool)
+            if intervals is None
+            else (model.bands(intervals[:, 0]) != bands) | (model.bands(intervals[:, 1]) != bands)
+        )
         persons = self._persons(named_rows, named_persons, cases["as_of"], history, champions)
         facts = route_fact_records(cases, named_rows, named_persons, history, routing.weapon_words)
         known_households = set(tables["households"]["household_id"])
@@ -164,11 +173,13 @@ class Scorer:
                         base_value=float(base[i]),
                         margin=margins[i],
                         explanation=Explanation(list(values[i]), contributions[i]),
+                        interval=None if intervals is None else intervals[i].tolist(),
                     ),
                     persons=person_tiers,
-                    route=route.model_dump(mode="json"),
+                    route=route,
                     models=versions,
                     warnings=self._warnings(request, known_households, known_persons) + unusual[i],
+                    needs_judgement=bool(spans[i]) or any(unsure(p) for p in person_tiers),
                     request=request,
                 )
             )
@@ -204,6 +215,7 @@ class Scorer:
                 None, predicted[by_model], matrix=matrix[by_model]
             )[0]
         values = _plain_rows(features, model.feature_names_)
+        sets = model.prediction_sets(probabilities)
         out = []
         classes = [str(c) for c in model.classes_]
         for k, (row, person_id) in enumerate(zip(rows.tolist(), person_ids)):
@@ -219,6 +231,9 @@ class Scorer:
                         explanation=None
                         if from_rule
                         else Explanation(list(values[k]), contributions[k]),
+                        tier_set=None
+                        if from_rule or sets is None
+                        else [c for c, held in zip(classes, sets[k]) if held],
                     ),
                 )
             )
@@ -237,6 +252,11 @@ class Scorer:
             f"unknown person {p}: tier from no history" for p in request.persons if p not in persons
         ]
         return warnings
+
+
+def unsure(person: PersonTier) -> bool:
+    """The tier model's set for the person holds more than its one tier, or none."""
+    return person.tier_set is not None and len(person.tier_set) != 1
 
 
 def score_and_store(

@@ -135,6 +135,11 @@ class Escalation(BaseModel):
     margin: float = Field(
         description="base_value + the sum of all contributions (uncalibrated log-odds)"
     )
+    interval: tuple[float, float] | None = Field(
+        None,
+        description="the Venn-ABERS interval [p0, p1] of the probability, learnt on held-out later "
+        "cases: wide where few such cases pin it down (null for a model trained without one)",
+    )
     factors: list[Factor] = Field(
         description="largest contributions by absolute value (?top=N, default 8; "
         "?top=all for every feature)"
@@ -148,6 +153,11 @@ class PersonScore(BaseModel):
         description="'rule' when a screening no older than 90 days decides the tier, else 'model'"
     )
     probabilities: dict[str, float] = Field(description="the tier model's class probabilities")
+    tier_set: list[Tier] | None = Field(
+        None,
+        description="the tiers a conformal predictor cannot rule out at the configured confidence "
+        "(90 %: the set holds the counsellor's tier nine times in ten); null for 'rule'",
+    )
     factors: list[Factor] = Field(
         description="contributions towards the model's tier (empty for 'rule')"
     )
@@ -164,6 +174,11 @@ class ScoreResponse(BaseModel):
         description="registered model versions used, e.g. triage-escalation/3"
     )
     warnings: list[str]
+    needs_judgement: bool = Field(
+        False,
+        description="the model cannot tell: the probability's interval reaches another band, or "
+        "a person's tier set holds more than one tier",
+    )
 
 
 Note = Annotated[str, Field(max_length=MAX_TEXT_LENGTH)]
@@ -282,6 +297,7 @@ class QueueItem(BaseModel):
     pending_review: bool = Field(
         False, description="an override waits for a second analyst (four eyes)"
     )
+    needs_judgement: bool = Field(False, description="see ScoreResponse.needs_judgement")
     missed_followups: int = Field(
         0, description="follow-up visits of the case past due and not done"
     )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
+from venn_abers import VennAbers
 
 from triage.contract import BANDS
 from triage.models.matrix import FeatureSchema
@@ -33,6 +36,10 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
 
     Training also sets ``population_`` (a plain dict, see :mod:`triage.models.population`): the
     profile of the training cases that out-of-population warnings compare a scored case with.
+
+    Each probability comes with an interval (:meth:`intervals`): the inductive Venn-ABERS pair
+    [p0, p1] learnt on the same held-out cases as the calibration, a conformal predictor whose
+    width says how much those cases pin the probability down near this one.
     """
 
     def __init__(
@@ -129,7 +136,9 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
             )
             margin, margin_y = self._margin(matrix[cal_rows]), y[cal_rows]
         self.calibrator_ = LogisticRegression(C=1e4).fit(margin.reshape(-1, 1), margin_y)
-        self.band_thresholds_ = self._band_thresholds(self._calibrate(margin))
+        p_held_out = self._calibrate(margin)
+        self.band_thresholds_ = self._band_thresholds(p_held_out)
+        self.venn_abers_ = VennAbers().fit(_two_columns(p_held_out), margin_y)
         return self
 
     @property
@@ -176,6 +185,16 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
         contributions, base = self.explain(None, matrix=matrix)
         return self._calibrate(base + contributions.sum(axis=1)), contributions, base
 
+    def intervals(self, p: np.ndarray) -> np.ndarray | None:
+        """The Venn-ABERS interval [p0, p1] of each calibrated probability, shape (n, 2); None for a
+        model trained without one."""
+        venn_abers = getattr(self, "venn_abers_", None)
+        if venn_abers is None:
+            return None
+        with warnings.catch_warnings():  # the library's nanmin over a single row's empty slice
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return venn_abers.predict_proba(_two_columns(np.asarray(p, dtype=np.float64)))[1]
+
     def _matrix(self, X, matrix: np.ndarray | None) -> np.ndarray:
         return self.schema_.matrix(_as_frame(X, self.feature_names_)) if matrix is None else matrix
 
@@ -201,6 +220,11 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
     def _band_thresholds(self, p_calibration: np.ndarray) -> dict[str, float]:
         shares = self.band_top_shares or {"critical": 0.05, "high": 0.15, "medium": 0.40}
         return {band: float(np.quantile(p_calibration, 1.0 - shares[band])) for band in BANDS[1:]}
+
+
+def _two_columns(p: np.ndarray) -> np.ndarray:
+    """P(no escalation), P(escalation): the shape Venn-ABERS reads probabilities in."""
+    return np.column_stack([1.0 - p, p])
 
 
 def _as_frame(X, names=None) -> pd.DataFrame:

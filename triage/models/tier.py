@@ -7,6 +7,8 @@ import re
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from crepes import ConformalClassifier
+from crepes.extras import hinge
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from triage.contract import TIERS
@@ -24,6 +26,10 @@ class TierModel(ClassifierMixin, BaseEstimator):
     ``red_threshold_``, else yellow when P(yellow or red) reaches ``yellow_threshold_``.  Both are
     chosen on held-out probabilities (:meth:`fit`'s ``held_out_*``), red's for a red recall of at
     least ``red_recall_target``; without them the rule is the most probable class.
+
+    The same held-out rows calibrate a split conformal classifier (:meth:`prediction_sets`): the
+    tiers that cannot be ruled out at ``set_confidence``, a set that holds the counsellor's tier
+    for that share of people like those held out.
     """
 
     def __init__(
@@ -35,6 +41,7 @@ class TierModel(ClassifierMixin, BaseEstimator):
         feature_fraction=0.9,
         reg_lambda=1.0,
         red_recall_target=0.5,
+        set_confidence=0.9,
         random_state=0,
     ):
         self.n_estimators = n_estimators
@@ -44,6 +51,7 @@ class TierModel(ClassifierMixin, BaseEstimator):
         self.feature_fraction = feature_fraction
         self.reg_lambda = reg_lambda
         self.red_recall_target = red_recall_target
+        self.set_confidence = set_confidence
         self.random_state = random_state
 
     def fit(self, X: pd.DataFrame, y, *, held_out_proba=None, held_out_y=None) -> "TierModel":
@@ -74,13 +82,15 @@ class TierModel(ClassifierMixin, BaseEstimator):
         )
         self.booster_ = lgb.train(params, data, num_boost_round=self.n_estimators)
         self.__dict__.pop("_per_class", None)
-        self.red_threshold_, self.yellow_threshold_ = (
-            (None, None)
-            if held_out_proba is None
-            else red_first_thresholds(
-                np.asarray(held_out_proba), _codes(held_out_y), self.red_recall_target
+        self.red_threshold_, self.yellow_threshold_, self.conformal_ = None, None, None
+        if held_out_proba is not None:
+            held_out_proba, held_out_codes = np.asarray(held_out_proba), _codes(held_out_y)
+            self.red_threshold_, self.yellow_threshold_ = red_first_thresholds(
+                held_out_proba, held_out_codes, self.red_recall_target
             )
-        )
+            self.conformal_ = ConformalClassifier().fit(
+                hinge(held_out_proba, np.arange(len(TIERS)), held_out_codes)
+            )
         return self
 
     def predict_proba(self, X: pd.DataFrame, *, matrix: np.ndarray | None = None) -> np.ndarray:
@@ -96,6 +106,14 @@ class TierModel(ClassifierMixin, BaseEstimator):
         return ordinal_decision(
             proba, getattr(self, "red_threshold_", None), getattr(self, "yellow_threshold_", None)
         )
+
+    def prediction_sets(self, proba: np.ndarray) -> np.ndarray | None:
+        """Which tiers each row's conformal set holds, shape (n, 3) of bools in ``classes_`` order;
+        None for a model trained without held-out rows."""
+        conformal = getattr(self, "conformal_", None)
+        if conformal is None:
+            return None
+        return conformal.predict_set(hinge(proba), confidence=self.set_confidence).astype(bool)
 
     def explain(
         self, X: pd.DataFrame, class_index: np.ndarray, *, matrix: np.ndarray | None = None

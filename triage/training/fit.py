@@ -232,7 +232,10 @@ def champion_figures(
 
 
 def tier_recipe(domain: Domain) -> TierModel:
-    return TierModel(red_recall_target=domain.tier_model.red_recall_target)
+    return TierModel(
+        red_recall_target=domain.tier_model.red_recall_target,
+        set_confidence=domain.tier_model.set_confidence,
+    )
 
 
 def fit_tier_recipe(X: pd.DataFrame, y: np.ndarray, domain: Domain) -> TierModel:

@@ -244,6 +244,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "open_latest": ("查看最新评分", "Open the latest score"),
     "band_rise": ("风险等级上升", "Band rose"),
+    "needs_judgement": ("需人工研判", "Needs judgement"),
+    "needs_judgement_help": (
+        "模型在此把握不足：风险概率的区间跨越两个风险等级，或当事人的心理等级有不止一种可能。请结合案情研判。",
+        "The model cannot tell here: the interval of the probability reaches another band, or a "
+        "person's tier could be more than one. Weigh the case yourself.",
+    ),
+    "interval": (
+        "概率区间（依据以往同类案件）：{low} – {high}",
+        "Interval of the probability (from earlier cases like it): {low} – {high}",
+    ),
+    "tier_set": ("可能的等级(90%)", "Possible tiers (90%)"),
+    "tier_set_empty": ("无法判断", "none fits"),
     "band_rise_only": ("只看风险等级上升", "Band rose only"),
     "band_rise_help": (
         "新情况出现后重新评分，风险等级比上一次评分高。变化如下：",

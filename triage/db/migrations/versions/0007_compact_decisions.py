@@ -73,11 +73,14 @@ def _compact(response: dict, features: dict, lists: dict[str, list[str]]) -> dic
     }
     record["escalation"] = {
         **{k: escalation[k] for k in ("probability", "band", "base_value", "margin")},
-        **_explanation(escalation["factors"], lists[models["escalation"]]),
+        "interval": escalation.get("interval"),
+        "explanation": _explanation(escalation["factors"], lists[models["escalation"]]),
     }
+    record["needs_judgement"] = response.get("needs_judgement", False)
     record["persons"] = [
         {
             **{k: p[k] for k in ("person_id", "tier", "tier_source", "probabilities")},
+            "tier_set": p.get("tier_set"),
             "explanation": _explanation(p["factors"], lists[models["tier"]])
             if p["factors"]
             else None,
@@ -146,7 +149,7 @@ def downgrade() -> None:
     labels = feature_labels()
 
     def convert(row):
-        if "values" not in (row.response or {}).get("escalation", {}):
+        if "explanation" not in (row.response or {}).get("escalation", {}):
             return {"score_id": row.score_id, "response": row.response, "features": {}}
         scored = ScoredCase.from_record(row.response)
         names = lists[scored.models["escalation"]]
