@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.factories import random_tables, utc
 from tests.support.domain import SHIPPED_DOMAIN
+from tests.support.feud_city import feud_city
 from triage.contract import CASE_STATUSES, TABLES
 from triage.features import build_case_features, build_person_features, rule_tiers
 
@@ -46,14 +48,15 @@ def queries_up_to(tables, t, rng) -> pd.DataFrame:
 
 
 cities = st.builds(
-    lambda households, seed, day: (
-        random_tables(households, seed=seed, days=700),
+    lambda households, seed, day, cases: (
+        random_tables(households, seed=seed, days=700, cases_per_household=cases),
         START + pd.Timedelta(days=day, hours=seed % 24),
         seed,
     ),
     st.integers(2, 30),
     st.integers(0, 10_000),
     st.integers(30, 700),
+    st.sampled_from([1.0, 4.0]),  # 4: the same two households meet again in several cases
 )
 
 
@@ -65,6 +68,20 @@ def test_case_features_as_of_t_ignore_every_row_after_t(city):
     full = build_case_features(queries, scrambled_outcomes(tables, seed))
     truncated = build_case_features(queries, known_by(tables, t))
     pd.testing.assert_frame_equal(full, truncated)
+
+
+@pytest.mark.parametrize(
+    "t", ["2023-01-30T10:00", "2023-09-30T10:00", "2024-03-01T10:00", "2024-03-02T10:00"]
+)
+def test_a_feud_s_features_as_of_t_ignore_every_row_after_t(t):
+    """The features of the same two households, the calls' trend and the ladder's speed, at
+    moments on their windows' edges (the case-by-case answers: tests/support/feud_city.py)."""
+    tables, t = feud_city().tables(), utc(t)
+    queries = queries_up_to(tables, t, np.random.default_rng(0))
+    pd.testing.assert_frame_equal(
+        build_case_features(queries, scrambled_outcomes(tables, 0)),
+        build_case_features(queries, known_by(tables, t)),
+    )
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from tests.support.cities import generated_city
 from tests.support.domain import SHIPPED_DOMAIN
+from tests.support.feud_city import feud_city
 from triage import batch_scoring
 from triage.batch_scoring import score_cases
 from triage.cli import app
@@ -122,6 +123,19 @@ def test_hand_built_edge_cases_are_equal(spark, quarrel_city):
     assert_same_frame(
         build_person_features(persons, tables), person_features(persons, tables, spark=spark)
     )
+
+
+def test_pair_trend_and_climb_features_are_equal(spark):
+    """The ops of a feud (the same two households, the calls' trend, the fastest climb): each
+    case as of its opening, then all as of moments around the windows' edges."""
+    city = feud_city()
+    tables = city.tables()
+    moments = [None, "2024-03-01T10:00", "2024-03-06T10:00", "2024-05-30T10:00"]
+    points = pd.concat([city.cases_as_of(as_of=m) for m in moments], ignore_index=True)
+    expected = build_case_features(points, tables)
+    assert_same_frame(expected, case_features(points, tables, spark=spark))
+    assert expected["pair_prior_cases_ever"].max() == 2
+    assert expected["hh_fastest_climb_days_ever"].notna().any()
 
 
 def test_features_command_writes_the_same_frame_on_both_engines(spark, city, tmp_path):

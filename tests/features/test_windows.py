@@ -13,6 +13,7 @@ from triage.features.windows import (
     window_count,
     window_max,
     window_mean,
+    window_min,
 )
 
 events = st.lists(
@@ -33,9 +34,10 @@ def test_windows_match_a_loop(rows, asked, days):
     q_times = np.array([q[1] for q in asked], dtype=np.int64) * DAY_NS
     lo, hi = index.window(q_codes, q_times, days)
     sorted_values = index.sorted_values(values)
-    counts, maxima, means = (
+    counts, maxima, minima, means = (
         window_count(lo, hi),
         window_max(sorted_values, lo, hi),
+        window_min(sorted_values, lo, hi),
         window_mean(sorted_values, lo, hi),
     )
     last = last_position(lo, hi)
@@ -51,6 +53,7 @@ def test_windows_match_a_loop(rows, asked, days):
         present = [values[j] for j in inside if not np.isnan(values[j])]
         assert counts[i] == len(inside)
         assert np.isnan(maxima[i]) if not present else maxima[i] == max(present)
+        assert np.isnan(minima[i]) if not present else minima[i] == min(present)
         assert np.isnan(means[i]) if not present else np.isclose(means[i], np.mean(present))
         latest = max(inside, key=lambda j: (times[j], j)) if inside else None
         assert (last[i] == -1) if latest is None else index.order[last[i]] == latest

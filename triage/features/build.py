@@ -18,7 +18,7 @@ import pandas as pd
 from triage.config.domain import TierRule
 from triage.contract import TIMEZONE
 from triage.features.columns import NAT_NS, Columns, as_float, as_objects, take
-from triage.features.history import History
+from triage.features.history import History, household_pairs
 from triage.features.queries import Queries, compute
 from triage.features.registry import Feature, features_of
 from triage.features.windows import UTC_NS, last_position, to_ns
@@ -191,8 +191,10 @@ def point_columns(
 
 def case_columns(cases: Points) -> Columns:
     """The contract's case columns and ``as_of`` of ``cases`` as :data:`Columns` (what the features,
-    facts and warnings of a case read)."""
-    return point_columns(cases, CASE_COLUMNS_REQUIRED, CASE_COLUMNS_OPTIONAL)
+    facts and warnings of a case read), and the ``household_pair`` key of its two households."""
+    columns = point_columns(cases, CASE_COLUMNS_REQUIRED, CASE_COLUMNS_OPTIONAL)
+    pairs = household_pairs(columns["household_id"], columns["counterparty_household_id"])
+    return {**columns, "household_pair": pairs}
 
 
 def case_feature_arrays(

@@ -18,7 +18,7 @@ import pandas as pd
 from triage.features.columns import Columns, as_objects, columns_of, empty_columns
 from triage.features.registry import FEATURE_CONFIG, TIME_AND_ID
 from triage.features.text_scores import TEXT_SCORES
-from triage.features.windows import EventIndex, window_positions
+from triage.features.windows import DAY_NS, EventIndex, window_positions
 
 #: The columns each source keeps (everything else, including status/closed_at/PII, is dropped).
 SOURCE_COLUMNS = {
@@ -41,7 +41,21 @@ SOURCE_COLUMNS = {
     "psych_assessments": ["assessment_id", "person_id", "at", "tier"],
     "incidents": ["incident_id", "occurred_at", "household_id", "offence"],
 }
-_ID_KINDS = ("household_id", "case_id", "person_id", "assessment_id")
+_ID_KINDS = ("household_id", "case_id", "person_id", "assessment_id", "household_pair")
+#: Joins a case's two household ids into its ``household_pair`` key (a character no id holds).
+PAIR_SEPARATOR = "\x1f"
+
+
+def household_pairs(households, counterparties) -> np.ndarray:
+    """The unordered key of each (household, counterparty): the same whichever role each had;
+    None when either is missing."""
+    return np.array(
+        [
+            None if pd.isna(a) or pd.isna(b) else PAIR_SEPARATOR.join(sorted((a, b)))
+            for a, b in zip(as_objects(households), as_objects(counterparties))
+        ],
+        dtype=object,
+    )
 
 
 def _table(tables: Mapping[str, pd.DataFrame | Columns], name: str) -> Columns:
@@ -82,6 +96,16 @@ def _pairs_by_key(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.n
     hi = np.where(left_codes >= 0, np.searchsorted(sorted_codes, left_codes, side="right"), lo)
     left_rows, positions = window_positions(lo, hi)
     return left_rows, order[positions]
+
+
+def _mediations_of(mediations: Columns, cases: Columns, key: str) -> Columns:
+    """The mediations of ``cases`` keyed by their ``key``, with ``days_in_case``: days from the
+    case's opening to the mediation (how fast a case climbs the ladder)."""
+    event_rows, case_rows = _pairs_by_key(mediations["case_id"], cases["case_id"])
+    keyed = _rows(mediations, event_rows)
+    keyed[key] = cases[key][case_rows]
+    keyed["days_in_case"] = (keyed["at"] - cases["opened_at"][case_rows]) / DAY_NS
+    return keyed
 
 
 def _sorted_codes(ids: np.ndarray) -> np.ndarray:
@@ -179,11 +203,19 @@ class History:
             ),
         }
 
+        between = {
+            "case_id": cases["case_id"][as_counterparty],
+            "opened_at": cases["opened_at"][as_counterparty],
+            "household_pair": household_pairs(
+                cases["household_id"][as_counterparty],
+                cases["counterparty_household_id"][as_counterparty],
+            ),
+        }
+
         mediations = _table(tables, "mediation_events")
         mediations["level_rank"] = _ranked(mediations["level"], ranks["level"])
-        event_rows, involvement_rows = _pairs_by_key(mediations["case_id"], involvement["case_id"])
-        household_mediations = _rows(mediations, event_rows)
-        household_mediations["household_id"] = involvement["household_id"][involvement_rows]
+        household_mediations = _mediations_of(mediations, involvement, "household_id")
+        pair_mediations = _mediations_of(mediations, between, "household_pair")
 
         assessments = _table(tables, "psych_assessments")
         assessments["tier_rank"] = _ranked(assessments["tier"], ranks["tier"])
@@ -192,7 +224,9 @@ class History:
             ("hotline_calls", "household_id"): calls,
             ("incidents", "household_id"): _table(tables, "incidents"),
             ("cases", "household_id"): involvement,
+            ("cases", "household_pair"): between,
             ("mediation_events", "household_id"): household_mediations,
+            ("mediation_events", "household_pair"): pair_mediations,
             ("mediation_events", "case_id"): mediations,
             ("screenings", "person_id"): _table(tables, "screenings"),
             ("psych_assessments", "person_id"): assessments,

@@ -24,6 +24,8 @@ from triage.features.windows import (
     window_count,
     window_max,
     window_mean,
+    window_min,
+    window_positions,
 )
 
 
@@ -125,8 +127,27 @@ def _latest(values: np.ndarray, last: np.ndarray) -> np.ndarray:
     return take(values, last)
 
 
+def _extreme_without_own(
+    op: str,
+    values: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    row_ids: np.ndarray,
+    own_ids: np.ndarray,
+) -> np.ndarray:
+    """``max``/``min`` of each window's values, skipping the rows whose id is the query's own
+    (its own case's mediations are not "earlier"); NaN for none."""
+    query, position = window_positions(lo, hi)
+    kept = row_ids[position] != own_ids[query]
+    result = np.full(len(lo), np.nan)
+    reduce = np.fmax if op == "max" else np.fmin
+    reduce.at(result, query[kept], values[position[kept]])
+    return result
+
+
 def _history_op(feature: Feature, queries: Queries) -> np.ndarray:
-    """``count``/``max``/``mean``/``latest``/``latest_age_days`` over a window of source rows."""
+    """``count``/``trend``/``max``/``min``/``mean``/``latest``/``latest_age_days`` over a window of
+    source rows."""
     history, key_kind = queries.history, KEYED_BY[feature.side]
     codes = queries.codes(feature.query_key, key_kind)
     rows = history.rows(feature.source, key_kind, feature.where)
@@ -142,9 +163,19 @@ def _history_op(feature: Feature, queries: Queries) -> np.ndarray:
                 *queries.window(own, f"{feature.query_key}+{case_column}", pairs, feature.window)
             )
         return counts
+    if feature.op == "trend":
+        far, _ = queries.window(index, feature.query_key, codes, feature.reach)
+        recent, earlier = window_count(lo, hi), window_count(far, lo)
+        return np.log((1 + recent) / (1 + earlier * feature.window / feature.baseline))
     values = rows.floats(feature.value) if feature.value else np.full(len(index), np.nan)
+    if feature.op in ("max", "min") and feature.exclude:
+        query_column, source_column = feature.exclude
+        own = queries.codes(query_column, source_column)
+        return _extreme_without_own(feature.op, values, lo, hi, rows.ids(source_column), own)
     if feature.op == "max":
         return window_max(values, lo, hi)
+    if feature.op == "min":
+        return window_min(values, lo, hi)
     if feature.op == "mean":
         return window_mean(values, lo, hi)
     sorted_ids = excluded = None
@@ -229,7 +260,7 @@ def compute(feature: Feature, queries: Queries) -> np.ndarray:
         return values
     if feature.op in HISTORY_OPS:
         values = np.where(np.isnan(values), feature.fill, values)
-    if feature.side in ("household", "counterparty", "person"):
+    if feature.side != "case":
         # no such party (e.g. no counterparty): unknown, not 0
         values = np.where(queries.missing(feature.query_key), np.nan, values)
     return values

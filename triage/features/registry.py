@@ -6,7 +6,12 @@ Spark engine later agree by construction.  What each ``op`` means (``rows`` are 
 ``as_of`` and which pass ``where``):
 
 ``count``              number of rows (``exclude``: minus the rows of the query's own case)
-``max`` / ``mean``     of ``value`` over the rows, NaN when there are none
+``max`` / ``min``      of ``value`` over the rows, NaN when there are none (``exclude``: not
+                       reading the rows of the query's own case)
+``mean``               of ``value`` over the rows, NaN when there are none
+``trend``              ``log((1 + r) / (1 + b × window / baseline))``: ``r`` rows in the window,
+                       ``b`` in the ``baseline`` days before it; 0 when the rate holds, above 0
+                       when it rises, whatever the centre's usual volume
 ``latest``             ``value`` of the latest row (``exclude``: skipping the query's own row)
 ``latest_age_days``    days from the latest row to ``as_of``
 ``member_any``         1 if any member of the side's household has the ``value`` flag, 0 if
@@ -22,8 +27,11 @@ Spark engine later agree by construction.  What each ``op`` means (``rows`` are 
 
 Sides name the key: ``household`` and ``counterparty`` read ``household_id`` /
 ``counterparty_household_id`` of the case (``household_id`` of a person), ``case`` the case
-itself, ``person`` the person.  Under a household side, ``cases`` rows are all cases the
-household is a party to (either role) and ``mediation_events`` the mediations of those cases.
+itself, ``person`` the person, ``pair`` the case's two households as one unordered key
+(``household_pair``, none without a counterparty).  Under a household side, ``cases`` rows are
+all cases the household is a party to (either role) and ``mediation_events`` the mediations of
+those cases (with ``days_in_case``: days from the case's opening); under ``pair``, the cases
+between the same two households, in either role, and their mediations.
 """
 
 from __future__ import annotations
@@ -48,7 +56,9 @@ OPS = frozenset(
     {
         "count",
         "max",
+        "min",
         "mean",
+        "trend",
         "latest",
         "latest_age_days",
         "member_any",
@@ -75,13 +85,19 @@ KEYED_BY = {
     "counterparty": "household_id",
     "case": "case_id",
     "person": "person_id",
+    "pair": "household_pair",
 }
-HISTORY_OPS = frozenset({"count", "max", "mean", "latest", "latest_age_days", "member_latest_max"})
+HISTORY_OPS = frozenset(
+    {"count", "max", "min", "mean", "trend", "latest", "latest_age_days", "member_latest_max"}
+)
+#: Ops whose ``exclude`` the engines apply (``count`` subtracts, the others skip the rows).
+EXCLUDING_OPS = frozenset({"count", "max", "min", "latest", "latest_age_days"})
 SIDE_QUERY_KEYS = {
     "case": {
         "household": "household_id",
         "counterparty": "counterparty_household_id",
         "case": "case_id",
+        "pair": "household_pair",
     },
     "person": {"household": "household_id", "person": "person_id"},
 }
@@ -108,11 +124,17 @@ class Feature:
     exclude: tuple[str, str] | None = None  # (query column, source column)
     fill: float = math.nan
     categories: tuple[str, ...] = field(default=())
+    baseline: int | None = None  # ``trend``: days before the window it is compared with
 
     @property
     def query_key(self) -> str:
         """The column of the query frame whose value selects this feature's rows."""
         return SIDE_QUERY_KEYS[self.entity][self.side]
+
+    @property
+    def reach(self) -> int | None:
+        """How many days before ``as_of`` the feature reads rows (None: ever)."""
+        return None if self.window is None else self.window + (self.baseline or 0)
 
 
 def _window_texts(raw: dict) -> dict[str, dict]:
@@ -173,6 +195,7 @@ def _expand(family: dict, entity: Entity, config: dict, sets: dict) -> list[Feat
                 else None,
                 fill=float(spec["fill"]) if "fill" in spec else math.nan,
                 categories=categories,
+                baseline=spec.get("baseline"),
             )
         )
     return features
@@ -190,6 +213,10 @@ def _check(features: list[Feature]) -> None:
             raise ValueError(f"{f.name}: status/closed_at may never be features")
         if f.source not in TABLES:
             raise ValueError(f"{f.name}: unknown source table {f.source!r}")
+        if f.exclude and f.op not in EXCLUDING_OPS:
+            raise ValueError(f"{f.name}: {f.op} cannot exclude the query's own rows")
+        if (f.op == "trend") != (f.baseline is not None) or (f.op == "trend" and not f.window):
+            raise ValueError(f"{f.name}: a trend, and only a trend, has a window and a baseline")
 
 
 @lru_cache(maxsize=4)

@@ -145,16 +145,28 @@ def window_mean(sorted_values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np
         return np.where(present > 0, window_sum(sorted_values, lo, hi) / present, np.nan)
 
 
-def window_max(sorted_values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Largest non-missing value in each window, NaN for none (``fmax.reduceat`` over slices)."""
+def _reduce_slices(
+    reduce: np.ufunc, sorted_values: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> np.ndarray:
+    """``reduce`` (``fmax``/``fmin``) of each window's non-missing values, NaN for none."""
     if len(lo) == 0:
         return np.empty(0)
     padded = np.append(np.asarray(sorted_values, dtype=np.float64), np.nan)
     by_start = np.lexsort((hi, lo))
     bounds = np.column_stack([lo[by_start], hi[by_start]]).ravel()
     result = np.empty(len(lo))
-    result[by_start] = np.fmax.reduceat(padded, bounds)[::2]
+    result[by_start] = reduce.reduceat(padded, bounds)[::2]
     return np.where(hi > lo, result, np.nan)
+
+
+def window_max(sorted_values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Largest non-missing value in each window, NaN for none (``fmax.reduceat`` over slices)."""
+    return _reduce_slices(np.fmax, sorted_values, lo, hi)
+
+
+def window_min(sorted_values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Smallest non-missing value in each window, NaN for none."""
+    return _reduce_slices(np.fmin, sorted_values, lo, hi)
 
 
 def last_position(

@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType, DoubleType, StructField, StructType
 
 from triage.contract import TIMEZONE
-from triage.features.history import SOURCE_COLUMNS
+from triage.features.history import PAIR_SEPARATOR, SOURCE_COLUMNS
 from triage.features.registry import (
     FEATURE_CONFIG,
     HISTORY_OPS,
@@ -115,6 +115,22 @@ def with_description_signals(queries: DataFrame, text_model=None) -> DataFrame:
     )
 
 
+def household_pair(household: str, counterparty: str) -> Column:
+    """The unordered key of a case's two households (``history.household_pairs``)."""
+    first, second = F.col(household), F.col(counterparty)
+    return F.when(
+        first.isNotNull() & second.isNotNull(),
+        F.concat_ws(PAIR_SEPARATOR, F.least(first, second), F.greatest(first, second)),
+    )
+
+
+def _mediations_of(mediations: DataFrame, cases: DataFrame, key: str) -> DataFrame:
+    """The mediations of ``cases`` keyed by their ``key``, with ``days_in_case`` (from opening)."""
+    keyed = mediations.join(cases.select("case_id", key, "opened_at"), on="case_id")
+    days = _days_between(F.col("opened_at"), F.col("at"))
+    return keyed.withColumn("days_in_case", days).drop("opened_at")
+
+
 class SparkHistory:
     """The typed tables as the sources the registry names, keyed the way its sides need.
 
@@ -134,10 +150,16 @@ class SparkHistory:
             .select("call_id", "received_at", "channel", "household_id", "text")
         )
         cases = tables["cases"]
+        with_counterparty = cases.where(F.col("counterparty_household_id").isNotNull())
         involvement = cases.select("case_id", "opened_at", "household_id").unionByName(
-            cases.where(F.col("counterparty_household_id").isNotNull()).select(
+            with_counterparty.select(
                 "case_id", "opened_at", F.col("counterparty_household_id").alias("household_id")
             )
+        )
+        between = with_counterparty.select(
+            "case_id",
+            "opened_at",
+            household_pair("household_id", "counterparty_household_id").alias("household_pair"),
         )
         mediations = (
             tables["mediation_events"]
@@ -158,9 +180,12 @@ class SparkHistory:
                 "incidents",
             ),
             ("cases", "household_id"): _timed(involvement, "cases"),
+            ("cases", "household_pair"): _timed(between, "cases"),
             ("mediation_events", "household_id"): _timed(
-                mediations.join(involvement.select("case_id", "household_id"), on="case_id"),
-                "mediation_events",
+                _mediations_of(mediations, involvement, "household_id"), "mediation_events"
+            ),
+            ("mediation_events", "household_pair"): _timed(
+                _mediations_of(mediations, between, "household_pair"), "mediation_events"
             ),
             ("mediation_events", "case_id"): _timed(mediations, "mediation_events"),
             ("screenings", "person_id"): _timed(
@@ -180,10 +205,15 @@ def _excluded_column(feature: Feature) -> str:
     return f"_query_{feature.exclude[0]}"
 
 
-def _row_condition(feature: Feature) -> Column:
-    """The joined row counts for ``feature``: in its window, passing ``where``, not excluded."""
+def _row_condition(feature: Feature, before_window: bool = False) -> Column:
+    """The joined row counts for ``feature``: in its window (``before_window``: in the baseline
+    days before it), passing ``where``, not excluded."""
     condition = F.lit(True)
-    if feature.window is not None:
+    if before_window:
+        condition &= (F.col(TIME) <= F.col(AS_OF) - F.lit(feature.window * DAY_US)) & (
+            F.col(TIME) > F.col(AS_OF) - F.lit(feature.reach * DAY_US)
+        )
+    elif feature.window is not None:
         condition &= F.col(TIME) > F.col(AS_OF) - F.lit(feature.window * DAY_US)
     for column, allowed in feature.where:
         condition &= F.col(column).isin(list(allowed))
@@ -212,8 +242,16 @@ def _aggregate(feature: Feature) -> Column:
     counted = _row_condition(feature)
     if feature.op == "count":
         return F.count(F.when(counted, F.lit(1))).cast("double")
+    if feature.op == "trend":
+        recent = F.count(F.when(counted, F.lit(1)))
+        earlier = F.count(F.when(_row_condition(feature, before_window=True), F.lit(1)))
+        return F.log(
+            (F.lit(1.0) + recent) / (F.lit(1.0) + earlier * feature.window / feature.baseline)
+        )
     if feature.op == "max":
         return F.max(F.when(counted, _value(feature)))
+    if feature.op == "min":
+        return F.min(F.when(counted, _value(feature)))
     if feature.op == "mean":
         return F.avg(F.when(counted, _value(feature)))
     if feature.op == "latest":
@@ -225,9 +263,9 @@ def _aggregate(feature: Feature) -> Column:
 
 def _lower_bound(features: list[Feature]) -> Column:
     """Rows older than the widest window are never read (no bound when a feature looks back for ever)."""
-    if any(f.window is None for f in features):
+    if any(f.reach is None for f in features):
         return F.lit(True)
-    return F.col(TIME) > F.col(AS_OF) - F.lit(max(f.window for f in features) * DAY_US)
+    return F.col(TIME) > F.col(AS_OF) - F.lit(max(f.reach for f in features) * DAY_US)
 
 
 def _queries_by_key(queries: DataFrame, query_key: str, features: list[Feature]) -> DataFrame:
@@ -243,7 +281,8 @@ def _queries_by_key(queries: DataFrame, query_key: str, features: list[Feature])
 def _window_aggregates(
     features: list[Feature], queries: DataFrame, history: SparkHistory
 ) -> DataFrame:
-    """``count``/``max``/``mean``/``latest``/``latest_age_days`` of one (source, side): one range join."""
+    """``count``/``trend``/``max``/``min``/``mean``/``latest``/``latest_age_days`` of one
+    (source, side): one range join."""
     first = features[0]
     key = KEYED_BY[first.side]
     rows = history.source(first.source, key).withColumnRenamed(key, "_key")
@@ -383,7 +422,7 @@ def _finished(feature: Feature, value: Column) -> Column:
         return value.alias(feature.name)
     if feature.op in HISTORY_OPS and not math.isnan(feature.fill):
         value = F.coalesce(value, F.lit(feature.fill))
-    if feature.side in ("household", "counterparty", "person"):
+    if feature.side != "case":
         value = F.when(F.col(feature.query_key).isNull(), F.lit(None)).otherwise(value)
     return value.cast("double").alias(feature.name)
 
@@ -427,6 +466,9 @@ def build_case_features_spark(
             cases = cases.withColumn(
                 column, F.lit(None).cast("double" if column == "amount_cny" else "string")
             )
+    cases = cases.withColumn(
+        "household_pair", household_pair("household_id", "counterparty_household_id")
+    )
     return compute_features(features_of("case"), cases, SparkHistory(tables, text_model), "case_id")
 
 
