@@ -216,6 +216,7 @@ def decide(
         )
     ).rowcount
     if not decided:
+        session.refresh(dispute)
         raise NotOpen(f"dispute {dispute_id} was decided already ({dispute.status})")
     session.refresh(dispute)
     queued = _queue_rescores(session, dispute, key_id) if body.status == "found_wrong" else set()

@@ -107,8 +107,9 @@ def decide_dispute(
     state: StateDep,
 ) -> DisputeDecided:
     """`found_wrong`: scores leave the record out from now on, and every open case of its households
-    scored with it in view is re-scored without it (`rescored`; trigger `record_found_wrong`), in the
-    transaction of the decision or, without champions, once they load (`rescoring_skipped`).
+    scored with it in view is queued for a re-score in the decision's transaction, then re-scored
+    without it (`rescored`; trigger `record_found_wrong`), or, without champions, once they load
+    (`rescoring_skipped`).
     `upheld`: the record stands. A dispute is decided once (409)."""
     decided = record_disputes.decide_and_rescore(
         session, dispute_id, body, key.id, scorer=state.scorer, champions=state.champions
