@@ -178,9 +178,9 @@ def test_refusals_are_problems_that_never_echo_the_note(client, keys, assaulted)
     refused("/v1/records/incidents/I-W1/disputes", {**body, "note": "  "}, 422)
     refused("/v1/records/incidents/I-W1/disputes", body, 403, role="scorer")
     registered = dispute(client, keys)
+    second = refused("/v1/records/incidents/I-W1/disputes", body, 409)
     assert (
-        "already under dispute"
-        in refused("/v1/records/incidents/I-W1/disputes", body, 409)["detail"]
+        second["detail"] == f"record I-W1 of incidents is already under dispute {registered['id']}"
     )
     refused("/v1/disputes/999/decision", {"status": "found_wrong"}, 404)
     refused(f"/v1/disputes/{registered['id']}/decision", {"status": "deleted"}, 422)
