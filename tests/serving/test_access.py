@@ -46,6 +46,18 @@ ENDPOINTS = [
         "analyst",
         {404},
     ),
+    # "households" is no table whose records may be disputed: the key got past the role check
+    (
+        "POST",
+        "/v1/records/{table}/{record_id}/disputes",
+        {"reason": "duplicate", "note": "twice"},
+        "analyst",
+        {422},
+    ),
+    ("GET", "/v1/records/{table}/{record_id}/disputes", None, "analyst", {422}),
+    ("GET", "/v1/disputes", None, "analyst"),
+    ("GET", "/v1/disputes/{dispute_id}", None, "analyst", {404}),
+    ("POST", "/v1/disputes/{dispute_id}/decision", {"status": "upheld"}, "analyst", {404}),
     ("GET", "/v1/models", None, "analyst"),
     ("POST", "/v1/models/reload", None, "admin"),
     ("GET", "/v1/keys", None, "admin"),
@@ -75,6 +87,8 @@ def call(client, method, path, body, headers, score_id):
         table="households",
         review_id=999999,
         followup_id=999999,
+        record_id="I-404",
+        dispute_id=999999,
         key_id="000000000000",
     )
     return client.request(method, filled, json=body, headers=headers)

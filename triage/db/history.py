@@ -5,6 +5,10 @@ same typed values the validator produces for a dataset folder, so one feature co
 serves both batch and online scoring: ``read_tables`` gives typed frames (the workbench's
 timeline), ``read_history`` the same rows as the column arrays ``triage.features.History``
 reads (a pandas frame costs more to build than a household's history costs to read).
+
+``read_history`` leaves out the rows an analyst found wrong (``record_disputes``, docs/domain.md
+"Records people can contest"), so no score counts them; ``read_tables`` keeps them, so that the
+workbench can show them marked.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from sqlalchemy import (
     Engine,
     any_,
     bindparam,
+    exists,
     func,
     literal_column,
     null,
@@ -35,6 +40,7 @@ from sqlalchemy import (
 from triage.contract import TABLE_ORDER, TABLES, TYPED_DTYPES, empty_typed_frame
 from triage.db.engine import engine_for
 from triage.db.models import EXCHANGE_MODELS
+from triage.db.service_models import DISPUTABLE_TABLES, RecordDispute
 from triage.features.columns import Columns
 
 
@@ -58,7 +64,9 @@ def read_tables(
     have none).  Cases keep ``status``/``closed_at`` as exported: they are never features.
     PII columns are present but null unless ``include_pii``.  Rows are ordered by key.
     """
-    rows = _read(url_or_engine, household_ids, person_ids, as_of, include_pii)
+    rows = _read(
+        url_or_engine, household_ids, person_ids, as_of, include_pii, keep_found_wrong=True
+    )
     return {name: _typed_frame(name, table_rows) for name, table_rows in rows.items()}
 
 
@@ -72,9 +80,10 @@ def read_history(
     """The rows ``read_tables`` selects, as column arrays (``triage.features.columns.Columns``).
 
     Timestamps are int64 UTC nanoseconds, ids, codes and text objects (None when missing),
-    numbers and booleans float64 (NaN when missing).  PII columns are left out altogether.
+    numbers and booleans float64 (NaN when missing).  PII columns are left out altogether, and so
+    are rows found wrong (with a case found wrong go its mediation events).
     """
-    rows = _read(url_or_engine, household_ids, person_ids, as_of, include_pii=False)
+    rows = _read(url_or_engine, household_ids, person_ids, as_of, False, keep_found_wrong=False)
     return {name: _columns(name, table_rows) for name, table_rows in rows.items()}
 
 
@@ -84,8 +93,11 @@ def _read(
     person_ids: Collection[str] | None,
     as_of: pd.Timestamp | None,
     include_pii: bool,
+    *,
+    keep_found_wrong: bool,
 ) -> dict[str, list[tuple]]:
-    """Each table's rows (all contract columns, PII null unless ``include_pii``), in key order.
+    """Each table's rows (all contract columns, PII null unless ``include_pii``; rows found wrong
+    only with ``keep_found_wrong``), in key order.
 
     Through the driver's own cursor, with statements compiled once per dialect: SQLAlchemy's
     per-execution work (building, caching and compiling nine statements, an IN list rendered
@@ -105,7 +117,9 @@ def _read(
     with contextlib.closing(engine.raw_connection()) as connection:
         cursor = connection.cursor()
         for name in TABLE_ORDER:  # persons and cases are read before the tables that hang off them
-            query = _query(engine.dialect, name, scoped, cutoff is not None, include_pii)
+            query = _query(
+                engine.dialect, name, scoped, cutoff is not None, include_pii, keep_found_wrong
+            )
             cursor.execute(query.sql, query.parameters(values))
             rows[name] = cursor.fetchall()
             if name in ("persons", "cases"):
@@ -140,7 +154,14 @@ class _Query:
 
 
 @functools.lru_cache(maxsize=64)
-def _query(dialect: Dialect, name: str, scoped: bool, timed: bool, include_pii: bool) -> _Query:
+def _query(
+    dialect: Dialect,
+    name: str,
+    scoped: bool,
+    timed: bool,
+    include_pii: bool,
+    keep_found_wrong: bool,
+) -> _Query:
     table = EXCHANGE_MODELS[name].__table__
     spec = TABLES[name]
 
@@ -157,6 +178,8 @@ def _query(dialect: Dialect, name: str, scoped: bool, timed: bool, include_pii: 
         conditions.append(time_column <= bindparam("cutoff", type_=time_column.type))
     if scoped:
         conditions.append(_in_scope(name, table.c, functools.partial(_one_of, dialect=dialect)))
+    if not keep_found_wrong and name in DISPUTABLE_TABLES:
+        conditions.append(~_found_wrong(name, table.c[spec.key]))
     statement = select(*map(column, spec.columns)).where(*conditions).order_by(table.c[spec.key])
     compiled = statement.compile(dialect=dialect)
     return _Query(
@@ -164,6 +187,17 @@ def _query(dialect: Dialect, name: str, scoped: bool, timed: bool, include_pii: 
         positional=compiled.positional,
         names=tuple(compiled.positiontup or ()),
         cutoff=time_column.type.bind_processor(dialect) if time_column is not None else None,
+    )
+
+
+def _found_wrong(name: str, key: ColumnElement) -> ColumnElement[bool]:
+    """The row of ``name`` keyed ``key`` was found wrong.  The table name and status are written
+    into the SQL (constants), so the statement binds no parameter of its own."""
+    disputes = RecordDispute.__table__
+    return exists().where(
+        disputes.c.table_name == literal_column(f"'{name}'"),
+        disputes.c.record_id == key,
+        disputes.c.status == literal_column("'found_wrong'"),
     )
 
 

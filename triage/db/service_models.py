@@ -1,4 +1,4 @@
-"""Tables the scoring service writes: decisions, reviews, follow-up visits, API keys and the audit log.
+"""Tables the scoring service writes: decisions, reviews, visits, disputed records, keys, audit.
 
 A decision row is the whole record of one score (request, scores, feature values and
 contributions, route, model versions) so that an analyst or an auditor can see later exactly
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from triage.db.base import Base
@@ -225,3 +225,55 @@ class PendingRescore(Base):
     key_id: Mapped[str | None] = mapped_column(
         ForeignKey("api_keys.id"), nullable=True, doc="the key whose ingest queued it"
     )
+
+
+#: The exchange tables whose rows feed features and may be disputed (households and persons are
+#: registers, corrected at their source).
+DISPUTABLE_TABLES = (
+    "hotline_calls",
+    "cases",
+    "mediation_events",
+    "screenings",
+    "psych_assessments",
+    "incidents",
+)
+#: What happens to a dispute: registered, then decided one way or the other.
+DISPUTE_STATUSES = ("disputed", "found_wrong", "upheld")
+
+
+class RecordDispute(Base):
+    """A caseworker's word that an exchange row is wrong, and what an analyst decided about it.
+
+    The row itself is never changed or deleted: a row ``found_wrong`` is left out of every history
+    the service scores from (``triage.db.history.read_history``).  At most one dispute per row is
+    open or found wrong at a time (the partial unique index); an ``upheld`` one may be followed by
+    another.  ``note`` and ``decision_note`` are free text that may name people: they are kept here
+    for analysts and go into no log, audit entry or ``changes`` line.
+    """
+
+    __tablename__ = "record_disputes"
+    __table_args__ = (
+        Index(
+            "ix_record_disputes_live_record",
+            "table_name",
+            "record_id",
+            unique=True,
+            sqlite_where=text("status != 'upheld'"),
+            postgresql_where=text("status != 'upheld'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    table_name: Mapped[str] = mapped_column(String(32), doc="the exchange table, e.g. 'incidents'")
+    record_id: Mapped[str] = mapped_column(Id, doc="the row's key in that table")
+    households: Mapped[str] = mapped_column(
+        Text, doc="';'-wrapped households the row concerns, e.g. ';H-1;H-2;'"
+    )
+    status: Mapped[str] = mapped_column(Code, doc="'disputed', then 'found_wrong' or 'upheld'")
+    reason: Mapped[str] = mapped_column(Code)
+    note: Mapped[str] = mapped_column(Text)
+    registered_by_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    decided_by_key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    decision_note: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -21,7 +21,6 @@ from contextlib import suppress
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from triage.config import Domain
@@ -34,7 +33,7 @@ from triage.db.service_models import Decision
 from triage.decisions.audit import record
 from triage.decisions.champions import ChampionStore
 from triage.decisions.followups import plan
-from triage.decisions.outbox import drain, pending_count, queue
+from triage.decisions.outbox import drain, drain_queued, pending_count, queue, waiting_reason
 from triage.decisions.rescoring import events_of, news_in, targets_for
 from triage.decisions.scoring import Scorer
 from triage.decisions.types import IngestResult, QuarantinedRow
@@ -119,14 +118,6 @@ class Consequences:
             session.flush()
 
 
-def _skipped(champions: ChampionStore | None, waiting: int) -> str:
-    why = f" ({champions.last_error})" if champions is not None and champions.last_error else ""
-    return (
-        f"{waiting} open cases wait for re-scoring: no champion models are loaded{why}; "
-        "they are re-scored once champions are loaded"
-    )
-
-
 def ingest_rows(
     url: str,
     engine: Engine,
@@ -204,22 +195,8 @@ def ingest_rows(
         quarantined=sorted(quarantined, key=lambda q: q.row),
         followups_planned=consequences.followups_planned,
     )
-    if not consequences.queued:
-        return outcome
-    if champions is None or not champions.ready:
-        return outcome.model_copy(
-            update={"rescoring_skipped": _skipped(champions, len(consequences.queued))}
-        )
-    try:
-        rescored = drain(engine, scorer, champions, cases=consequences.queued)
-    except SQLAlchemyError as exc:  # stored, and pending: the next drain re-scores them
-        return outcome.model_copy(
-            update={
-                "rescoring_skipped": f"{len(consequences.queued)} open cases wait for "
-                f"re-scoring: the database failed ({type(exc).__name__})"
-            }
-        )
-    return outcome.model_copy(update={"rescored": rescored})
+    rescored, skipped = drain_queued(engine, scorer, champions, consequences.queued)
+    return outcome.model_copy(update={"rescored": rescored, "rescoring_skipped": skipped})
 
 
 def load_dataset(
@@ -257,6 +234,6 @@ def load_dataset(
     with suppress(Exception):  # nothing promoted yet, or the registry is unreachable: say so
         champions.reload()
     if not champions.ready:
-        return counts, {**followed, "rescoring_skipped": _skipped(champions, waiting)}
+        return counts, {**followed, "rescoring_skipped": waiting_reason(champions, waiting)}
     followed["rescored"] = len(drain(engine, Scorer(settings, engine), champions))
     return counts, followed

@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from triage.db.service_models import PendingRescore
@@ -92,6 +93,33 @@ def queue(session: Session, targets: list[Target], key_id: str | None) -> set[st
         rows,
     )
     return set(by_case)
+
+
+def waiting_reason(champions: ChampionStore | None, waiting: int) -> str:
+    """Why ``waiting`` queued re-scores were not done: no champion is loaded."""
+    why = f" ({champions.last_error})" if champions is not None and champions.last_error else ""
+    return (
+        f"{waiting} open cases wait for re-scoring: no champion models are loaded{why}; "
+        "they are re-scored once champions are loaded"
+    )
+
+
+def drain_queued(
+    engine: Engine, scorer, champions: ChampionStore | None, cases: set[str]
+) -> tuple[list[Rescored], str | None]:
+    """Re-score ``cases`` just queued and committed: the re-scores, and why they wait, if they do
+    (no champion loaded, or the database failed: they stay pending for the next drain)."""
+    if not cases:
+        return [], None
+    if champions is None or not champions.ready:
+        return [], waiting_reason(champions, len(cases))
+    try:
+        return drain(engine, scorer, champions, cases=cases), None
+    except SQLAlchemyError as exc:
+        return [], (
+            f"{len(cases)} open cases wait for re-scoring: the database failed "
+            f"({type(exc).__name__})"
+        )
 
 
 def pending_count(engine: Engine) -> int:

@@ -32,6 +32,7 @@ from triage.contract import (
     Band,
     Tier,
 )
+from triage.db.service_models import DISPUTABLE_TABLES
 from triage.routing import Priority, Route
 
 
@@ -248,7 +249,8 @@ class DecisionHistory(BaseModel):
     trigger: str = Field(
         "request",
         description="'request' (a score call), 'event:<table>' (new data arrived "
-        "for the household) or 'followup' (a follow-up visit)",
+        "for the household), 'followup' (a follow-up visit) or 'record_found_wrong' (a record "
+        "of the household was found wrong)",
     )
     previous_score_id: str | None = Field(None, description="the decision this one re-scores")
     band_rise: bool = Field(False, description="the band is higher than the previous decision's")
@@ -392,6 +394,61 @@ class VisitOut(FollowupOut):
     rescored: Rescored | None = None
 
 
+DisputableTable = Literal[DISPUTABLE_TABLES]  # type: ignore[valid-type]
+DisputeReason = Literal["wrong_household", "wrong_person", "not_this_family", "duplicate", "other"]
+
+
+class DisputeIn(Incoming):
+    reason: DisputeReason = Field(description="why the record is thought wrong, as a code")
+    note: Annotated[Note, Field(min_length=1)] = Field(
+        description="who raised it and what they said; free text kept for analysts only"
+    )
+
+    @model_validator(mode="after")
+    def _said(self) -> "DisputeIn":
+        if not self.note.strip():
+            raise ValueError("a dispute needs a note saying who raised it and why")
+        return self
+
+
+class DisputeDecisionIn(Incoming):
+    status: Literal["found_wrong", "upheld"] = Field(
+        description="'found_wrong': scores leave the record out from now on; 'upheld': it stands"
+    )
+    note: Note | None = Field(None, description="how it was checked")
+
+
+class RecordDisputeOut(BaseModel):
+    id: int
+    table: DisputableTable
+    record_id: str
+    households: list[str] = Field(description="the households the record concerns")
+    status: Literal["disputed", "found_wrong", "upheld"]
+    reason: DisputeReason
+    note: str
+    registered_by_key_id: str
+    registered_at: datetime
+    decided_by_key_id: str | None = None
+    decided_at: datetime | None = None
+    decision_note: str | None = None
+
+
+class DisputeDecided(RecordDisputeOut):
+    rescored: list[Rescored] = Field(
+        [], description="open cases of the households concerned, re-scored without the record"
+    )
+    rescoring_skipped: str | None = Field(
+        None, description="why open cases were not re-scored yet, when they were not"
+    )
+
+
+class DisputePage(BaseModel):
+    items: list[RecordDisputeOut]
+    total: int
+    limit: int
+    offset: int
+
+
 class TimelineDecision(DecisionHistory):
     score_id: str
     as_of: datetime
@@ -406,12 +463,16 @@ class TimelineDecision(DecisionHistory):
 
 class TimelineEntry(BaseModel):
     at: datetime = Field(
-        description="when it happened: decided, reviewed (or confirmed), visit due or done"
+        description="when it happened: decided, reviewed (or confirmed), visit due or done, "
+        "record disputed or its dispute decided"
     )
-    type: Literal["decision", "review", "followup"]
+    type: Literal["decision", "review", "followup", "record_dispute"]
     decision: TimelineDecision | None = None
     review: ReviewOut | None = None
     followup: FollowupOut | None = None
+    record_dispute: RecordDisputeOut | None = Field(
+        None, description="a record of the case's households disputed, found wrong or upheld"
+    )
 
 
 class Timeline(BaseModel):

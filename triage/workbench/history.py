@@ -1,7 +1,8 @@
 """The households' history as the model saw it: calls, cases, mediations and incidents up to ``as_of``.
 
 Read through ``read_tables`` (the scorer's own history adapter), so the timeline shows exactly
-the records the score could use and nothing later.  Person-table PII is never read; free
+the records the score could use and nothing later, with the records found wrong since, which the
+case page marks.  Person-table PII is never read; free
 texts are cut short and long digit runs (telephone or ID numbers typed into a note) masked.
 """
 
@@ -30,6 +31,13 @@ class Event:
     detail: str  # a second code (call category, mediation outcome) or ""
     text: str  # truncated, digits masked
     ref: str  # the record's case id where it has one
+    table: str  # the exchange table and the row's key, which a dispute names
+    record_id: str
+
+    @property
+    def record(self) -> str:
+        """The record as the dispute form names it: ``<table>/<record id>``."""
+        return f"{self.table}/{self.record_id}"
 
 
 def mask_digits(text: str) -> str:
@@ -65,7 +73,17 @@ def timeline(
             _opt(call.person_id), "household"
         )
         events.append(
-            Event(call.received_at, "call", side, call.channel, call.category, _clip(call.text), "")
+            Event(
+                call.received_at,
+                "call",
+                side,
+                call.channel,
+                call.category,
+                _clip(call.text),
+                "",
+                "hotline_calls",
+                call.call_id,
+            )
         )
     case_side = {}
     for case in tables["cases"].itertuples():
@@ -83,6 +101,8 @@ def timeline(
                     "",
                     _clip(case.description),
                     case.case_id,
+                    "cases",
+                    case.case_id,
                 )
             )
     for event in tables["mediation_events"].itertuples():
@@ -95,6 +115,8 @@ def timeline(
                 event.outcome,
                 _clip(event.note),
                 event.case_id,
+                "mediation_events",
+                event.event_id,
             )
         )
     for incident in tables["incidents"].itertuples():
@@ -107,6 +129,8 @@ def timeline(
                 "",
                 "",
                 _opt(incident.case_id),
+                "incidents",
+                incident.incident_id,
             )
         )
     events.sort(key=lambda e: e.at, reverse=True)

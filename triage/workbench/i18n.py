@@ -199,6 +199,43 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "visit_note_required": ("回访须填写情况说明。", "A visit needs a note of what it found."),
     "visit_outcome_required": ("请选择回访结果。", "Choose the visit's outcome."),
+    "record_disputes": ("记录异议", "Disputed records"),
+    "record_disputes_help": (
+        "当事人或工作人员认为某条记录有误（例如警情关联错了户、来电说的是另一家）时在此登记。"
+        "记录不会被删除；认定有误后，评分不再计入该记录，涉及的未结案件重新评分。",
+        "When a person or a caseworker says a record is wrong (a police record linked to the "
+        "wrong household, a call about another family), register it here. The record is never "
+        "deleted; once it is found wrong, scores leave it out and the open cases it touched are "
+        "re-scored.",
+    ),
+    "dispute_record": ("有异议的记录", "Record disputed"),
+    "dispute_reason": ("异议理由", "Reason"),
+    "dispute_note": ("说明（谁提出、为什么）", "Note: who raised it and why"),
+    "submit_dispute": ("登记异议", "Register the dispute"),
+    "dispute_saved": ("异议已登记，待核实。", "Dispute registered; it waits for a decision."),
+    "dispute_found_wrong": (
+        "已认定记录有误：评分不再计入该记录，涉及的未结案件已重新评分。",
+        "Record found wrong: scores leave it out, and the open cases it touched were re-scored.",
+    ),
+    "dispute_upheld": ("已维持该记录。", "The record stands."),
+    "dispute_record_required": ("请选择有异议的记录。", "Choose the record disputed."),
+    "dispute_reason_required": ("请选择异议理由。", "Choose a reason."),
+    "dispute_note_required": (
+        "异议须说明谁提出、为什么。",
+        "A dispute needs a note of who raised it and why.",
+    ),
+    "dispute_exists": (
+        "该记录已有待核实或已认定有误的异议。",
+        "This record already has a dispute that is open or found it wrong.",
+    ),
+    "dispute_invalid": ("异议内容无效。", "The dispute is not valid."),
+    "dispute_decided": ("该异议已处理。", "This dispute was decided already."),
+    "mark_found_wrong": ("认定有误", "Found wrong"),
+    "mark_upheld": ("维持记录", "Uphold the record"),
+    "decision_note": ("核实说明（可不填）", "How it was checked (optional)"),
+    "registered_by": ("登记人密钥", "Registered by key"),
+    "decided_by": ("处理人密钥", "Decided by key"),
+    "no_disputes": ("暂无记录异议。", "No disputed records."),
     "choose": ("请选择", "Choose"),
     "four_eyes_hint": (
         "可以自由增加单位或提高紧急程度；取消规则要求的单位或降低其紧急程度，须由另一位分析员确认（四眼原则）。",
@@ -591,12 +628,36 @@ VOCABULARY: dict[str, dict[str, tuple[str, str]]] = {
         "event:mediation_events": ("调解未果后重新评分", "re-scored after a failed mediation"),
         "event:screenings": ("新量表筛查后重新评分", "re-scored after a screening"),
         "event:psych_assessments": ("新心理评估后重新评分", "re-scored after an assessment"),
+        "record_found_wrong": (
+            "记录认定有误后重新评分",
+            "re-scored after a record was found wrong",
+        ),
     },
     "event": {
         "call": ("来电", "call"),
         "case": ("纠纷案件", "case"),
         "mediation": ("调解", "mediation"),
         "incident": ("警情", "police incident"),
+    },
+    "record_table": {
+        "hotline_calls": ("来电", "call"),
+        "cases": ("纠纷案件", "case"),
+        "mediation_events": ("调解", "mediation"),
+        "screenings": ("量表筛查", "screening"),
+        "psych_assessments": ("心理评估", "assessment"),
+        "incidents": ("警情", "police incident"),
+    },
+    "dispute_status": {
+        "disputed": ("有异议，待核实", "disputed, awaiting a decision"),
+        "found_wrong": ("已认定有误，不计入评分", "found wrong, left out of scores"),
+        "upheld": ("已维持", "upheld"),
+    },
+    "dispute_reason": {
+        "wrong_household": ("关联户错误", "linked to the wrong household"),
+        "wrong_person": ("关联人员错误", "linked to the wrong person"),
+        "not_this_family": ("说的是另一家", "about another family"),
+        "duplicate": ("重复记录", "a duplicate"),
+        "other": ("其他", "other"),
     },
 }
 

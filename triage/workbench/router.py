@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from triage.contract import DISPUTE_TYPES, LOCAL_ZONE
 from triage.decisions.champions import NoChampions
 from triage.decisions.keys import TooManyFailures
+from triage.decisions.record_disputes import REASONS as DISPUTE_REASONS
 from triage.web import ServiceDep, SessionDep, client_address
 from triage.workbench import csrf, plots, views
 from triage.workbench.auth import (
@@ -144,6 +145,9 @@ SAVED = {
     "confirmed": "review_confirmed",
     "rejected": "review_rejected",
     "visit": "visit_saved",
+    "dispute": "dispute_saved",
+    "found_wrong": "dispute_found_wrong",
+    "upheld": "dispute_upheld",
 }
 
 
@@ -196,6 +200,7 @@ def case_response(
         teams=sorted(state.scorer.teams),
         horizon_days=state.settings.horizon_days,
         outcomes=state.settings.domain.followups.outcomes,
+        dispute_reasons=DISPUTE_REASONS,
         page_path=f"/ui/cases/{score_id}",
         **context,
     )
@@ -360,6 +365,52 @@ def visit(
     session.commit()
     shown = done.rescored.score_id if done.rescored else score_id
     return RedirectResponse(f"/ui/cases/{shown}?saved=visit", status_code=303)
+
+
+@router.post("/cases/{score_id}/disputes", dependencies=CSRF)
+def dispute_record(
+    request: Request,
+    score_id: str,
+    key: AnalystSession,
+    session: SessionDep,
+    record: Annotated[str, Form(max_length=200)] = "",
+    reason: Annotated[str, Form(max_length=32)] = "",
+    note: Annotated[str, Form(max_length=10_000)] = "",
+) -> Response:
+    """Register a dispute of one of the households' records, as the API does."""
+    try:
+        views.submit_dispute(session, record, reason, note, key.id)
+    except views.ReviewRejected as rejected:
+        return refused(
+            request, score_id, rejected, "dispute", session, record=record, reason=reason, note=note
+        )
+    session.commit()
+    return RedirectResponse(f"/ui/cases/{score_id}?saved=dispute", status_code=303)
+
+
+@router.post("/cases/{score_id}/disputes/{dispute_id}", dependencies=CSRF)
+def decide_dispute(
+    request: Request,
+    score_id: str,
+    dispute_id: int,
+    key: AnalystSession,
+    session: SessionDep,
+    state: ServiceDep,
+    status: Annotated[str, Form(max_length=32)] = "",
+    note: Annotated[str, Form(max_length=10_000)] = "",
+) -> Response:
+    """Find a disputed record wrong or uphold it, as the API does; the case's re-score, if any, opens."""
+    try:
+        decided = views.decide_dispute(
+            session, dispute_id, status, note, key.id, state.scorer, state.champions
+        )
+    except views.ReviewRejected as rejected:
+        return refused(request, score_id, rejected, f"dispute-{dispute_id}", session, note=note)
+    if decided is None:
+        return render(request, "not_found.html", status=404, key=key)
+    case_id = views.case_of(session, score_id)
+    shown = next((r.score_id for r in decided.rescored if r.case_id == case_id), score_id)
+    return RedirectResponse(f"/ui/cases/{shown}?saved={decided.status}", status_code=303)
 
 
 @router.get("/overrides")

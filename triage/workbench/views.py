@@ -22,16 +22,28 @@ from sqlalchemy.orm import Session
 
 from triage.config.domain import Domain, Followups
 from triage.contract import BANDS, FIRST_YEAR, LAST_YEAR, LOCAL_ZONE
-from triage.db.service_models import Decision
-from triage.decisions import capacity, followups, override_analytics, queue, reviews, stored
+from triage.db.service_models import DISPUTABLE_TABLES, Decision
+from triage.decisions import (
+    capacity,
+    followups,
+    override_analytics,
+    queue,
+    record_disputes,
+    reviews,
+    stored,
+)
 from triage.decisions.champions import ChampionStore
 from triage.decisions.timeline import timeline as decision_timeline
 from triage.decisions.types import (
     Band,
     ConfirmIn,
+    DisputeDecided,
+    DisputeDecisionIn,
+    DisputeIn,
     DisputeType,
     FollowupOut,
     QueueItem,
+    RecordDisputeOut,
     ReviewIn,
     ReviewOut,
     StoredScore,
@@ -247,6 +259,8 @@ class CaseView:
     timeline: list[TimelineEntry]  # the case's decisions, reviews and visits, oldest first
     latest_score_id: str  # the case's newest decision (this one, unless re-scored since)
     followups: list[FollowupOut]
+    disputes: list[RecordDisputeOut]  # of the households' records, newest first
+    disputed: dict[str, str]  # "<table>/<record id>" → its latest dispute's status
 
 
 def case_view(
@@ -273,6 +287,7 @@ def case_view(
     )
     entries = decision_timeline(session, score.case_id, followup_rules, now).entries
     decided = [e.decision for e in entries if e.type == "decision"]
+    disputes = [e.record_dispute for e in entries if e.type == "record_dispute"]
     return CaseView(
         score=score,
         chart=waterfall(score.escalation.model_dump(), t),
@@ -290,6 +305,10 @@ def case_view(
         followups=sorted(
             (e.followup for e in entries if e.type == "followup"), key=lambda f: f.due_at
         ),
+        disputes=sorted(disputes, key=lambda d: d.id, reverse=True),
+        disputed={
+            f"{d.table}/{d.record_id}": d.status for d in sorted(disputes, key=lambda d: d.id)
+        },
     )
 
 
@@ -390,6 +409,49 @@ def record_visit(
         )
     except (ValidationError, followups.UnknownOutcome, followups.AlreadyVisited) as exc:
         raise _invalid(exc) from exc
+
+
+def case_of(session: Session, score_id: str) -> str | None:
+    decision = session.get(Decision, score_id)
+    return None if decision is None else decision.case_id
+
+
+def submit_dispute(
+    session: Session, record: str, reason: str, note: str, key_id: str
+) -> RecordDisputeOut:
+    """Register a dispute of ``record`` (``<table>/<record id>``, as the form names it) as
+    ``POST /v1/records/{table}/{record_id}/disputes`` does."""
+    table, _, record_id = record.partition("/")
+    if table not in DISPUTABLE_TABLES or not record_id:
+        raise ReviewRejected("dispute_record_required")
+    if not reason:
+        raise ReviewRejected("dispute_reason_required")
+    if not note.strip():
+        raise ReviewRejected("dispute_note_required")
+    try:
+        return record_disputes.register(
+            session, table, record_id, DisputeIn(reason=reason, note=note.strip()), key_id
+        )
+    except record_disputes.AlreadyDisputed as exc:
+        raise ReviewRejected("dispute_exists") from exc
+    except (ValidationError, record_disputes.UnknownRecord) as exc:
+        raise ReviewRejected("dispute_invalid") from exc
+
+
+def decide_dispute(
+    session: Session, dispute_id: int, status: str, note: str, key_id: str, scorer, champions
+) -> DisputeDecided | None:
+    """Decide a dispute as ``POST /v1/disputes/{id}/decision`` does: found wrong, the open cases of
+    its households are re-scored without the record."""
+    try:
+        body = DisputeDecisionIn(status=status, note=note.strip() or None)
+        return record_disputes.decide_and_rescore(
+            session, dispute_id, body, key_id, scorer=scorer, champions=champions
+        )
+    except record_disputes.NotOpen as exc:
+        raise ReviewRejected("dispute_decided") from exc
+    except ValidationError as exc:
+        raise ReviewRejected("dispute_invalid") from exc
 
 
 #: Where a training run's metric came from, as it prefixes the metric's name (the model's own has no prefix).

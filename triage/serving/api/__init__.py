@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from triage.decisions.champions import NoChampions
 from triage.decisions.followups import AlreadyVisited, UnknownOutcome
 from triage.decisions.idempotency import IdempotencyConflict
+from triage.decisions.record_disputes import AlreadyDisputed, NotOpen, UnknownRecord
 from triage.decisions.reviews import NoteRequired, NotPending, SameAnalyst, UnknownTeams
 from triage.routing import RoutingUnavailable
 from triage.serving.api import (
@@ -19,6 +20,7 @@ from triage.serving.api import (
     ingest,
     ops,
     overrides,
+    records,
     scoring,
     teams,
     timeline,
@@ -34,6 +36,9 @@ REFUSALS: dict[type[Exception], int] = {
     UnknownOutcome: 422,
     AlreadyVisited: 409,
     IdempotencyConflict: 409,
+    UnknownRecord: 404,
+    AlreadyDisputed: 409,
+    NotOpen: 409,
 }
 
 
@@ -51,7 +56,18 @@ def mount_api(app: FastAPI) -> None:
             request, 503, f"no champion models are loaded: {exc}", headers={"Retry-After": "30"}
         )
 
-    for module in (scoring, decisions, timeline, followups, teams, overrides, ingest, admin, ops):
+    for module in (
+        scoring,
+        decisions,
+        timeline,
+        followups,
+        records,
+        teams,
+        overrides,
+        ingest,
+        admin,
+        ops,
+    ):
         app.include_router(module.router)
     _document_problems(app)
 
