@@ -162,6 +162,7 @@ def run(url: str, data: Path, home: Path, args) -> None:
             copy += 1
             grow(url, copy, start)
             count += len(seeds)
+        migrate(url)  # as `triage serve` does at start: on SQLite, the planner's statistics
         if engine_for(url).dialect.name == "postgresql":
             with (
                 engine_for(url)
