@@ -1,7 +1,7 @@
 """A scored case as a typed object, its compact stored record, and the labelled answer users read.
 
 The scorer returns :class:`ScoredCase`.  The decisions table keeps :meth:`ScoredCase.record`: the
-numbers in the model version's feature order and no labels (under 3 KB, where the labelled answer
+numbers in the model version's feature order and no labels (about 3 KB, where the labelled answer
 is about 30).  :func:`answer` turns either back into the ``ScoreResponse`` JSON, with the feature
 list of the version that scored it (``model_feature_lists``) and the registry's labels, so a stored
 decision is shown exactly as it was answered.
@@ -107,7 +107,7 @@ class ScoredCase:
     route: Route
     models: dict[str, str]
     warnings: list[str]
-    needs_judgement: bool = False  # see triage.decisions.scoring.needs_judgement
+    needs_judgement: bool = False  # the model cannot tell (see triage.decisions.scoring)
     request: ScoreRequest | None = None
     withheld: frozenset[str] = field(default_factory=frozenset)
     raw_values_removed_at: str | None = None
