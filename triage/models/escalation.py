@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 
 import lightgbm as lgb
 import numpy as np
@@ -138,7 +139,8 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
         self.calibrator_ = LogisticRegression(C=1e4).fit(margin.reshape(-1, 1), margin_y)
         p_held_out = self._calibrate(margin)
         self.band_thresholds_ = self._band_thresholds(p_held_out)
-        self.venn_abers_ = VennAbers().fit(_two_columns(p_held_out), margin_y)
+        with _quiet_venn_abers():
+            self.venn_abers_ = VennAbers().fit(_two_columns(p_held_out), margin_y)
         return self
 
     @property
@@ -191,8 +193,7 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
         venn_abers = getattr(self, "venn_abers_", None)
         if venn_abers is None:
             return None
-        with warnings.catch_warnings():  # the library's nanmin over a single row's empty slice
-            warnings.simplefilter("ignore", RuntimeWarning)
+        with _quiet_venn_abers():
             return venn_abers.predict_proba(_two_columns(np.asarray(p, dtype=np.float64)))[1]
 
     def _matrix(self, X, matrix: np.ndarray | None) -> np.ndarray:
@@ -220,6 +221,14 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
     def _band_thresholds(self, p_calibration: np.ndarray) -> dict[str, float]:
         shares = self.band_top_shares or {"critical": 0.05, "high": 0.15, "medium": 0.40}
         return {band: float(np.quantile(p_calibration, 1.0 - shares[band])) for band in BANDS[1:]}
+
+
+@contextmanager
+def _quiet_venn_abers():
+    """The library takes a nanmin over slices that may be empty, which numpy warns of; harmless."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 def _two_columns(p: np.ndarray) -> np.ndarray:
