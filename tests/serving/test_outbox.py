@@ -8,17 +8,16 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from fastapi.testclient import TestClient
 
 from tests.support.service import auth
 from tests.support.outbox import (
+    service_without_champions,
     NEW_ROWS,
     TOUCHED,
     open_case_requests,
     pending_cases,
     rescores_per_case,
 )
-from triage.app import create_app
 from triage.decisions import outbox
 from triage.decisions.champions import ChampionStore
 
@@ -73,16 +72,7 @@ def test_two_ingests_of_the_same_rows_at_once_rescore_each_case_once(client, key
 @pytest.fixture
 def unready(settings, champions, monkeypatch):
     """A second service on the same database whose registry has no champion until ``promote()``."""
-    promoted = []
-
-    def load(_settings):
-        if not promoted:
-            raise LookupError("no champion is promoted")
-        return champions
-
-    monkeypatch.setattr("triage.app.load_champions", load)
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
-        client.promote = lambda: promoted.append(True)
+    with service_without_champions(settings, champions, monkeypatch) as client:
         yield client
 
 

@@ -7,12 +7,10 @@ from __future__ import annotations
 import logging
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from tests.support.outbox import pending_cases
+from tests.support.outbox import pending_cases, service_without_champions
 from tests.support.service import auth, case_request, ingest, score
-from triage.app import create_app
 from triage.db import engine_for
 
 #: Free text a dispute's note may hold: a name and a telephone number, which nothing else may echo.
@@ -194,20 +192,12 @@ def test_refusals_are_problems_that_never_echo_the_note(client, keys, assaulted)
 def test_without_champions_the_rescores_wait_in_the_outbox_until_champions_load(
     settings, champions, keys, assaulted, monkeypatch
 ):
-    promoted = []
-
-    def load(_settings):
-        if not promoted:
-            raise LookupError("no champion is promoted")
-        return champions
-
-    monkeypatch.setattr("triage.app.load_champions", load)
-    with TestClient(create_app(settings), raise_server_exceptions=False) as unready:
+    with service_without_champions(settings, champions, monkeypatch) as unready:
         registered = dispute(unready, keys)
         decided = decide(unready, keys, registered["id"], "found_wrong")
         assert decided["rescored"] == [] and "wait for re-scoring" in decided["rescoring_skipped"]
         assert pending_cases(settings.db_url) == {"C-W1", "C-W2"}
-        promoted.append(True)
+        unready.promote()
         reload = unready.post("/v1/models/reload", headers=auth(keys["admin"]))
         assert reload.status_code == 200, reload.text
         assert unready.app.state.service.outbox.wait(60)

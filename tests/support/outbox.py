@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from triage.app import create_app
 from triage.db import engine_for
 
 #: Open cases scored before the rows arrive: case id → (household, person), of the small city of
@@ -89,3 +93,20 @@ def paused_app():
 
     ingest.pause_point = pause
     return build()
+
+
+@contextmanager
+def service_without_champions(settings, champions, monkeypatch) -> Iterator[TestClient]:
+    """A service on ``settings``' database whose registry has no champion until the client's
+    ``promote()``; ``champions`` load at the next reload after it."""
+    promoted = []
+
+    def load(_settings):
+        if not promoted:
+            raise LookupError("no champion is promoted")
+        return champions
+
+    monkeypatch.setattr("triage.app.load_champions", load)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        client.promote = lambda: promoted.append(True)
+        yield client
