@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import base64
+
 import numpy as np
 import sqlalchemy as sa
 from alembic import op
 
-from triage.decisions.scored import REMOVED_AT, ScoredCase, answer, pack
 from triage.features import feature_labels
 from triage.features.registry import feature_names
 
@@ -33,6 +34,18 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _CHUNK = 500
+#: The formats of this revision, written out here so that the migration stays as it is when
+#: ``triage.decisions.scored`` changes: the key retention sets, and contributions as base64 float32.
+REMOVED_AT = "raw_values_removed_at"
+
+
+def _pack(contributions) -> str:
+    return base64.b64encode(np.asarray(contributions, dtype="<f4").tobytes()).decode("ascii")
+
+
+def _unpack(packed: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(packed), dtype="<f4")
+
 
 decisions = sa.table(
     "decisions",
@@ -49,7 +62,7 @@ def _explanation(factors: list[dict], names: list[str]) -> dict:
     by_name = {f["feature"]: f for f in factors}
     return {
         "values": [by_name[n]["value"] if n in by_name else None for n in names],
-        "contributions": pack(
+        "contributions": _pack(
             np.array([by_name[n]["contribution"] if n in by_name else 0.0 for n in names])
         ),
     }
@@ -92,6 +105,49 @@ def _compact(response: dict, features: dict, lists: dict[str, list[str]]) -> dic
     if response.get(REMOVED_AT):
         record[REMOVED_AT] = response[REMOVED_AT]
     return record
+
+
+def _restored(value):
+    """A value as answered: the record keeps a whole float as an int."""
+    return float(value) if type(value) is int else value
+
+
+def _factors(explanation: dict | None, names: list[str], labels: dict, hidden: set) -> list[dict]:
+    if explanation is None:
+        return []
+    contributions = _unpack(explanation["contributions"])
+    out = []
+    for j in np.argsort(-np.abs(contributions), kind="stable").tolist():
+        name, withheld = names[j], names[j] in hidden
+        label = labels.get(name, {"zh": name, "en": name})
+        out.append(
+            {
+                "feature": name,
+                "label": label["zh"],
+                "label_zh": label["zh"],
+                "label_en": label["en"],
+                "value": None if withheld else _restored(explanation["values"][j]),
+                "contribution": float(contributions[j]),
+                "withheld": withheld,
+            }
+        )
+    return out
+
+
+def _labelled(record: dict, lists: dict[str, list[str]], labels: dict) -> dict:
+    """The labelled answer of a record: each explanation replaced by its factors."""
+    hidden, models = set(record.get("withheld", ())), record["models"]
+    escalation = {k: v for k, v in record["escalation"].items() if k != "explanation"}
+    escalation["factors"] = _factors(
+        record["escalation"]["explanation"], lists[models["escalation"]], labels, hidden
+    )
+    persons = [
+        {k: v for k, v in p.items() if k != "explanation"}
+        | {"factors": _factors(p["explanation"], lists.get(models["tier"], []), labels, hidden)}
+        for p in record["persons"]
+    ]
+    rest = {k: v for k, v in record.items() if k not in ("withheld", "escalation", "persons")}
+    return rest | {"escalation": escalation, "persons": persons}
 
 
 def _rewrite(select_columns, convert) -> None:
@@ -149,14 +205,15 @@ def downgrade() -> None:
     labels = feature_labels()
 
     def convert(row):
-        if "explanation" not in (row.response or {}).get("escalation", {}):
+        record = row.response or {}
+        if "explanation" not in record.get("escalation", {}):
             return {"score_id": row.score_id, "response": row.response, "features": {}}
-        scored = ScoredCase.from_record(row.response)
-        names = lists[scored.models["escalation"]]
+        names = lists[record["models"]["escalation"]]
+        values = [_restored(v) for v in record["escalation"]["explanation"]["values"]]
         return {
             "score_id": row.score_id,
-            "response": answer(scored, lists, labels),
-            "features": dict(zip(names, scored.escalation.explanation.values)),
+            "response": _labelled(record, lists, labels),
+            "features": dict(zip(names, values)),
         }
 
     _rewrite([decisions.c.response], convert)
