@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from triage.contract import TABLE_ORDER
 from triage.db.base import Base
 from triage.db.types import Code, Id, UtcDateTime
 
@@ -229,14 +230,7 @@ class PendingRescore(Base):
 
 #: The exchange tables whose rows feed features and may be disputed (households and persons are
 #: registers, corrected at their source).
-DISPUTABLE_TABLES = (
-    "hotline_calls",
-    "cases",
-    "mediation_events",
-    "screenings",
-    "psych_assessments",
-    "incidents",
-)
+DISPUTABLE_TABLES = tuple(t for t in TABLE_ORDER if t not in ("households", "persons"))
 #: What happens to a dispute: registered, then decided one way or the other.
 DISPUTE_STATUSES = ("disputed", "found_wrong", "upheld")
 
