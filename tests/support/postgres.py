@@ -38,8 +38,11 @@ def _free_port() -> int:
 
 
 @contextmanager
-def throwaway_postgres() -> Iterator[str]:
-    """``postgresql+psycopg://postgres@127.0.0.1:PORT``: a private server while the block runs."""
+def throwaway_postgres(durable: bool = False) -> Iterator[str]:
+    """``postgresql+psycopg://postgres@127.0.0.1:PORT``: a private server while the block runs.
+
+    Tests run it with fsync and synchronous commits off; ``durable`` keeps PostgreSQL's defaults,
+    so that a benchmark's commit waits for the disk as a production server's does."""
     bin_dir = _bin_dir()
     if bin_dir is None:
         raise PostgresUnavailable(
@@ -61,10 +64,9 @@ def throwaway_postgres() -> Iterator[str]:
         *("-D", data_dir, "-A", "trust", "-U", "postgres", "-E", "UTF8"),
         *("--locale=C", "--no-sync"),
     )
-    options = (
-        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-        "-c synchronous_commit=off -c full_page_writes=off"
-    )
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1"
+    if not durable:
+        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     try:
         pg(bin_dir / "pg_ctl", "-D", data_dir, "-o", options, "-l", log_file, "-w", "start")
     except subprocess.CalledProcessError as exc:
