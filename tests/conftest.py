@@ -34,6 +34,12 @@ def champions() -> Champions:
     return train_champions()
 
 
+@pytest.fixture(scope="session")
+def rival() -> Champions:
+    """A second cheap fit (another random city), as a challenger to ``champions``."""
+    return train_champions(seed=1, version=2)
+
+
 @pytest.fixture
 def tmp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh ``TRIAGE_HOME`` (and so a fresh default SQLite database) for one test."""

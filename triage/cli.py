@@ -451,6 +451,139 @@ def overrides_export(
     typer.echo(json.dumps(report, ensure_ascii=False), err=out is None)
 
 
+def _shadow_report(settings, url: str, since: Optional[datetime], challenger: dict | None):
+    """The challenger's report over the decisions of ``url`` (an empty one before any is stored)."""
+    from sqlalchemy import inspect
+    from sqlalchemy.orm import Session
+
+    from triage.db.engine import database_exists, engine_for
+    from triage.decisions import shadow
+
+    gate = settings.domain.challenger
+    if database_exists(url) and inspect(engine_for(url)).has_table("shadow_scores"):
+        with Session(engine_for(url)) as session:
+            return shadow.shadow_report(session, gate, settings.horizon_days, since, challenger)
+    return shadow.summarise([], gate, horizon_days=settings.horizon_days, since=since)
+
+
+def _since(day: Optional[datetime]) -> Optional[datetime]:
+    """A ``--since`` day as its start in Asia/Shanghai."""
+    from triage.contract import LOCAL_ZONE
+
+    return day.replace(tzinfo=LOCAL_ZONE) if day else None
+
+
+def _report_text(report, failures: list[str]) -> str:
+    def share(value):
+        return "n/a" if value is None else f"{value:.1%}"
+
+    def figure(value):
+        return "n/a" if value is None else f"{value:.4f}"
+
+    lines = [
+        f"challenger {', '.join(report.challenger_versions) or '(none stored)'} against "
+        f"{', '.join(report.champion_versions) or '(none)'}",
+        f"cases scored by both: {report.cases}",
+        f"band agreement: {share(report.band_agreement)}; "
+        f"route agreement: {share(report.route_agreement)}",
+        f"cases that would move: {report.moving}",
+        *(
+            f"  {m.case_id}: {m.champion_band} {'+'.join(m.champion_teams)} "
+            f"({m.champion_probability:.3f}) -> {m.challenger_band} "
+            f"{'+'.join(m.challenger_teams)} ({m.challenger_probability:.3f})"
+            for m in report.movers
+        ),
+        f"labelled cases: {report.labelled} ({report.escalated} escalated)",
+        f"AUC champion {figure(report.champion.auc)}, challenger {figure(report.challenger.auc)}",
+        f"ECE champion {figure(report.champion.ece)}, challenger {figure(report.challenger.ece)}",
+        "promotion gates: " + ("pass" if not failures else "refuse"),
+        *(f"  - {line}" for line in failures),
+    ]
+    return "\n".join(lines)
+
+
+SinceOption = Annotated[
+    Optional[datetime],
+    typer.Option(formats=["%Y-%m-%d"], help="Decisions stored on or after this day only."),
+]
+DbOption = Annotated[Optional[str], typer.Option(help="SQLAlchemy URL (default: settings).")]
+
+
+@app.command()
+def compare(
+    since: SinceOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    db: DbOption = None,
+) -> None:
+    """The challenger in shadow against the champions on the same live cases: agreement of bands and
+    routes, the cases that would move, and both models' AUC and ECE once labels have arrived."""
+    from triage.decisions import shadow
+    from triage.models.registry import challenger_versions, configure_mlflow
+
+    settings = get_settings()
+    with _one_line_errors():
+        versions = challenger_versions(configure_mlflow(settings), settings)
+        report = _shadow_report(settings, db or settings.db_url, _since(since), versions or None)
+    failures = shadow.gate_failures(report, settings.domain.challenger)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {**report.model_dump(mode="json"), "promotion_refused_because": failures},
+                ensure_ascii=False,
+            )
+        )
+    else:
+        typer.echo(_report_text(report, failures))
+
+
+@app.command("promote-challenger")
+def promote_challenger(
+    since: SinceOption = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Promote although the gates refuse (audited).")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Make the challenger champion when its shadow report passes the gates of ``domain.yaml:
+    challenger``; the service picks it up at ``POST /v1/models/reload``."""
+    from sqlalchemy.orm import Session
+
+    from triage.db import migrate
+    from triage.db.engine import engine_for
+    from triage.decisions import audit, shadow
+    from triage.models import registry
+
+    settings = get_settings()
+    url = db or settings.db_url
+    with _one_line_errors():
+        client = registry.configure_mlflow(settings)
+        versions = registry.challenger_versions(client, settings)
+        if not versions:
+            raise _fail(EXIT_MODEL, f"no version has the alias '{settings.challenger_alias}'")
+        report = _shadow_report(settings, url, _since(since), versions)
+        failures = shadow.gate_failures(report, settings.domain.challenger)
+        if failures and not force:
+            typer.echo(_report_text(report, failures), err=True)
+            raise _fail(1, "the challenger's report does not pass the promotion gates")
+        promoted = registry.promote_challenger(client, settings)
+        migrate(url)
+        with Session(engine_for(url)) as session:
+            audit.record(
+                session,
+                "models.promote_challenger",
+                None,
+                promoted=promoted,
+                forced=bool(failures),
+                refused_because=failures,
+                cases=report.cases,
+                labelled=report.labelled,
+            )
+            session.commit()
+    typer.echo(
+        json.dumps({"promoted": promoted, "forced": bool(failures), "refused_because": failures})
+    )
+
+
 keys_app = typer.Typer(help="API keys of the scoring service.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     escalation_model_name: str = "triage-escalation"
     tier_model_name: str = "triage-tier"
     champion_alias: str = "champion"
+    challenger_alias: str = Field(
+        "challenger", description="The alias of versions scored in shadow beside the champions."
+    )
     # The scoring service (triage serve).
     max_batch_cases: int = Field(
         1000, ge=1, le=100_000, description="Most cases in one batch-score call (413 above)."

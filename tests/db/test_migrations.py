@@ -135,3 +135,14 @@ def test_compact_decisions_revision_converts_stored_answers_and_reads_them_back_
 def as_json(value):
     """A JSON column read with plain SQL: text on SQLite, already decoded on PostgreSQL."""
     return json.loads(value) if isinstance(value, str) else value
+
+
+def test_shadow_scores_revision_adds_its_table_and_downgrades(empty_db_url):
+    _to(empty_db_url, command.upgrade, "0009")
+    assert "shadow_scores" not in inspect(engine_for(empty_db_url)).get_table_names()
+    _to(empty_db_url, command.upgrade, "0010")
+    columns = {c["name"] for c in inspect(engine_for(empty_db_url)).get_columns("shadow_scores")}
+    assert {"score_id", "probability", "band", "teams", "tiers"} <= columns
+    _to(empty_db_url, command.downgrade, "0009")
+    tables = inspect(engine_for(empty_db_url)).get_table_names()
+    assert "shadow_scores" not in tables and "decisions" in tables

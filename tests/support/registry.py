@@ -1,4 +1,4 @@
-"""A real MLflow registry for tests: fresh fits of both models logged as new champion versions."""
+"""A real MLflow registry for tests: fits of both models logged as new versions under an alias."""
 
 from __future__ import annotations
 
@@ -9,16 +9,20 @@ import mlflow
 
 from tests.support.service import train_champions
 from triage.models.pyfunc import EscalationPyfunc, TierPyfunc
-from triage.models.registry import configure_mlflow
+from triage.models.registry import Champions, configure_mlflow
 from triage.settings import Settings
 
 
 def register(settings: Settings, seed: int) -> dict[str, Path]:
     """Log both models of a fresh fit as new versions, make them champion; their artifact folders."""
+    return register_models(settings, train_champions(seed=seed), settings.champion_alias)
+
+
+def register_models(settings: Settings, champions: Champions, alias: str) -> dict[str, Path]:
+    """Log both models of ``champions`` as new versions with ``alias``; their artifact folders."""
     client = configure_mlflow(settings)
-    champions = train_champions(seed=seed)
     folders = {}
-    with mlflow.start_run(run_name=f"test-{seed}"):
+    with mlflow.start_run(run_name=f"test-{alias}"):
         for role, name, wrapper in (
             ("escalation", settings.escalation_model_name, EscalationPyfunc),
             ("tier", settings.tier_model_name, TierPyfunc),
@@ -29,7 +33,7 @@ def register(settings: Settings, seed: int) -> dict[str, Path]:
                 registered_model_name=name,
             )
             version = str(info.registered_model_version)
-            client.set_registered_model_alias(name, settings.champion_alias, version)
+            client.set_registered_model_alias(name, alias, version)
             folders[role] = Path(
                 urlparse(mlflow.get_logged_model(info.model_id).artifact_location).path
             )

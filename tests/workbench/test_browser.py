@@ -487,3 +487,21 @@ def test_the_overrides_page_shows_agreement_and_alerts_as_the_api_does(served, p
     assert "agreed with the suggested route, above 95%" in admin.inner_text()
     assert page.locator("#outcomes tr[data-direction=raise] td").first.inner_text() == "Raised"
     assert raw_identifiers(page.inner_text("body"), "en") == []
+
+
+def test_the_challenger_page_is_reached_from_the_models_page_and_says_when_there_is_none(
+    served, page
+):
+    """The served service has champions and no challenger: the page says so, in both languages."""
+    with api(served) as client:
+        models = client.get("/v1/models", headers=auth(served.keys["analyst"])).json()
+    assert models["challenger"] is None
+    sign_in(page, served)
+    page.goto(f"{served.base}/ui/models")
+    page.click("#challenger-link")
+    page.wait_for_url(f"{served.base}/ui/models/challenger")
+    assert page.locator("h1").inner_text() == "挑战者模型"
+    assert "当前没有挑战者模型" in page.locator("#no-challenger").inner_text()
+    page.goto(f"{served.base}/ui/models/challenger?lang=en")
+    assert page.locator("h1").inner_text() == "Challenger model"
+    assert "There is no challenger" in page.locator("#no-challenger").inner_text()

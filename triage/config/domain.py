@@ -173,6 +173,19 @@ class OverrideThresholds(_Section):
     min_overrides: int = Field(ge=1, description="fewer overrides → no one-way alert")
 
 
+class ChallengerGate(_Section):
+    """When the challenger's shadow report allows its promotion (``triage promote-challenger``)."""
+
+    min_cases: PositiveInt = Field(description="cases both models scored, at least")
+    min_labelled: PositiveInt = Field(description="of them with their label arrived, at least")
+    min_outcomes: PositiveInt = Field(
+        description="escalations and non-escalations each among the labelled before AUC and ECE count"
+    )
+    max_auc_drop: float = Field(ge=0, le=1, description="challenger AUC ≥ champion AUC − this")
+    max_ece_rise: float = Field(ge=0, le=1, description="challenger ECE ≤ champion ECE + this")
+    movers_listed: PositiveInt = Field(description="cases that would move listed in the report")
+
+
 #: The rule of ``retention`` that masks stored decisions' raw values (not an exchange table).
 DECISIONS = "decisions"
 
@@ -243,6 +256,7 @@ class Domain(_Section):
     rescoring: Rescoring
     followups: Followups
     override_analytics: OverrideThresholds
+    challenger: ChallengerGate
     retention: RetentionPolicy
 
     @model_validator(mode="after")

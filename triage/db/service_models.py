@@ -1,4 +1,5 @@
-"""Tables the scoring service writes: decisions, reviews, visits, disputed records, keys, audit.
+"""Tables the scoring service writes: decisions, the challenger's shadow scores, reviews, visits,
+disputed records, keys, audit.
 
 A decision row is the whole record of one score (request, scores, feature values and
 contributions, route, model versions) so that an analyst or an auditor can see later exactly
@@ -94,6 +95,26 @@ class Decision(Base):
         Index("ix_decisions_dispute_type_probability", "dispute_type", "probability"),
         Index("ix_decisions_teams", "teams"),
     )
+
+
+class ShadowScore(Base):
+    """What the challenger would have answered for a stored decision: kept apart, never routed on.
+
+    ``escalation_version`` and ``tier_version`` are the versions used, the challenger's where it
+    has one and the champion's otherwise; ``tiers`` maps each named person's pseudonymous id to
+    the tier it would have had.
+    """
+
+    __tablename__ = "shadow_scores"
+
+    score_id: Mapped[str] = mapped_column(ForeignKey("decisions.score_id"), primary_key=True)
+    escalation_version: Mapped[str] = mapped_column(String(200))
+    tier_version: Mapped[str] = mapped_column(String(200))
+    probability: Mapped[float] = mapped_column(Float)
+    band: Mapped[str] = mapped_column(Code)
+    priority: Mapped[str] = mapped_column(Code)
+    teams: Mapped[str] = mapped_column(Text, doc="';'-wrapped team codes, as in decisions")
+    tiers: Mapped[dict] = mapped_column(JSON)
 
 
 class ModelFeatureList(Base):

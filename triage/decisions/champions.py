@@ -1,7 +1,9 @@
-"""The champion models in use, swapped atomically on reload.
+"""The champion models in use, and the challenger scored in shadow beside them, swapped atomically
+on reload.
 
-A request takes :attr:`ChampionStore.current` once and scores with that pair to the end, so a
-reload in the middle of a batch never mixes versions; a failed load leaves the old pair serving.
+A request takes :attr:`ChampionStore.current` once and scores with that pair (and its challenger)
+to the end, so a reload in the middle of a batch never mixes versions; a failed load leaves the old
+pair serving.
 A load that yields the wrong kind of model (an artifact swapped or mislabelled in the registry)
 counts as a failed load: the service would otherwise answer with nonsense instead of an error.
 
@@ -75,7 +77,7 @@ class ChampionStore:
                 raise
             self._current, self.last_error = fresh, None
             log.info("champions in use: %s", fresh.versions)
-            self._announce(fresh.versions)
+            self._announce(fresh.announced)
         self._loaded(fresh)
         return fresh
 
@@ -95,7 +97,7 @@ class ChampionStore:
                 announced = json.loads(self.marker.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 announced = None
-            if self._current is not None and self._current.versions == announced:
+            if self._current is not None and self._current.announced == announced:
                 return
             try:
                 fresh = self._loader()
@@ -122,7 +124,7 @@ class ChampionStore:
         except FileNotFoundError:
             return None
 
-    def _announce(self, versions: dict[str, str]) -> None:
+    def _announce(self, versions: dict) -> None:
         """Write the marker atomically, then remember its stamp so that this worker does not follow itself."""
         if self.marker is None:
             return

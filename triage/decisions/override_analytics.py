@@ -332,8 +332,11 @@ def data_end(session: Session) -> datetime | None:
     return max((t for t in latest if t is not None), default=None)
 
 
-def _labels(session: Session, cases: pd.DataFrame, horizon_days: int, end) -> dict[str, bool]:
-    """Case id → escalated, for the cases whose horizon has passed before ``end``."""
+def arrived_labels(
+    session: Session, cases: pd.DataFrame, horizon_days: int, end
+) -> dict[str, bool]:
+    """Case id → escalated, for the cases whose horizon has passed before ``end`` (``cases``: one
+    row per case with ``case_id``, ``opened_at``, ``household_id``, ``counterparty_household_id``)."""
     if cases.empty or end is None:
         return {}
     incidents = pd.DataFrame(
@@ -384,7 +387,7 @@ def read_facts(session: Session, horizon_days: int) -> tuple[list[ReviewFact], d
         columns=["case_id", "opened_at", "household_id", "counterparty_household_id"],
     ).drop_duplicates("case_id")
     cases["opened_at"] = pd.to_datetime(cases["opened_at"], utc=True, format="ISO8601")
-    labels = _labels(session, cases.reset_index(drop=True), horizon_days, end)
+    labels = arrived_labels(session, cases.reset_index(drop=True), horizon_days, end)
     facts = [
         ReviewFact(
             review_id=r[0],

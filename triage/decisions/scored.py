@@ -96,6 +96,22 @@ class PersonTier:
 
 
 @dataclass(frozen=True)
+class ShadowScore:
+    """What the challenger would have answered for a case: kept apart, never routed on.
+
+    ``models`` names the versions used: the challenger's where it has one, the champion's otherwise
+    (a tier challenger alone keeps the champion's probability and band).  No explanation: the
+    shadow must cost little beside the answer.
+    """
+
+    models: dict[str, str]
+    probability: float
+    band: str
+    route: Route
+    tiers: dict[str, str]  # person id → tier
+
+
+@dataclass(frozen=True)
 class ScoredCase:
     """One decision: what was scored, the scores with their explanations, the route and the models."""
 
@@ -111,6 +127,7 @@ class ScoredCase:
     request: ScoreRequest | None = None
     withheld: frozenset[str] = field(default_factory=frozenset)
     raw_values_removed_at: str | None = None
+    shadow: ShadowScore | None = None  # stored apart; never part of the answer or its record
 
     @property
     def band(self) -> str:

@@ -7,11 +7,19 @@ No HTTP here.  The history comes from the service database through the same type
 and the same feature code as training (``triage.features``), so a case scored over HTTP gets
 the probability ``triage score`` gives it for the same as-of time.  A batch is scored in one
 pass: one history read, one feature build, one model call.
+
+When a challenger is loaded, the same feature values go through it too, once per batch, after the
+champions' answers are made: its probability, band, tiers and the route the same rules would give
+are kept on ``ScoredCase.shadow``, stored apart and never answered.  A challenger that fails is
+logged and skipped; the answers do not change.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -20,7 +28,13 @@ from sqlalchemy.orm import Session
 
 from triage.db.history import read_history
 from triage.decisions import stored
-from triage.decisions.scored import EscalationScore, Explanation, PersonTier, ScoredCase
+from triage.decisions.scored import (
+    EscalationScore,
+    Explanation,
+    PersonTier,
+    ScoredCase,
+    ShadowScore,
+)
 from triage.decisions.types import ScoreRequest
 from triage.features import (
     case_feature_arrays,
@@ -36,6 +50,7 @@ from triage.models.registry import Champions
 from triage.routing import RouteInput, RoutingFile, RoutingRules
 from triage.settings import Settings
 
+log = logging.getLogger(__name__)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: The case columns held as objects (ids, codes and text; None when missing).
 _CASE_OBJECT_COLUMNS = (
@@ -85,6 +100,29 @@ def _plain_rows(features: dict[str, np.ndarray], names: list[str]) -> list[tuple
                 [None if v != v else v for v in values.astype(np.float64).tolist()]
             )  # NaN → None
     return list(zip(*columns))
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """The champions' scores of a batch, as the challenger's are compared with and routed from."""
+
+    probability: np.ndarray
+    bands: np.ndarray
+    persons: list[tuple[int, PersonTier]]  # (case row, person), in the order of the named persons
+    person_ids: list[list[str]]  # each case's named persons
+    tiers_of: list[list[str]]  # their tiers
+    facts: list
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What a batch was scored from, read and built once for the champions and the challenger."""
+
+    tables: dict
+    cases: Columns
+    features: dict[str, np.ndarray]
+    points: Columns
+    person_features: dict[str, np.ndarray]
 
 
 class Scorer:
@@ -137,7 +175,9 @@ class Scorer:
             if intervals is None
             else (model.bands(intervals[:, 0]) != bands) | (model.bands(intervals[:, 1]) != bands)
         )
-        persons = self._persons(named_rows, named_persons, cases["as_of"], history, champions)
+        points = {"person_id": named_persons, "as_of": cases["as_of"][named_rows]}
+        person_features = person_feature_arrays(points, history) if len(named_persons) else {}
+        persons = self._persons(named_rows, points, person_features, history, champions)
         facts = route_fact_records(cases, named_rows, named_persons, history, routing.weapon_words)
         known_households = set(tables["households"]["household_id"])
         known_persons = set(tables["persons"]["person_id"])
@@ -151,6 +191,8 @@ class Scorer:
             by_case.setdefault(row, []).append(person)
         margins = (base + contributions.sum(axis=1)).tolist()
         versions = dict(champions.versions)
+        person_ids = [[p.person_id for p in by_case.get(i, [])] for i in range(len(requests))]
+        tiers_of = [[p.tier for p in by_case.get(i, [])] for i in range(len(requests))]
         scored = []
         for i, request in enumerate(requests):
             person_tiers = by_case.get(i, [])
@@ -158,7 +200,7 @@ class Scorer:
                 RouteInput(
                     band=str(bands[i]),
                     dispute_type=request.case.dispute_type,
-                    tiers=[p.tier for p in person_tiers],
+                    tiers=tiers_of[i],
                     facts=facts[i],
                 )
             )
@@ -183,23 +225,95 @@ class Scorer:
                     request=request,
                 )
             )
+        if champions.challenger is not None:
+            shadows = self._shadow(
+                champions,
+                requests,
+                routing,
+                _Scored(probability, bands, persons, person_ids, tiers_of, facts),
+                _Inputs(tables, cases, features, points, person_features),
+            )
+            scored = [dataclasses.replace(s, shadow=shadow) for s, shadow in zip(scored, shadows)]
         return scored
+
+    def _shadow(
+        self,
+        champions: Champions,
+        requests: list[ScoreRequest],
+        routing: RoutingRules,
+        champion: _Scored,
+        inputs: _Inputs,
+    ) -> list[ShadowScore | None]:
+        """What the challenger would answer for each request: one model call per model for the
+        batch, on the champion's feature values (or its own text scores' when it reads texts
+        otherwise).  Never raises: a failing challenger is logged, and the cases go without."""
+        challenger = champions.challenger
+        try:
+            probability, bands = champion.probability, champion.bands
+            model = challenger.escalation
+            if model is not None:
+                features = inputs.features
+                if not challenger.shares_features:
+                    history = History(inputs.tables, model.text_model_, inputs.cases["description"])
+                    features = case_feature_arrays(inputs.cases, history)
+                probability = model.predict_proba(None, matrix=model.schema_.matrix(features))[:, 1]
+                bands = model.bands(probability)
+            tiers_of = champion.tiers_of
+            if challenger.tier is not None and champion.persons:
+                tiers_of = self._shadow_tiers(challenger.tier, champion, inputs, len(requests))
+            models = {**champions.versions, **challenger.versions}
+            return [
+                ShadowScore(
+                    models=models,
+                    probability=float(probability[i]),
+                    band=str(bands[i]),
+                    route=routing.route(
+                        RouteInput(
+                            band=str(bands[i]),
+                            dispute_type=request.case.dispute_type,
+                            tiers=tiers_of[i],
+                            facts=champion.facts[i],
+                        )
+                    ),
+                    tiers=dict(zip(champion.person_ids[i], tiers_of[i])),
+                )
+                for i, request in enumerate(requests)
+            ]
+        except Exception as exc:  # noqa: BLE001 - the shadow must never cost an answer
+            log.warning("challenger %s not scored: %s", challenger.versions, type(exc).__name__)
+            return [None] * len(requests)
+
+    @staticmethod
+    def _shadow_tiers(model, champion: _Scored, inputs: _Inputs, cases: int) -> list[list[str]]:
+        """Each case's person tiers as the tier challenger gives them: the screening rule's where
+        it applies (the rule is not challenged), the challenger's otherwise."""
+        probabilities = model.predict_proba(
+            inputs.person_features, matrix=model.schema_.matrix(inputs.person_features)
+        )
+        predicted = model.decide(probabilities)
+        classes = [str(c) for c in model.classes_]
+        tiers_of: list[list[str]] = [[] for _ in range(cases)]
+        for k, (row, person) in enumerate(champion.persons):
+            tiers_of[row].append(
+                person.tier if person.tier_source == "rule" else classes[predicted[k]]
+            )
+        return tiers_of
 
     def _persons(
         self,
         rows: np.ndarray,
-        person_ids: np.ndarray,
-        as_of_ns: np.ndarray,
+        points: Columns,
+        features: dict[str, np.ndarray],
         history: History,
         champions: Champions,
     ) -> list[tuple[int, PersonTier]]:
-        """Each named person's tier (``person_ids``, named in case ``rows``): the screening rule where
-        it applies, the tier model otherwise."""
+        """Each named person's tier (``points``: the persons named in case ``rows`` and their
+        moments; ``features``: theirs): the screening rule where it applies, the tier model
+        otherwise."""
+        person_ids = points["person_id"]
         if len(person_ids) == 0:
             return []
-        points = {"person_id": person_ids, "as_of": as_of_ns[rows]}
         model = champions.tier
-        features = person_feature_arrays(points, history)
         matrix = model.schema_.matrix(features)
         probabilities = model.predict_proba(features, matrix=matrix)
         predicted = model.decide(

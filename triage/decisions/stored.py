@@ -1,5 +1,6 @@
 """Stored decisions: every score is written here, in the caller's transaction, before its
-response leaves the service, and read back with its reviews.
+response leaves the service, and read back with its reviews.  The challenger's score of a
+decision, when there is one, goes to its own table in the same transaction.
 
 A decision is stored as its compact record (``ScoredCase.record``) with its model versions'
 feature lists; reading it rebuilds the labelled answer (``scored.answer``), and the ``top`` of a
@@ -15,7 +16,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from triage.db.service_models import Decision, ModelFeatureList
+from triage.db.service_models import Decision, ModelFeatureList, ShadowScore
 from triage.decisions.reviews import effective_route, review_out
 from triage.decisions.scored import ScoredCase, answer
 from triage.decisions.types import StoredScore
@@ -92,6 +93,29 @@ def store(
                 request=s.request.model_dump(mode="json"),
                 response=s.record(),
                 key_id=key_id,
+            )
+            for s in scored
+        ],
+    )
+    shadows = [s for s in scored if s.shadow is not None]
+    if shadows:
+        store_shadows(session, shadows)
+
+
+def store_shadows(session: Session, scored: list[ScoredCase]) -> None:
+    """The challenger's scores of stored decisions, one row each, in the same transaction."""
+    session.execute(
+        insert(ShadowScore),
+        [
+            dict(
+                score_id=s.score_id,
+                escalation_version=s.shadow.models["escalation"],
+                tier_version=s.shadow.models["tier"],
+                probability=s.shadow.probability,
+                band=s.shadow.band,
+                priority=s.shadow.route.priority,
+                teams=_wrap(s.shadow.route.teams),
+                tiers=s.shadow.tiers,
             )
             for s in scored
         ],

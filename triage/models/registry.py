@@ -1,8 +1,14 @@
-"""MLflow as the registry: where runs go, which version is champion, and loading champions."""
+"""MLflow as the registry: where runs go, which version is champion, and loading champions.
+
+A version may also carry the ``challenger`` alias: it is loaded beside the champions and scored in
+shadow (``triage.decisions.shadow``).  A challenger is optional, per model, and never in the way:
+a missing one is normal, and one that fails to load is logged and left out.
+"""
 
 from __future__ import annotations
 
 import logging
+import pickle
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -10,6 +16,8 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from triage.models.escalation import EscalationModel
+from triage.models.tier import TierModel
 from triage.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,15 +47,35 @@ def load_native(uri: str):
     return mlflow.pyfunc.load_model(uri).unwrap_python_model().model
 
 
+@dataclass(frozen=True)
+class Challenger:
+    """The versions with the ``challenger`` alias: each of the two models may be absent (None)."""
+
+    escalation: object | None = None
+    tier: object | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: The escalation challenger reads texts as the champion does, so the champion's feature
+    #: values serve it too; otherwise its features are computed again with its own text model.
+    shares_features: bool = True
+
+
 @dataclass
 class Champions:
-    """The models the service scores with, and where they came from."""
+    """The models the service scores with, where they came from, and the challenger in shadow."""
 
     escalation: object
     tier: object
     versions: dict[str, str]
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     loaded_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    challenger: Challenger | None = None
+
+    @property
+    def announced(self) -> dict:
+        """Every version in use, the challenger's too: what other workers compare on a reload."""
+        challenger = self.challenger.versions if self.challenger else {}
+        return {**self.versions, "challenger": challenger}
 
     @property
     def feature_lists(self) -> dict[str, list[str]]:
@@ -58,14 +86,24 @@ class Champions:
         }
 
 
+def _model_names(settings: Settings) -> tuple[tuple[str, str], ...]:
+    return (("escalation", settings.escalation_model_name), ("tier", settings.tier_model_name))
+
+
+def _metrics(client: MlflowClient, version, role: str) -> dict[str, float]:
+    return {
+        k: float(v)
+        for k, v in client.get_run(version.run_id).data.metrics.items()
+        if k.startswith(role)
+    }
+
+
 def load_champions(settings: Settings) -> Champions:
-    """Load both champions by alias; raises when either has not been promoted yet."""
+    """Load both champions by alias, and the challenger when there is one; raises when either
+    champion has not been promoted yet."""
     client = configure_mlflow(settings)
     loaded, versions, metrics = {}, {}, {}
-    for role, name in (
-        ("escalation", settings.escalation_model_name),
-        ("tier", settings.tier_model_name),
-    ):
+    for role, name in _model_names(settings):
         version = champion_version(client, name, settings.champion_alias)
         if version is None:
             raise LookupError(
@@ -73,12 +111,82 @@ def load_champions(settings: Settings) -> Champions:
             )
         loaded[role] = load_native(f"models:/{name}/{version.version}")
         versions[role] = f"{name}/{version.version}"
-        metrics[role] = {
-            k: float(v)
-            for k, v in client.get_run(version.run_id).data.metrics.items()
-            if k.startswith(role)
-        }
+        metrics[role] = _metrics(client, version, role)
         log.info("loaded %s version %s", name, version.version)
     return Champions(
-        escalation=loaded["escalation"], tier=loaded["tier"], versions=versions, metrics=metrics
+        escalation=loaded["escalation"],
+        tier=loaded["tier"],
+        versions=versions,
+        metrics=metrics,
+        challenger=load_challenger(client, settings, loaded["escalation"]),
     )
+
+
+def load_challenger(
+    client: MlflowClient, settings: Settings, champion_escalation
+) -> Challenger | None:
+    """The versions behind the challenger alias, each model on its own; None when neither loads.
+
+    A challenger never stops the champions from serving: whatever goes wrong is logged and that
+    model is left out.
+    """
+    kinds = {"escalation": EscalationModel, "tier": TierModel}
+    loaded, versions, metrics = {}, {}, {}
+    for role, name in _model_names(settings):
+        version = champion_version(client, name, settings.challenger_alias)
+        if version is None:
+            continue
+        try:
+            model = load_native(f"models:/{name}/{version.version}")
+            if not isinstance(model, kinds[role]):
+                raise TypeError(f"a {type(model).__name__}, not a {kinds[role].__name__}")
+            metrics[role] = _metrics(client, version, role)
+        except Exception as exc:  # noqa: BLE001 - a broken challenger is left out, never fatal
+            log.warning(
+                "challenger %s version %s left out: %s: %s",
+                name,
+                version.version,
+                type(exc).__name__,
+                exc,
+            )
+            continue
+        loaded[role] = model
+        versions[role] = f"{name}/{version.version}"
+        log.info("loaded challenger %s version %s", name, version.version)
+    if not loaded:
+        return None
+    escalation = loaded.get("escalation")
+    return Challenger(
+        escalation=escalation,
+        tier=loaded.get("tier"),
+        versions=versions,
+        metrics=metrics,
+        shares_features=escalation is None
+        or same_text_model(escalation.text_model_, champion_escalation.text_model_),
+    )
+
+
+def same_text_model(a, b) -> bool:
+    """Whether two fitted text models score every text alike (the same object, or equal state)."""
+    return a is b or pickle.dumps(a) == pickle.dumps(b)
+
+
+def challenger_versions(client: MlflowClient, settings: Settings) -> dict[str, str]:
+    """Role → ``name/version`` of each model with the challenger alias (none: empty)."""
+    found = {}
+    for role, name in _model_names(settings):
+        version = champion_version(client, name, settings.challenger_alias)
+        if version is not None:
+            found[role] = f"{name}/{version.version}"
+    return found
+
+
+def promote_challenger(client: MlflowClient, settings: Settings) -> dict[str, str]:
+    """Move the champion alias to each challenger version and take the challenger alias off it;
+    what was promoted, role → ``name/version``.  The service picks it up on its next reload."""
+    promoted = challenger_versions(client, settings)
+    for versioned in promoted.values():
+        name, version = versioned.rsplit("/", 1)
+        client.set_registered_model_alias(name, settings.champion_alias, version)
+        client.delete_registered_model_alias(name, settings.challenger_alias)
+    return promoted

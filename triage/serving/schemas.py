@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from triage.decisions.shadow import ShadowReport
 from triage.decisions.types import Incoming, ScoreRequest, ScoreResponse
 
 RowId = Annotated[
@@ -42,9 +43,23 @@ class ModelInfo(BaseModel):
 
 class ModelsOut(BaseModel):
     models: dict[str, ModelInfo]
+    challenger: dict[str, ModelInfo] | None = Field(
+        description="the versions scored in shadow beside the champions (never routed on); "
+        "null without a challenger"
+    )
     loaded_at: datetime
     worker: int = Field(
         description="the process id of the worker that answered (each serves its own copy)"
+    )
+
+
+class ShadowOut(ShadowReport):
+    challenger_loaded: dict[str, ModelInfo] | None = Field(
+        description="the challenger this worker scores in shadow; null without one"
+    )
+    promotion_refused_because: list[str] = Field(
+        description="why `triage promote-challenger` would refuse (domain.yaml: challenger); "
+        "empty when the report passes"
     )
 
 

@@ -355,6 +355,53 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "no_models": ("尚未加载模型：{detail}", "No models are loaded: {detail}"),
     "role_escalation": ("转刑风险模型", "Escalation model"),
     "role_tier": ("心理分级模型", "Tier model"),
+    "challenger_link": ("挑战者模型（影子评分）", "Challenger model (shadow scoring)"),
+    "challenger_title": ("挑战者模型", "Challenger model"),
+    "challenger_help": (
+        "挑战者模型对每个案件同时评分，结果单独保存，从不改变分派。此处比较它与当前模型在同一批实际案件上的风险等级与分派，"
+        "以及结局已知案件上的区分度（AUC）与校准误差（ECE）；转为当前模型须先通过晋升门槛。",
+        "The challenger scores every case too; its results are stored apart and never change a route. "
+        "This page compares its bands and routes with the champion's on the same live cases, and both "
+        "models' AUC and calibration error (ECE) once outcomes are known; it becomes champion only "
+        "through the promotion gates.",
+    ),
+    "no_challenger": (
+        "当前没有挑战者模型：给以 --promote never 训练的版本加上 challenger 别名后重新加载模型。",
+        "There is no challenger: give a version trained with --promote never the alias "
+        "challenger, then reload the models.",
+    ),
+    "challenger_versions": ("挑战者版本", "Challenger versions"),
+    "shadow_cases": ("两个模型都评分的案件：{n} 件", "Cases scored by both models: {n}"),
+    "shadow_agreement": (
+        "风险等级一致：{bands}；分派一致：{routes}",
+        "Same band: {bands}; same route: {routes}",
+    ),
+    "shadow_bands": ("风险等级对照", "Bands compared"),
+    "champion_band": ("当前模型", "Champion"),
+    "challenger_band": ("挑战者", "Challenger"),
+    "champion": ("当前模型", "Champion"),
+    "challenger": ("挑战者", "Challenger"),
+    "shadow_movers": ("将会改变的案件（{n} 件）", "Cases that would move ({n})"),
+    "no_movers": ("没有案件的等级或分派会改变。", "No case would change band or route."),
+    "probability_change": ("概率变化", "Probability change"),
+    "shadow_outcomes": ("结局已知的案件", "Cases with known outcomes"),
+    "shadow_labelled": (
+        "结局已知（立案 {horizon} 天后）：{n} 件，其中 {escalated} 件转为刑事案件",
+        "Outcome known ({horizon} days after opening): {n} cases, {escalated} escalated",
+    ),
+    "shadow_too_few": (
+        "转刑与未转刑案件各少于 {n} 件，暂不计算 AUC 与 ECE。",
+        "Fewer than {n} escalated or non-escalated cases: AUC and ECE are not computed yet.",
+    ),
+    "promotion_gates": ("晋升门槛", "Promotion gates"),
+    "promotion_refused": (
+        "目前不能晋升为当前模型：",
+        "It may not be promoted yet:",
+    ),
+    "promotion_passes": (
+        "已通过晋升门槛：可用 triage promote-challenger 晋升。",
+        "It passes the promotion gates: triage promote-challenger will promote it.",
+    ),
     "overrides_title": ("研判与改派分析", "Reviews and overrides"),
     "overrides_help": (
         "分析员对建议分派的同意与改派情况。同意比例过高（西班牙 VioGén 系统中警员约 95% 维持了系统的自动评级）"

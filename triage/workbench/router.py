@@ -452,6 +452,24 @@ def models_page(request: Request, key: AnalystSession, state: ServiceDep) -> Res
     )
 
 
+@router.get("/models/challenger")
+def challenger_page(
+    request: Request, key: AnalystSession, session: SessionDep, state: ServiceDep
+) -> Response:
+    """The challenger in shadow against the champions on the same live cases (``GET /v1/shadow``)."""
+    try:
+        champions = state.champions.current
+    except NoChampions as exc:
+        return render(request, "models.html", key=key, champions=None, problem=str(exc))
+    return render(
+        request,
+        "challenger.html",
+        key=key,
+        view=views.shadow_view(session, state.settings, champions),
+        bands=views.BANDS_DOWN,
+    )
+
+
 @router.get("/models/{role}/card")
 def model_card(role: str, key: AnalystSession, state: ServiceDep) -> Response:
     """The champion version's model card, as ``triage train`` wrote it (Markdown)."""

@@ -30,6 +30,7 @@ from triage.decisions import (
     queue,
     record_disputes,
     reviews,
+    shadow,
     stored,
 )
 from triage.decisions.champions import ChampionStore
@@ -535,3 +536,20 @@ def overrides_view(session: Session, settings) -> override_analytics.OverrideSum
         settings.domain.override_analytics,
         settings.horizon_days,
     )
+
+
+@dataclass(frozen=True)
+class ShadowView:
+    """The challenger page: the challenger loaded (None without one), its report and the gates."""
+
+    challenger: dict[str, str] | None
+    report: shadow.ShadowReport
+    refused_because: list[str]
+
+
+def shadow_view(session: Session, settings, champions) -> ShadowView:
+    """What ``GET /v1/shadow`` answers, now, for the challenger this worker has loaded."""
+    gate = settings.domain.challenger
+    versions = champions.challenger.versions if champions.challenger else None
+    report = shadow.shadow_report(session, gate, settings.horizon_days, challenger=versions)
+    return ShadowView(versions, report, shadow.gate_failures(report, gate))

@@ -22,6 +22,7 @@ from triage.serving.api import (
     overrides,
     records,
     scoring,
+    shadow,
     teams,
     timeline,
 )
@@ -64,6 +65,7 @@ def mount_api(app: FastAPI) -> None:
         records,
         teams,
         overrides,
+        shadow,
         ingest,
         admin,
         ops,

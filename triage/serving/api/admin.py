@@ -18,20 +18,27 @@ from triage.web import SessionDep
 router = APIRouter(prefix="/v1", tags=["operations"])
 
 
+def model_infos(versions: dict[str, str], metrics: dict[str, dict]) -> dict[str, ModelInfo]:
+    return {
+        role: ModelInfo(version=version, metrics=metrics.get(role, {}))
+        for role, version in versions.items()
+    }
+
+
 def _models_out(champions) -> ModelsOut:
+    challenger = champions.challenger
     return ModelsOut(
         worker=os.getpid(),
         loaded_at=champions.loaded_at,
-        models={
-            role: ModelInfo(version=version, metrics=champions.metrics.get(role, {}))
-            for role, version in champions.versions.items()
-        },
+        models=model_infos(champions.versions, champions.metrics),
+        challenger=model_infos(challenger.versions, challenger.metrics) if challenger else None,
     )
 
 
 @router.get("/models", response_model=ModelsOut, responses=problem_responses(401, 403, 503))
 def models(key: AnalystKey, champions: ChampionsDep) -> ModelsOut:
-    """The champion versions this worker serves, their evaluation metrics and when they were loaded."""
+    """The champion versions this worker serves, their evaluation metrics and when they were loaded,
+    and the challenger scored in shadow beside them (null without one)."""
     return _models_out(champions)
 
 
