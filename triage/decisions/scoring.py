@@ -93,12 +93,11 @@ def _plain_rows(features: dict[str, np.ndarray], names: list[str]) -> list[tuple
     columns = []
     for name in names:
         values = features[name]
-        if values.dtype == object:  # category codes, None when missing
-            columns.append(values.tolist())
-        else:
-            columns.append(
-                [None if v != v else v for v in values.astype(np.float64).tolist()]
-            )  # NaN → None
+        if values.dtype != object:  # numbers: NaN becomes None, in one pass over the array
+            numbers = values.astype(np.float64)
+            values = numbers.astype(object)
+            values[np.isnan(numbers)] = None
+        columns.append(values.tolist())
     return list(zip(*columns))
 
 

@@ -36,12 +36,15 @@ def _wrap(teams: list[str]) -> str:
 
 
 def remember_feature_lists(session: Session, feature_lists: dict[str, list[str]]) -> None:
-    """Keep each model version's feature list once (a version's list never changes)."""
-    dialect = session.get_bind().dialect.name
-    session.execute(
-        _INSERT[dialect](ModelFeatureList).on_conflict_do_nothing(),
-        [{"version": v, "names": names} for v, names in feature_lists.items()],
-    )
+    """Keep each model version's feature list once (a version's list never changes).  A look-up by
+    key comes first: writing the lists' JSON on every decision cost more than the look-up."""
+    kept = session.scalars(
+        select(ModelFeatureList.version).where(ModelFeatureList.version.in_(feature_lists))
+    ).all()
+    missing = [{"version": v, "names": n} for v, n in feature_lists.items() if v not in kept]
+    if missing:
+        dialect = session.get_bind().dialect.name
+        session.execute(_INSERT[dialect](ModelFeatureList).on_conflict_do_nothing(), missing)
 
 
 def feature_lists(
