@@ -1,0 +1,201 @@
+"""Features and batch scores on a standalone Spark cluster, written by the executors as Parquet.
+
+    python bench/bench_spark_cluster.py --households 20000
+    python bench/bench_spark_cluster.py --households 200000 --partitions 32
+
+Starts the cluster the Spark tests use (``tests/support/spark_cluster.py``: a master and two
+workers of one core on this machine), generates and validates the city once (``bench/out/city-N``
+and its ``_typed`` tables, as ``bench/bench_scaling.py`` does), stages the case queries and typed
+tables as Parquet, then runs ``write_case_scores`` (``triage score --engine spark --out FOLDER``)
+in a child process whose driver (Python and its JVM) is measured alone: wall time and peak
+resident memory.  The Spark event log gives every task's run time and CPU time, per stage, which
+is what a projection to a bigger city or cluster needs (docs/spark.md).  The model is the
+20k city's (``city-20000/_model.pkl``, trained here when missing): the features do not depend
+on it, and the booster's size is that of a real champion.  Results go to
+``bench/out/spark_cluster.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench_scaling import OUT, ROOT, ensure_city, run_measured, run_step
+from machine import describe
+
+sys.path.insert(0, str(ROOT))
+
+from tests.support.spark_cluster import standalone_cluster  # noqa: E402
+
+RESULTS = OUT / "spark_cluster.json"
+MODEL_CITY = 20_000
+TOP_STAGES = 8
+
+
+def ensure_typed(city: Path) -> None:
+    if not (city / "_typed" / "cases.parquet").exists():
+        run_step("validate", "pandas", city)
+
+
+def ensure_model() -> Path:
+    """The 20k city's escalation model, fitted once (as bench_scaling's train step does)."""
+    city = ensure_city(MODEL_CITY)
+    ensure_typed(city)
+    if not (city / "_model.pkl").exists():
+        run_step("train", "pandas", city)
+    return city / "_model.pkl"
+
+
+def stage(city: Path, folder: Path) -> int:
+    """The case queries and typed tables as Parquet, Spark's only input; the number of cases."""
+    import pandas as pd
+
+    from triage.features.points import case_points
+    from triage.features.spark import stage_case_inputs
+
+    tables = {p.stem: pd.read_parquet(p) for p in sorted((city / "_typed").glob("*.parquet"))}
+    points = case_points(tables)
+    stage_case_inputs(points, tables, folder)
+    return len(points)
+
+
+def score_on_cluster(master: str, staged: Path, model_path: Path, out: Path, events: Path) -> dict:
+    """The child: a driver that only plans, its executors write features and scores."""
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
+    from triage.features.spark import spark_session, write_case_scores
+
+    with open(model_path, "rb") as fh:
+        model = pickle.load(fh)
+    event_log = {
+        "spark.eventLog.enabled": "true",
+        "spark.eventLog.dir": events.as_uri(),
+        "spark.eventLog.compress": "false",
+        "spark.eventLog.rolling.enabled": "false",
+    }
+    spark = spark_session(master, conf=event_log)
+    began = time.perf_counter()
+    write_case_scores(staged, model, out, spark=spark)
+    seconds = time.perf_counter() - began
+    spark.stop()
+    return {"seconds": seconds}
+
+
+def task_figures(events: Path) -> dict:
+    """Per stage: tasks, summed and largest task run time, CPU time (from the Spark event log)."""
+    stages: dict[int, dict] = {}
+    for log in (path for path in events.rglob("*") if path.is_file()):
+        for line in log.read_text().splitlines():
+            event = json.loads(line)
+            if event["Event"] == "SparkListenerTaskEnd" and event.get("Task Metrics"):
+                metrics = event["Task Metrics"]
+                stages.setdefault(event["Stage ID"], {"tasks": []})["tasks"].append(
+                    (metrics["Executor Run Time"] / 1e3, metrics["Executor CPU Time"] / 1e9)
+                )
+    figures = []
+    for stage_id, stage in sorted(stages.items()):
+        run = [t[0] for t in stage["tasks"]]
+        figures.append(
+            {
+                "stage": stage_id,
+                "tasks": len(run),
+                "task_seconds": sum(run),
+                "median_task_s": statistics.median(run),
+                "max_task_s": max(run),
+                "cpu_seconds": sum(t[1] for t in stage["tasks"]),
+            }
+        )
+    return {
+        "stages": figures,
+        "tasks": sum(s["tasks"] for s in figures),
+        "task_seconds": sum(s["task_seconds"] for s in figures),
+        "cpu_seconds": sum(s["cpu_seconds"] for s in figures),
+        "max_task_s": max(s["max_task_s"] for s in figures),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--households", type=int, default=20_000)
+    parser.add_argument("--partitions", type=int, default=8, help="TRIAGE_SPARK_SHUFFLE_PARTITIONS")
+    parser.add_argument("--worker-memory", default="4g")
+    parser.add_argument("--executor-memory", default="3g", help="TRIAGE_SPARK_EXECUTOR_MEMORY")
+    parser.add_argument("--child", nargs=4, metavar=("MASTER", "STAGED", "OUT", "EVENTS"))
+    parser.add_argument("--model")
+    args = parser.parse_args()
+    if args.child:
+        master, staged, out, events = args.child
+        print(
+            json.dumps(
+                score_on_cluster(master, Path(staged), Path(args.model), Path(out), Path(events))
+            )
+        )
+        return
+
+    print(describe(), flush=True)
+    model = ensure_model()
+    city = ensure_city(args.households)
+    ensure_typed(city)
+    with tempfile.TemporaryDirectory(prefix="triage-bench-spark-", dir=OUT) as folder:
+        work = Path(folder)
+        began = time.perf_counter()
+        cases = stage(city, work / "staged")
+        stage_seconds = time.perf_counter() - began
+        (work / "events").mkdir()
+        with standalone_cluster(workers=2, cores=1, memory=args.worker_memory) as cluster:
+            os.environ["TRIAGE_SPARK_SHUFFLE_PARTITIONS"] = str(args.partitions)
+            os.environ["TRIAGE_SPARK_EXECUTOR_MEMORY"] = args.executor_memory
+            child = [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--model",
+                str(model),
+                "--child",
+                cluster.master_url,
+            ]
+            child += [str(work / "staged"), str(work / "out"), str(work / "events")]
+            result, process_seconds, driver_peak_mib, load = run_measured(child)
+        tasks = task_figures(work / "events")
+        written = sum(f.stat().st_size for f in (work / "out").rglob("*.parquet"))
+    record = {
+        "households": args.households,
+        "cases": cases,
+        "partitions": args.partitions,
+        "executor_memory": args.executor_memory,
+        "machine": describe(),
+        "stage_seconds": stage_seconds,
+        "spark_seconds": result["seconds"],
+        "process_seconds": process_seconds,
+        "driver_peak_mib": driver_peak_mib,
+        "load": load,
+        "parquet_mib": written / 2**20,
+        **tasks,
+    }
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+    results = [r for r in results if r["households"] != args.households] + [record]
+    RESULTS.write_text(json.dumps(results, indent=1))
+    print(f"the {TOP_STAGES} longest stages:")
+    print(f"{'stage':>5} {'tasks':>5} {'task s':>8} {'median s':>8} {'max s':>7}")
+    for s in sorted(tasks["stages"], key=lambda s: -s["task_seconds"])[:TOP_STAGES]:
+        print(
+            f"{s['stage']:>5} {s['tasks']:>5} {s['task_seconds']:>8.1f} "
+            f"{s['median_task_s']:>8.2f} {s['max_task_s']:>7.2f}"
+        )
+    print(
+        f"{args.households:,} households, {cases:,} cases, {args.partitions} shuffle partitions: "
+        f"staging {stage_seconds:.1f} s; features + scores on the cluster {result['seconds']:.1f} s "
+        f"(driver process {process_seconds:.1f} s, driver peak {driver_peak_mib:,.0f} MiB, "
+        f"load {load:.1f}); {tasks['tasks']} tasks, {tasks['task_seconds']:.0f} executor-seconds "
+        f"({tasks['cpu_seconds']:.0f} CPU), largest task {tasks['max_task_s']:.1f} s; "
+        f"{written / 2**20:.1f} MiB of Parquet written"
+    )
+
+
+if __name__ == "__main__":
+    main()
