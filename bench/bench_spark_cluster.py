@@ -22,12 +22,13 @@ import json
 import os
 import pickle
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench_scaling import OUT, ROOT, ensure_city, run_measured, run_step
+from bench_scaling import OUT, ROOT, ensure_city, run_measured
 from machine import describe
 
 sys.path.insert(0, str(ROOT))
@@ -39,21 +40,43 @@ MODEL_CITY = 20_000
 TOP_STAGES = 8
 
 
+def _in_child(*args: str) -> dict:
+    """A step in its own process, so that its pandas frames never sit beside the cluster."""
+    done = subprocess.run([sys.executable, *args], check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def ensure_typed(city: Path) -> None:
     if not (city / "_typed" / "cases.parquet").exists():
-        run_step("validate", "pandas", city)
+        _in_child(
+            str(ROOT / "bench" / "bench_scaling.py"),
+            "--step",
+            "validate",
+            "--engine",
+            "pandas",
+            "--city",
+            str(city),
+        )
 
 
 def ensure_model() -> Path:
-    """The 20k city's escalation model, fitted once (as bench_scaling's train step does)."""
+    """The 20k city's escalation model, fitted once (bench_scaling's train step)."""
     city = ensure_city(MODEL_CITY)
     ensure_typed(city)
     if not (city / "_model.pkl").exists():
-        run_step("train", "pandas", city)
+        _in_child(
+            str(ROOT / "bench" / "bench_scaling.py"),
+            "--step",
+            "train",
+            "--engine",
+            "pandas",
+            "--city",
+            str(city),
+        )
     return city / "_model.pkl"
 
 
-def stage(city: Path, folder: Path) -> int:
+def stage(city: Path, folder: Path) -> dict:
     """The case queries and typed tables as Parquet, Spark's only input; the number of cases."""
     import pandas as pd
 
@@ -63,7 +86,7 @@ def stage(city: Path, folder: Path) -> int:
     tables = {p.stem: pd.read_parquet(p) for p in sorted((city / "_typed").glob("*.parquet"))}
     points = case_points(tables)
     stage_case_inputs(points, tables, folder)
-    return len(points)
+    return {"cases": len(points)}
 
 
 def score_on_cluster(master: str, staged: Path, model_path: Path, out: Path, events: Path) -> dict:
@@ -128,7 +151,11 @@ def main() -> None:
     parser.add_argument("--executor-memory", default="3g", help="TRIAGE_SPARK_EXECUTOR_MEMORY")
     parser.add_argument("--child", nargs=4, metavar=("MASTER", "STAGED", "OUT", "EVENTS"))
     parser.add_argument("--model")
+    parser.add_argument("--stage", nargs=2, metavar=("CITY", "FOLDER"))
     args = parser.parse_args()
+    if args.stage:
+        print(json.dumps(stage(Path(args.stage[0]), Path(args.stage[1]))))
+        return
     if args.child:
         master, staged, out, events = args.child
         print(
@@ -145,7 +172,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="triage-bench-spark-", dir=OUT) as folder:
         work = Path(folder)
         began = time.perf_counter()
-        cases = stage(city, work / "staged")
+        cases = _in_child(
+            str(Path(__file__).resolve()), "--stage", str(city), str(work / "staged")
+        )["cases"]
         stage_seconds = time.perf_counter() - began
         (work / "events").mkdir()
         with standalone_cluster(workers=2, cores=1, memory=args.worker_memory) as cluster:
