@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from pyspark.sql import DataFrame
 from typer.testing import CliRunner
 
 from tests.support.cities import generated_city
@@ -179,7 +178,7 @@ def test_executors_write_the_pandas_engines_features_and_scores(
     monkeypatch.setattr(batch_scoring, "load_native", lambda uri: escalation_model)
     out = tmp_path / "scored"
     with monkeypatch.context() as driver:
-        driver.setattr(DataFrame, "toPandas", _refuse_to_collect)
+        driver.setattr(type(spark.range(0)), "toPandas", _refuse_to_collect)
         summary = batch_scoring.score_dataset(
             city, out, settings=Settings(home=tmp_path / "home"), engine="spark"
         )
