@@ -1,8 +1,10 @@
 """Pandas in, pandas out: the Spark engine behind the same calls training and batch scoring make.
 
 Typed frames (the validator's valid rows) are staged as Parquet and read by Spark; the results
-come back in the pandas engine's layout.  ``staging_dir`` must be visible to every node when the
-master is a real cluster (a temporary folder is fine in local mode).
+come back in the pandas engine's layout, or, for a city the driver should not hold, are written
+by the executors as Parquet folders (``write_*``, docs/spark.md).  ``staging_dir`` must be
+visible to every node when the master is a real cluster (a temporary folder is fine in local
+mode).
 """
 
 from __future__ import annotations
@@ -146,8 +148,8 @@ def person_features(
 
 
 def case_scores(features: DataFrame, model) -> DataFrame:
-    """``ROW``, ``case_id``, ``as_of``, ``escalation_probability`` and ``band`` of each row of a
-    Spark feature frame, computed on the executors (``mapInPandas``).
+    """``case_id``, ``as_of`` (and ``ROW`` when the frame has it), ``escalation_probability`` and
+    ``band`` of each row of a Spark feature frame, computed on the executors (``mapInPandas``).
 
     The fitted model travels to the Python workers with the function; each Arrow batch is
     scored with :meth:`EscalationModel.predict_proba` and banded with :meth:`EscalationModel.bands`
