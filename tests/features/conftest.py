@@ -75,6 +75,10 @@ def spark(spark_cluster: StandaloneCluster):
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SPARK_LOCAL_IP", "127.0.0.1")  # the executors call the driver back there
-        session = spark_session(spark_cluster.master_url, shuffle_partitions=2)
+        session = spark_session(
+            spark_cluster.master_url,
+            shuffle_partitions=2,
+            conf={"spark.executor.memory": "1g"},  # fits the workers whatever the environment says
+        )
         yield session
         session.stop()
