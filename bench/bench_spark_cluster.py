@@ -111,35 +111,42 @@ def score_on_cluster(master: str, staged: Path, model_path: Path, out: Path, eve
 
 
 def task_figures(events: Path) -> dict:
-    """Per stage: tasks, summed and largest task run time, CPU time (from the Spark event log)."""
-    stages: dict[int, dict] = {}
+    """Tasks, summed and largest task run time and CPU time, per stage and per phase (the job
+    description ``write_case_scores`` gives: features, scores), from the Spark event log."""
+    stages: dict[int, list[tuple[float, float]]] = {}
+    phase_of_stage: dict[int, str] = {}
     for log in (path for path in events.rglob("*") if path.is_file()):
         for line in log.read_text().splitlines():
             event = json.loads(line)
-            if event["Event"] == "SparkListenerTaskEnd" and event.get("Task Metrics"):
+            if event["Event"] == "SparkListenerJobStart":
+                phase = (event.get("Properties") or {}).get("spark.job.description") or "other"
+                phase_of_stage.update({stage: phase for stage in event["Stage IDs"]})
+            elif event["Event"] == "SparkListenerTaskEnd" and event.get("Task Metrics"):
                 metrics = event["Task Metrics"]
-                stages.setdefault(event["Stage ID"], {"tasks": []})["tasks"].append(
+                stages.setdefault(event["Stage ID"], []).append(
                     (metrics["Executor Run Time"] / 1e3, metrics["Executor CPU Time"] / 1e9)
                 )
-    figures = []
-    for stage_id, stage in sorted(stages.items()):
-        run = [t[0] for t in stage["tasks"]]
-        figures.append(
-            {
-                "stage": stage_id,
-                "tasks": len(run),
-                "task_seconds": sum(run),
-                "median_task_s": statistics.median(run),
-                "max_task_s": max(run),
-                "cpu_seconds": sum(t[1] for t in stage["tasks"]),
-            }
-        )
+
+    def summary(tasks: list[tuple[float, float]]) -> dict:
+        run = [t[0] for t in tasks]
+        return {
+            "tasks": len(run),
+            "task_seconds": sum(run),
+            "median_task_s": statistics.median(run),
+            "max_task_s": max(run),
+            "cpu_seconds": sum(t[1] for t in tasks),
+        }
+
+    phases: dict[str, list] = {}
+    for stage, tasks in stages.items():
+        phases.setdefault(phase_of_stage.get(stage, "other"), []).extend(tasks)
     return {
-        "stages": figures,
-        "tasks": sum(s["tasks"] for s in figures),
-        "task_seconds": sum(s["task_seconds"] for s in figures),
-        "cpu_seconds": sum(s["cpu_seconds"] for s in figures),
-        "max_task_s": max(s["max_task_s"] for s in figures),
+        "stages": [
+            {"stage": stage, "phase": phase_of_stage.get(stage, "other"), **summary(tasks)}
+            for stage, tasks in sorted(stages.items())
+        ],
+        "phases": {phase: summary(tasks) for phase, tasks in sorted(phases.items())},
+        **summary([task for tasks in stages.values() for task in tasks]),
     }
 
 
@@ -209,11 +216,17 @@ def main() -> None:
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
     results = [r for r in results if r["households"] != args.households] + [record]
     RESULTS.write_text(json.dumps(results, indent=1))
+    print(f"{'phase':<9} {'tasks':>5} {'task s':>8} {'CPU s':>7} {'median s':>8} {'max s':>7}")
+    for phase, p in tasks["phases"].items():
+        print(
+            f"{phase:<9} {p['tasks']:>5} {p['task_seconds']:>8.1f} {p['cpu_seconds']:>7.1f} "
+            f"{p['median_task_s']:>8.2f} {p['max_task_s']:>7.2f}"
+        )
     print(f"the {TOP_STAGES} longest stages:")
-    print(f"{'stage':>5} {'tasks':>5} {'task s':>8} {'median s':>8} {'max s':>7}")
+    print(f"{'stage':>5} {'phase':<9} {'tasks':>5} {'task s':>8} {'median s':>8} {'max s':>7}")
     for s in sorted(tasks["stages"], key=lambda s: -s["task_seconds"])[:TOP_STAGES]:
         print(
-            f"{s['stage']:>5} {s['tasks']:>5} {s['task_seconds']:>8.1f} "
+            f"{s['stage']:>5} {s['phase']:<9} {s['tasks']:>5} {s['task_seconds']:>8.1f} "
             f"{s['median_task_s']:>8.2f} {s['max_task_s']:>7.2f}"
         )
     print(

@@ -227,9 +227,11 @@ def write_case_features(
     Nothing is collected: the driver's memory does not grow with the city.
     :func:`read_feature_parquet` reads it back in the pandas engine's layout.
     """
-    queries, spark_tables = _read_staged(spark or spark_session(), folder)
-    features = build_case_features_spark(queries, spark_tables, text_model=text_model)
-    features.drop(ROW).write.mode("overwrite").parquet(str(out))
+    spark = spark or spark_session()
+    with _jobs_described(spark, "features"):
+        queries, spark_tables = _read_staged(spark, folder)
+        features = build_case_features_spark(queries, spark_tables, text_model=text_model)
+        features.drop(ROW).write.mode("overwrite").parquet(str(out))
     return Path(out)
 
 
@@ -244,17 +246,29 @@ def write_case_scores(folder: Path, model, out: Path, *, spark: SparkSession | N
     spark = spark or spark_session()
     out = Path(out)
     write_case_features(folder, out / "features", text_model=model.text_model_, spark=spark)
-    features = spark.read.parquet(str(out / "features"))
-    case_scores(features, model).write.mode("overwrite").parquet(str(out / "scores"))
+    with _jobs_described(spark, "scores"):
+        features = spark.read.parquet(str(out / "features"))
+        case_scores(features, model).write.mode("overwrite").parquet(str(out / "scores"))
     return {"features": out / "features", "scores": out / "scores"}
+
+
+@contextmanager
+def _jobs_described(spark: SparkSession, description: str) -> Iterator[None]:
+    """Spark jobs started in the block carry ``description`` (the UI and the event log show it:
+    ``bench/bench_spark_cluster.py`` sums task times by it)."""
+    spark.sparkContext.setJobDescription(description)
+    try:
+        yield
+    finally:
+        spark.sparkContext.setJobDescription(None)
 
 
 def write_training_features(
     tables: dict[str, pd.DataFrame], out: Path, *, spark: SparkSession | None = None
 ) -> Path:
     """:func:`spark_training_frame` written by the executors as the Parquet folder ``out``
-    instead of collected; the inputs are staged under ``out`` (every executor reaches it) and
-    removed at the end.  Empties ``tables`` once staged."""
+    instead of collected; the inputs are staged beside ``out`` (:func:`staged_beside`).
+    Empties ``tables`` once staged."""
     from triage.features.points import case_points
 
     with staged_beside(out, case_points(tables), tables) as staging:
