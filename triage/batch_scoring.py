@@ -123,7 +123,11 @@ def score_dataset(
     model_uri: str | None = None,
     engine: str = "pandas",
 ) -> dict:
-    """Validate a dataset, score every (valid) case with the champion and write the scores."""
+    """Validate a dataset, score every (valid) case with the champion and write the scores.
+
+    With ``engine="spark"`` and a folder ``out`` (no suffix), the executors write the features and
+    scores there (:func:`_score_on_executors`).
+    """
     tables = validate_dataset(
         dataset
     ).valid  # first: a missing dataset is told before a model loads
@@ -133,6 +137,34 @@ def score_dataset(
     )
     routing = current_routing(settings.routing_file, set(settings.domain.teams))
     points = scoring_points(tables["cases"], as_of)
+    if engine == "spark" and not Path(out).suffix:
+        return _score_on_executors(points, tables, model, Path(out))
     scores = score_cases(points, tables, model, routing, engine=engine)
     write_frame(scores, out)
     return {"cases": len(scores), "out": str(out), "bands": scores["band"].value_counts().to_dict()}
+
+
+def _score_on_executors(
+    points: pd.DataFrame, tables: dict[str, pd.DataFrame], model, out: Path
+) -> dict:
+    """Features and scores (probability and band) written by the Spark executors as Parquet
+    folders under ``out``, for a city whose frames the driver should not hold (docs/spark.md).
+
+    The pandas tables are released once staged, before Spark runs; routes need the pandas
+    history of the whole city, so they are not computed.
+    """
+    from pyspark.sql import functions as F
+
+    from triage.features.spark import spark_session, staged_beside, write_case_scores
+
+    cases = len(points)
+    with staged_beside(out, points, tables) as staging:
+        written = write_case_scores(staging, model, out)
+    bands = spark_session().read.parquet(str(written["scores"])).groupBy("band").agg(F.count("*"))
+    return {
+        "cases": cases,
+        "out": str(out),
+        "features": str(written["features"]),
+        "scores": str(written["scores"]),
+        "bands": {band: count for band, count in bands.collect()},
+    }

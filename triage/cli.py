@@ -77,8 +77,17 @@ def _one_line_errors():
         raise _fail(EXIT_MODEL, f"the model registry failed: {first_line}") from None
 
 
-def _writable(out: Path) -> Path:
-    """``out`` when a file can be written there, checked before any work; exit 4 otherwise."""
+def _writable(out: Path, *, folder_allowed: bool = False) -> Path:
+    """``out`` when a file (or, if allowed, a folder without suffix) can be written there, checked
+    before any work; exit 4 otherwise."""
+    if folder_allowed and not out.suffix:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _fail(
+                EXIT_OUTPUT, f"cannot write {out}: {exc.strerror or type(exc).__name__}"
+            ) from None
+        return out
     if out.suffix not in (".csv", ".parquet"):
         raise _fail(EXIT_OUTPUT, f"--out must end in .csv or .parquet, not {out.suffix!r}")
     existed = out.exists()
@@ -245,7 +254,13 @@ def evaluate(
 @app.command()
 def features(
     dataset: DatasetDir,
-    out: Annotated[Path, typer.Option(help="Feature frame file: .parquet or .csv.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Feature frame file: .parquet or .csv; with --engine spark, a folder (no suffix) "
+            "the executors write Parquet to."
+        ),
+    ],
     engine: Annotated[
         str, typer.Option(help="pandas, or spark (master: TRIAGE_SPARK_MASTER).")
     ] = "pandas",
@@ -258,7 +273,16 @@ def features(
 
     if engine not in ("pandas", "spark"):
         raise typer.BadParameter("--engine must be one of pandas, spark")
+    folder = engine == "spark" and not out.suffix
+    _writable(out, folder_allowed=folder)
     tables = _validated(dataset).valid
+    if folder:
+        from triage.features.spark import write_training_features
+
+        cases = len(tables["cases"])
+        write_training_features(tables, out)
+        typer.echo(json.dumps({"cases": cases, "engine": engine, "out": str(out)}))
+        return
     if engine == "spark":  # PySpark is an optional extra: imported only when asked for
         from triage.features.spark import spark_training_frame
 
@@ -279,7 +303,13 @@ def features(
 @app.command()
 def score(
     dataset: DatasetDir,
-    out: Annotated[Path, typer.Option(help="Scores file: .csv or .parquet.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Scores file: .csv or .parquet; with --engine spark, a folder (no suffix) where "
+            "the executors write features/ and scores/ (probability and band, no routes)."
+        ),
+    ],
     as_of: Annotated[
         Optional[str],
         typer.Option(
@@ -303,7 +333,7 @@ def score(
     with _one_line_errors():
         summary = score_dataset(
             dataset,
-            _writable(out),
+            _writable(out, folder_allowed=engine == "spark"),
             settings=get_settings(),
             engine=engine,
             as_of=moment.tz_convert("UTC") if moment is not None else None,

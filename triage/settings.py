@@ -41,6 +41,11 @@ class Settings(BaseSettings):
         pattern=r"^\d+[kmgt]$",
         description="JVM heap of the Spark driver (local mode: all the work).",
     )
+    spark_executor_memory: str = Field(
+        "1g",
+        pattern=r"^\d+[kmgt]$",
+        description="JVM heap of each Spark executor (a cluster's master: spark://, yarn, k8s://).",
+    )
     spark_shuffle_partitions: int = Field(
         8, ge=1, le=100_000, description="Partitions of each Spark shuffle; raise for 1M+ cases."
     )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from tests.factories import City
+from tests.support.spark_cluster import StandaloneCluster, standalone_cluster
 
 
 @pytest.fixture
@@ -58,10 +61,24 @@ def quarrel_city() -> City:
 
 
 @pytest.fixture(scope="session")
-def spark():
-    """One local SparkSession for the whole test session (2 threads, 2 shuffle partitions)."""
+def spark_cluster() -> Iterator[StandaloneCluster]:
+    """A standalone cluster (a master, two workers of one core) for the whole test session."""
+    with standalone_cluster(workers=2, cores=1, memory="2g") as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def spark(spark_cluster: StandaloneCluster):
+    """One SparkSession on the session's cluster (2 shuffle partitions): the executors, not the
+    driver, compute every Spark test's features and scores, as on a real cluster."""
     from triage.features.spark import spark_session
 
-    session = spark_session("local[2]", shuffle_partitions=2)
-    yield session
-    session.stop()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SPARK_LOCAL_IP", "127.0.0.1")  # the executors call the driver back there
+        session = spark_session(
+            spark_cluster.master_url,
+            shuffle_partitions=2,
+            conf={"spark.executor.memory": "1g"},  # fits the workers whatever the environment says
+        )
+        yield session
+        session.stop()

@@ -2,7 +2,9 @@
 
 A small generated city goes through the real path (generate → validate → features / model →
 scores) on both engines; the hand-built quarrel city adds the edge cases (traditional script,
-no counterparty, a case's own rows excluded, a person's own assessment excluded).
+no counterparty, a case's own rows excluded, a person's own assessment excluded).  Spark runs on
+a standalone cluster of this machine (``tests/support/spark_cluster.py``), so every value is
+computed by executors in their own processes, and the batch scores are written by them as Parquet.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from triage.cli import app
 from triage.data_contracts import validate_dataset
 from triage.features import build_case_features, build_person_features, categorical_features
 from triage.features.points import assessment_points, case_points
-from triage.features.spark import case_features, person_features
+from triage.features.spark import case_features, person_features, read_feature_parquet
 from triage.routing import current_routing
 from triage.settings import Settings
 from triage.training.fit import fit_escalation
@@ -139,20 +141,63 @@ def test_pair_trend_and_climb_features_are_equal(spark):
 
 
 def test_features_command_writes_the_same_frame_on_both_engines(spark, city, tmp_path):
+    """A file from either engine, and a Parquet folder written by the executors."""
     runner = CliRunner()
-    for engine in ("pandas", "spark"):
+    for engine, out in (
+        ("pandas", "pandas.parquet"),
+        ("spark", "spark.parquet"),
+        ("spark", "spark-folder"),
+    ):
         result = runner.invoke(
-            app,
-            [
-                "features",
-                str(city),
-                "--out",
-                str(tmp_path / f"{engine}.parquet"),
-                "--engine",
-                engine,
-            ],
+            app, ["features", str(city), "--out", str(tmp_path / out), "--engine", engine]
         )
         assert result.exit_code == 0, result.output
+    expected = pd.read_parquet(tmp_path / "pandas.parquet")
+    assert_same_frame(expected, pd.read_parquet(tmp_path / "spark.parquet"))
     assert_same_frame(
-        pd.read_parquet(tmp_path / "pandas.parquet"), pd.read_parquet(tmp_path / "spark.parquet")
+        expected.sort_values(["case_id", "as_of"], kind="stable").reset_index(drop=True),
+        read_feature_parquet(tmp_path / "spark-folder"),
     )
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "pandas.parquet",
+        "spark-folder",
+        "spark.parquet",
+    ]  # the staged inputs are removed
+
+
+def _refuse_to_collect(frame):
+    raise AssertionError("a frame was collected to the driver")
+
+
+def test_executors_write_the_pandas_engines_features_and_scores(
+    spark, spark_cluster, city, tables, escalation_model, tmp_path, monkeypatch
+):
+    """``triage score --engine spark --out FOLDER``: nothing collected, the same values."""
+    assert spark.sparkContext.master == spark_cluster.master_url
+    assert spark_cluster.alive_workers() == 2
+    monkeypatch.setattr(batch_scoring, "load_native", lambda uri: escalation_model)
+    out = tmp_path / "scored"
+    with monkeypatch.context() as driver:
+        driver.setattr(type(spark.range(0)), "toPandas", _refuse_to_collect)
+        summary = batch_scoring.score_dataset(
+            city, out, settings=Settings(home=tmp_path / "home"), engine="spark"
+        )
+
+    points = case_points(tables)
+    expected = build_case_features(points, tables, text_model=escalation_model.text_model_)
+    probability = escalation_model.predict_proba(expected[escalation_model.feature_names_])[:, 1]
+    expected = expected.assign(escalation_probability=probability)
+    expected = expected.sort_values(["case_id", "as_of"], kind="stable").reset_index(drop=True)
+    features = read_feature_parquet(out / "features")
+    assert_same_frame(expected.drop(columns="escalation_probability"), features)
+    scores = pd.read_parquet(out / "scores").sort_values("case_id", kind="stable")
+    assert list(scores.columns) == ["case_id", "as_of", "escalation_probability", "band"]
+    assert scores["case_id"].tolist() == expected["case_id"].tolist()
+    np.testing.assert_allclose(
+        scores["escalation_probability"], expected["escalation_probability"], rtol=0, atol=1e-9
+    )
+    assert (scores["as_of"].to_numpy() == expected["as_of"].to_numpy()).all()
+    bands = escalation_model.bands(expected["escalation_probability"].to_numpy())
+    assert scores["band"].tolist() == bands.tolist() and len(set(bands)) > 2
+    assert summary["cases"] == len(points) and sum(summary["bands"].values()) == len(points)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "scored"]  # staging removed

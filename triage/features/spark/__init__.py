@@ -12,14 +12,19 @@ from triage.features.spark.engine import (
 from triage.features.spark.pipeline import (
     case_features,
     case_probabilities,
+    case_scores,
     person_features,
-    probabilities,
+    read_feature_parquet,
     release_frames,
     release_memory,
     spark_training_frame,
     stage_case_inputs,
+    staged_beside,
     staged_case_features,
     staged_case_probabilities,
+    write_case_features,
+    write_case_scores,
+    write_training_features,
 )
 from triage.features.spark.session import spark_session
 from triage.features.spark.tables import read_typed_tables, stage_typed_tables
@@ -29,8 +34,9 @@ __all__ = [
     "build_person_features_spark",
     "case_features",
     "case_probabilities",
+    "case_scores",
     "person_features",
-    "probabilities",
+    "read_feature_parquet",
     "read_typed_tables",
     "release_frames",
     "release_memory",
@@ -38,7 +44,11 @@ __all__ = [
     "spark_training_frame",
     "stage_case_inputs",
     "stage_typed_tables",
+    "staged_beside",
     "staged_case_features",
     "staged_case_probabilities",
     "to_feature_frame",
+    "write_case_features",
+    "write_case_scores",
+    "write_training_features",
 ]

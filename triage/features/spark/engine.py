@@ -484,13 +484,18 @@ def build_person_features_spark(points: DataFrame, tables: dict[str, DataFrame])
 
 def to_feature_frame(frame: DataFrame, entity: str = "case") -> pd.DataFrame:
     """Collect a Spark feature frame in the pandas engine's layout: input order, same dtypes."""
+    return feature_layout(frame.orderBy(ROW).toPandas(), entity)
+
+
+def feature_layout(collected: pd.DataFrame, entity: str = "case") -> pd.DataFrame:
+    """A Spark feature frame's rows (collected, or read back from its Parquet) in the pandas
+    engine's layout: the id, ``as_of`` in UTC and each feature with its dtype, in the row order given."""
     id_column = "case_id" if entity == "case" else "person_id"
-    collected = frame.orderBy(ROW).toPandas()
     as_of = pd.to_datetime(collected["as_of"])
     as_of = as_of.dt.tz_localize("UTC") if as_of.dt.tz is None else as_of.dt.tz_convert("UTC")
     columns = {
-        id_column: collected[id_column].astype("string"),
-        "as_of": as_of.astype("datetime64[ns, UTC]"),
+        id_column: collected[id_column].astype("string").reset_index(drop=True),
+        "as_of": as_of.astype("datetime64[ns, UTC]").reset_index(drop=True),
     }
     for feature in features_of(entity):
         values = collected[feature.name]

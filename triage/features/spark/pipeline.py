@@ -1,14 +1,18 @@
 """Pandas in, pandas out: the Spark engine behind the same calls training and batch scoring make.
 
 Typed frames (the validator's valid rows) are staged as Parquet and read by Spark; the results
-come back in the pandas engine's layout.  ``staging_dir`` must be visible to every node when the
-master is a real cluster (a temporary folder is fine in local mode).
+come back in the pandas engine's layout, or, for a city the driver should not hold, are written
+by the executors as Parquet folders (``write_*``, docs/spark.md).  ``staging_dir`` must be
+visible to every node when the master is a real cluster (a temporary folder is fine in local
+mode).
 """
 
 from __future__ import annotations
 
 import gc
+import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,13 +20,14 @@ import numpy as np
 import pandas as pd
 import pyarrow
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.types import DoubleType, LongType, StructField, StructType
+from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
 from triage.features.build import CASE_COLUMNS_OPTIONAL, CASE_COLUMNS_REQUIRED, as_utc
 from triage.features.spark.engine import (
     ROW,
     build_case_features_spark,
     build_person_features_spark,
+    feature_layout,
     to_feature_frame,
 )
 from triage.features.spark.session import spark_session
@@ -142,27 +147,32 @@ def person_features(
         return to_feature_frame(build_person_features_spark(spark_queries, spark_tables), "person")
 
 
-def probabilities(features: DataFrame, model) -> DataFrame:
-    """``ROW`` and ``escalation_probability`` of each row of a Spark feature frame (``mapInPandas``).
+def case_scores(features: DataFrame, model) -> DataFrame:
+    """``case_id``, ``as_of`` (and ``ROW`` when the frame has it), ``escalation_probability`` and
+    ``band`` of each row of a Spark feature frame, computed on the executors (``mapInPandas``).
 
     The fitted model travels to the Python workers with the function; each Arrow batch is
-    scored with :meth:`EscalationModel.predict_proba`, exactly as the pandas path does.
+    scored with :meth:`EscalationModel.predict_proba` and banded with :meth:`EscalationModel.bands`
+    (fixed thresholds), exactly as the pandas path does.
     """
     names = list(model.feature_names_)
+    passed = [field for field in features.schema.fields if field.name in (ROW, "case_id", "as_of")]
     schema = StructType(
-        [StructField(ROW, LongType()), StructField("escalation_probability", DoubleType())]
+        [
+            *passed,
+            StructField("escalation_probability", DoubleType()),
+            StructField("band", StringType()),
+        ]
     )
 
     def predict(batches):
         for batch in batches:
-            yield pd.DataFrame(
-                {
-                    ROW: batch[ROW].to_numpy(dtype=np.int64),
-                    "escalation_probability": model.predict_proba(batch[names])[:, 1],
-                }
+            probability = model.predict_proba(batch[names])[:, 1]
+            yield batch[[field.name for field in passed]].assign(
+                escalation_probability=probability, band=model.bands(probability)
             )
 
-    return features.select(ROW, *names).mapInPandas(predict, schema)
+    return features.select(*[field.name for field in passed], *names).mapInPandas(predict, schema)
 
 
 def case_probabilities(
@@ -184,7 +194,8 @@ def staged_case_probabilities(
     """:func:`case_probabilities` of inputs staged by :func:`stage_case_inputs`."""
     queries, spark_tables = _read_staged(spark or spark_session(), folder)
     features = build_case_features_spark(queries, spark_tables, text_model=model.text_model_)
-    scored = probabilities(features, model).orderBy(ROW).toPandas()
+    scored = case_scores(features, model).select(ROW, "escalation_probability")
+    scored = scored.orderBy(ROW).toPandas()
     return scored["escalation_probability"].to_numpy(dtype=np.float64)
 
 
@@ -205,3 +216,86 @@ def spark_training_frame(
         stage_case_inputs(case_points(tables), tables, Path(folder))
         release_frames(tables)
         return staged_case_features(Path(folder), spark=spark)
+
+
+def write_case_features(
+    folder: Path, out: Path, *, text_model=None, spark: SparkSession | None = None
+) -> Path:
+    """The features of inputs staged by :func:`stage_case_inputs`, written by the executors as
+    the Parquet folder ``out`` (``case_id``, ``as_of``, the features; rows in no order).
+
+    Nothing is collected: the driver's memory does not grow with the city.
+    :func:`read_feature_parquet` reads it back in the pandas engine's layout.
+    """
+    spark = spark or spark_session()
+    with _jobs_described(spark, "features"):
+        queries, spark_tables = _read_staged(spark, folder)
+        features = build_case_features_spark(queries, spark_tables, text_model=text_model)
+        features.drop(ROW).write.mode("overwrite").parquet(str(out))
+    return Path(out)
+
+
+def write_case_scores(folder: Path, model, out: Path, *, spark: SparkSession | None = None) -> dict:
+    """Features and scores of inputs staged by :func:`stage_case_inputs`, written by the
+    executors under ``out``: ``features/`` and ``scores/`` (``case_id``, ``as_of``,
+    ``escalation_probability``, ``band``), Parquet folders.
+
+    The scores are read from the written features, so each feature is computed once; routes
+    need the pandas history of the whole city, so they are left to ``triage score`` with a file.
+    """
+    spark = spark or spark_session()
+    out = Path(out)
+    write_case_features(folder, out / "features", text_model=model.text_model_, spark=spark)
+    with _jobs_described(spark, "scores"):
+        features = spark.read.parquet(str(out / "features"))
+        case_scores(features, model).write.mode("overwrite").parquet(str(out / "scores"))
+    return {"features": out / "features", "scores": out / "scores"}
+
+
+@contextmanager
+def _jobs_described(spark: SparkSession, description: str) -> Iterator[None]:
+    """Spark jobs started in the block carry ``description`` (the UI and the event log show it:
+    ``bench/bench_spark_cluster.py`` sums task times by it)."""
+    spark.sparkContext.setJobDescription(description)
+    try:
+        yield
+    finally:
+        spark.sparkContext.setJobDescription(None)
+
+
+def write_training_features(
+    tables: dict[str, pd.DataFrame], out: Path, *, spark: SparkSession | None = None
+) -> Path:
+    """:func:`spark_training_frame` written by the executors as the Parquet folder ``out``
+    instead of collected; the inputs are staged beside ``out`` (:func:`staged_beside`).
+    Empties ``tables`` once staged."""
+    from triage.features.points import case_points
+
+    with staged_beside(out, case_points(tables), tables) as staging:
+        return write_case_features(staging, out, spark=spark)
+
+
+@contextmanager
+def staged_beside(
+    out: Path, points: pd.DataFrame, tables: dict[str, pd.DataFrame]
+) -> Iterator[Path]:
+    """The inputs staged in a hidden folder beside ``out``, removed at the end; ``tables`` emptied.
+
+    The executors write to ``out``, so they reach its neighbour too: no other shared storage is
+    needed.  Not inside ``out``, which Spark empties before it writes there.
+    """
+    out = Path(out)
+    staging = out.parent / f".{out.name}-inputs"
+    try:
+        stage_case_inputs(points, tables, staging)
+        release_frames(tables)
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def read_feature_parquet(path: Path, entity: str = "case") -> pd.DataFrame:
+    """A feature frame written by the executors, in the pandas engine's layout (ordered by id)."""
+    frame = pd.read_parquet(path)
+    id_column = "case_id" if entity == "case" else "person_id"
+    return feature_layout(frame.sort_values([id_column, "as_of"], kind="stable"), entity)
