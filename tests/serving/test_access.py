@@ -59,6 +59,7 @@ ENDPOINTS = [
     ("GET", "/v1/disputes/{dispute_id}", None, "analyst", {404}),
     ("POST", "/v1/disputes/{dispute_id}/decision", {"status": "upheld"}, "analyst", {404}),
     ("GET", "/v1/models", None, "analyst"),
+    ("GET", "/v1/shadow", None, "analyst"),
     ("POST", "/v1/models/reload", None, "admin"),
     ("GET", "/v1/keys", None, "admin"),
     ("POST", "/v1/keys", {"role": "scorer", "name": "new"}, "admin"),

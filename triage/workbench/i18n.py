@@ -381,7 +381,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "challenger_band": ("挑战者", "Challenger"),
     "champion": ("当前模型", "Champion"),
     "challenger": ("挑战者", "Challenger"),
-    "shadow_movers": ("将会改变的案件（{n} 件）", "Cases that would move ({n})"),
+    "shadow_movers": ("挑战者模型下结果不同的案件（{n} 件）", "Cases that would move ({n})"),
     "no_movers": ("没有案件的等级或分派会改变。", "No case would change band or route."),
     "probability_change": ("概率变化", "Probability change"),
     "shadow_outcomes": ("结局已知的案件", "Cases with known outcomes"),
@@ -400,7 +400,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "promotion_passes": (
         "已通过晋升门槛：可用 triage promote-challenger 晋升。",
-        "It passes the promotion gates: triage promote-challenger will promote it.",
+        "It passes the promotion gates: triage promote-challenger can promote it.",
     ),
     "overrides_title": ("研判与改派分析", "Reviews and overrides"),
     "overrides_help": (
