@@ -1,20 +1,34 @@
-"""Latency of a real `triage serve`: single-case p50/p95/p99 at concurrency 1 and 8, and 1,000-case batches.
+"""Latency of a real `triage serve` on SQLite and PostgreSQL, one or two instances, beside MLflow's
+scoring server: single-case p50/p95/p99 at concurrency 1 and 8, and 1,000-case batches.
 
-    .venv/bin/python bench/bench_service.py                       # generate, load, train, serve (~10 min)
+    .venv/bin/python bench/bench_service.py                       # generate, load, train, serve (~25 min)
     .venv/bin/python bench/bench_service.py --data /tmp/b/city --home /tmp/b/home   # reuse both
-    .venv/bin/python bench/bench_service.py --seconds 20 --rounds 5 --batches 5     # the README's run
+    .venv/bin/python bench/bench_service.py --seconds 15 --rounds 3 --batches 5     # the docs' run
+    .venv/bin/python bench/bench_service.py --database sqlite --instances 1 --peer none   # one setting
     .venv/bin/python bench/bench_service.py --data ... --home ... --stages   # where a case's CPU goes
 
-The server is a `triage serve --workers 2` subprocess on 127.0.0.1 over a SQLite database holding a
-generated city (20,000 households), with champions trained on that city.  Every single-case request asks for
-the explanation (default top 8) and names one person, and its decision is stored before the answer,
-as in production.  Single cases are sent by wrk (`apt-get install wrk`; a C load generator, so the
-client takes little of the two cores the server needs) on `concurrency` keep-alive connections for
-`--seconds`, each request a new case; 1,000-case batches by httpx.  Wall latencies are what a caller
-sees; the server's CPU time per request (from /proc/PID/stat) is printed beside them because the
-machine may be shared.  ``--rounds`` repeats each level on new connections, and the table gives the
-worst round's p50, p95 and p99 (every round is printed below it).  Each request carries a case id
-not sent before, its case drawn (with replacement) from the city's more recent half.
+The service is ``triage serve`` subprocesses on 127.0.0.1 over a generated city (20,000
+households) with champions trained on it: for each ``--database`` (SQLite in the home, or a private
+PostgreSQL server started for the run with PostgreSQL's durable defaults, fsync and synchronous
+commits on, the city loaded into it) and each ``--instances`` count, that many instances share the
+database and the ``--workers`` cores between them (one instance ``--workers 2``, two instances
+``--workers 1`` each).  Every single-case request asks for the explanation (default top 8) and
+names one person, and its decision is stored before the answer, as in production.  Single cases
+are sent by wrk (`apt-get install wrk`; a C load generator, so the client takes little of the two
+cores the server needs) on ``concurrency`` keep-alive connections for ``--seconds``, spread over the
+instances as a load balancer would (one wrk each, their latencies merged), each request a new
+case; 1,000-case batches by httpx to the first instance.  After each setting the database is asked
+how many decisions were stored for the requests answered, and whether any case was stored twice.
+
+``--peer mlflow`` then measures MLflow's own scoring server (``mlflow models serve --workers 2``)
+on the same registered champion in the same way, given the feature rows triage would compute: a
+probability and band from ready-made features, without history, SHAP, tiers, routing or storage.
+
+Wall latencies are what a caller sees; the server's CPU time per request (from /proc) is printed
+beside them because the machine may be shared.  ``--rounds`` repeats each level on new
+connections, and the table gives the worst round's p50, p95 and p99 (every round is printed below
+it).  Each request carries a case id not sent before, its case drawn (with replacement) from the
+city's more recent half.
 
 ``--stages`` runs the scorer in this process instead and prints the CPU time of each step of
 ``score_and_store`` (per single case, and for one 1,000-case batch), by timing the functions it
@@ -389,7 +403,7 @@ def measure_triage(data: Path, env: dict, database: str, instances: int, args) -
             f"http://127.0.0.1:{server.args[server.args.index('--port') + 1]}" for server in servers
         ]
         pids = [server.pid for server in servers]
-        warm = wrk_latencies(bases, key, cases(1000, 99), 8, 5)
+        warm = wrk_latencies(bases, key, cases(5 * MAX_RATE, 99), 8, 5)
         rows, rounds = single_case_rounds(bases, key, cases, args, pids, "/v1/cases/score")
         rows.append(
             batch_row(
@@ -489,7 +503,7 @@ def measure_mlflow_peer(data: Path, home: Path, env: dict, args) -> dict:
     server = start_server(port, args.workers, peer_env, command)
     try:
         base = f"http://127.0.0.1:{port}"
-        wrk_latencies([base], None, bodies_for(1000, 99), 8, 5, "/invocations")
+        wrk_latencies([base], None, bodies_for(5 * MAX_RATE, 99), 8, 5, "/invocations")
         rows, rounds = single_case_rounds(
             [base], None, bodies_for, args, [server.pid], "/invocations"
         )
