@@ -563,6 +563,11 @@ def compare(
             )
         )
     else:
+        if not versions:
+            typer.echo(
+                f"no version has the alias '{settings.challenger_alias}' yet: set it on one trained with "
+                "`triage train --promote never`, then reload the service (POST /v1/models/reload)"
+            )
         typer.echo(_report_text(report, failures))
 
 

@@ -95,6 +95,8 @@ def test_compare_reports_and_promotion_refuses_below_the_gates_unless_forced(
 
     gone = CliRunner().invoke(cli, ["promote-challenger"])
     assert gone.exit_code == 5 and "no version has the alias 'challenger'" in gone.stderr
+    told = CliRunner().invoke(cli, ["compare"])
+    assert told.exit_code == 0 and "no version has the alias 'challenger' yet" in told.stdout
 
     store = client.app.state.service.champions
     store._loader = lambda: load_champions(settings)
