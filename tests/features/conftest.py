@@ -69,16 +69,21 @@ def spark_cluster() -> Iterator[StandaloneCluster]:
 
 @pytest.fixture(scope="session")
 def spark(spark_cluster: StandaloneCluster):
-    """One SparkSession on the session's cluster (2 shuffle partitions): the executors, not the
-    driver, compute every Spark test's features and scores, as on a real cluster."""
+    """One SparkSession on the session's cluster (2 shuffle partitions), reached as a centre would
+    reach its own, through ``TRIAGE_SPARK_MASTER``: the executors, not the driver, compute every
+    Spark test's features and scores, as on a real cluster."""
     from triage.features.spark import spark_session
+    from triage.settings import get_settings
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SPARK_LOCAL_IP", "127.0.0.1")  # the executors call the driver back there
+        patch.setenv("TRIAGE_SPARK_MASTER", spark_cluster.master_url)
+        get_settings.cache_clear()
         session = spark_session(
-            spark_cluster.master_url,
             shuffle_partitions=2,
             conf={"spark.executor.memory": "1g"},  # fits the workers whatever the environment says
         )
+        assert session.sparkContext.master == spark_cluster.master_url
         yield session
         session.stop()
+    get_settings.cache_clear()
