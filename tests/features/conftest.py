@@ -60,14 +60,15 @@ def quarrel_city() -> City:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def spark_cluster() -> Iterator[StandaloneCluster]:
-    """A standalone cluster (a master, two workers of one core) for the whole test session."""
+    """A standalone cluster (a master, two workers of one core) for the Spark tests' module, stopped
+    after it: its idle JVMs would otherwise take CPU from every later test."""
     with standalone_cluster(workers=2, cores=1, memory="2g") as cluster:
         yield cluster
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def spark(spark_cluster: StandaloneCluster):
     """One SparkSession on the session's cluster (2 shuffle partitions), reached as a centre would
     reach its own, through ``TRIAGE_SPARK_MASTER``: the executors, not the driver, compute every
