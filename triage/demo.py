@@ -61,12 +61,12 @@ def prepare_data(settings: Settings, households: int) -> Path:
 
 def ensure_champions(settings: Settings, city: Path) -> None:
     """Train and promote both models unless champions are already registered."""
-    from triage.models.registry import champion_version, configure_mlflow
+    from triage.models.registry import configure_mlflow, version_by_alias
     from triage.training.pipeline import train
 
     client = configure_mlflow(settings)
     names = (settings.escalation_model_name, settings.tier_model_name)
-    if all(champion_version(client, n, settings.champion_alias) for n in names):
+    if all(version_by_alias(client, n, settings.champion_alias) for n in names):
         _step(
             "champions already registered in MLflow: reusing them (`triage retrain` makes new ones)"
         )

@@ -34,8 +34,8 @@ def configure_mlflow(settings: Settings) -> MlflowClient:
     return MlflowClient()
 
 
-def champion_version(client: MlflowClient, name: str, alias: str = "champion"):
-    """The model version behind the alias, or None when nothing was promoted yet."""
+def version_by_alias(client: MlflowClient, name: str, alias: str = "champion"):
+    """The model version holding the alias (champion or challenger), or None when none holds it."""
     try:
         return client.get_model_version_by_alias(name, alias)
     except MlflowException:
@@ -104,7 +104,7 @@ def load_champions(settings: Settings) -> Champions:
     client = configure_mlflow(settings)
     loaded, versions, metrics = {}, {}, {}
     for role, name in _model_names(settings):
-        version = champion_version(client, name, settings.champion_alias)
+        version = version_by_alias(client, name, settings.champion_alias)
         if version is None:
             raise LookupError(
                 f"no '{settings.champion_alias}' alias on registered model {name}: run `triage train`"
@@ -133,7 +133,7 @@ def load_challenger(
     kinds = {"escalation": EscalationModel, "tier": TierModel}
     loaded, versions, metrics = {}, {}, {}
     for role, name in _model_names(settings):
-        version = champion_version(client, name, settings.challenger_alias)
+        version = version_by_alias(client, name, settings.challenger_alias)
         if version is None:
             continue
         try:
@@ -175,7 +175,7 @@ def challenger_versions(client: MlflowClient, settings: Settings) -> dict[str, s
     """Role → ``name/version`` of each model with the challenger alias (none: empty)."""
     found = {}
     for role, name in _model_names(settings):
-        version = champion_version(client, name, settings.challenger_alias)
+        version = version_by_alias(client, name, settings.challenger_alias)
         if version is not None:
             found[role] = f"{name}/{version.version}"
     return found

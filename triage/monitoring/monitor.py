@@ -37,7 +37,7 @@ from triage.evaluation.metrics import expected_calibration_error
 from triage.evaluation.reference import POPULATION_COLUMNS, load_reference, quarantine_shares
 from triage.features import build_case_features
 from triage.features.points import case_points
-from triage.models.registry import champion_version, configure_mlflow, load_native
+from triage.models.registry import configure_mlflow, load_native, version_by_alias
 from triage.monitoring import report
 from triage.monitoring.drift import frame_drift, numeric_drift
 from triage.settings import Settings
@@ -193,7 +193,7 @@ def assess(
 
 def _champion_reference(settings: Settings):
     client = configure_mlflow(settings)
-    version = champion_version(client, settings.escalation_model_name, settings.champion_alias)
+    version = version_by_alias(client, settings.escalation_model_name, settings.champion_alias)
     if version is None:
         raise NoChampion(
             f"no '{settings.champion_alias}' escalation model: run `triage train` first"

@@ -19,7 +19,7 @@ from triage.features import build_case_features, build_person_features, feature_
 from triage.features.points import assessment_points, case_points
 from triage.models import EscalationModel
 from triage.models.pyfunc import EscalationPyfunc, TierPyfunc
-from triage.models.registry import champion_version, configure_mlflow, load_native
+from triage.models.registry import configure_mlflow, load_native, version_by_alias
 from triage.settings import Settings
 from triage.training import gates
 from triage.training.examples import checklist_score, oracle_probabilities, read_oracle
@@ -189,7 +189,7 @@ def train(
             ),
             ("tier", tier, TierPyfunc(tier.model), settings.tier_model_name),
         ):
-            current = champion_version(client, name, settings.champion_alias)
+            current = version_by_alias(client, name, settings.champion_alias)
             version = register(
                 client,
                 name,

@@ -18,7 +18,7 @@ import httpx
 import mlflow
 from mlflow import MlflowClient
 
-from triage.models.registry import champion_version, configure_mlflow
+from triage.models.registry import configure_mlflow, version_by_alias
 from triage.settings import Settings
 from triage.training.pipeline import train
 from triage.training.tracking import dataset_fingerprint
@@ -56,7 +56,7 @@ def retrain(
     client = configure_mlflow(settings)
     fingerprint = dataset_fingerprint(dataset)
     champions = [
-        champion_version(client, name, settings.champion_alias)
+        version_by_alias(client, name, settings.champion_alias)
         for name in (settings.escalation_model_name, settings.tier_model_name)
     ]
     if all(c is not None and c.tags.get("data_fingerprint") == fingerprint for c in champions):
