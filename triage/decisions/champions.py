@@ -23,8 +23,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from triage.models import EscalationModel, TierModel
-from triage.models.registry import Champions
+from triage.models.registry import KINDS, Champions, check_kind
 
 log = logging.getLogger(__name__)
 
@@ -135,10 +134,7 @@ class ChampionStore:
 
 
 def _check_kinds(champions: Champions) -> None:
-    for role, kind in (("escalation", EscalationModel), ("tier", TierModel)):
-        model = getattr(champions, role)
-        if not isinstance(model, kind):
-            raise TypeError(
-                f"the {role} champion {champions.versions.get(role)} is a "
-                f"{type(model).__name__}, not a {kind.__name__}"
-            )
+    for role in KINDS:
+        check_kind(
+            role, getattr(champions, role), f"the {role} champion {champions.versions.get(role)}"
+        )

@@ -42,6 +42,18 @@ def version_by_alias(client: MlflowClient, name: str, alias: str = "champion"):
         return None
 
 
+#: The class each role's model must be.
+KINDS = {"escalation": EscalationModel, "tier": TierModel}
+
+
+def check_kind(role: str, model, what: str) -> None:
+    """Raise TypeError unless ``model`` is the kind ``role`` needs (``what`` names it in the error):
+    an artifact swapped or mislabelled in the registry would otherwise score nonsense."""
+    kind = KINDS[role]
+    if not isinstance(model, kind):
+        raise TypeError(f"{what} is a {type(model).__name__}, not a {kind.__name__}")
+
+
 def load_native(uri: str):
     """The project's own model object behind a pyfunc URI (no pyfunc schema checks per call)."""
     return mlflow.pyfunc.load_model(uri).unwrap_python_model().model
@@ -130,7 +142,6 @@ def load_challenger(
     A challenger never stops the champions from serving: whatever goes wrong is logged and that
     model is left out.
     """
-    kinds = {"escalation": EscalationModel, "tier": TierModel}
     loaded, versions, metrics = {}, {}, {}
     for role, name in _model_names(settings):
         version = version_by_alias(client, name, settings.challenger_alias)
@@ -138,8 +149,7 @@ def load_challenger(
             continue
         try:
             model = load_native(f"models:/{name}/{version.version}")
-            if not isinstance(model, kinds[role]):
-                raise TypeError(f"a {type(model).__name__}, not a {kinds[role].__name__}")
+            check_kind(role, model, f"the {role} challenger")
             metrics[role] = _metrics(client, version, role)
         except Exception as exc:  # noqa: BLE001 - a broken challenger is left out, never fatal
             log.warning(
