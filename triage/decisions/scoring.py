@@ -108,8 +108,6 @@ class _Scored:
     probability: np.ndarray
     bands: np.ndarray
     persons: list[tuple[int, PersonTier]]  # (case row, person), in the order of the named persons
-    person_ids: list[list[str]]  # each case's named persons
-    tiers_of: list[list[str]]  # their tiers
     facts: list
 
 
@@ -190,8 +188,6 @@ class Scorer:
             by_case.setdefault(row, []).append(person)
         margins = (base + contributions.sum(axis=1)).tolist()
         versions = dict(champions.versions)
-        person_ids = [[p.person_id for p in by_case.get(i, [])] for i in range(len(requests))]
-        tiers_of = [[p.tier for p in by_case.get(i, [])] for i in range(len(requests))]
         scored = []
         for i, request in enumerate(requests):
             person_tiers = by_case.get(i, [])
@@ -199,7 +195,7 @@ class Scorer:
                 RouteInput(
                     band=str(bands[i]),
                     dispute_type=request.case.dispute_type,
-                    tiers=tiers_of[i],
+                    tiers=[p.tier for p in person_tiers],
                     facts=facts[i],
                 )
             )
@@ -229,7 +225,7 @@ class Scorer:
                 champions,
                 requests,
                 routing,
-                _Scored(probability, bands, persons, person_ids, tiers_of, facts),
+                _Scored(probability, bands, persons, facts),
                 _Inputs(tables, cases, features, points, person_features),
             )
             scored = [dataclasses.replace(s, shadow=shadow) for s, shadow in zip(scored, shadows)]
@@ -257,7 +253,11 @@ class Scorer:
                     features = case_feature_arrays(inputs.cases, history)
                 probability = model.predict_proba(None, matrix=model.schema_.matrix(features))[:, 1]
                 bands = model.bands(probability)
-            tiers_of = champion.tiers_of
+            person_ids: list[list[str]] = [[] for _ in requests]
+            tiers_of: list[list[str]] = [[] for _ in requests]
+            for row, person in champion.persons:
+                person_ids[row].append(person.person_id)
+                tiers_of[row].append(person.tier)
             if challenger.tier is not None and champion.persons:
                 tiers_of = self._shadow_tiers(challenger.tier, champion, inputs, len(requests))
             models = {**champions.versions, **challenger.versions}
@@ -274,7 +274,7 @@ class Scorer:
                             facts=champion.facts[i],
                         )
                     ),
-                    tiers=dict(zip(champion.person_ids[i], tiers_of[i])),
+                    tiers=dict(zip(person_ids[i], tiers_of[i])),
                 )
                 for i, request in enumerate(requests)
             ]
