@@ -18,6 +18,7 @@ from tests.factories import City, new_case
 from triage.features import CallTextModel, build_case_features, carries_threat
 from triage.features.registry import FEATURE_CONFIG
 from triage.features.text import THREAT_PHRASES, char_ngram_counts, normalise, normalise_texts
+from triage.models.registry import same_text_model
 
 
 def sklearn_vectorizer(model: CallTextModel) -> HashingVectorizer:
@@ -96,6 +97,23 @@ def test_one_class_history_gives_a_constant_score():
     tables = City().household("H1").call("H1", "2023-01-01", text="噪音").tables()
     model = CallTextModel().fit(tables, cutoff="2024-01-01")
     assert model.score(["扬言砍人"]).tolist() == [0.0]
+
+
+def test_text_models_fitted_alike_are_the_same_text_model():
+    """A challenger reuses the champion's features when their text models score alike; loaded from
+    separate artifacts they are never one object, so their learnt weights are compared."""
+    tables = violent_city().tables()
+    model = CallTextModel().fit(tables, cutoff="2024-01-01")
+    assert same_text_model(model, pickle.loads(pickle.dumps(model)))
+    assert same_text_model(model, CallTextModel().fit(tables, cutoff="2024-01-01"))
+    assert not same_text_model(model, CallTextModel().fit(tables, cutoff="2023-04-15"))
+    assert not same_text_model(model, CallTextModel(n_features=2**10).fit(tables, "2024-01-01"))
+    one_class = City().household("H1").call("H1", "2023-01-01", text="噪音").tables()
+    constant = CallTextModel().fit(one_class, cutoff="2024-01-01")
+    assert same_text_model(constant, CallTextModel().fit(one_class, cutoff="2024-01-01"))
+    assert not same_text_model(model, constant) and not same_text_model(constant, model)
+    assert same_text_model(None, None) and not same_text_model(model, None)
+    assert not same_text_model(None, model)
 
 
 def test_pickles_and_feeds_the_case_features():

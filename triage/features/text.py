@@ -183,6 +183,19 @@ class CallTextModel:
             scores[start : start + len(chunk)] = self._positive_proba(self._matrix(chunk))
         return scores[codes]
 
+    def scores_like(self, other) -> bool:
+        """Whether ``other`` gives every text this model's score: the same hashing width and the same
+        learnt classifier state (what :meth:`_positive_proba` reads), compared array by array.
+
+        Models loaded from separate artifacts are never one object, even when fitted alike."""
+        if type(other) is not type(self) or other.n_features != self.n_features:
+            return False
+        mine, theirs = self.classifier_, other.classifier_
+        return type(theirs) is type(mine) and all(
+            np.array_equal(getattr(mine, name), getattr(theirs, name))
+            for name in _LEARNT[type(mine)]
+        )
+
     def _positive_proba(self, X: sp.csr_matrix) -> np.ndarray:
         """The classifier's probability of True per row of the normalised n-gram counts."""
         classifier = self.classifier_
@@ -191,6 +204,12 @@ class CallTextModel:
         classes = list(classifier.classes_)
         return classifier.predict_proba(X)[:, classes.index(True)] if True in classes else 0.0
 
+
+#: The fitted attributes that decide a classifier's scores, by the classes ``fit`` uses.
+_LEARNT = {
+    LogisticRegression: ("classes_", "coef_", "intercept_"),
+    DummyClassifier: ("classes_", "class_prior_"),
+}
 
 #: Texts vectorised at a time when scoring: bounds the n-gram arrays (about 100 per text) of a large history.
 _TEXTS_PER_MATRIX = 4096

@@ -8,7 +8,6 @@ a missing one is normal, and one that fails to load is logged and left out.
 from __future__ import annotations
 
 import logging
-import pickle
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -16,6 +15,7 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from triage.features import CallTextModel
 from triage.models.escalation import EscalationModel
 from triage.models.tier import TierModel
 from triage.settings import Settings
@@ -177,8 +177,9 @@ def load_challenger(
 
 
 def same_text_model(a, b) -> bool:
-    """Whether two fitted text models score every text alike (the same object, or equal state)."""
-    return a is b or pickle.dumps(a) == pickle.dumps(b)
+    """Whether two fitted text models score every text alike: the same object (or both none), or
+    two call-text models with the same learnt weights (compared directly, not pickled whole)."""
+    return a is b or (isinstance(a, CallTextModel) and a.scores_like(b))
 
 
 def challenger_versions(client: MlflowClient, settings: Settings) -> dict[str, str]:
