@@ -68,6 +68,10 @@ def create_app(settings: Settings | None = None, champions: Champions | None = N
     # re-scores left pending (a crash, no champion at the time) are drained whenever champions load
     outbox = OutboxWorker(engine, scorer, store)
     store.on_loaded.append(lambda _champions: outbox.kick())
+    store.on_loaded.append(
+        lambda loaded: metrics.count_challenger_failures("load", len(loaded.challenger_left_out))
+    )
+    scorer.on_challenger_failure.append(lambda: metrics.count_challenger_failures("score"))
     state = ServiceState(
         settings=settings,
         engine=engine,

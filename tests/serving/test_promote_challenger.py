@@ -63,6 +63,7 @@ def test_compare_reports_and_promotion_refuses_below_the_gates_unless_forced(
     spoiled = load_champions(settings)
     assert spoiled.versions == loaded.versions
     assert spoiled.challenger.versions == {"tier": "triage-tier/2"}
+    assert spoiled.challenger_left_out == {"escalation": "triage-escalation/2"}
     pickle.write_bytes(sound)
 
     score_in_shadow(client, keys, champions, rival)

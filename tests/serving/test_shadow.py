@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from types import SimpleNamespace
 
 import pytest
 
 from tests.support.service import auth, case_request
-from tests.support.shadow import CHALLENGER_VERSIONS, shadow_rows, with_challenger
+from tests.support.shadow import (
+    CHALLENGER_VERSIONS,
+    shadow_rows,
+    with_broken_escalation,
+    with_challenger,
+)
 from triage.decisions.types import ScoreRequest
 
 BATCH = [case_request(f"C-B{i}", household) for i, household in enumerate(["H-1", "H-3", "H-4"])]
@@ -75,22 +79,11 @@ def test_a_batch_is_shadowed_in_one_call_per_model(
     assert {r["tier_version"] for r in rows.values()} == {"triage-tier/1"}
 
 
-class Broken:
-    """An escalation challenger whose artifact turned out unusable at its first call."""
-
-    text_model_ = None
-    schema_ = SimpleNamespace(matrix=lambda features: None)
-
-    def predict_proba(self, X, *, matrix=None):
-        raise RuntimeError("damaged")
-
-
 def test_a_broken_challenger_leaves_the_answers_alone(
     client, keys, settings, champions, rival, caplog
 ):
     alone = post_score(client, keys, case_request("C-1"))
-    shadowed = with_challenger(champions, rival)
-    load(client, replace(shadowed, challenger=replace(shadowed.challenger, escalation=Broken())))
+    load(client, with_broken_escalation(champions, rival))
     with caplog.at_level(logging.WARNING, logger="triage.decisions.scoring"):
         shadowed = post_score(client, keys, case_request("C-1"))
     after = shadowed.json()["score_id"]
@@ -124,3 +117,20 @@ def test_models_and_shadow_show_the_challenger_beside_the_champions(client, keys
     assert body["challenger_loaded"]["tier"]["version"] == "triage-tier/2"
     assert any("fewer than" in line for line in body["promotion_refused_because"])
     assert client.get("/v1/shadow", headers=auth(keys["scorer"])).status_code == 403
+
+
+def test_metrics_count_the_challengers_failures_to_load_and_to_score(
+    client, keys, champions, rival
+):
+    def failures(stage: str) -> str:
+        text = client.get("/metrics", headers=auth(keys["scorer"])).text
+        return text.split(f'triage_challenger_failures_total{{stage="{stage}"}} ')[1].split()[0]
+
+    assert (failures("load"), failures("score")) == ("0.0", "0.0")
+    # the tier challenger left out at the load (as ``load_champions`` reports it), the escalation
+    # challenger failing at each call
+    shadowed = with_broken_escalation(champions, rival, roles=("escalation",))
+    load(client, replace(shadowed, challenger_left_out={"tier": "triage-tier/2"}))
+    post_score(client, keys, case_request("C-1"))
+    post_score(client, keys, case_request("C-2"))
+    assert (failures("load"), failures("score")) == ("1.0", "2.0")

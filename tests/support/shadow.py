@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from types import SimpleNamespace
 
 from sqlalchemy import select
 
@@ -27,6 +28,26 @@ def with_challenger(
             versions={role: CHALLENGER_VERSIONS[role] for role in roles},
             metrics={role: rival.metrics[role] for role in roles},
         ),
+    )
+
+
+class Broken:
+    """An escalation challenger whose artifact turned out unusable at its first call."""
+
+    text_model_ = None
+    schema_ = SimpleNamespace(matrix=lambda features: None)
+
+    def predict_proba(self, X, *, matrix=None):
+        raise RuntimeError("damaged")
+
+
+def with_broken_escalation(
+    champions: Champions, rival: Champions, roles=("escalation", "tier")
+) -> Champions:
+    """:func:`with_challenger`, the challenger's escalation model :class:`Broken`."""
+    shadowed = with_challenger(champions, rival, roles)
+    return dataclasses.replace(
+        shadowed, challenger=dataclasses.replace(shadowed.challenger, escalation=Broken())
     )
 
 

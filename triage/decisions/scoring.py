@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -131,6 +132,9 @@ class Scorer:
         self.domain = settings.domain
         self.teams = set(self.domain.teams)
         self.routing_file = RoutingFile(settings.routing_file, self.teams)
+        #: Called for each batch the challenger fails to score: the failure costs no answer, so
+        #: nothing but a log line and these listeners (the service's metrics) would tell.
+        self.on_challenger_failure: list[Callable[[], None]] = []
 
     @property
     def routing(self) -> RoutingRules:
@@ -280,6 +284,8 @@ class Scorer:
             ]
         except Exception as exc:  # noqa: BLE001 - the shadow must never cost an answer
             log.warning("challenger %s not scored: %s", challenger.versions, type(exc).__name__)
+            for listener in self.on_challenger_failure:
+                listener()
             return [None] * len(requests)
 
     @staticmethod

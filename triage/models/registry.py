@@ -82,6 +82,8 @@ class Champions:
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     loaded_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     challenger: Challenger | None = None
+    #: Role → ``name/version`` of each challenger model that failed to load (the service counts them).
+    challenger_left_out: dict[str, str] = field(default_factory=dict)
 
     @property
     def announced(self) -> dict:
@@ -125,24 +127,27 @@ def load_champions(settings: Settings) -> Champions:
         versions[role] = f"{name}/{version.version}"
         metrics[role] = _metrics(client, version, role)
         log.info("loaded %s version %s", name, version.version)
+    challenger, left_out = load_challenger(client, settings, loaded["escalation"])
     return Champions(
         escalation=loaded["escalation"],
         tier=loaded["tier"],
         versions=versions,
         metrics=metrics,
-        challenger=load_challenger(client, settings, loaded["escalation"]),
+        challenger=challenger,
+        challenger_left_out=left_out,
     )
 
 
 def load_challenger(
     client: MlflowClient, settings: Settings, champion_escalation
-) -> Challenger | None:
-    """The versions behind the challenger alias, each model on its own; None when neither loads.
+) -> tuple[Challenger | None, dict[str, str]]:
+    """The versions behind the challenger alias, each model on its own (None when neither loads),
+    and role → ``name/version`` of those that failed to load.
 
     A challenger never stops the champions from serving: whatever goes wrong is logged and that
     model is left out.
     """
-    loaded, versions, metrics = {}, {}, {}
+    loaded, versions, metrics, left_out = {}, {}, {}, {}
     for role, name in _model_names(settings):
         version = version_by_alias(client, name, settings.challenger_alias)
         if version is None:
@@ -159,12 +164,13 @@ def load_challenger(
                 type(exc).__name__,
                 exc,
             )
+            left_out[role] = f"{name}/{version.version}"
             continue
         loaded[role] = model
         versions[role] = f"{name}/{version.version}"
         log.info("loaded challenger %s version %s", name, version.version)
     if not loaded:
-        return None
+        return None, left_out
     escalation = loaded.get("escalation")
     return Challenger(
         escalation=escalation,
@@ -173,7 +179,7 @@ def load_challenger(
         metrics=metrics,
         shares_features=escalation is None
         or same_text_model(escalation.text_model_, champion_escalation.text_model_),
-    )
+    ), left_out
 
 
 def same_text_model(a, b) -> bool:

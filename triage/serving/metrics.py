@@ -1,4 +1,5 @@
-"""Prometheus metrics of one app: request latency, scores by band and the model versions in use.
+"""Prometheus metrics of one app: request latency, scores by band, the model versions in use and
+the challenger's failures (which change no answer, so nothing else shows them).
 
 Each app owns its registry (tests build many apps in one process).  With ``--workers N`` every
 worker process reports its own series; Prometheus sums them per instance.
@@ -53,6 +54,14 @@ class ServiceMetrics:
             ["band"],
             registry=self.registry,
         )
+        self.challenger_failures = Counter(
+            "triage_challenger_failures_total",
+            "Challenger failures: models left out at a load, batches not scored in shadow.",
+            ["stage"],
+            registry=self.registry,
+        )
+        for stage in ("load", "score"):  # both series from the start, so a rate sees the first
+            self.challenger_failures.labels(stage=stage)
         self.models = Gauge(
             "triage_model_info",
             "The champion model versions in use (value 1).",
@@ -68,6 +77,9 @@ class ServiceMetrics:
     def count_scores(self, bands: list[str]) -> None:
         for band in bands:
             self.scores.labels(band=band).inc()
+
+    def count_challenger_failures(self, stage: str, failures: int = 1) -> None:
+        self.challenger_failures.labels(stage=stage).inc(failures)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
