@@ -13,6 +13,7 @@ import pandas as pd
 
 from triage.data_contracts import validate_dataset
 from triage.features import build_case_features
+from triage.features.chunks import case_chunks, joined
 from triage.features.facts import route_facts
 from triage.features.history import History
 from triage.models.registry import configure_mlflow, load_native
@@ -28,12 +29,6 @@ def scoring_points(cases: pd.DataFrame, as_of: pd.Timestamp | None) -> pd.DataFr
     return cases[cases["opened_at"] <= as_of].assign(as_of=as_of).reset_index(drop=True)
 
 
-#: Cases scored at a time: one History serves every chunk, while the per-case arrays of the
-#: features, model, route facts and routes (the bulk of the memory at a million cases) live one
-#: chunk at a time.
-CHUNK_CASES = 100_000
-
-
 def score_cases(
     points: pd.DataFrame,
     tables: dict[str, pd.DataFrame],
@@ -44,52 +39,41 @@ def score_cases(
 ) -> pd.DataFrame:
     """One row per case: probability, band and route; ``features`` may be passed when already built.
 
+    A large city is scored a chunk of households at a time (:mod:`triage.features.chunks`): each
+    chunk's History serves its features and route facts, and only one lives at a time.
     ``engine="spark"`` builds the features and applies the model on Spark (same values); the
-    route facts are always read from the pandas ``History``, chunk by chunk.
+    route facts are always read from pandas histories.
     """
     points = points.reset_index(drop=True)
-    chunks = [
-        slice(start, start + CHUNK_CASES) for start in range(0, max(len(points), 1), CHUNK_CASES)
-    ]
     if engine == "spark" and features is None:
         from triage.features.spark import case_probabilities, release_memory
 
-        # Facts first: their History is freed before the Spark JVM takes its heap.
-        facts = _route_facts(points, chunks, History(tables), routing)
+        # Facts first: their histories are freed before the Spark JVM takes its heap.
+        facts = joined(
+            case_chunks(points, tables),
+            lambda rows, part: _route_facts(points.iloc[rows], History(part), routing),
+        )
         release_memory()
         probability = case_probabilities(points, tables, model)
-        return pd.concat(
-            [
-                _routed(points.iloc[rows], probability[rows], facts.iloc[rows], model, routing)
-                for rows in chunks
-            ],
-            ignore_index=True,
-        )
-    history = History(tables, model.text_model_ if features is None else None)
-    scored = []
-    for rows in chunks:
+        return _routed(points, probability, facts, model, routing)
+
+    def score_chunk(rows: np.ndarray, part: dict[str, pd.DataFrame]) -> pd.DataFrame:
         chunk = points.iloc[rows]
+        history = History(part, model.text_model_ if features is None else None)
         chunk_features = (
             features.iloc[rows] if features is not None else build_case_features(chunk, history)
         )
         probability = model.predict_proba(chunk_features[model.feature_names_])[:, 1]
-        facts = _route_facts(chunk, [slice(None)], history, routing)
-        scored.append(_routed(chunk, probability, facts, model, routing))
-    return pd.concat(scored, ignore_index=True)
+        return _routed(chunk, probability, _route_facts(chunk, history, routing), model, routing)
+
+    return joined(case_chunks(points, tables), score_chunk)
 
 
-def _route_facts(
-    points: pd.DataFrame, chunks: list[slice], history: History, routing: RoutingRules
-) -> pd.DataFrame:
+def _route_facts(points: pd.DataFrame, history: History, routing: RoutingRules) -> pd.DataFrame:
     no_one_named = pd.DataFrame(
         {"row": pd.Series(dtype="int64"), "person_id": pd.Series(dtype="string")}
     )
-    return pd.concat(
-        [
-            route_facts(points.iloc[rows], no_one_named, history, routing.weapon_words)
-            for rows in chunks
-        ]
-    )
+    return route_facts(points, no_one_named, history, routing.weapon_words)
 
 
 def _routed(

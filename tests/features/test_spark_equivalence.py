@@ -25,6 +25,7 @@ from triage.batch_scoring import score_cases
 from triage.cli import app
 from triage.data_contracts import validate_dataset
 from triage.features import build_case_features, build_person_features, categorical_features
+from triage.features import chunks
 from triage.features.points import assessment_points, case_points
 from triage.features.spark import case_features, person_features, read_feature_parquet
 from triage.routing import current_routing
@@ -95,12 +96,12 @@ def test_scores_are_equal(spark, tables, escalation_model, monkeypatch):
     routing = current_routing(Settings().routing_file, set(SHIPPED_DOMAIN.teams))
     points = case_points(tables)
     on_pandas = score_cases(points, tables, escalation_model, routing, engine="pandas")
-    monkeypatch.setattr(batch_scoring, "CHUNK_CASES", 700)  # chunks change nothing either
+    monkeypatch.setattr(chunks, "QUERIES_PER_CHUNK", 700)  # chunks change nothing either
     on_spark = score_cases(points, tables, escalation_model, routing, engine="spark")
     np.testing.assert_allclose(
         on_spark["escalation_probability"], on_pandas["escalation_probability"], rtol=0, atol=1e-9
     )
-    assert len(points) > 2 * batch_scoring.CHUNK_CASES
+    assert len(points) > 2 * chunks.QUERIES_PER_CHUNK
     pd.testing.assert_frame_equal(
         on_spark.drop(columns="escalation_probability"),
         on_pandas.drop(columns="escalation_probability"),

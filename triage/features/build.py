@@ -17,6 +17,7 @@ import pandas as pd
 
 from triage.config.domain import TierRule
 from triage.contract import TIMEZONE
+from triage.features.chunks import case_chunks, chunked, joined, person_chunks
 from triage.features.columns import NAT_NS, Columns, as_float, as_objects, take
 from triage.features.history import History, household_pairs
 from triage.features.queries import Queries, compute
@@ -223,6 +224,15 @@ def build_case_features(
     gives the text-score features; without it they are NaN.  ``tables`` may be a
     :class:`History` of them (built with the same ``text_model``), to share it between builds.
     """
+    if chunked(tables, len(cases)):
+        return joined(
+            case_chunks(cases, tables),
+            lambda rows, part: _case_features(cases.iloc[rows], part, text_model),
+        )
+    return _case_features(cases, tables, text_model)
+
+
+def _case_features(cases: pd.DataFrame, tables, text_model) -> pd.DataFrame:
     queries = case_columns(cases)
     features = features_of("case")
     computed = _computed(features, queries, _history(tables, text_model, queries["description"]))
@@ -254,6 +264,15 @@ def build_person_features(
     "previous tier" (training rows are built as of each assessment).  Returns ``person_id``,
     ``as_of`` and ``feature_names("person")``.  ``tables`` may be a shared :class:`History`.
     """
+    if chunked(tables, len(points)):
+        return joined(
+            person_chunks(points, tables),
+            lambda rows, part: _person_features(points.iloc[rows], part),
+        )
+    return _person_features(points, tables)
+
+
+def _person_features(points: pd.DataFrame, tables) -> pd.DataFrame:
     history = _history(tables)
     queries = _person_queries(points, history)
     features = features_of("person")
@@ -286,6 +305,15 @@ def rule_tier_values(
     points: Points, tables: dict[str, pd.DataFrame] | History, rule: TierRule
 ) -> np.ndarray:
     """:func:`rule_tiers` as an object array, None where no screening is recent enough."""
+    if chunked(tables, len(points)):
+        return joined(
+            person_chunks(points, tables),
+            lambda rows, part: _rule_tier_values(points.iloc[rows], part, rule),
+        )
+    return _rule_tier_values(points, tables, rule)
+
+
+def _rule_tier_values(points: Points, tables, rule: TierRule) -> np.ndarray:
     history = _history(tables)
     queries = Queries(_person_queries(points, history), history)
     days = rule.max_age_days
