@@ -323,17 +323,19 @@ def score(
     """Batch-score every case of a dataset with the champion: probability, band and teams."""
     import pandas as pd
 
-    from triage.batch_scoring import score_dataset
-
     moment = pd.Timestamp(as_of) if as_of else None
     if moment is not None and moment.tzinfo is None:
         moment = moment.tz_localize(TIMEZONE)
     if engine not in ("pandas", "spark"):
         raise typer.BadParameter("--engine must be pandas or spark")
+    out = _writable(out, folder_allowed=engine == "spark")  # before the scoring stack is imported
+
+    from triage.batch_scoring import score_dataset
+
     with _one_line_errors():
         summary = score_dataset(
             dataset,
-            _writable(out, folder_allowed=engine == "spark"),
+            out,
             settings=get_settings(),
             engine=engine,
             as_of=moment.tz_convert("UTC") if moment is not None else None,

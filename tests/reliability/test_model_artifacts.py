@@ -56,11 +56,11 @@ DAMAGE = [
 
 
 @pytest.fixture
-def service(db_url, tmp_path, monkeypatch):
+def service(db_url, tmp_path, monkeypatch, champions):
     """The app loading champions from a real MLflow registry, a version 2 to spoil, and keys."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     settings = Settings(home=tmp_path / "home", database_url=db_url)
-    register(settings, seed=0)
+    register(settings, champions)
     app = create_app(settings)
     with TestClient(app, raise_server_exceptions=False) as client:
         with app.state.service.sessions() as session:
@@ -72,7 +72,7 @@ def service(db_url, tmp_path, monkeypatch):
         yield client, keys, settings
 
 
-def test_a_damaged_artifact_at_reload_keeps_the_old_champions_serving(service):
+def test_a_damaged_artifact_at_reload_keeps_the_old_champions_serving(service, rival):
     client, keys, settings = service
     assert (
         client.get("/v1/models", headers=auth(keys["analyst"])).json()["models"]["escalation"][
@@ -80,7 +80,7 @@ def test_a_damaged_artifact_at_reload_keeps_the_old_champions_serving(service):
         ]
         == V1["escalation"]
     )
-    version_2 = register(settings, seed=1)
+    version_2 = register(settings, rival)
     for spoil, _ in DAMAGE:
         spoil(version_2)
         failed = client.post("/v1/models/reload", headers=auth(keys["admin"]))

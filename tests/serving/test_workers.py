@@ -172,13 +172,15 @@ def test_a_connection_dealt_to_a_worker_sends_without_nagle_delay():
     assert asyncio.run(nodelay_of_a_dealt_connection()) == 1
 
 
-def test_after_a_reload_every_worker_serves_the_new_champion(tmp_path, monkeypatch):
+def test_after_a_reload_every_worker_serves_the_new_champion(
+    tmp_path, monkeypatch, champions, rival
+):
     """Version 1 is champion when the workers start; version 2 is promoted and one worker is asked to
     reload: from its answer on, every score on every worker carries version 2."""
     home = tmp_path / "home"
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     settings = Settings(home=home)
-    register(settings, seed=0)
+    register(settings, champions)
     migrate(settings.db_url)
     with Session(engine_for(settings.db_url)) as session:
         keys = {
@@ -198,7 +200,7 @@ def test_after_a_reload_every_worker_serves_the_new_champion(tmp_path, monkeypat
         assert (
             set(models_served().values()) == {"triage-escalation/1"} and len(models_served()) == 2
         )
-        register(settings, seed=1)
+        register(settings, rival)
         reloaded = httpx.post(f"{base}/v1/models/reload", headers=auth(keys["admin"]), timeout=120)
         assert reloaded.status_code == 200, reloaded.text
         served = models_served()

@@ -7,15 +7,15 @@ from urllib.parse import urlparse
 
 import mlflow
 
-from tests.support.service import train_champions
 from triage.models.pyfunc import EscalationPyfunc, TierPyfunc
 from triage.models.registry import Champions, configure_mlflow
 from triage.settings import Settings
 
 
-def register(settings: Settings, seed: int) -> dict[str, Path]:
-    """Log both models of a fresh fit as new versions, make them champion; their artifact folders."""
-    return register_models(settings, train_champions(seed=seed), settings.champion_alias)
+def register(settings: Settings, champions: Champions) -> dict[str, Path]:
+    """Log both models of ``champions`` (the session's fits: ``champions``, ``rival``) as new
+    versions, make them champion; their artifact folders."""
+    return register_models(settings, champions, settings.champion_alias)
 
 
 def register_models(settings: Settings, champions: Champions, alias: str) -> dict[str, Path]:

@@ -1,6 +1,7 @@
 """`triage train` logs to MLflow, registers versions and moves the champion alias only through the gates."""
 
 import json
+import re
 from pathlib import Path
 
 import mlflow
@@ -168,3 +169,12 @@ def test_every_registered_version_has_a_model_card_from_its_own_run(trained):
         assert "`id_number`" in card and "`ethnicity`" in card.split("Barred from every model")[1]
     escalation = mlflow.artifacts.load_text(f"runs:/{summary['run_id']}/model_card/escalation.md")
     assert "| ethnicity | han |" in escalation and "Wilson" in escalation
+    tier = mlflow.artifacts.load_text(f"runs:/{summary['run_id']}/model_card/tier.md")
+    for label, key in (
+        ("macro-F1", "macro_f1"),
+        ("red recall", "red_recall"),
+        ("green precision", "green_precision"),
+    ):  # each figure of the backtest, inside its own bootstrap interval
+        row = next(line for line in tier.splitlines() if line.startswith(f"| {label} |"))
+        point, low, high = (float(x) for x in re.findall(r"\d+\.\d{3}", row))
+        assert point == round(summary["tier"]["model"][key], 3) and low <= point <= high, row

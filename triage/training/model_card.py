@@ -62,12 +62,31 @@ def _interval(
     statistic, n: int, *, draws: int = 200, confidence: float = 0.95, seed: int = 0
 ) -> tuple[float, float, float]:
     """``statistic(rows)`` on all ``n`` rows and its bootstrap (percentile) interval over resampled rows."""
+    return _intervals(
+        lambda rows: {"value": statistic(rows)},
+        ["value"],
+        n,
+        draws=draws,
+        confidence=confidence,
+        seed=seed,
+    )["value"]
+
+
+def _intervals(
+    statistics, keys, n: int, *, draws: int = 200, confidence: float = 0.95, seed: int = 0
+) -> dict[str, tuple[float, float, float]]:
+    """:func:`_interval` of each of ``keys`` of ``statistics(rows)`` (a dict of figures), computed once
+    per resample: every key is judged on the same resampled rows, as separate calls with one seed would."""
     resampled = [
-        statistic(rows) for rows in np.random.default_rng(seed).integers(0, n, size=(draws, n))
+        statistics(rows) for rows in np.random.default_rng(seed).integers(0, n, size=(draws, n))
     ]
     alpha = (1 - confidence) / 2
-    low, high = np.quantile(resampled, [alpha, 1 - alpha])
-    return float(statistic(np.arange(n))), float(low), float(high)
+    point = statistics(np.arange(n))
+    out = {}
+    for key in keys:
+        low, high = np.quantile([r[key] for r in resampled], [alpha, 1 - alpha])
+        out[key] = float(point[key]), float(low), float(high)
+    return out
 
 
 def _rate_interval(rate: float, trials: int) -> str:
@@ -184,15 +203,17 @@ def escalation_card(
 def tier_card(name: str, version: str, fit: TierFit, labels: dict) -> str:
     """The tier model's card (Markdown)."""
     y, proba, decided = fit.y_test, fit.proba_test, fit.decided_test
+    figures = {
+        "macro-F1": "macro_f1",
+        "red recall": "red_recall",
+        "green precision": "green_precision",
+    }
+    intervals = _intervals(
+        lambda r: tier_metrics(y[r], proba[r], decided[r]), figures.values(), len(y)
+    )
     rows = []
-    for label, key in (
-        ("macro-F1", "macro_f1"),
-        ("red recall", "red_recall"),
-        ("green precision", "green_precision"),
-    ):
-        point, low, high = _interval(
-            lambda r, key=key: tier_metrics(y[r], proba[r], decided[r])[key], len(y)
-        )
+    for label, key in figures.items():
+        point, low, high = intervals[key]
         rows.append(f"| {label} | {point:.3f} | {low:.3f} .. {high:.3f} |")
     confusion = [
         "| counsellor's tier \\ model's | green | yellow | red |",
