@@ -14,6 +14,7 @@ than the header.  Everything else reaches validation, which quarantines rows, ne
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -29,16 +30,44 @@ class DatasetUnreadable(Exception):
     """A table is missing, duplicated, undecodable or lacks a required column (CLI exit 2)."""
 
 
-def read_dataset(folder: Path) -> dict[str, pd.DataFrame]:
-    """One raw string frame per table of the contract, from ``<table>.csv`` or ``.parquet``."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DatasetUnreadable(f"{folder} is not a folder")
-    return {table: read_table(folder, table) for table in TABLE_ORDER}
+class Dataset(Mapping[str, pd.DataFrame]):
+    """The raw string frame of each table of the contract, read from its file when asked for.
+
+    A table is read each time it is asked for and kept by no one here, so a caller that goes
+    table by table (validation) holds one raw table at a time, not the whole dataset.  A missing
+    or doubled file is refused at once, before any table is read.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise DatasetUnreadable(f"{self.folder} is not a folder")
+        for table in TABLE_ORDER:
+            _table_file(self.folder, table)
+
+    def __getitem__(self, table: str) -> pd.DataFrame:
+        if table not in TABLE_ORDER:
+            raise KeyError(table)
+        return read_table(self.folder, table)
+
+    def __contains__(self, table: object) -> bool:
+        return table in TABLE_ORDER
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(TABLE_ORDER)
+
+    def __len__(self) -> int:
+        return len(TABLE_ORDER)
 
 
-def read_table(folder: Path, table: str) -> pd.DataFrame:
-    """The raw frame of one table; which file format is decided by the file present."""
+def read_dataset(folder: Path) -> Dataset:
+    """One raw string frame per table of the contract, from ``<table>.csv`` or ``.parquet``,
+    each read when it is asked for (:class:`Dataset`)."""
+    return Dataset(folder)
+
+
+def _table_file(folder: Path, table: str) -> Path:
+    """The one file of ``table`` in ``folder``: ``<table>.csv`` or ``<table>.parquet``."""
     present = [
         folder / f"{table}.{fmt}" for fmt in FORMATS if (folder / f"{table}.{fmt}").is_file()
     ]
@@ -50,7 +79,12 @@ def read_table(folder: Path, table: str) -> pd.DataFrame:
         raise DatasetUnreadable(
             f"table {table}: both {table}.csv and {table}.parquet exist; keep one"
         )
-    path = present[0]
+    return present[0]
+
+
+def read_table(folder: Path, table: str) -> pd.DataFrame:
+    """The raw frame of one table; which file format is decided by the file present."""
+    path = _table_file(folder, table)
     try:
         frame = (
             _read_csv(path) if path.suffix == ".csv" else as_text_frame(_read_parquet(path), table)

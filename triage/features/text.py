@@ -123,7 +123,7 @@ class CallTextModel:
         cutoff = pd.Timestamp(cutoff)
         # no offset: Asia/Shanghai (docs/data-format.md "Types")
         cutoff = cutoff.tz_localize(TIMEZONE) if cutoff.tzinfo is None else cutoff
-        calls = tables["hotline_calls"]
+        calls = tables["hotline_calls"][["household_id", "received_at", "text"]]
         usable = calls[
             calls["household_id"].notna()
             & calls["text"].notna()
@@ -145,11 +145,7 @@ class CallTextModel:
         texts, targets = self.training_set(tables, cutoff)
         if len(targets) == 0:
             raise ValueError(f"no call with text and a complete follow-up window before {cutoff}")
-        pairs = (
-            pd.DataFrame({"text": normalise_texts(texts).to_numpy(), "target": targets})
-            .value_counts(sort=False)
-            .reset_index(name="calls")
-        )
+        pairs = _weighted_pairs(texts, targets)
         X = self._matrix(pairs["text"].to_list())
         y = pairs["target"].to_numpy(dtype=bool)
         if len(np.unique(targets)) < 2:
@@ -210,6 +206,21 @@ _LEARNT = {
     LogisticRegression: ("classes_", "coef_", "intercept_"),
     DummyClassifier: ("classes_", "class_prior_"),
 }
+
+
+def _weighted_pairs(texts: pd.Series, targets: np.ndarray) -> pd.DataFrame:
+    """Each distinct (normalised text, target) and how many calls carry it, in the order of their
+    first call; each distinct text is normalised once, and no call's text is copied."""
+    codes, distinct = pd.factorize(texts)
+    normalised_codes, normalised = pd.factorize(
+        np.array([normalise(text) for text in np.asarray(distinct, dtype=object)], dtype=object)
+    )
+    keys = normalised_codes[codes] * 2 + targets.astype(np.int64)
+    pairs, first, calls = np.unique(keys, return_index=True, return_counts=True)
+    in_order = np.argsort(first)
+    pairs, calls = pairs[in_order], calls[in_order]
+    return pd.DataFrame({"text": normalised[pairs // 2], "target": pairs % 2 == 1, "calls": calls})
+
 
 #: Texts vectorised at a time when scoring: bounds the n-gram arrays (about 100 per text) of a large history.
 _TEXTS_PER_MATRIX = 4096
