@@ -143,12 +143,13 @@ def _refuse_repeated_names(names: list[str]) -> None:
         raise ValueError(f"column name(s) written more than once: {', '.join(repeated)}")
 
 
-def as_text_frame(frame: pd.DataFrame, table: str | None = None) -> pd.DataFrame:
+def as_text_frame(frame: pd.DataFrame, table: str | None = None, skipped: int = 0) -> pd.DataFrame:
     """Every column as strings in the contract's text form; empty strings become nulls.
 
     Used for every frame before validation: Parquet files, rows handed over by the HTTP
     ingest (JSON values) and CSV text.  Raises :class:`DatasetUnreadable` for a repeated
-    column name, a nested value or a NUL character, naming the column and the 1-based row.
+    column name, a nested value or a NUL character, naming the column and the 1-based row
+    (of the whole table, when ``frame`` is a part of it after ``skipped`` rows).
     """
     where = f"table {table}: " if table else ""
     try:
@@ -167,14 +168,14 @@ def as_text_frame(frame: pd.DataFrame, table: str | None = None) -> pd.DataFrame
         )
         if nested is not None:
             raise DatasetUnreadable(
-                f"{where}column {name}, row {nested}: a nested value (list or "
+                f"{where}column {name}, row {skipped + nested}: a nested value (list or "
                 "mapping); every cell must be a single value"
             )
         text[name] = _as_text(frame[name])
         nul = _first(text[name].str.contains("\x00", regex=False)) if checked else None
         if nul is not None:
             raise DatasetUnreadable(
-                f"{where}column {name}, row {nul}: a NUL character, which no "
+                f"{where}column {name}, row {skipped + nul}: a NUL character, which no "
                 "text may hold (a binary, corrupt or UTF-16 file?)"
             )
     return pd.DataFrame(text, index=frame.index)

@@ -120,19 +120,29 @@ class CallTextModel:
 
     def training_set(self, tables: dict[str, pd.DataFrame], cutoff) -> tuple[pd.Series, np.ndarray]:
         """Texts and targets of the calls the model may learn from at ``cutoff`` (no offset: Asia/Shanghai)."""
+        texts, usable, targets = self._learnable(tables, cutoff)
+        return texts[usable], targets
+
+    def _learnable(
+        self, tables: dict[str, pd.DataFrame], cutoff
+    ) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+        """Every call's text, which calls the model may learn from, and those calls' targets (the
+        texts are not copied: at a million households they are 1.7 GB)."""
         cutoff = pd.Timestamp(cutoff)
         # no offset: Asia/Shanghai (docs/data-format.md "Types")
         cutoff = cutoff.tz_localize(TIMEZONE) if cutoff.tzinfo is None else cutoff
-        calls = tables["hotline_calls"][["household_id", "received_at", "text"]]
-        usable = calls[
+        calls = tables["hotline_calls"]
+        usable = (
             calls["household_id"].notna()
             & calls["text"].notna()
             & (calls["received_at"] + pd.Timedelta(days=self.horizon_days) < cutoff)
-        ]
+        ).to_numpy(dtype=bool)
         incidents = tables["incidents"]
         incidents = incidents[incidents["occurred_at"] < cutoff]
-        targets = escalation_targets(usable, incidents, self.horizon_days)
-        return usable["text"], targets.to_numpy(dtype=bool)
+        targets = escalation_targets(
+            calls.loc[usable, ["household_id", "received_at"]], incidents, self.horizon_days
+        )
+        return calls["text"], usable, targets.to_numpy(dtype=bool)
 
     def fit(self, tables: dict[str, pd.DataFrame], cutoff) -> "CallTextModel":
         """Learn from the history before ``cutoff``; with one class only, the score is its share.
@@ -142,10 +152,10 @@ class CallTextModel:
         how many calls carry it: the same objective as one row per call (with the balanced class
         weights of the calls), at a cost that grows with the distinct texts, not the calls.
         """
-        texts, targets = self.training_set(tables, cutoff)
+        texts, usable, targets = self._learnable(tables, cutoff)
         if len(targets) == 0:
             raise ValueError(f"no call with text and a complete follow-up window before {cutoff}")
-        pairs = _weighted_pairs(texts, targets)
+        pairs = _weighted_pairs(texts, usable, targets)
         X = self._matrix(pairs["text"].to_list())
         y = pairs["target"].to_numpy(dtype=bool)
         if len(np.unique(targets)) < 2:
@@ -208,14 +218,15 @@ _LEARNT = {
 }
 
 
-def _weighted_pairs(texts: pd.Series, targets: np.ndarray) -> pd.DataFrame:
-    """Each distinct (normalised text, target) and how many calls carry it, in the order of their
-    first call; each distinct text is normalised once, and no call's text is copied."""
+def _weighted_pairs(texts: pd.Series, usable: np.ndarray, targets: np.ndarray) -> pd.DataFrame:
+    """Each distinct (normalised text, target) of the ``usable`` calls and how many of them carry
+    it, in the order of their first call; each distinct text is normalised once, and no call's
+    text is copied."""
     codes, distinct = pd.factorize(texts)
     normalised_codes, normalised = pd.factorize(
         np.array([normalise(text) for text in np.asarray(distinct, dtype=object)], dtype=object)
     )
-    keys = normalised_codes[codes] * 2 + targets.astype(np.int64)
+    keys = normalised_codes[codes[usable]] * 2 + targets.astype(np.int64)
     pairs, first, calls = np.unique(keys, return_index=True, return_counts=True)
     in_order = np.argsort(first)
     pairs, calls = pairs[in_order], calls[in_order]
