@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 
 import mlflow
 
-from triage.models.pyfunc import EscalationPyfunc, TierPyfunc
+from triage.models.pyfunc import EscalationPyfunc, TierPyfunc, pip_requirements
 from triage.models.registry import Champions, configure_mlflow
 from triage.settings import Settings
 
@@ -31,6 +31,7 @@ def register_models(settings: Settings, champions: Champions, alias: str) -> dic
                 name=role,
                 python_model=wrapper(getattr(champions, role)),
                 registered_model_name=name,
+                pip_requirements=pip_requirements(),
             )
             version = str(info.registered_model_version)
             client.set_registered_model_alias(name, alias, version)

@@ -20,6 +20,7 @@ from triage.evaluation.groups import case_groups
 from triage.evaluation.reference import log_reference, quarantine_shares, reference_frame
 from triage.features import build_case_features
 from triage.models import EscalationModel
+from triage.models.pyfunc import pip_requirements
 from triage.settings import Settings
 from triage.training import plots
 from triage.training.examples import checklist_score
@@ -213,6 +214,7 @@ def register(
         input_example=example,
         registered_model_name=name,
         metadata=metadata,
+        pip_requirements=pip_requirements(),
     )
     version = str(info.registered_model_version)
     for key, value in tags.items():
