@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 
 #: Queries (cases or persons) per chunk; a build with more reads the history a chunk at a time.
-QUERIES_PER_CHUNK = 100_000
+QUERIES_PER_CHUNK = 50_000
 
 #: The tables' household columns, which decide the rows a household's features read.
 _HOUSEHOLD_COLUMNS = (
@@ -83,9 +83,17 @@ def joined(chunks: Iterator[Chunk], work):
         parts.append(work(rows, part))
         del part  # freed before the next chunk is cut
     order = np.argsort(np.concatenate(positions), kind="stable")
-    if isinstance(parts[0], pd.DataFrame):
-        return pd.concat(parts, ignore_index=True).iloc[order].reset_index(drop=True)
-    return np.concatenate(parts)[order]
+    together = (
+        pd.concat(parts, ignore_index=True)
+        if isinstance(parts[0], pd.DataFrame)
+        else np.concatenate(parts)
+    )
+    parts.clear()  # two copies of the result at most, not three
+    return (
+        together.iloc[order].reset_index(drop=True)
+        if isinstance(together, pd.DataFrame)
+        else together[order]
+    )
 
 
 def _selected(codes: np.ndarray, chosen: np.ndarray, size: int) -> np.ndarray:

@@ -89,7 +89,6 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
         self.feature_names_ = list(self.schema_.names)
         self.n_features_in_ = len(self.feature_names_)
         self.classes_ = np.array([0, 1])
-        matrix = self.schema_.matrix(X)
         params = {
             "objective": "binary",
             "learning_rate": self.learning_rate,
@@ -106,8 +105,12 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
         }
         categorical = self.schema_.categorical_indices or "auto"
         if held_out_margin is not None:
+            # the matrix is LightGBM's alone, so it is freed once binned (the refit's is the largest)
             train_set = lgb.Dataset(
-                matrix, y, categorical_feature=categorical, feature_name=self.feature_names_
+                self.schema_.matrix(X),
+                y,
+                categorical_feature=categorical,
+                feature_name=self.feature_names_,
             )
             self.booster_ = lgb.train(params, train_set, num_boost_round=self.n_estimators)
             margin, margin_y = (
@@ -115,6 +118,7 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
                 np.asarray(held_out_y, dtype=np.float64),
             )
         else:
+            matrix = self.schema_.matrix(X)
             n_calibration = max(int(round(len(y) * self.calibration_share)), 1)
             fit_rows, cal_rows = (
                 slice(0, len(y) - n_calibration),

@@ -88,7 +88,7 @@ def fit_escalation(
     )
     tested = [_escalation_fold(split, points, y, tables, domain) for split in folds]
     test_points = pd.concat([t["points"] for t in tested], ignore_index=True)
-    X_test = pd.concat([t["X"] for t in tested], ignore_index=True)
+    X_test = pd.concat([t.pop("X") for t in tested], ignore_index=True)  # one copy of them
     y_test, p_test = (
         np.concatenate([t["y"] for t in tested]),
         np.concatenate([t["p"] for t in tested]),
