@@ -249,30 +249,33 @@ def table(results: list[dict]) -> str:
 
 
 def plot(results: list[dict], machine: str) -> None:
+    """Seconds and peak memory against the cases of each step and engine (log-log: a line of
+    slope 1 is linear growth)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, (seconds, memory) = plt.subplots(1, 2, figsize=(12, 5))
     for step, engine in sorted({(r["step"], r["engine"]) for r in results}):
-        points = sorted(
-            (r["rows"], r["seconds"]) for r in results if (r["step"], r["engine"]) == (step, engine)
+        mine = sorted(
+            (r for r in results if (r["step"], r["engine"]) == (step, engine)),
+            key=lambda r: r["rows"],
         )
-        ax.plot(
-            *zip(*points),
-            marker="o",
-            linestyle="--" if engine == "spark" else "-",
-            label=f"{step} ({engine})",
-        )
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("cases (rows of the feature frame)")
-    ax.set_ylabel("seconds (the step alone)")
-    ax.set_title("triage: time vs rows", fontsize=11)
+        style = dict(marker="o", linestyle="--" if engine == "spark" else "-")
+        rows = [r["rows"] for r in mine]
+        seconds.plot(rows, [r["seconds"] for r in mine], label=f"{step} ({engine})", **style)
+        memory.plot(rows, [r["peak_mib"] for r in mine], label=f"{step} ({engine})", **style)
+    for ax, what in ((seconds, "seconds (the step alone)"), (memory, "peak MiB (process tree)")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("cases (rows of the feature frame)")
+        ax.set_ylabel(what)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    seconds.set_title("triage: time vs rows", fontsize=11)
+    memory.set_title("triage: peak memory vs rows", fontsize=11)
     fig.text(0.01, 0.01, machine, fontsize=7)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     fig.savefig(OUT / "scaling.png", dpi=120)
     (ROOT / "docs").mkdir(exist_ok=True)
@@ -285,7 +288,11 @@ def main() -> None:
         "--sizes", default="20000,200000,1000000", help="households per city, comma-separated"
     )
     parser.add_argument("--engines", default="pandas,spark")
-    parser.add_argument("--steps", default=",".join(STEPS))
+    parser.add_argument(
+        "--steps",
+        default=",".join(STEPS),
+        help="validate runs first anyway when the city has no typed tables yet",
+    )
     parser.add_argument("--step", help=argparse.SUPPRESS)  # internal: run one step in this process
     parser.add_argument("--engine", help=argparse.SUPPRESS)
     parser.add_argument("--city", type=Path, help=argparse.SUPPRESS)
@@ -304,7 +311,9 @@ def main() -> None:
     results = load_results()
     for households in (int(s) for s in args.sizes.split(",")):
         city = ensure_city(households)
-        steps = ([] if (city / "_typed").exists() else ["validate"]) + args.steps.split(",")
+        steps = args.steps.split(",")
+        if "validate" not in steps and not (city / "_typed").exists():
+            steps.insert(0, "validate")
         for step in steps:
             for engine in (e for e in ENGINES_OF_STEP[step] if e in engines):
                 command = [

@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from triage.features.history import SOURCE_COLUMNS
+
 #: Queries (cases or persons) per chunk; a build with more reads the history a chunk at a time.
 QUERIES_PER_CHUNK = 50_000
 
@@ -109,10 +111,13 @@ class _HouseholdSplit:
 
     def __init__(self, tables: Tables):
         self.tables = dict(tables)
-        #: Arrow tables of the frames (strings are shared, not copied): filtering rows with Arrow
-        #: costs a tenth of pandas' boolean indexing of string columns.
+        #: Arrow tables of the columns a History reads (strings are shared, not copied): a chunk
+        #: copies no other column, and filtering rows with Arrow costs a tenth of pandas' boolean
+        #: indexing of string columns.
         self._arrow = {
-            name: pa.Table.from_pandas(frame, preserve_index=False)
+            name: pa.Table.from_pandas(
+                frame[[c for c in SOURCE_COLUMNS.get(name, []) if c in frame]], preserve_index=False
+            )
             for name, frame in self.tables.items()
         }
         self._household, self.households = self._encode(_HOUSEHOLD_COLUMNS)
@@ -199,10 +204,9 @@ class _HouseholdSplit:
         return out
 
     def _rows(self, table: str, keep: np.ndarray) -> pd.DataFrame:
-        """The rows of ``table`` where ``keep``, with the frame's own column types."""
-        frame = self.tables[table]
+        """The rows of ``table`` where ``keep``, in the History's columns and the frame's types."""
         kept = self._arrow[table].filter(pa.array(keep)).to_pandas(types_mapper=_PANDAS_TYPES.get)
-        return kept.astype(frame.dtypes.to_dict())
+        return kept.astype(self.tables[table].dtypes[kept.columns].to_dict())
 
 
 #: Arrow types read back as the typed frames' pandas types (``TYPED_DTYPES``), not numpy's.
