@@ -52,6 +52,7 @@ def score_cases(
         facts = joined(
             case_chunks(points, tables),
             lambda rows, part: _route_facts(points.iloc[rows], History(part), routing),
+            len(points),
         )
         release_memory()
         probability = case_probabilities(points, tables, model)
@@ -66,7 +67,7 @@ def score_cases(
         probability = model.predict_proba(chunk_features[model.feature_names_])[:, 1]
         return _routed(chunk, probability, _route_facts(chunk, history, routing), model, routing)
 
-    return joined(case_chunks(points, tables), score_chunk)
+    return joined(case_chunks(points, tables), score_chunk, len(points))
 
 
 def _route_facts(points: pd.DataFrame, history: History, routing: RoutingRules) -> pd.DataFrame:

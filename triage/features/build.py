@@ -228,6 +228,7 @@ def build_case_features(
         return joined(
             case_chunks(cases, tables),
             lambda rows, part: _case_features(cases.iloc[rows], part, text_model),
+            len(cases),
         )
     return _case_features(cases, tables, text_model)
 
@@ -268,6 +269,7 @@ def build_person_features(
         return joined(
             person_chunks(points, tables),
             lambda rows, part: _person_features(points.iloc[rows], part),
+            len(points),
         )
     return _person_features(points, tables)
 
@@ -309,6 +311,7 @@ def rule_tier_values(
         return joined(
             person_chunks(points, tables),
             lambda rows, part: _rule_tier_values(points.iloc[rows], part, rule),
+            len(points),
         )
     return _rule_tier_values(points, tables, rule)
 

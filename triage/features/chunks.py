@@ -77,24 +77,32 @@ def person_chunks(points: pd.DataFrame, tables: Tables) -> Iterator[Chunk]:
     yield from split.chunks(split.households_of_persons(persons), persons=persons)
 
 
-def joined(chunks: Iterator[Chunk], work):
-    """``work(positions, tables)`` of each chunk (a frame or an array), joined in the queries' order."""
-    positions, parts = [], []
+def joined(chunks: Iterator[Chunk], work, size: int):
+    """``work(positions, tables)`` of each chunk (a frame or an array), joined in the order of the
+    ``size`` queries.
+
+    A frame's float columns (the features) are written into place as each chunk is done, so they
+    are held once, not once in parts and again joined: a million cases' features are 0.8 GB.
+    """
+    floats: dict[str, np.ndarray] = {}
+    positions, parts, names = [], [], None
     for rows, part in chunks:
-        positions.append(rows)
-        parts.append(work(rows, part))
+        result = work(rows, part)
         del part  # freed before the next chunk is cut
+        positions.append(rows)
+        if isinstance(result, pd.DataFrame):
+            names = list(result.columns)
+            for name in names:
+                if result[name].dtype == np.float64:
+                    floats.setdefault(name, np.empty(size))[rows] = result[name].to_numpy()
+            result = result.drop(columns=[name for name in names if name in floats])
+        parts.append(result)
     order = np.argsort(np.concatenate(positions), kind="stable")
-    together = (
-        pd.concat(parts, ignore_index=True)
-        if isinstance(parts[0], pd.DataFrame)
-        else np.concatenate(parts)
-    )
-    parts.clear()  # two copies of the result at most, not three
-    return (
-        together.iloc[order].reset_index(drop=True)
-        if isinstance(together, pd.DataFrame)
-        else together[order]
+    if names is None:
+        return np.concatenate(parts)[order]
+    rest = pd.concat(parts, ignore_index=True).iloc[order].reset_index(drop=True)
+    return pd.DataFrame(
+        {name: floats[name] if name in floats else rest[name] for name in names}, copy=False
     )
 
 
