@@ -16,6 +16,7 @@ from triage.features import build_case_features
 from triage.features.chunks import case_chunks, joined
 from triage.features.facts import route_facts
 from triage.features.history import History
+from triage.features.memory import release_memory
 from triage.models.registry import configure_mlflow, load_native
 from triage.output import write_frame
 from triage.routing import RouteInput, RoutingRules, current_routing
@@ -46,7 +47,7 @@ def score_cases(
     """
     points = points.reset_index(drop=True)
     if engine == "spark" and features is None:
-        from triage.features.spark import case_probabilities, release_memory
+        from triage.features.spark import case_probabilities
 
         # Facts first: their histories are freed before the Spark JVM takes its heap.
         facts = joined(

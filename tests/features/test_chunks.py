@@ -78,6 +78,15 @@ def test_a_chunk_holds_the_rows_of_its_households_and_their_counterparties(table
         assert len(part["hotline_calls"]) < len(calls)
 
 
+def test_a_few_cases_of_a_large_city_read_only_their_households(tables, monkeypatch):
+    points = case_points(tables).head(5)
+    whole, chunked = whole_and_chunked(monkeypatch, lambda: build_case_features(points, tables))
+    pd.testing.assert_frame_equal(chunked, whole)
+    [(rows, part)] = chunks.case_chunks(points, tables)
+    assert list(rows) == list(range(5))
+    assert len(part["hotline_calls"]) < len(tables["hotline_calls"])
+
+
 def test_batch_scores_and_routes_are_the_same_chunk_by_chunk(tables, champions, monkeypatch):
     routing = current_routing(Settings().routing_file, set(Settings().domain.teams))
     points = case_points(tables)

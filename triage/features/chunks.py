@@ -11,7 +11,6 @@ chunk it is a fraction of that, and the peak is the tables plus one chunk.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator, Mapping
 
 import numpy as np
@@ -19,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from triage.features.history import SOURCE_COLUMNS
+from triage.features.memory import release_memory
 
 #: Queries (cases or persons) per chunk; a build with more reads the history a chunk at a time.
 QUERIES_PER_CHUNK = 50_000
@@ -45,11 +45,13 @@ Chunk = tuple[np.ndarray, dict[str, pd.DataFrame]]
 
 def chunked(tables, queries: int) -> bool:
     """Whether a build of ``queries`` rows on ``tables`` goes chunk by chunk: typed frames only
-    (a ``History`` or column arrays are a request's, already small), above the chunk size."""
+    (a ``History`` or column arrays are a request's, already small), when the queries or the
+    city's cases are more than a chunk.  A few queries on a large city are then one chunk of the
+    rows of their households, not a History of the whole city."""
     return (
-        queries > QUERIES_PER_CHUNK
-        and isinstance(tables, Mapping)
+        isinstance(tables, Mapping)
         and all(isinstance(frame, pd.DataFrame) for frame in tables.values())
+        and max(queries, len(tables.get("cases", ()))) > QUERIES_PER_CHUNK
     )
 
 
@@ -165,18 +167,16 @@ class _HouseholdSplit:
         """Queries grouped by household code into chunks of about ``QUERIES_PER_CHUNK``; with
         each, the rows of its households, of ``also`` (another household each query reads) and of
         ``persons`` (the person each query is about, in or out of the persons table)."""
-        count = -(-len(households) // QUERIES_PER_CHUNK)
+        count = max(-(-len(households) // QUERIES_PER_CHUNK), 1)
         # queries without a known household are dealt out in turn
         chunk_of = np.where(households >= 0, households, np.arange(len(households))) % count
         for chunk in range(count):
-            # the last chunk's History (its sources refer back to it: only the cycle collector
-            # frees it) and its Arrow rows, back to the system before the next chunk is cut
-            gc.collect()
-            pa.default_memory_pool().release_unused()
+            release_memory()  # the last chunk's History and rows, before the next one is cut
             rows = np.flatnonzero(chunk_of == chunk)
             wanted = [households[rows]] + ([] if also is None else [also[rows]])
             asked = np.empty(0, dtype=np.int64) if persons is None else persons[rows]
             yield rows, self.rows_of(np.concatenate(wanted), asked)
+        release_memory()
 
     def rows_of(self, households: np.ndarray, persons: np.ndarray) -> dict[str, pd.DataFrame]:
         """The rows of every table that a feature of ``households`` (and of ``persons``) can read."""

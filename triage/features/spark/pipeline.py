@@ -9,7 +9,6 @@ mode).
 
 from __future__ import annotations
 
-import gc
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -18,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
 from triage.features.build import CASE_COLUMNS_OPTIONAL, CASE_COLUMNS_REQUIRED, as_utc
+from triage.features.memory import release_memory
 from triage.features.spark.engine import (
     ROW,
     build_case_features_spark,
@@ -47,16 +46,9 @@ def stage_case_inputs(points: pd.DataFrame, tables: dict[str, pd.DataFrame], fol
 
 
 def release_frames(tables: dict[str, pd.DataFrame]) -> None:
-    """Empty ``tables`` and hand their memory back to the system (see :func:`release_memory`)."""
+    """Empty ``tables`` and hand their memory back to the system (:func:`~triage.features.memory.release_memory`)."""
     tables.clear()
     release_memory()
-
-
-def release_memory() -> None:
-    """Hand freed Arrow buffers back to the system: Arrow's pool keeps them (pandas strings live
-    there), which would leave the pandas side's peak standing beside the Spark JVM."""
-    gc.collect()
-    pyarrow.default_memory_pool().release_unused()
 
 
 def _read_staged(spark: SparkSession, folder: Path) -> tuple[DataFrame, dict[str, DataFrame]]:
