@@ -22,7 +22,8 @@ def with_challenger(
     """``champions`` with ``rival``'s models of ``roles`` as the challenger (version 2)."""
     return dataclasses.replace(
         champions,
-        challenger=Challenger(
+        challenger=Challenger.beside(
+            champions.escalation,
             escalation=rival.escalation if "escalation" in roles else None,
             tier=rival.tier if "tier" in roles else None,
             versions={role: CHALLENGER_VERSIONS[role] for role in roles},

@@ -74,26 +74,34 @@ def escalation_targets(
     violent = incidents.loc[
         incidents["offence"].isin(ESCALATION_OFFENCES), ["household_id", "occurred_at"]
     ]
-    violent = violent.sort_values("occurred_at")
-    keyed = (
-        calls[["household_id", "received_at"]].reset_index(names="_row").sort_values("received_at")
+    # households as integer codes: merge_asof would hold a million households' calls' ids as objects
+    codes, _ = pd.factorize(
+        pd.concat([calls["household_id"], violent["household_id"]], ignore_index=True)
     )
-    after = (
-        pd.merge_asof(
-            keyed,
-            violent.rename(columns={"occurred_at": "next_incident"}),
-            left_on="received_at",
-            right_on="next_incident",
-            by="household_id",
-            direction="forward",
-            allow_exact_matches=False,
-        )
-        .set_index("_row")
-        .reindex(calls.index)
+    keyed = pd.DataFrame(
+        {"household": codes[: len(calls)], "received_at": calls["received_at"].array}
     )
-    return (
-        after["next_incident"] - after["received_at"] <= pd.Timedelta(days=horizon_days)
-    ).fillna(False)
+    incident_times = pd.DataFrame(
+        {"household": codes[len(calls) :], "next_incident": violent["occurred_at"].array}
+    )
+    incident_times = incident_times[incident_times["household"] >= 0].sort_values("next_incident")
+    order = np.argsort(keyed["received_at"].to_numpy(dtype="int64"), kind="stable")
+    after = pd.merge_asof(
+        keyed.iloc[order],
+        incident_times,
+        left_on="received_at",
+        right_on="next_incident",
+        by="household",
+        direction="forward",
+        allow_exact_matches=False,
+    )
+    soon = np.empty(len(calls), dtype=bool)
+    soon[order] = (
+        (after["next_incident"] - after["received_at"] <= pd.Timedelta(days=horizon_days))
+        .fillna(False)
+        .to_numpy(dtype=bool)
+    )
+    return pd.Series(soon, index=calls.index)
 
 
 class CallTextModel:

@@ -71,6 +71,16 @@ class Challenger:
     #: values serve it too; otherwise its features are computed again with its own text model.
     shares_features: bool = True
 
+    @classmethod
+    def beside(cls, champion_escalation, **models_and_versions) -> "Challenger":
+        """A challenger of these models, ``shares_features`` found against the champion's."""
+        escalation = models_and_versions.get("escalation")
+        return cls(
+            **models_and_versions,
+            shares_features=escalation is None
+            or same_text_model(escalation.text_model_, champion_escalation.text_model_),
+        )
+
 
 @dataclass
 class Champions:
@@ -171,14 +181,12 @@ def load_challenger(
         log.info("loaded challenger %s version %s", name, version.version)
     if not loaded:
         return None, left_out
-    escalation = loaded.get("escalation")
-    return Challenger(
-        escalation=escalation,
+    return Challenger.beside(
+        champion_escalation,
+        escalation=loaded.get("escalation"),
         tier=loaded.get("tier"),
         versions=versions,
         metrics=metrics,
-        shares_features=escalation is None
-        or same_text_model(escalation.text_model_, champion_escalation.text_model_),
     ), left_out
 
 
