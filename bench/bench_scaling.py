@@ -140,12 +140,15 @@ def run_step(step: str, engine: str, city: Path) -> dict:
         from triage.features import build_case_features
 
         rows = len(build_case_features(points, tables))
-    elif step == "train":
-        from triage.training.fit import fit_escalation
+    elif step == "train":  # both models, backtest and refit, as `triage train` fits them
+        from triage.training.fit import fit_escalation, fit_tier
 
-        fit = fit_escalation(tables, horizon_days=180, domain=Settings().domain, oracle=None)
+        domain = Settings().domain
+        fit = fit_escalation(tables, horizon_days=180, domain=domain, oracle=None)
         with open(city / "_model.pkl", "wb") as fh:
             pickle.dump(fit.model, fh)
+        del fit
+        fit_tier(tables, domain=domain, oracle=None)
         rows = len(points)
     elif step == "score":
         rows = len(_score(points, tables, city, engine="pandas"))

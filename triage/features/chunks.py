@@ -21,7 +21,7 @@ from triage.features.history import SOURCE_COLUMNS
 from triage.features.memory import release_memory
 
 #: Queries (cases or persons) per chunk; a build with more reads the history a chunk at a time.
-QUERIES_PER_CHUNK = 50_000
+QUERIES_PER_CHUNK = 25_000
 
 #: The tables' household columns, which decide the rows a household's features read.
 _HOUSEHOLD_COLUMNS = (
