@@ -43,13 +43,6 @@ THREAT_PHRASES: tuple[str, ...] = tuple(
 _THREAT_PATTERN = re.compile("|".join(map(re.escape, THREAT_PHRASES)))
 
 
-def normalise_texts(texts: pd.Series) -> pd.Series:
-    """``normalise`` over a string series, keeping missing texts missing."""
-    texts = texts.astype("string")
-    distinct = texts.dropna().unique()  # hotline summaries repeat; normalise each once
-    return texts.map(dict(zip(distinct, map(normalise, distinct)))).astype("string")
-
-
 def _factorize(texts) -> tuple[np.ndarray, np.ndarray]:
     """Codes into the distinct texts (-1 where missing), and those texts: each distinct text is read once.
 
