@@ -16,7 +16,7 @@ from triage.features import build_case_features
 from triage.features.chunks import case_chunks, joined
 from triage.features.facts import route_facts
 from triage.features.history import History
-from triage.features.memory import release_memory
+from triage.memory import release_memory
 from triage.models.registry import configure_mlflow, load_native
 from triage.output import write_frame
 from triage.routing import RouteInput, RoutingRules, current_routing

@@ -38,6 +38,7 @@ from triage.contract import (
     Table,
 )
 from triage.data_contracts.reading import DatasetUnreadable, as_text_frame, read_dataset
+from triage.memory import release_memory
 from triage.data_contracts.suites import (
     TEXT_STAGE,
     TIMESTAMP_OFFSET_REGEX,
@@ -94,6 +95,7 @@ def validate_dataset(folder: Path) -> ValidationResult:
     """Read and validate every table of the dataset in ``folder`` (raises DatasetUnreadable)."""
     result = validate_frames(read_dataset(folder))
     result.summary["dataset"] = str(folder)
+    release_memory()  # the raw tables' and the parts' pages, before training or scoring needs them
     return result
 
 

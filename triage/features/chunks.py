@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from triage.features.history import SOURCE_COLUMNS
-from triage.features.memory import release_memory
+from triage.memory import release_memory
 
 #: Queries (cases or persons) per chunk; a build with more reads the history a chunk at a time.
 QUERIES_PER_CHUNK = 25_000

@@ -21,7 +21,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
 from triage.features.build import CASE_COLUMNS_OPTIONAL, CASE_COLUMNS_REQUIRED, as_utc
-from triage.features.memory import release_memory
+from triage.memory import release_memory
 from triage.features.spark.engine import (
     ROW,
     build_case_features_spark,
@@ -46,7 +46,7 @@ def stage_case_inputs(points: pd.DataFrame, tables: dict[str, pd.DataFrame], fol
 
 
 def release_frames(tables: dict[str, pd.DataFrame]) -> None:
-    """Empty ``tables`` and hand their memory back to the system (:func:`~triage.features.memory.release_memory`)."""
+    """Empty ``tables`` and hand their memory back to the system (:func:`~triage.memory.release_memory`)."""
     tables.clear()
     release_memory()
 

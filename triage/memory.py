@@ -1,8 +1,13 @@
-"""Handing freed memory back to the system between the large steps of a build.
+"""Handing freed memory back to the system between the large steps of validation and a build.
 
 A chunk's ``History`` refers to itself through its sources, so only the cycle collector frees it;
 Arrow's pool (where pandas' strings live) and glibc's heap then keep what was freed for reuse.
 Over a million households that kept memory reached 1.5 GB beside the next step's own needs.
+
+Arrow allocates from glibc here, not from its bundled mimalloc (unless ``ARROW_DEFAULT_MEMORY_POOL``
+says otherwise): validation's typed tables, cut from many short-lived parts, left mimalloc's
+segments a third empty and unreturnable (1.55 GB resident for 0.78 GB of frames at 200k
+households, 1.30 GB through glibc, which ``malloc_trim`` can return), and features were no slower.
 """
 
 from __future__ import annotations
@@ -10,8 +15,12 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import os
 
 import pyarrow
+
+if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
+    pyarrow.set_memory_pool(pyarrow.system_memory_pool())
 
 
 def _malloc_trim():
