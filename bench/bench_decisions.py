@@ -49,7 +49,8 @@ from triage.synth import generate_city  # noqa: E402
 
 COPIED = (
     "household_id, dispute_type, as_of, probability, band, priority, teams, "
-    "escalation_version, tier_version, request, response, key_id, trigger, band_rise, changes"
+    "escalation_version, tier_version, request, response, respond_within_hours, key_id, trigger, "
+    "band_rise, changes"
 )
 
 
@@ -153,8 +154,8 @@ def run(url: str, data: Path, home: Path, args) -> None:
     seeds = seed_decisions(url, data, home, args.seed_cases)
     with engine_for(url).begin() as connection:  # mark the seeds: copies keep the rest of the id
         connection.execute(text("UPDATE decisions SET score_id = 'seed' || substr(score_id, 5)"))
-        record = connection.execute(select(Decision.response).limit(1)).scalar_one()
-    print(json.dumps({"stored record, bytes of JSON": len(json.dumps(record))}), flush=True)
+        record = connection.execute(select(func.avg(func.length(Decision.response)))).scalar_one()
+    print(json.dumps({"stored record, mean bytes packed": round(record)}), flush=True)
     checkpoints = sorted({c for c in args.checkpoints if c <= args.decisions} | {args.decisions})
     start, copy, count = datetime.now(timezone.utc), 0, len(seeds)
     for checkpoint in checkpoints:

@@ -11,7 +11,12 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session
 
-from tests.support.decisions import ESCALATION_VALUES, FEATURE_LISTS, scored_case
+from tests.support.decisions import (
+    ESCALATION_VALUES,
+    FEATURE_LISTS,
+    base64_contributions,
+    scored_case,
+)
 from triage.contract import TABLE_ORDER
 from triage.db import engine_for, migrate
 from triage.db.base import all_models_metadata
@@ -113,16 +118,17 @@ def test_compact_decisions_revision_converts_stored_answers_and_reads_them_back_
             {"t": EARLY, "response": json.dumps(labelled), "features": json.dumps(features)},
         )
 
+    _to(empty_db_url, command.upgrade, "0007")
+    with engine_for(empty_db_url).connect() as connection:
+        record = as_json(connection.execute(text("SELECT response FROM decisions")).scalar_one())
+    assert "factors" not in record["escalation"]
+    assert len(json.dumps(record)) < len(json.dumps(labelled)) / 2
+
     _to(empty_db_url, command.upgrade, "head")
     with Session(engine_for(empty_db_url)) as session:
         assert stored.feature_lists(session, set(lists)) == lists
         read = stored.get(session, "S-1", top=None).model_dump(mode="json")
-        record = session.get(Decision, "S-1").response
     assert {k: read[k] for k in labelled} == labelled
-    assert (
-        "factors" not in record["escalation"]
-        and len(json.dumps(record)) < len(json.dumps(labelled)) / 2
-    )
 
     _to(empty_db_url, command.downgrade, "0006")
     with engine_for(empty_db_url).connect() as connection:
@@ -146,3 +152,36 @@ def test_shadow_scores_revision_adds_its_table_and_downgrades(empty_db_url):
     _to(empty_db_url, command.downgrade, "0009")
     tables = inspect(engine_for(empty_db_url)).get_table_names()
     assert "shadow_scores" not in tables and "decisions" in tables
+
+
+def test_packed_decisions_revision_converts_records_and_reads_them_back_the_same(empty_db_url):
+    scored = scored_case(raw_values_removed_at="2025-06-01T00:00:00Z")
+    labelled = answer(scored, FEATURE_LISTS, feature_labels())
+    as_stored_before = base64_contributions(scored.record())
+    _to(empty_db_url, command.upgrade, "0010")
+    with engine_for(empty_db_url).begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO decisions (score_id, case_id, household_id, dispute_type, as_of, created_at,"
+                " probability, band, priority, teams, escalation_version, tier_version, request, response)"
+                " VALUES ('S-1', 'C-1', 'H-1', 'commercial', :t, :t, 0.2, 'medium', 'medium',"
+                " ';village_mediation;', 'escalation/1', 'tier/1', '{}', :response)"
+            ),
+            {"t": EARLY, "response": json.dumps(as_stored_before)},
+        )
+        stored.remember_feature_lists(Session(connection), FEATURE_LISTS)
+
+    _to(empty_db_url, command.upgrade, "head")
+    with Session(engine_for(empty_db_url)) as session:
+        read = stored.get(session, "S-1", top=None).model_dump(mode="json")
+        decision = session.get(Decision, "S-1")
+        packed = session.execute(text("SELECT response FROM decisions")).scalar_one()
+    assert {k: read[k] for k in labelled} == labelled
+    assert decision.respond_within_hours == 72.0
+    assert decision.raw_values_removed_at == datetime(2025, 6, 1, tzinfo=timezone.utc)
+    assert len(packed) < len(json.dumps(as_stored_before)) * 0.75
+
+    _to(empty_db_url, command.downgrade, "0010")
+    with engine_for(empty_db_url).connect() as connection:
+        response = connection.execute(text("SELECT response FROM decisions")).scalar_one()
+    assert as_json(response) == as_stored_before

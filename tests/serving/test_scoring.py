@@ -1,6 +1,7 @@
 """Scoring through the real app: explanation additivity, same probability as the batch path, stored decisions."""
 
 import copy
+import json
 import dataclasses
 import math
 
@@ -10,8 +11,13 @@ import pytest
 
 from fastapi.testclient import TestClient
 
+from tests.support.decisions import base64_contributions
 from tests.support.service import as_a_scorer_sees, auth, case_request
 from tests.support.keys import TEST_HASHER
+from sqlalchemy import func, select
+
+from triage.db import engine_for
+from triage.db.service_models import Decision
 from triage.app import create_app
 from triage.db.history import read_tables
 from triage.decisions.keys import create_key
@@ -202,6 +208,31 @@ def test_batch_scores_every_case_in_order_and_stores_each(client, keys):
     )
     queue = client.get("/v1/queue", headers=auth(keys["analyst"])).json()
     assert queue["total"] == 4
+
+
+def test_a_stored_decision_is_packed_small_with_its_deadline_in_a_column(client, keys):
+    cases = [case_request(f"C-{i}", household=h) for i, h in enumerate(["H-1", "H-3"])]
+    response = client.post(
+        "/v1/cases/batch-score", json={"cases": cases}, headers=auth(keys["scorer"])
+    )
+    answered = {
+        r["score_id"]: r["route"]["respond_within_hours"] for r in response.json()["results"]
+    }
+    engine = engine_for(client.app.state.service.settings.db_url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(
+                Decision.score_id,
+                Decision.respond_within_hours,
+                func.length(Decision.response),
+                Decision.response,
+            )
+        ).all()
+        if engine.dialect.name == "sqlite":
+            assert connection.exec_driver_sql("PRAGMA page_size").scalar_one() == 16_384
+    assert {score_id: hours for score_id, hours, *_ in rows} == answered
+    for *_, size, record in rows:
+        assert size < 0.6 * len(json.dumps(base64_contributions(record)))
 
 
 def test_batch_above_the_limit_is_refused_with_413_and_nothing_stored(client, keys):

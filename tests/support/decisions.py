@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime, timezone
 
 import numpy as np
@@ -54,3 +55,13 @@ def scored_case(**changes) -> ScoredCase:
         needs_judgement=True,
     )
     return ScoredCase(**(fields | changes))
+
+
+def base64_contributions(record: dict) -> dict:
+    """A stored record as JSON kept it before it was packed (revisions 0007 to 0010): contributions
+    as base64 text."""
+    for explained in [record["escalation"], *record["persons"]]:
+        if explained["explanation"]:
+            raw = explained["explanation"]["contributions"]
+            explained["explanation"]["contributions"] = base64.b64encode(raw).decode()
+    return record

@@ -22,16 +22,21 @@ DB_PACKAGE_DIR = Path(__file__).resolve().parent
 ALEMBIC_INI = DB_PACKAGE_DIR / "alembic.ini"
 
 
+#: Page size of a new SQLite database (an existing one keeps its own): a stored decision is about
+#: 2.1 KB, which the default 4 KB page holds only once (4.4 KB a decision with its indexes, 2.5 KB
+#: with 16 KB pages, ``bench/bench_decisions.py``).
+SQLITE_PAGE_BYTES = 16_384
 #: Pages the write-ahead log may hold before a commit checkpoints it itself (SQLite's default is
-#: 1,000, 4 MB): the service checkpoints from a thread of its own long before (``WalCheckpointer``);
+#: 1,000): the service checkpoints from a thread of its own long before (``WalCheckpointer``);
 #: other processes (``triage load``) still checkpoint in their commits, every 40 MB.
-WAL_AUTOCHECKPOINT_PAGES = 10_000
+WAL_AUTOCHECKPOINT_PAGES = 40 * 2**20 // SQLITE_PAGE_BYTES
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     """WAL lets readers (the scoring service) run while a load writes; SQLite checks keys only when
     asked; a 64 MiB page cache keeps the history indexes in memory during bulk loads (2x faster)."""
     cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_BYTES}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
     cursor.execute("PRAGMA synchronous=NORMAL")

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from triage.contract import TABLE_ORDER
 from triage.db.base import Base
-from triage.db.types import Code, Id, UtcDateTime
+from triage.db.types import Code, Id, PackedJSON, UtcDateTime
 
 
 class ApiKey(Base):
@@ -56,7 +56,16 @@ class Decision(Base):
     tier_version: Mapped[str] = mapped_column(String(200))
     request: Mapped[dict] = mapped_column(JSON)
     response: Mapped[dict] = mapped_column(
-        JSON, doc="the compact record of triage.decisions.scored.ScoredCase.record"
+        PackedJSON, doc="the compact record of triage.decisions.scored.ScoredCase.record"
+    )
+    respond_within_hours: Mapped[float | None] = mapped_column(
+        Float,
+        nullable=True,
+        doc="the route's deadline, apart from the packed record for the capacity query (added by 0011,"
+        " which fills it from each record)",
+    )
+    raw_values_removed_at: Mapped[datetime | None] = mapped_column(
+        UtcDateTime, nullable=True, doc="when retention removed the raw sensitive values"
     )
     key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True)
     trigger: Mapped[str] = mapped_column(

@@ -77,7 +77,6 @@ def _open_latest_decisions(session: Session, before: datetime) -> list[tuple]:
         | ((later.created_at == Decision.created_at) & (later.score_id > Decision.score_id)),
     )
     settled = exists().where(Review.score_id == Decision.score_id, Review.status.in_(SETTLED))
-    hours = Decision.response[("route", "respond_within_hours")].as_float()
     return [
         tuple(row)
         for row in session.execute(
@@ -91,7 +90,7 @@ def _open_latest_decisions(session: Session, before: datetime) -> list[tuple]:
                 Decision.priority,
                 Decision.teams,
                 Decision.created_at,
-                hours,
+                Decision.respond_within_hours,
             ).where(Decision.created_at < before, ~superseded, ~settled)
         )
     ]

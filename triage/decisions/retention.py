@@ -50,7 +50,7 @@ from triage.db.engine import engine_for
 from triage.db.models import EXCHANGE_MODELS
 from triage.db.service_models import Decision
 from triage.decisions.audit import record
-from triage.decisions.scored import REMOVED_AT, Explanation, ScoredCase
+from triage.decisions.scored import Explanation, ScoredCase
 from triage.decisions.stored import SENSITIVE_SOURCES, feature_lists
 from triage.features.registry import features_of
 
@@ -241,7 +241,7 @@ def masked_decision(
 
 def _decisions_due(cutoff: datetime) -> ColumnElement[bool]:
     """Decisions stored before ``cutoff`` whose raw values are still there."""
-    return and_(Decision.created_at < cutoff, Decision.response[REMOVED_AT].as_string().is_(None))
+    return and_(Decision.created_at < cutoff, Decision.raw_values_removed_at.is_(None))
 
 
 def _apply_to_decisions(session: Session, cutoff: datetime, dry_run: bool) -> int:
@@ -257,6 +257,7 @@ def _apply_to_decisions(session: Session, cutoff: datetime, dry_run: bool) -> in
             response=bindparam("b_response"),
             request=bindparam("b_request"),
             changes=bindparam("b_changes"),
+            raw_values_removed_at=now,
         )
     )
     for start in range(0, len(ids), _CHUNK):

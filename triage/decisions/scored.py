@@ -1,15 +1,14 @@
 """A scored case as a typed object, its compact stored record, and the labelled answer users read.
 
 The scorer returns :class:`ScoredCase`.  The decisions table keeps :meth:`ScoredCase.record`: the
-numbers in the model version's feature order and no labels (about 3 KB, where the labelled answer
-is about 30).  :func:`answer` turns either back into the ``ScoreResponse`` JSON, with the feature
+numbers in the model version's feature order (contributions as raw float32 bytes) and no labels,
+compressed (``PackedJSON``) to about 1.3 KB, where the labelled answer is about 30.  :func:`answer` turns either back into the ``ScoreResponse`` JSON, with the feature
 list of the version that scored it (``model_feature_lists``) and the registry's labels, so a stored
 decision is shown exactly as it was answered.
 """
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,15 +21,6 @@ from triage.routing import Route
 
 #: The record key set when retention removed the raw sensitive values (see ``retention.py``).
 REMOVED_AT = "raw_values_removed_at"
-
-
-def pack(contributions: np.ndarray) -> str:
-    """float32 contributions as base64 text: exact, and a sixth of their decimal JSON."""
-    return base64.b64encode(np.asarray(contributions, dtype="<f4").tobytes()).decode("ascii")
-
-
-def unpack(packed: str) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(packed), dtype="<f4")
 
 
 def _compact(value):
@@ -60,7 +50,7 @@ class Explanation:
     def record(self) -> dict:
         return {
             "values": [_compact(v) for v in self.values],
-            "contributions": pack(self.contributions),
+            "contributions": np.asarray(self.contributions, dtype="<f4").tobytes(),
         }
 
     @classmethod
@@ -69,7 +59,7 @@ class Explanation:
             return None
         return cls(
             values=[_restored(v) for v in record["values"]],
-            contributions=unpack(record["contributions"]),
+            contributions=np.frombuffer(record["contributions"], dtype="<f4"),
         )
 
 

@@ -95,6 +95,7 @@ def store(
                 tier_version=s.models["tier"],
                 request=s.request.model_dump(mode="json"),
                 response=s.record(),
+                respond_within_hours=s.route.respond_within_hours,
                 key_id=key_id,
             )
             for s in scored
