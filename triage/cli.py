@@ -22,8 +22,18 @@ app = typer.Typer(
 )
 
 QUIET_LIBRARIES = ("great_expectations", "mlflow", "alembic", "py4j", "urllib3")
+
+
+def _a_folder(dataset: Path) -> Path:
+    """A dataset that is not a folder is refused before the command's imports (seconds)."""
+    if not dataset.is_dir():
+        raise _fail(EXIT_DATASET, f"{dataset} is not a folder")
+    return dataset
+
+
 DatasetDir = Annotated[
-    Path, typer.Argument(help="Folder with one <table>.csv or .parquet per table.")
+    Path,
+    typer.Argument(help="Folder with one <table>.csv or .parquet per table.", callback=_a_folder),
 ]
 
 

@@ -52,7 +52,7 @@ class PackedJSON(TypeDecorator[dict]):
     byte strings in the order they appear, compressed with zlib.  A decision's SHAP contributions
     are kept as raw float32 this way (base64 would add a third and compress worse); the whole
     record takes about half the room of its JSON.  JSON text never holds a raw NUL: ``json.dumps``
-    escapes it.
+    escapes it.  (So a document may not hold an object whose only key is ``$bytes``.)
     """
 
     impl = LargeBinary

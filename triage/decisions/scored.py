@@ -2,9 +2,10 @@
 
 The scorer returns :class:`ScoredCase`.  The decisions table keeps :meth:`ScoredCase.record`: the
 numbers in the model version's feature order (contributions as raw float32 bytes) and no labels,
-compressed (``PackedJSON``) to about 1.3 KB, where the labelled answer is about 30.  :func:`answer` turns either back into the ``ScoreResponse`` JSON, with the feature
-list of the version that scored it (``model_feature_lists``) and the registry's labels, so a stored
-decision is shown exactly as it was answered.
+packed (``PackedJSON``) into about 1.4 KB, where the labelled answer is about 30.  :func:`answer`
+turns either back into the ``ScoreResponse`` JSON, with the feature list of the version that
+scored it (``model_feature_lists``) and the registry's labels, so a stored decision is shown
+exactly as it was answered.
 """
 
 from __future__ import annotations
