@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from triage.contract import TIMEZONE
-from triage.settings import get_settings
+from triage.settings import SecretMissing, get_settings
 
 app = typer.Typer(
     help="民转刑 escalation-risk and 绿黄红 tier scoring.",
@@ -116,10 +116,8 @@ def _writable(out: Path, *, folder_allowed: bool = False) -> Path:
 
 def _servable(settings) -> None:
     """Refuse, before any work, to serve without a workbench secret (exit 6)."""
-    from triage.workbench.auth import SecretMissing, session_secret
-
     try:
-        session_secret(settings)
+        settings.session_secret()
     except SecretMissing as exc:
         raise _fail(EXIT_CONFIG, str(exc)) from None
 
@@ -365,11 +363,11 @@ def demo(
     ] = 5000,
 ) -> None:
     """The main job on embedded defaults: generate, validate, load, train, promote, serve."""
-    from triage.demo import run_demo
-
     if serve:
         _servable(get_settings())
         _free_ports({"--port": port, "--mlflow-port": mlflow_port})
+    from triage.demo import run_demo
+
     run_demo(households=households, serve=serve, port=port, mlflow_port=mlflow_port)
 
 
@@ -383,13 +381,13 @@ def serve(
 ) -> None:
     """Run the scoring service under uvicorn (docs at /docs); several workers each take their own share
     of the connections (triage.serving.workers)."""
+    settings = get_settings()
+    _servable(settings)
     import uvicorn
 
     from triage.db import migrate
     from triage.serving.workers import APP, run_workers
 
-    settings = get_settings()
-    _servable(settings)
     settings.ensure_home()
     migrate(settings.db_url)  # once, before the workers start
     if workers > 1:

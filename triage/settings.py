@@ -18,6 +18,15 @@ from triage.config import Domain, load_domain
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
+#: The shortest workbench secret the service accepts (an empty or guessable one would let anyone
+#: forge a session).
+MIN_SECRET_LENGTH = 32
+
+
+class SecretMissing(ValueError):
+    """``TRIAGE_WORKBENCH_SECRET`` is unset or too short: the service refuses to start."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="ignore")
 
@@ -115,6 +124,19 @@ class Settings(BaseSettings):
         None,
         description="Signs workbench session cookies and forms; at least 32 characters, required to serve.",
     )
+
+    def session_secret(self) -> bytes:
+        """The workbench secret; raises ``SecretMissing`` when it is unset or shorter than
+        :data:`MIN_SECRET_LENGTH`.  Here, not in the workbench, so that ``triage serve`` refuses
+        to start without one before it imports the web stack."""
+        secret = self.workbench_secret.get_secret_value().strip() if self.workbench_secret else ""
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise SecretMissing(
+                f"TRIAGE_WORKBENCH_SECRET must hold at least {MIN_SECRET_LENGTH} characters"
+                f" (it has {len(secret)}); make one with:"
+                " python -c 'import secrets; print(secrets.token_hex(32))'"
+            )
+        return secret.encode()
 
     @field_validator("home")
     @classmethod

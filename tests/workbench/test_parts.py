@@ -13,7 +13,8 @@ from triage.app import create_app
 from triage.db import engine_for
 from triage.evaluation.metrics import binary_metrics, tier_metrics
 from triage.settings import Settings
-from triage.workbench.auth import CookieSigner, SecretMissing, session_secret
+from triage.settings import SecretMissing
+from triage.workbench.auth import CookieSigner
 from triage.workbench.chart import theme_of, waterfall
 from triage.workbench.history import mask_digits, timeline
 from triage.config.domain import Bilingual
@@ -180,10 +181,10 @@ def test_a_missing_or_short_secret_stops_the_service_at_start(tmp_path):
     for secret in (None, "", " " * 40, "x" * 31):
         settings = Settings(home=tmp_path, workbench_secret=secret)
         with pytest.raises(SecretMissing, match="TRIAGE_WORKBENCH_SECRET"):
-            session_secret(settings)
+            settings.session_secret()
         with pytest.raises(SecretMissing):
             create_app(settings)
-    assert session_secret(Settings(home=tmp_path, workbench_secret="k" * 32)) == b"k" * 32
+    assert Settings(home=tmp_path, workbench_secret="k" * 32).session_secret() == b"k" * 32
 
 
 def test_every_message_and_term_exists_in_both_languages_and_speaks_of_risk():

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from triage.workbench.auth import COOKIE, CookieSigner, SignInRequired, session_secret
+from triage.workbench.auth import COOKIE, CookieSigner, SignInRequired
 from triage.workbench.router import HERE, router
 
 
@@ -18,7 +18,7 @@ def mount_workbench(app: FastAPI) -> None:
     """Add the workbench to an app built by :func:`triage.app.create_app`, on its :class:`triage.web.Service`."""
     settings = app.state.service.settings
     app.state.workbench_signer = CookieSigner(
-        session_secret(settings), settings.workbench_session_hours * 3600
+        settings.session_secret(), settings.workbench_session_hours * 3600
     )
     app.state.workbench_teams = settings.domain.teams
     app.include_router(router)

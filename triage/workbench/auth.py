@@ -5,7 +5,7 @@ both, never the key itself, so a stolen cookie cannot be replayed against the JS
 on its own, and signing out ends the session on the server (the cookie is worthless from then on).
 The key's row is read on every page, so revoking the key (or lowering its role) signs the
 analyst out at once.  The secret is shared by every worker of a service: it comes from
-``TRIAGE_WORKBENCH_SECRET``, at least :data:`MIN_SECRET_LENGTH` characters, and the service does not
+``TRIAGE_WORKBENCH_SECRET``, at least :data:`~triage.settings.MIN_SECRET_LENGTH` characters, and the service does not
 start without one (an empty or guessable secret would let anyone forge a session).
 """
 
@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session
 from triage.db.service_models import ApiKey, WorkbenchSession
 from triage.decisions import audit
 from triage.decisions.keys import KeyVerifier, allows
-from triage.settings import Settings
 from triage.web import SessionDep
 
 COOKIE = "triage_workbench"
@@ -41,26 +40,6 @@ class SignInRefused(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
-
-
-MIN_SECRET_LENGTH = 32
-
-
-class SecretMissing(ValueError):
-    """``TRIAGE_WORKBENCH_SECRET`` is unset or too short: the service refuses to start."""
-
-
-def session_secret(settings: Settings) -> bytes:
-    """The configured secret; raises ``SecretMissing`` when it is unset or shorter than 32 characters."""
-    secret = (
-        settings.workbench_secret.get_secret_value().strip() if settings.workbench_secret else ""
-    )
-    if len(secret) < MIN_SECRET_LENGTH:
-        raise SecretMissing(
-            f"TRIAGE_WORKBENCH_SECRET must hold at least {MIN_SECRET_LENGTH} characters (it has {len(secret)}); "
-            "make one with: python -c 'import secrets; print(secrets.token_hex(32))'"
-        )
-    return secret.encode()
 
 
 class CookieSigner:
