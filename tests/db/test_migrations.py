@@ -55,6 +55,32 @@ def _to(url: str, step, revision: str) -> None:
         step(config, revision)
 
 
+def _insert_decision(url: str, **columns) -> None:
+    """Decision S-1 of case C-1 written in plain SQL, with ``columns`` of an earlier revision."""
+    row = {
+        "score_id": "S-1",
+        "case_id": "C-1",
+        "household_id": "H-1",
+        "dispute_type": "commercial",
+        "as_of": EARLY,
+        "created_at": EARLY,
+        "probability": 0.2,
+        "band": "medium",
+        "priority": "medium",
+        "teams": ";village_mediation;",
+        "escalation_version": "escalation/1",
+        "tier_version": "tier/1",
+        "request": "{}",
+    } | columns
+    with engine_for(url).begin() as connection:
+        connection.execute(
+            text(
+                f"INSERT INTO decisions ({', '.join(row)}) VALUES ({', '.join(':' + c for c in row)})"
+            ),
+            row,
+        )
+
+
 def test_safeguards_revision_keeps_stored_decisions_and_reviews_and_downgrades(empty_db_url):
     _to(empty_db_url, command.upgrade, "0002")
     with engine_for(empty_db_url).begin() as connection:
@@ -62,15 +88,8 @@ def test_safeguards_revision_keeps_stored_decisions_and_reviews_and_downgrades(e
             text("INSERT INTO api_keys VALUES ('k1', 'analyst one', 'analyst', 'x', :t, NULL)"),
             {"t": EARLY},
         )
-        connection.execute(
-            text(
-                "INSERT INTO decisions (score_id, case_id, household_id, dispute_type, as_of, created_at, probability,"
-                " band, priority, teams, escalation_version, tier_version, request, response, features, key_id)"
-                " VALUES ('S-1', 'C-1', 'H-1', 'commercial', :t, :t, 0.2, 'medium', 'medium', ';village_mediation;',"
-                " 'triage-escalation/1', 'triage-tier/1', '{}', '{}', '{}', 'k1')"
-            ),
-            {"t": EARLY},
-        )
+    _insert_decision(empty_db_url, response="{}", features="{}", key_id="k1")
+    with engine_for(empty_db_url).begin() as connection:
         connection.execute(
             text(
                 "INSERT INTO reviews (score_id, verdict, teams, note, reviewer_key_id, created_at)"
@@ -107,16 +126,7 @@ def test_compact_decisions_revision_converts_stored_answers_and_reads_them_back_
     labelled = answer(scored_case(), lists, feature_labels())
     features = dict(zip(lists["escalation/1"], ESCALATION_VALUES))
     _to(empty_db_url, command.upgrade, "0006")
-    with engine_for(empty_db_url).begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO decisions (score_id, case_id, household_id, dispute_type, as_of, created_at,"
-                " probability, band, priority, teams, escalation_version, tier_version, request, response,"
-                " features) VALUES ('S-1', 'C-1', 'H-1', 'commercial', :t, :t, 0.2, 'medium', 'medium',"
-                " ';village_mediation;', 'escalation/1', 'tier/1', '{}', :response, :features)"
-            ),
-            {"t": EARLY, "response": json.dumps(labelled), "features": json.dumps(features)},
-        )
+    _insert_decision(empty_db_url, response=json.dumps(labelled), features=json.dumps(features))
 
     _to(empty_db_url, command.upgrade, "0007")
     with engine_for(empty_db_url).connect() as connection:
@@ -159,17 +169,9 @@ def test_packed_decisions_revision_converts_records_and_reads_them_back_the_same
     labelled = answer(scored, FEATURE_LISTS, feature_labels())
     as_stored_before = base64_contributions(scored.record())
     _to(empty_db_url, command.upgrade, "0010")
-    with engine_for(empty_db_url).begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO decisions (score_id, case_id, household_id, dispute_type, as_of, created_at,"
-                " probability, band, priority, teams, escalation_version, tier_version, request, response)"
-                " VALUES ('S-1', 'C-1', 'H-1', 'commercial', :t, :t, 0.2, 'medium', 'medium',"
-                " ';village_mediation;', 'escalation/1', 'tier/1', '{}', :response)"
-            ),
-            {"t": EARLY, "response": json.dumps(as_stored_before)},
-        )
-        stored.remember_feature_lists(Session(connection), FEATURE_LISTS)
+    _insert_decision(empty_db_url, response=json.dumps(as_stored_before))
+    with Session(engine_for(empty_db_url)) as session, session.begin():
+        stored.remember_feature_lists(session, FEATURE_LISTS)
 
     _to(empty_db_url, command.upgrade, "head")
     with Session(engine_for(empty_db_url)) as session:
