@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from tests.support.service import auth, case_request
+from tests.support.service import auth, case_request, train_champions
 from tests.support.shadow import (
     CHALLENGER_VERSIONS,
     shadow_rows,
@@ -57,6 +57,21 @@ def test_the_challenger_is_stored_apart_and_changes_no_answer(
     assert row["band"] == expected.band
     assert row["teams"] == ";" + ";".join(expected.route.teams) + ";"
     assert row["tiers"] == {p.person_id: p.tier for p in expected.persons}
+
+
+def test_a_challenger_reading_texts_otherwise_is_scored_on_features_of_its_own(
+    client, keys, settings, champions
+):
+    rival = train_champions(seed=1, version=2, reads_texts=True)
+    shadowed = with_challenger(champions, rival, roles=("escalation",))
+    assert not shadowed.challenger.shares_features
+    load(client, shadowed)
+    body = case_request("C-1", description="对方扬言要砍人，已多次上门威胁")
+    score_id = post_score(client, keys, body).json()["score_id"]
+    (expected,) = client.app.state.service.scorer.score([ScoreRequest.model_validate(body)], rival)
+    assert shadow_rows(settings.db_url)[score_id]["probability"] == pytest.approx(
+        expected.escalation.probability, abs=1e-9
+    )
 
 
 def test_a_batch_is_shadowed_in_one_call_per_model(

@@ -11,25 +11,40 @@ import pandas as pd
 from tests.factories import City, random_tables
 from tests.support.domain import SHIPPED_DOMAIN
 from triage.decisions.stored import sensitive_features
-from triage.features import build_case_features, build_person_features, feature_names
+from triage.features import (
+    CallTextModel,
+    build_case_features,
+    build_person_features,
+    feature_names,
+)
 from triage.models import EscalationModel, TierModel
 from triage.models.registry import Champions
 from triage.training.fit import learn_population
 
 
-def train_champions(seed: int = 0, version: int = 1) -> Champions:
-    """Both models fitted on point-in-time features of a random 300-household city."""
+def train_champions(seed: int = 0, version: int = 1, reads_texts: bool = False) -> Champions:
+    """Both models fitted on point-in-time features of a random 300-household city; with
+    ``reads_texts``, the escalation model has a call-text model of its own, whose scores it leans on."""
     rng = np.random.default_rng(seed)
     tables = random_tables(300, seed=seed)
     cases = tables["cases"].sort_values("opened_at").assign(as_of=lambda f: f["opened_at"])
-    X = build_case_features(cases, tables)[feature_names("case")]
+    text_model = (
+        CallTextModel().fit(tables, cutoff=cases["opened_at"].max()) if reads_texts else None
+    )
+    X = build_case_features(cases, tables, text_model=text_model)[feature_names("case")]
     risk = (
         X["hh_violent_incidents_365d"].fillna(0)
         + X["hh_threat_calls_365d"].fillna(0)
         + rng.normal(0, 0.7, len(X))
     )
+    if reads_texts:
+        risk += 5 * X["hh_text_score_max_90d"].fillna(0)
     escalation = EscalationModel(
-        n_estimators=40, early_stopping_rounds=10, min_child_samples=5, random_state=seed
+        n_estimators=40,
+        early_stopping_rounds=10,
+        min_child_samples=5,
+        random_state=seed,
+        text_model=text_model,
     ).fit(X, (risk > risk.quantile(0.8)).astype(int))
     P, tiers = _tier_examples(tables, rng)
     tier = TierModel(n_estimators=20, min_child_samples=5, random_state=seed).fit(P, tiers)
