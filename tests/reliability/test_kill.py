@@ -18,11 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from tests.reliability.load import PARTIES
 from tests.support.service import case_request
 from triage.db import engine_for
+from triage.db.service_models import Decision
 
 pytestmark = pytest.mark.slow
 
@@ -135,10 +136,7 @@ def test_a_batch_killed_midway_is_stored_whole_or_not_at_all(city, tmp_path):
     )
     assert incomplete == 0
     with engine_for(city.url).connect() as connection:
-        for score_id, response in connection.execute(
-            text("SELECT score_id, response FROM decisions")
-        ):
-            response = json.loads(response) if isinstance(response, str) else response
+        for score_id, response in connection.execute(select(Decision.score_id, Decision.response)):
             assert response["score_id"] == score_id
     with city.served(log=tmp_path / "server.log") as (
         base,
