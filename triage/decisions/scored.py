@@ -1,7 +1,7 @@
 """A scored case as a typed object, its compact stored record, and the labelled answer users read.
 
 The scorer returns :class:`ScoredCase`.  The decisions table keeps :meth:`ScoredCase.record`: the
-numbers in the model version's feature order (contributions as raw float32 bytes) and no labels,
+numbers in the model version's feature order (contributions as a float32 array) and no labels,
 packed (``PackedJSON``) into about 1.4 KB, where the labelled answer is about 30.  :func:`answer`
 turns either back into the ``ScoreResponse`` JSON, with the feature list of the version that
 scored it (``model_feature_lists``) and the registry's labels, so a stored decision is shown
@@ -51,7 +51,7 @@ class Explanation:
     def record(self) -> dict:
         return {
             "values": [_compact(v) for v in self.values],
-            "contributions": np.asarray(self.contributions, dtype="<f4").tobytes(),
+            "contributions": np.ascontiguousarray(self.contributions, dtype="<f4"),
         }
 
     @classmethod

@@ -40,9 +40,9 @@ def _explanations(record: dict) -> list[dict]:
 
 
 def _packed(record: dict) -> dict:
-    """The record with its base64 contributions as bytes."""
+    """The record with its base64 contributions as raw bytes (``PackedJSON`` takes a memoryview)."""
     for explanation in _explanations(record):
-        explanation["contributions"] = base64.b64decode(explanation["contributions"])
+        explanation["contributions"] = memoryview(base64.b64decode(explanation["contributions"]))
     return record
 
 
