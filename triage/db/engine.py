@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import sqlite3
 import threading
+from contextlib import closing
 from pathlib import Path
 
 from alembic import command
@@ -204,3 +206,43 @@ def migrate(url: str) -> None:
             # against 16 ms at a million decisions; a sampled ANALYZE misleads it as badly).
             # PostgreSQL keeps its own (autovacuum).
             connection.exec_driver_sql("ANALYZE")
+
+
+def compact(url: str) -> dict:
+    """Give the room of deleted and rewritten rows back to the system, with the service stopped:
+    after migration 0011 repacked the decisions, or after retention removed rows.
+
+    SQLite keeps freed pages inside its file until ``VACUUM``, which is also the only moment an
+    existing database can take :data:`SQLITE_PAGE_BYTES` pages (out of WAL, on its only
+    connection); PostgreSQL rewrites every table (``VACUUM (FULL, ANALYZE)``).  Returns the
+    database's bytes and page size before and after.
+    """
+    engine = engine_for(url)
+    if engine.dialect.name == "sqlite":
+        engine.dispose()  # this process's pooled connections, so that ours is the only one
+        with closing(sqlite3.connect(make_url(url).database, isolation_level=None)) as database:
+            before = _sqlite_size(database)
+            database.execute("PRAGMA journal_mode=DELETE")
+            database.execute(f"PRAGMA page_size={SQLITE_PAGE_BYTES}")
+            database.execute("VACUUM")
+            database.execute("PRAGMA journal_mode=WAL")
+            after = _sqlite_size(database)
+    else:
+        size = "SELECT pg_database_size(current_database()), current_setting('block_size')::int"
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            before = tuple(connection.exec_driver_sql(size).one())
+            connection.exec_driver_sql("VACUUM (FULL, ANALYZE)")
+            after = tuple(connection.exec_driver_sql(size).one())
+    return {
+        "bytes_before": before[0],
+        "bytes_after": after[0],
+        "page_bytes_before": before[1],
+        "page_bytes_after": after[1],
+    }
+
+
+def _sqlite_size(database: sqlite3.Connection) -> tuple[int, int]:
+    pages, page_bytes = (
+        database.execute(f"PRAGMA {pragma}").fetchone()[0] for pragma in ("page_count", "page_size")
+    )
+    return pages * page_bytes, page_bytes
