@@ -122,7 +122,8 @@ class Settings(BaseSettings):
     )
     workbench_secret: SecretStr | None = Field(
         None,
-        description="Signs workbench session cookies and forms; at least 32 characters, required to serve.",
+        description=f"Signs workbench session cookies and forms; at least {MIN_SECRET_LENGTH}"
+        " characters, required to serve.",
     )
 
     def session_secret(self) -> bytes:

@@ -24,9 +24,9 @@ DB_PACKAGE_DIR = Path(__file__).resolve().parent
 ALEMBIC_INI = DB_PACKAGE_DIR / "alembic.ini"
 
 
-#: Page size of a new SQLite database (an existing one keeps its own): a stored decision is about
-#: 2.1 KB, which the default 4 KB page holds only once (4.4 KB a decision with its indexes, 2.5 KB
-#: with 16 KB pages, ``bench/bench_decisions.py``).
+#: Page size of a new SQLite database (an existing one keeps its own until ``compact``): a stored
+#: decision is about 2.1 KB, which the default 4 KB page holds only once (3.2 KB a decision with
+#: its indexes, 2.5 KB with 16 KB pages, ``bench/bench_decisions.py``).
 SQLITE_PAGE_BYTES = 16_384
 #: Pages the write-ahead log may hold before a commit checkpoints it itself (SQLite's default is
 #: 1,000): the service checkpoints from a thread of its own long before (``WalCheckpointer``);

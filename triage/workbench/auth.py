@@ -5,8 +5,8 @@ both, never the key itself, so a stolen cookie cannot be replayed against the JS
 on its own, and signing out ends the session on the server (the cookie is worthless from then on).
 The key's row is read on every page, so revoking the key (or lowering its role) signs the
 analyst out at once.  The secret is shared by every worker of a service: it comes from
-``TRIAGE_WORKBENCH_SECRET``, at least :data:`~triage.settings.MIN_SECRET_LENGTH` characters, and the service does not
-start without one (an empty or guessable secret would let anyone forge a session).
+``TRIAGE_WORKBENCH_SECRET`` (``Settings.session_secret``), and the service does not start without
+one (an empty or guessable secret would let anyone forge a session).
 """
 
 from __future__ import annotations
