@@ -96,10 +96,16 @@ def write_second_city(out: Path, *, households: int, seed: int, start: date, end
     people = _persons(rng, city, start.year)
     _volatility(rng, city, people)
     sim = _simulate(rng, city, people, days)
-    p_escalation = _case_oracle(rng, city, sim)[sim.order]
-    tables, assessment_oracle = _tables(rng, city, people, sim, start, days)
+    p_oracle = _case_oracle(rng, city, sim)
+    tables, assessment_oracle, intake_tone = _tables(rng, city, people, sim, start, days)
+    p_escalation = p_oracle[sim.order]
+    p_from_traces = _own_heat_from_traces(sim, p_oracle, intake_tone)[sim.order]
     case_oracle = pd.DataFrame(
-        {"case_id": tables["cases"]["case_id"], "p_escalation": p_escalation}
+        {
+            "case_id": tables["cases"]["case_id"],
+            "p_escalation": p_escalation,
+            "p_escalation_own_heat_from_traces": p_from_traces,
+        }
     )
 
     out = Path(out)
@@ -112,14 +118,14 @@ def write_second_city(out: Path, *, households: int, seed: int, start: date, end
     labelled = sim.t_open[sim.order] + HORIZON_DAYS <= _data_end(tables, start)
     label = _labels(sim)[sim.order][labelled]
     p = p_escalation[labelled]
+    auc = roc_auc_score if 0 < label.sum() < len(label) else (lambda *_: np.nan)
     return {
         "rows": {name: len(frame) for name, frame in tables.items()},
         "labelled_cases": int(labelled.sum()),
         "base_rate": float(label.mean()) if len(label) else float("nan"),
         "mean_oracle": float(p.mean()) if len(p) else float("nan"),
-        "oracle_auc": float(roc_auc_score(label, p))
-        if 0 < label.sum() < len(label)
-        else float("nan"),
+        "oracle_auc": float(auc(label, p)),
+        "oracle_auc_own_heat_from_traces": float(auc(label, p_from_traces[labelled])),
     }
 
 
@@ -393,7 +399,7 @@ class Simulation:
     t_closed: np.ndarray  # NaN while open at the export
     events: pd.DataFrame  # case, t, level, outcome
     incidents: pd.DataFrame  # t, household, person (-1), offence, case (-1)
-    calls: pd.DataFrame  # t, household (-1), person (-1), channel, category, tense (bool)
+    calls: pd.DataFrame  # t, household (-1), person (-1), channel, category, tense, brewing_case
     order: np.ndarray = None  # cases by opening time (the ids follow it)
 
 
@@ -501,7 +507,7 @@ def _simulate(rng, city: City, people: People, days: float) -> Simulation:
             )
         )
         calls.append(_crisis_calls(rng, who[c_idx], kind[c_idx], crisis[c_idx], resolved[c_idx]))
-        calls.append(_calls_before(rng, who, kind, born, t, m.hidden))
+        calls.append(_calls_before(rng, who, kind, born, t, m.hidden, index))
         opened += len(who)
 
     sim = Simulation(
@@ -533,6 +539,11 @@ def _crisis(rng, heat, t_open):
 
 def _source(rng, kind, heat):
     """How the case reached the centre: police refer more of the hot ones, courts a few of any."""
+    return _draw(rng, _source_probabilities(kind, heat))
+
+
+def _source_probabilities(kind, heat) -> np.ndarray:
+    """Cases × sources (grid, hotline, walk-in, police, court, other agency)."""
     police = 0.05 + 0.25 / (1 + np.exp(-(heat + 2.5)))
     p = np.stack(
         [
@@ -546,7 +557,7 @@ def _source(rng, kind, heat):
         axis=1,
     )
     p[kind == T["wage_arrears"], 5] += 0.15  # labour inspection sends wage cases
-    return _draw(rng, p / p.sum(axis=1, keepdims=True))
+    return p / p.sum(axis=1, keepdims=True)
 
 
 def _mediation(rng, heat, t_open, source, days, index):
@@ -675,12 +686,14 @@ def _crisis_calls(rng, who, kind, onset, resolved) -> pd.DataFrame:
     )
 
 
-def _calls_before(rng, who, kind, born, t_open, hidden) -> pd.DataFrame:
-    """Calls while a dispute brews before it is registered: more of them, and tenser, for the hot ones."""
-    count = rng.poisson(0.6 * np.exp(0.35 * hidden))
+def _calls_before(rng, who, kind, born, t_open, hidden, case) -> pd.DataFrame:
+    """Calls while a dispute brews before it is registered: more of them, and tenser, for the hot ones.
+
+    ``brewing_case`` keeps which case each call brewed for; only the oracle's traces read it."""
+    count = rng.poisson(_brewing_call_rate(hidden))
     i = np.repeat(np.arange(len(who)), count)
     t = born[i] + rng.random(len(i)) * (t_open[i] - born[i])
-    tense = rng.random(len(i)) < 1 / (1 + np.exp(-(-1.5 + 0.7 * hidden[i])))
+    tense = rng.random(len(i)) < _p_tense_while_brewing(hidden[i])
     return pd.DataFrame(
         {
             "t": t,
@@ -688,8 +701,17 @@ def _calls_before(rng, who, kind, born, t_open, hidden) -> pd.DataFrame:
             "category": kind[i],
             "channel": _channel(rng, kind[i], tense),
             "tense": tense,
+            "brewing_case": case[i],
         }
     )
+
+
+def _brewing_call_rate(hidden):
+    return 0.6 * np.exp(0.35 * hidden)
+
+
+def _p_tense_while_brewing(hidden):
+    return 1 / (1 + np.exp(-(-1.5 + 0.7 * hidden)))
 
 
 def _background_calls(rng, city: City, history) -> pd.DataFrame:
@@ -831,6 +853,54 @@ def _case_oracle(rng, city: City, sim: Simulation) -> np.ndarray:
         log_survive -= np.where(present, background, 0)
     log_survive -= _future_cases(rng, city, sim)
     return -np.expm1(log_survive)
+
+
+HIDDEN_GRID = np.linspace(-5 * HIDDEN_SD, 5 * HIDDEN_SD, 201)
+
+
+def _own_heat_from_traces(
+    sim: Simulation, p_oracle: np.ndarray, intake_tone: np.ndarray
+) -> np.ndarray:
+    """The oracle without one thing it knows: the hidden part of the case's own heat.
+
+    That part is replaced by what the case's traces at opening say of it (Bayes on a grid): its calls
+    while brewing and how many were tense, the tone of its intake summary, and its source.  Everything
+    else the oracle knows stays known: volatility, grievance, the other disputes' heat and crises.  So
+    this still knows more than the tables do, and no model of the tables should rank cases better; how
+    far it falls below the oracle is a distance no model can close.  (Calls before the city's first
+    day are not written, so for cases opened in its first weeks the likelihood undercounts.)
+    """
+    recorded = sim.calls[sim.calls["brewing_case"].notna()]
+    case = recorded["brewing_case"].to_numpy(dtype=int)
+    n = len(sim.t_open)
+    calls = np.bincount(case, minlength=n)[:, None]
+    tense = np.bincount(case, weights=recorded["tense"].to_numpy(float), minlength=n)[:, None]
+    h = HIDDEN_GRID[None, :]
+    known = (sim.heat - sim.hidden)[:, None]
+
+    rate, p_tense = _brewing_call_rate(h), _p_tense_while_brewing(h)
+    log_post = -0.5 * (h / HIDDEN_SD) ** 2 + calls * np.log(rate) - rate
+    log_post = log_post + tense * np.log(p_tense) + (calls - tense) * np.log1p(-p_tense)
+    p_hot = _p_hot_intake(h, _grievance_at_opening(sim)[:, None])
+    tone = intake_tone[:, None]
+    log_post = log_post + np.where(
+        tone == 1, np.log(p_hot), np.where(tone == 0, np.log1p(-p_hot), 0)
+    )
+    sources = _source_probabilities(
+        np.repeat(sim.kind, len(HIDDEN_GRID)), (known + h).ravel()
+    ).reshape(n, len(HIDDEN_GRID), -1)
+    log_post = log_post + np.log(
+        np.take_along_axis(sources, sim.source[:, None, None], axis=2)[..., 0]
+    )
+    weight = np.exp(log_post - log_post.max(axis=1, keepdims=True))
+    weight /= weight.sum(axis=1, keepdims=True)
+
+    def p_own(heat):
+        return _p_violence(heat, np.full(heat.shape, HORIZON_DAYS))
+
+    expected_own = (weight * p_own(known + h)).sum(axis=1)
+    survive_the_rest = (1 - p_oracle) / (1 - p_own(sim.heat))
+    return 1 - survive_the_rest * (1 - expected_own)
 
 
 def _named_rates(city: City) -> np.ndarray:
@@ -1011,6 +1081,7 @@ def _tables(rng, city: City, people: People, sim: Simulation, start: date, days:
     years = stamp(sim.t_open[order]).str[:4]
     case_id = np.array([f"AJ{y}-{i:06d}" for y, i in zip(years, range(len(order)))], dtype=object)
     alcohol_home = np.bincount(people.household, weights=people.alcohol, minlength=n) > 0
+    description, intake_tone = _descriptions(rng, sim, order, alcohol_home)
     cases = pd.DataFrame(
         {
             "case_id": case_id,
@@ -1031,7 +1102,7 @@ def _tables(rng, city: City, people: People, sim: Simulation, start: date, days:
             )[sim.source[order]],
             "amount_cny": [None if np.isnan(a) else f"{a:.2f}" for a in sim.amount[order]],
             "parties_count": sim.parties[order],
-            "description": _descriptions(rng, sim, order, alcohol_home),
+            "description": description,
             "status": sim.status[order],
             "closed_at": _maybe(stamp, sim.t_closed[order]),
         }
@@ -1076,7 +1147,7 @@ def _tables(rng, city: City, people: People, sim: Simulation, start: date, days:
         "psych_assessments": assessments,
         "incidents": incidents_table,
     }
-    return tables, assessment_oracle
+    return tables, assessment_oracle, intake_tone
 
 
 def _clock(start: date):
@@ -1337,14 +1408,15 @@ def _variant(rng, text: str) -> str:
     return text.translate(TRADITIONAL) if rng.random() < 0.15 else text
 
 
-def _descriptions(rng, sim: Simulation, order, alcohol_home) -> list:
-    week = np.minimum((sim.t_open / WEEK).astype(int), sim.grievance.shape[0] - 1)
-    grievance = sim.grievance[week, sim.household]
-    hot = rng.random(len(order)) < 1 / (1 + np.exp(-(-2.2 + 0.8 * sim.hidden + 0.5 * grievance)))
+def _descriptions(rng, sim: Simulation, order, alcohol_home) -> tuple[list, np.ndarray]:
+    """Intake summaries in case order, and each case's tone in creation order (1 hot, 0 calm, -1 none)."""
+    hot = rng.random(len(order)) < _p_hot_intake(sim.hidden, _grievance_at_opening(sim))
+    tone = hot.astype(int)
     out = []
     for i in order:
         if rng.random() < 0.05:
             out.append(None)
+            tone[i] = -1
             continue
         text = _pick(rng, CASE_TEXTS[TYPES[sim.kind[i]]]).format(
             topic=_pick(rng, TOPICS),
@@ -1356,7 +1428,17 @@ def _descriptions(rng, sim: Simulation, order, alcohol_home) -> list:
         if alcohol_home[sim.household[i]] and rng.random() < 0.3:
             extra += ",一方有酗酒习惯"
         out.append(_variant(rng, "。".join(p for p in (text, extra) if p)))
-    return out
+    return out, tone
+
+
+def _grievance_at_opening(sim: Simulation) -> np.ndarray:
+    week = np.minimum((sim.t_open / WEEK).astype(int), sim.grievance.shape[0] - 1)
+    return sim.grievance[week, sim.household]
+
+
+def _p_hot_intake(hidden, grievance):
+    """How likely an intake summary is written in a hot tone."""
+    return 1 / (1 + np.exp(-(-2.2 + 0.8 * hidden + 0.5 * grievance)))
 
 
 def _call_texts(rng, category, tense) -> list:

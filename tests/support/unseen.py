@@ -21,6 +21,13 @@ from triage.training.fit import fit_escalation, fit_tier
 
 TIER_RULE = SHIPPED_DOMAIN.tier_rule
 
+#: The generator's probabilities judged beside the model; the second writer also gives its oracle
+#: with the hidden part of each case's own heat inferred from the case's traces.
+ORACLE_COLUMNS = {
+    "oracle": "p_escalation",
+    "oracle_own_heat_from_traces": "p_escalation_own_heat_from_traces",
+}
+
 
 def export_until(tables: dict[str, pd.DataFrame], end: pd.Timestamp) -> dict[str, pd.DataFrame]:
     """The tables as a centre would have exported them at ``end``: rows whose own time is ≤ end."""
@@ -68,9 +75,10 @@ def judge_unseen_months(
         reference_features(export_points[known], export), export_labels[known].to_numpy(float)
     )
     scores["plain"] = plain.predict(reference_features(future, full))
-    oracle = oracle_probabilities(read_oracle(city, "cases"), future["case_id"], ["p_escalation"])
-    if oracle is not None:
-        scores["oracle"] = oracle[:, 0]
+    case_oracle = read_oracle(city, "cases")
+    for name, column in ORACLE_COLUMNS.items():
+        if case_oracle is not None and column in case_oracle:
+            scores[name] = oracle_probabilities(case_oracle, future["case_id"], [column])[:, 0]
     figures = {
         name: {
             k: v

@@ -56,25 +56,35 @@ def test_labels_and_oracle(city, validated):
         tables["cases"], tables["incidents"], horizon_days=180, data_end=dataset_end(tables)
     )
     oracle = pd.read_csv(out / "_oracle" / "cases.csv")
-    assert list(oracle.columns) == ["case_id", "p_escalation"]
+    assert list(oracle.columns) == ["case_id", "p_escalation", "p_escalation_own_heat_from_traces"]
     assert (
         set(oracle["case_id"]) == set(tables["cases"]["case_id"])
         and oracle["p_escalation"].between(0, 1).all()
     )
-    p = (
-        tables["cases"][["case_id"]]
-        .merge(oracle, on="case_id", how="left")["p_escalation"]
-        .to_numpy()
-    )
+    both = tables["cases"][["case_id"]].merge(oracle, on="case_id", how="left")
     labelled = labels.notna().to_numpy()
     y = labels[labelled].to_numpy(dtype=float)
     assert 0.03 <= y.mean() <= 0.08
     assert summary["base_rate"] == pytest.approx(
         y.mean()
     )  # the generator's labels are the service's
-    auc = roc_auc_score(y, p[labelled])
+    p, from_traces = (both[c].to_numpy()[labelled] for c in oracle.columns[1:])
+    auc = roc_auc_score(y, p)
     assert 0.75 < auc < 0.97
-    assert abs(p[labelled].mean() - y.mean()) < 0.015  # a probability, not only a ranking
+    # knowing less (the case's hidden heat only through its traces) ranks worse, and stays a probability
+    assert 0.7 < roc_auc_score(y, from_traces) < auc
+    for probability in (p, from_traces):
+        assert abs(probability.mean() - y.mean()) < 0.015
+
+
+def test_the_oracle_from_traces_averages_the_oracle_over_what_the_traces_leave_open(city):
+    """Inferring the hidden heat from a case's traces is Bayes: among cases it scores alike, the
+    oracle's mean is its score (a wrong likelihood, such as tense calls read as calm, breaks this)."""
+    oracle = pd.read_csv(city[0] / "_oracle" / "cases.csv")
+    from_traces = oracle["p_escalation_own_heat_from_traces"]
+    means = oracle.groupby(pd.qcut(from_traces, 5, labels=False)).mean(numeric_only=True)
+    gap = (means["p_escalation"] - means["p_escalation_own_heat_from_traces"]).abs()
+    assert (gap <= 0.15 * means["p_escalation_own_heat_from_traces"] + 0.002).all(), means
 
 
 def test_assessment_oracle_is_complete(city, validated):

@@ -36,20 +36,29 @@ def test_a_26_month_export_trains_the_served_model_on_nearly_every_labelled_case
     assert judged["refit"]["rows"] > 5_000
 
 
-def test_the_model_beats_the_plain_pipeline_and_stays_below_the_oracle(judged):
-    model, plain, oracle = (judged[k]["roc_auc"] for k in ("model", "plain", "oracle"))
+def test_the_model_beats_the_plain_pipeline_and_stays_below_every_ceiling(judged):
+    model, plain = judged["model"]["roc_auc"], judged["plain"]["roc_auc"]
     assert model >= plain + 0.02, f"model {model:.3f} vs plain {plain:.3f}"
-    assert model <= oracle + 0.005, f"model {model:.3f} above the oracle {oracle:.3f}: leakage"
+    for ceiling in ("oracle", "oracle_own_heat_from_traces"):
+        if ceiling in judged:
+            top = judged[ceiling]["roc_auc"]
+            assert model <= top + 0.005, f"model {model:.3f} above {ceiling} {top:.3f}: leakage"
 
 
-def test_the_model_comes_within_003_of_the_oracle_where_the_data_carries_the_risk(judged, request):
-    """On the project's own city the oracle's knowledge is in the tables; the second writer's oracle
-    also knows a hidden heat of each dispute that the tables show only in part (see its module)."""
-    if "second writer" in request.node.callspec.id:
+def test_the_model_comes_within_003_of_the_oracle_unless_the_tables_cannot_carry_that(judged):
+    """Where an oracle knows a hidden state that no table records, it is no target: the second
+    writer's heat has a hidden part per case, and its oracle file also gives the probability with
+    that part inferred from the case's traces (every other hidden state still known). When even that
+    falls more than 0.03 below the oracle, no model of the tables can come within 0.03, and the
+    check is skipped with the figures; otherwise it holds."""
+    oracle = judged["oracle"]["roc_auc"]
+    from_traces = judged.get("oracle_own_heat_from_traces", {}).get("roc_auc", oracle)
+    if from_traces < oracle - 0.03:
         pytest.skip(
-            "the second writer's oracle knows a latent heat the exported tables do not carry"
+            f"the oracle knows what the tables cannot carry: inferred from the traces it reaches "
+            f"{from_traces:.3f}, {oracle - from_traces:.3f} below the oracle's {oracle:.3f}"
         )
-    assert judged["model"]["roc_auc"] >= judged["oracle"]["roc_auc"] - 0.03
+    assert judged["model"]["roc_auc"] >= oracle - 0.03
 
 
 def test_calibration_holds_on_the_later_months(judged):
