@@ -78,7 +78,9 @@ def judge_unseen_months(
     case_oracle = read_oracle(city, "cases")
     for name, column in ORACLE_COLUMNS.items():
         if case_oracle is not None and column in case_oracle:
-            scores[name] = oracle_probabilities(case_oracle, future["case_id"], [column])[:, 0]
+            p = oracle_probabilities(case_oracle, future["case_id"], [column])
+            if p is not None:
+                scores[name] = p[:, 0]
     figures = {
         name: {
             k: v
