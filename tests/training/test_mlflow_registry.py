@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from triage.cli import app
 from triage.data_contracts import validate_dataset
 from triage.features import build_case_features
-from triage.settings import PACKAGE_DIR
+from triage.models.registry import configure_mlflow
+from triage.settings import PACKAGE_DIR, Settings
 
 pytestmark = pytest.mark.slow
 
@@ -178,3 +179,13 @@ def test_every_registered_version_has_a_model_card_from_its_own_run(trained):
         row = next(line for line in tier.splitlines() if line.startswith(f"| {label} |"))
         point, low, high = (float(x) for x in re.findall(r"\d+\.\d{3}", row))
         assert point == round(summary["tier"]["model"][key], 3) and low <= point <= high, row
+
+
+def test_configuring_mlflow_for_one_home_leaves_another_home_its_own_store(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    first = Settings(home=tmp_path / "first")
+    configure_mlflow(first)
+    assert mlflow.get_tracking_uri() == first.mlflow_tracking_uri
+    assert Settings(home=tmp_path / "second").mlflow_tracking_uri == (
+        f"sqlite:///{tmp_path / 'second' / 'mlflow.db'}"
+    )

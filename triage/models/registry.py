@@ -8,6 +8,7 @@ a missing one is normal, and one that fails to load is logged and left out.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -25,9 +26,17 @@ EXPERIMENT = "triage"
 
 
 def configure_mlflow(settings: Settings) -> MlflowClient:
-    """Point MLflow at the configured tracking store and make sure the experiment exists."""
+    """Point MLflow at the configured tracking store and make sure the experiment exists.
+
+    MLflow also exports the URI as ``MLFLOW_TRACKING_URI`` for its subprocesses. Unless the
+    operator had set it, that export is taken back: otherwise every later ``Settings`` of this
+    process, whatever its home, would read this store as the operator's choice.
+    """
     settings.ensure_home()
+    operator_chose = "MLFLOW_TRACKING_URI" in os.environ
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    if not operator_chose:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
     if mlflow.get_experiment_by_name(EXPERIMENT) is None:
         mlflow.create_experiment(EXPERIMENT, artifact_location=settings.mlflow_artifact_root)
     mlflow.set_experiment(EXPERIMENT)
