@@ -947,7 +947,7 @@ def _future_cases(rng, city: City, sim: Simulation) -> np.ndarray:
     rates = np.stack(
         [city.case_rate, _named_rates(city), np.where(city.partner >= 0, FEUD_RATE, 0)], axis=1
     )
-    week = np.minimum((sim.t_open / WEEK).astype(int), sim.grievance.shape[0] - 1)
+    week = _week_of_opening(sim)
     out = np.zeros(len(sim.t_open))
     for side, other, second in (
         (sim.household, sim.counterparty, False),
@@ -1431,9 +1431,13 @@ def _descriptions(rng, sim: Simulation, order, alcohol_home) -> tuple[list, np.n
     return out, tone
 
 
+def _week_of_opening(sim: Simulation) -> np.ndarray:
+    """Each case's row of ``sim.grievance`` (the last week for a case opened in it)."""
+    return np.minimum((sim.t_open / WEEK).astype(int), sim.grievance.shape[0] - 1)
+
+
 def _grievance_at_opening(sim: Simulation) -> np.ndarray:
-    week = np.minimum((sim.t_open / WEEK).astype(int), sim.grievance.shape[0] - 1)
-    return sim.grievance[week, sim.household]
+    return sim.grievance[_week_of_opening(sim), sim.household]
 
 
 def _p_hot_intake(hidden, grievance):
